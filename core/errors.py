@@ -1,0 +1,43 @@
+"""Errors services raise; the web and API layers turn them into HTTP answers, the CLI into exit 2."""
+
+from __future__ import annotations
+
+
+class DeskError(Exception):
+    """Base of the errors deskhost reports to users."""
+
+    status_code = 400
+
+
+class ValidationFailed(DeskError):
+    """Input was refused; ``errors`` maps each field to its messages (HTTP 422)."""
+
+    status_code = 422
+
+    def __init__(self, errors: dict[str, list[str]] | str, field: str | None = None) -> None:
+        if isinstance(errors, str):
+            errors = {field or "_schema": [errors]}
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+
+
+class NotFound(DeskError):
+    """The record does not exist or is outside what the actor may see (HTTP 404)."""
+
+    status_code = 404
+
+
+class Forbidden(DeskError):
+    """The actor may see the record but lacks the permission for the action (HTTP 403)."""
+
+    status_code = 403
+
+    def __init__(self, permission: str) -> None:
+        self.permission = permission
+        super().__init__(f"missing permission {permission!r}")
+
+
+class Conflict(DeskError):
+    """The change conflicts with the current state (HTTP 409)."""
+
+    status_code = 409

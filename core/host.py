@@ -1,0 +1,56 @@
+"""The running host: settings, database, Redis and loaded extensions, shared by web and workers.
+
+Nothing here holds state another process needs: installations and their state live in the
+database, so every web worker and job worker sees the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import redis as redis_connections
+from core.config import Settings
+from core.db import make_engine, make_session_factory
+
+if TYPE_CHECKING:
+    from core.plugins.manager import PluginHost
+
+
+class Host:
+    """One process's handle on deskhost's resources."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine: Engine = make_engine(settings.database_url)
+        self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        """The Redis connection (a server from ``REDIS_URL`` or the embedded one)."""
+        return redis_connections.connect(self.settings.redis_url, self.settings.instance_dir)
+
+    @cached_property
+    def plugins(self) -> PluginHost:
+        """The extensions loaded from the ``deskhost.plugins`` entry points."""
+        from core.plugins.manager import PluginHost
+
+        plugin_host = PluginHost(self)
+        plugin_host.load_entry_points()
+        return plugin_host
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session committed on success, rolled back on error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        """Release pooled connections (tests, forked workers)."""
+        self.engine.dispose()

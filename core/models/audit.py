@@ -1,0 +1,33 @@
+"""The audit log: who did what, when, from where, with the values before and after."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base
+from core.models.types import BigID, JSONDoc
+
+
+class AuditEntry(Base):
+    """One audited action on one record (``entity_type`` + ``entity_id``)."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entity", "entity_type", "entity_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    at: Mapped[datetime]
+    actor_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
+    actor_label: Mapped[str] = mapped_column(
+        String(200), default="", doc="Who acted when not an agent: 'system', 'import', an extension."
+    )
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16), doc="add, update or delete")
+    entity_type: Mapped[str] = mapped_column(String(60))
+    entity_id: Mapped[str] = mapped_column(String(60))
+    sub_action: Mapped[str] = mapped_column(String(200), default="")
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)

@@ -1,0 +1,1 @@
+"""Domain services: every change to core data goes through here, checked and evented."""

@@ -1,0 +1,66 @@
+"""deskhost's host API, version 1.0: the only module an extension imports from the host.
+
+Everything in ``__all__`` is stable. Deprecation policy: a name is removed only in a new major
+version, after at least one minor release in which using it emits ``DeprecationWarning`` and
+the plugin guide says what replaces it. Hooks are extended only by adding arguments, which
+existing implementations may ignore (pluggy passes only the arguments they name).
+"""
+
+from __future__ import annotations
+
+from hostapi import events, scopes
+from hostapi._markers import hookimpl, hookspec
+from hostapi.clock import now
+from hostapi.context import Context, NotFound, ScopeError
+from hostapi.current import current_context
+from hostapi.types import (
+    AccountRecord,
+    AgentRecord,
+    ContactRecord,
+    Event,
+    JobSpec,
+    Location,
+    Page,
+    Panel,
+    PanelTarget,
+    PermissionSpec,
+    RatingRecord,
+    StatusChangeRecord,
+    ThreadRecord,
+    TicketQuery,
+    TicketRecord,
+    Webhook,
+)
+
+#: The version of this API; manifests state the range they need (``hostapi: ">=1.0,<2"``).
+__version__ = "1.0"
+HOSTAPI_VERSION = __version__
+
+__all__ = [
+    "HOSTAPI_VERSION",
+    "AccountRecord",
+    "AgentRecord",
+    "ContactRecord",
+    "Context",
+    "Event",
+    "JobSpec",
+    "Location",
+    "NotFound",
+    "Page",
+    "Panel",
+    "PanelTarget",
+    "PermissionSpec",
+    "RatingRecord",
+    "ScopeError",
+    "StatusChangeRecord",
+    "ThreadRecord",
+    "TicketQuery",
+    "TicketRecord",
+    "Webhook",
+    "current_context",
+    "events",
+    "hookimpl",
+    "hookspec",
+    "now",
+    "scopes",
+]

@@ -1,0 +1,246 @@
+"""The context object every hook receives, bound to one installation.
+
+What it reaches follows DESIGN's visibility rules: with a viewing agent, tickets (and threads,
+ratings, status history) in the intersection of the installation's departments and the agent's;
+without one (jobs, event hooks), the installation's departments. Contacts and accounts are
+organisation-wide. Every method is further capped by the installation's granted scopes and
+raises :class:`ScopeError` when a scope is missing. A record outside the visible set is
+reported as absent (``None``), never as forbidden.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from hostapi.types import (
+    AccountRecord,
+    AgentRecord,
+    ContactRecord,
+    RatingRecord,
+    StatusChangeRecord,
+    ThreadRecord,
+    TicketQuery,
+    TicketRecord,
+)
+
+
+class ScopeError(PermissionError):
+    """The installation's grant does not include a scope the call needs."""
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"this installation was not granted the scope {scope!r}")
+        self.scope = scope
+
+
+class NotFound(LookupError):
+    """The record does not exist or is outside what this context may see."""
+
+
+class Context(abc.ABC):
+    """Everything an extension may do with the host, for one installation."""
+
+    # ---------------------------------------------------------------- identity and settings
+
+    @property
+    @abc.abstractmethod
+    def installation_id(self) -> int:
+        """The installation this context is bound to."""
+
+    @property
+    @abc.abstractmethod
+    def plugin_id(self) -> str:
+        """The extension's manifest id."""
+
+    @property
+    @abc.abstractmethod
+    def settings(self) -> Mapping[str, Any]:
+        """The installation's settings, validated against the manifest's settings schema."""
+
+    @property
+    @abc.abstractmethod
+    def granted_scopes(self) -> frozenset[str]:
+        """Scopes the admin granted on the consent page."""
+
+    @property
+    @abc.abstractmethod
+    def department_ids(self) -> frozenset[int]:
+        """Departments whose tickets this context reaches (see the module docstring)."""
+
+    @property
+    @abc.abstractmethod
+    def agent(self) -> AgentRecord | None:
+        """The agent viewing a panel or page; ``None`` in jobs and event hooks."""
+
+    @property
+    @abc.abstractmethod
+    def timezone(self) -> str:
+        """The organisation's IANA time zone name."""
+
+    @abc.abstractmethod
+    def now(self) -> datetime:
+        """The current time from the host's clock (aware, UTC)."""
+
+    # ---------------------------------------------------------------- the extension's own data
+
+    @property
+    @abc.abstractmethod
+    def db(self) -> Session:
+        """A session for the extension's own tables, in the transaction of the current change."""
+
+    @abc.abstractmethod
+    def storage_get(self, key: str, default: Any = None) -> Any:
+        """A value from per-installation storage."""
+
+    @abc.abstractmethod
+    def storage_set(self, key: str, value: Any) -> None:
+        """Store a JSON-serialisable value for this installation."""
+
+    @abc.abstractmethod
+    def storage_delete(self, key: str) -> None:
+        """Remove a stored value (no error if absent)."""
+
+    @abc.abstractmethod
+    def secret_set(self, key: str, value: str) -> None:
+        """Store a secret (channel token, app secret) encrypted at rest."""
+
+    @abc.abstractmethod
+    def secret_get(self, key: str) -> str | None:
+        """Read a secret back in full (for use; never show it to users)."""
+
+    @abc.abstractmethod
+    def secret_hint(self, key: str) -> str | None:
+        """A masked form of a secret for display, such as ``••••1a2b``."""
+
+    # ---------------------------------------------------------------- jobs
+
+    @abc.abstractmethod
+    def enqueue(
+        self, job: str, payload: Mapping[str, Any] | None = None, *, delay: timedelta | None = None
+    ) -> str:
+        """Queue one of the extension's jobs (by :class:`JobSpec` name) through the outbox.
+
+        :returns: the job id. The job runs after the current transaction commits, at least once.
+        """
+
+    # ---------------------------------------------------------------- tickets (desk.tickets.*)
+
+    @abc.abstractmethod
+    def get_ticket(self, ticket_id: int) -> TicketRecord | None:
+        """A visible ticket, or ``None``. Needs ``desk.tickets.read``."""
+
+    @abc.abstractmethod
+    def list_tickets(self, query: TicketQuery) -> list[TicketRecord]:
+        """Visible tickets newest first, keyset-paginated. Needs ``desk.tickets.read``."""
+
+    @abc.abstractmethod
+    def create_ticket(
+        self,
+        *,
+        subject: str,
+        department_id: int,
+        contact_id: int | None,
+        channel: str,
+        description: str = "",
+        status: str = "Open",
+        priority: str = "medium",
+        classification: str = "",
+        raised_by: str = "customer",
+        created_at: datetime | None = None,
+    ) -> TicketRecord:
+        """Create a ticket in one of the context's departments. Needs ``desk.tickets.write``."""
+
+    @abc.abstractmethod
+    def change_status(self, ticket_id: int, status: str) -> TicketRecord:
+        """Set a ticket's status by name. Needs ``desk.tickets.write``."""
+
+    @abc.abstractmethod
+    def link_ticket(
+        self, ticket_id: int, *, contact_id: int | None = None, account_id: int | None = None
+    ) -> TicketRecord:
+        """Link a ticket to a contact and/or an account. Needs ``desk.tickets.write``."""
+
+    @abc.abstractmethod
+    def status_history(self, ticket_id: int) -> list[StatusChangeRecord]:
+        """A visible ticket's status changes, oldest first. Needs ``desk.tickets.read``."""
+
+    @abc.abstractmethod
+    def ratings(self, ticket_id: int) -> list[RatingRecord]:
+        """A visible ticket's happiness ratings, oldest first. Needs ``desk.tickets.read``."""
+
+    # ---------------------------------------------------------------- threads (desk.threads.*)
+
+    @abc.abstractmethod
+    def list_threads(self, ticket_id: int) -> list[ThreadRecord]:
+        """A visible ticket's threads, oldest first. Needs ``desk.threads.read``."""
+
+    @abc.abstractmethod
+    def add_thread(
+        self,
+        ticket_id: int,
+        *,
+        kind: str,
+        body: str,
+        author_agent_id: int | None = None,
+        author_contact_id: int | None = None,
+        channel: str | None = None,
+        created_at: datetime | None = None,
+    ) -> ThreadRecord:
+        """Add a thread to a visible ticket. Needs ``desk.threads.write``."""
+
+    # ---------------------------------------------------------------- customers
+
+    @abc.abstractmethod
+    def get_contact(self, contact_id: int) -> ContactRecord | None:
+        """A contact, or ``None``. Needs ``desk.contacts.read``."""
+
+    @abc.abstractmethod
+    def find_contact(
+        self,
+        *,
+        email: str | None = None,
+        channel: str | None = None,
+        external_id: str | None = None,
+    ) -> ContactRecord | None:
+        """The contact with that email, or with that channel identity. Needs
+        ``desk.contacts.read``."""
+
+    @abc.abstractmethod
+    def create_contact(
+        self,
+        *,
+        last_name: str,
+        first_name: str = "",
+        email: str | None = None,
+        phone: str = "",
+        identities: Sequence[tuple[str, str]] = (),
+    ) -> ContactRecord:
+        """Create a contact, optionally with channel identities. Needs ``desk.contacts.write``."""
+
+    @abc.abstractmethod
+    def find_or_create_contact(
+        self,
+        *,
+        last_name: str,
+        first_name: str = "",
+        email: str | None = None,
+        channel: str | None = None,
+        external_id: str | None = None,
+    ) -> tuple[ContactRecord, bool]:
+        """The matching contact (by identity, then email) or a new one; ``True`` when created.
+        Needs ``desk.contacts.read`` and ``desk.contacts.write``."""
+
+    @abc.abstractmethod
+    def get_account(self, account_id: int) -> AccountRecord | None:
+        """An account, or ``None``. Needs ``desk.accounts.read``."""
+
+    # ---------------------------------------------------------------- agents
+
+    @abc.abstractmethod
+    def list_agents(self, department_id: int | None = None) -> list[AgentRecord]:
+        """Active agents, optionally of one of the context's departments. Needs
+        ``desk.agents.read``."""

@@ -1,0 +1,21 @@
+"""The context of the installation serving the current request (extension pages, webhooks)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flask import g
+
+if TYPE_CHECKING:
+    from hostapi.context import Context
+
+
+def current_context() -> Context:
+    """The context the host bound to this request before calling an extension's view.
+
+    :raises RuntimeError: outside a request to an extension page or webhook.
+    """
+    context = g.get("deskhost_context")
+    if context is None:
+        raise RuntimeError("current_context() is only available in extension pages and webhooks")
+    return context

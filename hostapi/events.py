@@ -1,0 +1,52 @@
+"""Names of the domain events and what their payloads carry.
+
+Every payload is JSON: ids are integers, times ISO 8601 strings in UTC.
+"""
+
+from __future__ import annotations
+
+#: payload: ticket_id, number, department_id, contact_id, account_id, status, status_type,
+#: channel, raised_by, created_at
+TICKET_CREATED = "ticket.created"
+#: payload: ticket_id, department_id, changes ({field: [before, after]}); a department move
+#: carries both departments in the event's ``department_ids``
+TICKET_UPDATED = "ticket.updated"
+#: payload: ticket_id, department_id, contact_id, from_status, from_type, to_status, to_type,
+#: changed_at
+TICKET_STATUS_CHANGED = "ticket.status_changed"
+#: payload: ticket_id, thread_id, department_id, contact_id, kind, author_agent_id,
+#: author_contact_id, created_at
+THREAD_ADDED = "thread.added"
+#: payload: ticket_id, rating_id, department_id, contact_id, rating, created_at
+RATING_ADDED = "rating.added"
+#: payload: ticket_id, time_entry_id, department_id, seconds, billable
+TIME_ENTRY_ADDED = "time_entry.added"
+#: payload: contact_id
+CONTACT_CREATED = "contact.created"
+#: payload: contact_id, changes ({field: [before, after]})
+CONTACT_UPDATED = "contact.updated"
+#: payload: contact_id (kept), merged_contact_ids (gone), ticket_ids (moved)
+CONTACT_MERGED = "contact.merged"
+#: payload: account_id
+ACCOUNT_CREATED = "account.created"
+#: payload: account_id, changes
+ACCOUNT_UPDATED = "account.updated"
+#: payload: batch (number), ticket_ids (first and last id of the batch: [min, max]),
+#: contact_ids ([min, max] or null), counts ({record type: n}); one per imported batch
+HISTORY_IMPORTED = "history.imported"
+
+TICKET_EVENTS = frozenset(
+    {
+        TICKET_CREATED,
+        TICKET_UPDATED,
+        TICKET_STATUS_CHANGED,
+        THREAD_ADDED,
+        RATING_ADDED,
+        TIME_ENTRY_ADDED,
+        HISTORY_IMPORTED,
+    }
+)
+CUSTOMER_EVENTS = frozenset(
+    {CONTACT_CREATED, CONTACT_UPDATED, CONTACT_MERGED, ACCOUNT_CREATED, ACCOUNT_UPDATED}
+)
+ALL_EVENTS = TICKET_EVENTS | CUSTOMER_EVENTS

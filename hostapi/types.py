@@ -1,0 +1,240 @@
+"""Plain data that extensions return from hooks and receive from the host."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Blueprint
+
+    from hostapi.context import Context
+
+
+class Location:
+    """Named places where panels and tabs appear (modelled on the seed product's widgets)."""
+
+    TICKET_RIGHT_PANEL = "desk.ticket.detail.rightpanel"
+    CONTACT_SUBTAB = "desk.contact.detail.subtab"
+    ACCOUNT_SUBTAB = "desk.account.detail.subtab"
+    TOP_BAR = "desk.topband"
+    BACKGROUND = "desk.background"
+
+    ALL: frozenset[str] = frozenset(
+        {TICKET_RIGHT_PANEL, CONTACT_SUBTAB, ACCOUNT_SUBTAB, TOP_BAR, BACKGROUND}
+    )
+
+
+@dataclass(frozen=True)
+class PanelTarget:
+    """What a panel or tab is rendered for: the record kind and its id."""
+
+    kind: str  # "ticket", "contact" or "account"
+    id: int
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A panel or tab an extension contributes at a :class:`Location`.
+
+    ``render(context, target)`` returns HTML (already escaped where it embeds data) shown in the
+    panel area; it runs with a context bound to the installation and the viewing agent.
+    ``order`` sorts panels of one location (lower first).
+    """
+
+    key: str
+    location: str
+    title: str
+    render: Callable[[Context, PanelTarget], str]
+    title_ja: str | None = None
+    order: int = 100
+    permission: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """A Flask blueprint an extension adds; mounted under ``/ext/<plugin id>/``.
+
+    Every request to it is checked against the installation's departments and profiles, and
+    the view reads its context from :func:`hostapi.current_context`.
+    """
+
+    blueprint: Blueprint
+    title: str | None = None
+    title_ja: str | None = None
+    menu: bool = False
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """An unauthenticated endpoint for a third party, mounted at
+    ``/hooks/<plugin id>/<installation id>/<name>``.
+
+    ``handle(context, request)`` verifies the caller itself (signatures are channel-specific)
+    and returns a Flask response; it should store what it received and enqueue the rest.
+    """
+
+    name: str
+    handle: Callable[[Context, Any], Any]
+    methods: tuple[str, ...] = ("POST",)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A background job an extension can enqueue by ``name``; ``cron`` makes it periodic.
+
+    ``run(context, payload)`` runs in a worker with a context bound to the installation.
+    ``cron`` is a five-field cron expression evaluated in the organisation's time zone.
+    """
+
+    name: str
+    run: Callable[[Context, Mapping[str, Any]], None]
+    cron: str | None = None
+    timeout_seconds: int = 300
+    max_retries: int = 3
+
+
+@dataclass(frozen=True)
+class PermissionSpec:
+    """A custom permission an extension adds to the catalogue (name prefixed by its id)."""
+
+    name: str
+    label: str
+    label_ja: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Event:
+    """A domain event, as hooks receive it.
+
+    ``id`` is unique: asynchronous handlers use it to stay idempotent under redelivery.
+    ``department_ids`` are the departments the event concerns (empty for contact and account
+    events, which are organisation-wide).
+    """
+
+    id: str
+    name: str
+    occurred_at: datetime
+    payload: Mapping[str, Any]
+    department_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class TicketRecord:
+    """A ticket as extensions see it."""
+
+    id: int
+    number: int
+    display_number: str
+    subject: str
+    status: str
+    status_type: str
+    priority: str
+    channel: str
+    classification: str
+    department_id: int
+    contact_id: int | None
+    account_id: int | None
+    assignee_id: int | None
+    raised_by: str
+    due_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ThreadRecord:
+    """A ticket thread; ``kind`` is incoming, outgoing, comment or notification."""
+
+    id: int
+    ticket_id: int
+    kind: str
+    channel: str
+    author_agent_id: int | None
+    author_contact_id: int | None
+    body: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StatusChangeRecord:
+    """One status change of a ticket."""
+
+    ticket_id: int
+    from_status: str | None
+    from_type: str | None
+    to_status: str
+    to_type: str
+    changed_at: datetime
+
+
+@dataclass(frozen=True)
+class RatingRecord:
+    """A happiness rating."""
+
+    id: int
+    ticket_id: int
+    rating: str
+    feedback: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ContactRecord:
+    """A contact as extensions see it."""
+
+    id: int
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str
+    mobile: str
+    account_id: int | None
+    owner_id: int | None
+    tags: tuple[str, ...]
+    identities: tuple[tuple[str, str], ...]  # (channel, external id)
+    created_at: datetime
+
+    @property
+    def name(self) -> str:
+        """First and last name."""
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    """An account as extensions see it."""
+
+    id: int
+    name: str
+    website: str
+    phone: str
+    owner_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AgentRecord:
+    """An agent as extensions see it (never the password hash)."""
+
+    id: int
+    name: str
+    email: str
+    status: str
+    department_ids: tuple[int, ...]
+    locale: str | None = None
+
+
+@dataclass
+class TicketQuery:
+    """Filters for :meth:`hostapi.Context.list_tickets`; ``after`` is a keyset cursor."""
+
+    contact_id: int | None = None
+    account_id: int | None = None
+    status_type: str | None = None
+    limit: int = 50
+    after: tuple[datetime, int] | None = None
