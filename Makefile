@@ -16,7 +16,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 translations: $(STAMP)
-	$(BIN)/pybabel compile --use-fuzzy -q -d $(TRANSLATIONS) -D messages
+	$(BIN)/pybabel -q compile --use-fuzzy -d $(TRANSLATIONS) -D messages
 
 run: translations
 	$(BIN)/deskhost migrate
@@ -32,8 +32,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 extract-messages: $(STAMP)
-	$(BIN)/pybabel extract -q -F babel.cfg -k lazy_gettext -o $(TRANSLATIONS)/messages.pot .
-	$(BIN)/pybabel update -q -N -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
+	$(BIN)/pybabel -q extract -F babel.cfg -k lazy_gettext -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel -q update -N -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

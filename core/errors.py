@@ -1,4 +1,4 @@
-"""Errors services raise; the web and API layers turn them into HTTP answers, the CLI into exit 2."""
+"""Errors services raise; web and API layers turn them into HTTP answers, the CLI into exit 2."""
 
 from __future__ import annotations
 

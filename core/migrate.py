@@ -21,6 +21,7 @@ CORE_VERSION_TABLE = "alembic_version"
 
 def _config(connection: Connection, versions: Path, version_table: str) -> Config:
     config = Config()
+    config.set_main_option("path_separator", "os")
     config.set_main_option("script_location", str(CORE_MIGRATIONS))
     config.set_main_option("version_locations", str(versions))
     config.attributes["connection"] = connection
@@ -67,6 +68,7 @@ def is_current(engine: Engine) -> bool:
 
 def _script_config() -> Config:
     config = Config()
+    config.set_main_option("path_separator", "os")
     config.set_main_option("script_location", str(CORE_MIGRATIONS))
     config.set_main_option("version_locations", str(CORE_MIGRATIONS / "versions"))
     return config

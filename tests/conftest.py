@@ -25,7 +25,7 @@ from core.db import Base
 from core.host import Host
 from core.migrate import upgrade_core
 
-pytest_plugins = ["tests.factories"]
+pytest_plugins = ["tests.factories", "hostapi.testing"]
 
 
 def _postgres_database(url: str) -> Iterator[str]:

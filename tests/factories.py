@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from core.models import Account, Agent, Contact, Department, PermissionProfile
+from core.models import Account, Agent, Contact, Department, PermissionProfile, Ticket
+from core.services.base import Actor, Unit
 from hostapi import clock
 
 # Hashing is deliberately slow in production; tests use a cheap method for speed.
@@ -46,8 +48,9 @@ def make_agent(db: Session) -> Callable[..., Agent]:
             email=email,
             name=name,
             password_hash=_TEST_HASH,
-            profile=db.scalars(select(PermissionProfile).where(PermissionProfile.name == profile))
-            .one(),
+            profile=db.scalars(
+                select(PermissionProfile).where(PermissionProfile.name == profile)
+            ).one(),
             departments=list(departments),
             locale=locale,
             created_at=clock.now(),
@@ -96,5 +99,73 @@ def make_contact(db: Session) -> Callable[..., Contact]:
         db.add(contact)
         db.commit()
         return contact
+
+    return make
+
+
+# ---------------------------------------------------------------- service-level fixtures
+
+
+@pytest.fixture
+def department(db: Session) -> Department:
+    """The "Support" department (created on first use)."""
+    existing = db.scalar(select(Department).where(Department.name == "Support"))
+    if existing is not None:
+        return existing
+    created = Department(name="Support", created_at=clock.now())
+    db.add(created)
+    db.commit()
+    return created
+
+
+@pytest.fixture
+def admin_agent(make_agent: Callable[..., Agent], department: Department) -> Agent:
+    """An administrator who belongs to the "Support" department."""
+    return make_agent(
+        "admin@example.com", name="Admin", profile="Administrator", departments=[department]
+    )
+
+
+@pytest.fixture
+def unit_for(db: Session) -> Callable[[Agent | None], Unit]:
+    """A service unit on the test session acting as ``agent`` (``None``: the system actor).
+
+    The host is ``None``, so no extension hook runs; events still reach the outbox.
+    """
+
+    def make(agent: Agent | None) -> Unit:
+        actor = Actor(agent) if agent is not None else Actor.system("test")
+        return Unit(session=db, actor=actor, host=None)
+
+    return make
+
+
+@pytest.fixture
+def make_ticket(
+    db: Session, department: Department, unit_for: Callable[[Agent | None], Unit]
+) -> Callable[..., Ticket]:
+    """Create a ticket through ``core.services.tickets.create_ticket``, committed.
+
+    Defaults: the "Support" department, channel email, created by the system actor; any
+    keyword of ``create_ticket`` may be given, and ``department``/``contact`` as records.
+    """
+    from core.services import tickets
+
+    def make(
+        subject: str = "The printer is on fire",
+        *,
+        department: Department = department,
+        contact: Contact | None = None,
+        actor: Agent | None = None,
+        **fields: Any,
+    ) -> Ticket:
+        fields.setdefault("channel", "email")
+        if contact is not None:
+            fields["contact_id"] = contact.id
+        ticket = tickets.create_ticket(
+            unit_for(actor), subject=subject, department_id=department.id, **fields
+        )
+        db.commit()
+        return ticket
 
     return make

@@ -22,7 +22,9 @@ class AuditEntry(Base):
     at: Mapped[datetime]
     actor_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
     actor_label: Mapped[str] = mapped_column(
-        String(200), default="", doc="Who acted when not an agent: 'system', 'import', an extension."
+        String(200),
+        default="",
+        doc="Who acted when not an agent: 'system', 'import', 'extension:<id>'.",
     )
     ip_address: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(16), doc="add, update or delete")

@@ -74,11 +74,13 @@ class Contact(Base):
     title: Mapped[str] = mapped_column(String(200), default="")
     description: Mapped[str] = mapped_column(Text, default="")
     account_id: Mapped[int | None] = mapped_column(
-        BigID, ForeignKey("account.id", ondelete="SET NULL"))
+        BigID, ForeignKey("account.id", ondelete="SET NULL")
+    )
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
     is_spam: Mapped[bool] = mapped_column(default=False)
     merged_into_id: Mapped[int | None] = mapped_column(
-        BigID, ForeignKey("contact.id", ondelete="SET NULL"),
+        BigID,
+        ForeignKey("contact.id", ondelete="SET NULL"),
         doc="Set when this contact was merged into another; merged contacts are kept for audit.",
     )
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True)

@@ -34,9 +34,7 @@ installation_profiles = Table(
     "installation_profile",
     Base.metadata,
     Column("installation_id", ForeignKey("installation.id", ondelete="CASCADE"), primary_key=True),
-    Column(
-        "profile_id", ForeignKey("permission_profile.id", ondelete="CASCADE"), primary_key=True
-    ),
+    Column("profile_id", ForeignKey("permission_profile.id", ondelete="CASCADE"), primary_key=True),
 )
 
 
@@ -136,6 +134,15 @@ class OutboxEvent(Base):
     lease_until: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    available_at: Mapped[datetime | None] = mapped_column(
+        doc="Not handed to RQ before this time (a job enqueued with a delay).",
+    )
+    sync_failed_installation_ids: Mapped[list[int]] = mapped_column(
+        JSONDoc,
+        default=list,
+        doc="Installations whose synchronous hook raised for this event: their asynchronous "
+        "hook gets ``redelivered_after_error=True``.",
+    )
 
 
 class EventDelivery(Base):

@@ -87,9 +87,11 @@ class Ticket(Base):
     classification: Mapped[str] = mapped_column(String(60), default="")
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
     contact_id: Mapped[int | None] = mapped_column(
-        BigID, ForeignKey("contact.id", ondelete="SET NULL"))
+        BigID, ForeignKey("contact.id", ondelete="SET NULL")
+    )
     account_id: Mapped[int | None] = mapped_column(
-        BigID, ForeignKey("account.id", ondelete="SET NULL"))
+        BigID, ForeignKey("account.id", ondelete="SET NULL")
+    )
     assignee_id: Mapped[int | None] = mapped_column(
         ForeignKey("agent.id", ondelete="SET NULL"), index=True
     )
@@ -113,8 +115,7 @@ class StatusChange(Base):
     __table_args__ = (Index("ix_status_change_ticket", "ticket_id", "changed_at"),)
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(
-        BigID, ForeignKey("ticket.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int] = mapped_column(BigID, ForeignKey("ticket.id", ondelete="CASCADE"))
     from_status: Mapped[str | None] = mapped_column(String(100))
     from_type: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str] = mapped_column(String(100))
@@ -130,8 +131,7 @@ class Thread(Base):
     __table_args__ = (Index("ix_thread_ticket_created", "ticket_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(
-        BigID, ForeignKey("ticket.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int] = mapped_column(BigID, ForeignKey("ticket.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(40))
     author_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
@@ -154,10 +154,10 @@ class HappinessRating(Base):
     __table_args__ = (Index("ix_rating_ticket_created", "ticket_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(
-        BigID, ForeignKey("ticket.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int] = mapped_column(BigID, ForeignKey("ticket.id", ondelete="CASCADE"))
     contact_id: Mapped[int | None] = mapped_column(
-        BigID, ForeignKey("contact.id", ondelete="SET NULL"))
+        BigID, ForeignKey("contact.id", ondelete="SET NULL")
+    )
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
     rating: Mapped[str] = mapped_column(String(8))
     feedback: Mapped[str] = mapped_column(Text, default="")
@@ -171,8 +171,7 @@ class TimeEntry(Base):
     __table_args__ = (Index("ix_time_entry_ticket", "ticket_id"),)
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(
-        BigID, ForeignKey("ticket.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int] = mapped_column(BigID, ForeignKey("ticket.id", ondelete="CASCADE"))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
     seconds: Mapped[int]
     billable: Mapped[bool] = mapped_column(default=False)
@@ -197,7 +196,8 @@ class Activity(Base):
         BigID, ForeignKey("account.id", ondelete="CASCADE"), index=True
     )
     ticket_id: Mapped[int | None] = mapped_column(
-        BigID, ForeignKey("ticket.id", ondelete="CASCADE"))
+        BigID, ForeignKey("ticket.id", ondelete="CASCADE")
+    )
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
     due_at: Mapped[datetime | None]
@@ -216,7 +216,8 @@ class Attachment(Base):
         BigID, ForeignKey("ticket.id", ondelete="CASCADE"), index=True
     )
     thread_id: Mapped[int | None] = mapped_column(
-        BigID, ForeignKey("thread.id", ondelete="CASCADE"))
+        BigID, ForeignKey("thread.id", ondelete="CASCADE")
+    )
     contact_id: Mapped[int | None] = mapped_column(
         BigID, ForeignKey("contact.id", ondelete="CASCADE"), index=True
     )

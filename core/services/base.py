@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import base64
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import and_, or_, true
 from sqlalchemy.orm import Session
 
 from core import events
-from core.errors import Forbidden, NotFound
+from core.errors import Forbidden, NotFound, ValidationFailed
 from core.models import Agent, AuditEntry
 from hostapi import Event, clock
 
@@ -97,3 +100,134 @@ class Unit:
                 after=after,
             )
         )
+
+
+# ------------------------------------------------------------------------------- shared helpers
+
+
+def iso(value: datetime | None) -> str | None:
+    """A time as an ISO 8601 string (payloads carry times so), ``None`` kept."""
+    return value.isoformat() if value is not None else None
+
+
+def jsonable(value: Any) -> Any:
+    """A value as it goes into an audit entry or event payload (times become ISO strings)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+    return value
+
+
+def require_aware(value: datetime | None, field: str) -> datetime | None:
+    """Refuse a naive time: every stored time is UTC and must say so."""
+    if value is not None and value.tzinfo is None:
+        raise ValidationFailed({field: ["Give a time with a time zone."]})
+    return value
+
+
+def clean_text(value: object, field: str, *, max_length: int, required: bool = False) -> str:
+    """Strip a text field, refusing a non-string, an empty required value or an overlong one."""
+    if not isinstance(value, str):
+        raise ValidationFailed({field: ["Must be text."]})
+    value = value.strip()
+    if required and not value:
+        raise ValidationFailed({field: ["This field is required."]})
+    if len(value) > max_length:
+        raise ValidationFailed({field: [f"At most {max_length} characters."]})
+    return value
+
+
+def refuse_unknown_fields(changes: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    """Refuse fields a service does not change, naming them."""
+    unknown = sorted(set(changes) - set(allowed))
+    if unknown:
+        raise ValidationFailed({name: ["This field cannot be changed."] for name in unknown})
+
+
+def apply_changes(record: Any, values: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Set attributes that differ; return ``{field: [before, after]}`` of the real changes."""
+    changed: dict[str, list[Any]] = {}
+    for name, value in values.items():
+        before = getattr(record, name)
+        if before != value:
+            changed[name] = [jsonable(before), jsonable(value)]
+            setattr(record, name, value)
+    return changed
+
+
+def split_changes(changed: Mapping[str, list[Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Audit ``before`` and ``after`` documents from ``{field: [before, after]}``."""
+    return (
+        {name: pair[0] for name, pair in changed.items()},
+        {name: pair[1] for name, pair in changed.items()},
+    )
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A keyset position in a newest-first list: the last row's ``(created_at, id)``.
+
+    Lists take ``before=`` as a :class:`Cursor` or its string form (what the API hands out),
+    and return rows strictly older than it.
+    """
+
+    created_at: datetime
+    id: int
+
+    @classmethod
+    def of(cls, record: Any) -> Cursor:
+        """The cursor just after ``record`` (pass it as ``before`` for the next page)."""
+        return cls(record.created_at, record.id)
+
+    def encode(self) -> str:
+        """The opaque string form."""
+        raw = f"{self.created_at.isoformat()}|{self.id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def parse(cls, value: Cursor | str | None, field: str = "before") -> Cursor | None:
+        """A cursor from either form; a malformed string is a validation error on ``field``."""
+        if value is None or isinstance(value, Cursor):
+            return value
+        try:
+            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+            created_at, record_id = raw.rsplit("|", 1)
+            moment = datetime.fromisoformat(created_at)
+            if moment.tzinfo is None:
+                raise ValueError("naive")
+            return cls(moment, int(record_id))
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ValidationFailed({field: ["Not a valid page cursor."]}) from error
+
+
+def older_than(created_at: Any, id_column: Any, cursor: Cursor | None) -> Any:
+    """The keyset condition ``(created_at, id) < cursor`` (``true()`` without a cursor)."""
+    if cursor is None:
+        return true()
+    return or_(
+        created_at < cursor.created_at,
+        and_(created_at == cursor.created_at, id_column < cursor.id),
+    )
+
+
+def check_limit(limit: int) -> int:
+    """A page size between 1 and 500."""
+    if not isinstance(limit, int) or not 1 <= limit <= 500:
+        raise ValidationFailed({"limit": ["Give a number from 1 to 500."]})
+    return limit
+
+
+def gather(checks: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Run every field check, then raise once naming all the bad fields, or return the values."""
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    for name, check in checks.items():
+        try:
+            values[name] = check()
+        except ValidationFailed as failure:
+            for field, messages in failure.errors.items():
+                errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ValidationFailed(errors)
+    return values

@@ -269,6 +269,8 @@ def upgrade() -> None:
     sa.Column('lease_until', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('delivered_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('available_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sync_failed_installation_ids', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.ForeignKeyConstraint(['installation_id'], ['installation.id'], name=op.f('fk_outbox_installation_id_installation'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_outbox')),
     sa.UniqueConstraint('id', name=op.f('uq_outbox_id'))

@@ -1,0 +1,110 @@
+"""The REST API under ``/api/v1``: marshmallow schemas, an OpenAPI document, JSON errors.
+
+The document is served at ``/api/v1/openapi.json`` (and rendered at ``/api/v1/docs``). Callers
+authenticate with the browser session (plus the ``X-CSRFToken`` header on unsafe requests)
+or with a bearer token: a personal access token (``/api/v1/me/tokens``) or an OAuth token of
+an extension; see :mod:`core.api.auth`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint as FlaskBlueprint
+from flask import Flask
+from flask_smorest import Api, abort
+
+from core.api import auth, customers, me, tickets
+from core.api.blueprint import URL_PREFIX
+from core.api.errors import ErrorSchema, register_error_handlers
+
+__all__ = ["init_app"]
+
+API_DESCRIPTION = """\
+deskhost's REST API. Every list is newest first and paged by keyset: pass a page's
+`next_cursor` as `cursor` to get the next one (`null` means the last page).
+
+**Authentication**: a signed-in browser session (cookie; unsafe methods also need the
+`X-CSRFToken` header, whose value `GET /api/v1/me` returns), or `Authorization: Bearer <token>`
+with a personal access token or an extension's OAuth token. A token acts as its agent, limited
+by the token's scopes *and* the agent's permissions and departments.
+
+**Errors** are JSON: `{"code": 422, "status": "Unprocessable Entity", "errors": {"json":
+{"subject": ["Missing data for required field."]}}}`. 401: no or bad credentials
+(`error: invalid_token` for a bad, expired or revoked token); 403: a missing scope
+(`error: insufficient_scope`, `scope`) or permission (`permission`); 404: absent or outside the
+caller's departments; 409: conflicts with the current state; 422: invalid input, by field.
+"""
+
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    auth.BEARER_SCHEME: {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A personal access token (`dhp_…`) or an extension's OAuth access "
+        "token. Operations list the scope they need.",
+    },
+    auth.SESSION_SCHEME: {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "session",
+        "description": "The web app's session cookie, set when an agent signs in.",
+    },
+    auth.CSRF_SCHEME: {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-CSRFToken",
+        "description": "Required with the session cookie on POST, PATCH and DELETE.",
+    },
+}
+
+_BLUEPRINTS = (
+    tickets.blp,
+    customers.contacts,
+    customers.accounts,
+    me.departments,
+    me.me,
+)
+
+
+class DeskApi(Api):
+    """flask-smorest's Api whose JSON errors are confined to the API's own blueprints."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self) -> None:
+        # flask-smorest would answer every HTTP error of the whole app in JSON, the web UI's
+        # pages included; core.api.errors registers them per API blueprint instead.
+        return None
+
+
+def _fallback_blueprint() -> FlaskBlueprint:
+    """Answers unknown paths under /api/v1 with the API's JSON 404 (not the UI's HTML page)."""
+    fallback = FlaskBlueprint("api_fallback", __name__, url_prefix=URL_PREFIX)
+    register_error_handlers(fallback)
+
+    @fallback.route("/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    def not_found(unknown: str) -> None:
+        abort(404, message=f"No API endpoint at {URL_PREFIX}/{unknown}.")
+
+    return fallback
+
+
+def init_app(app: Flask) -> None:
+    """Register the API's blueprints and its OpenAPI document on ``app``."""
+    api = DeskApi(
+        app,
+        spec_kwargs={
+            "info": {"description": API_DESCRIPTION},
+            "security": [{auth.BEARER_SCHEME: []}, {auth.SESSION_SCHEME: []}],
+        },
+    )
+    for name, scheme in SECURITY_SCHEMES.items():
+        api.spec.components.security_scheme(name, scheme)
+    csrf = app.extensions["csrf"]
+    for blueprint in _BLUEPRINTS:
+        api.register_blueprint(blueprint)
+        # core.api.auth checks CSRF itself, after authentication (401 before 400).
+        csrf.exempt(blueprint)
+    fallback = _fallback_blueprint()
+    app.register_blueprint(fallback)
+    csrf.exempt(fallback)

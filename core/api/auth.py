@@ -1,0 +1,172 @@
+"""Who calls the API: a signed-in browser (session cookie + CSRF) or a bearer token.
+
+A bearer request acts as the token's agent, limited to the token's scopes *and* to the
+agent's own permissions and departments (the services check those). A browser session is
+not limited by scopes. Every API request is authenticated before its view runs:
+
+- a bad, expired or revoked token → 401 with ``WWW-Authenticate: Bearer error="invalid_token"``;
+- no credentials → 401;
+- a token without the endpoint's scope → 403 ``insufficient_scope`` naming the scope (RFC 6750);
+- a session request with an unsafe method and no valid CSRF token → 400.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, NoReturn, TypeVar, cast
+
+from flask import current_app, g, request
+from flask_smorest import Blueprint, abort
+
+from core.models import AccessToken, Agent
+from core.services.base import Actor, Unit
+from core.tokens import resolve
+from core.web.database import db_session
+from core.web.security import current_agent
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Names of the security schemes in the OpenAPI document.
+BEARER_SCHEME = "bearerAuth"
+SESSION_SCHEME = "sessionCookie"
+CSRF_SCHEME = "csrfToken"
+
+REALM = "deskhost"
+_UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of one API request."""
+
+    agent: Agent
+    token: AccessToken | None = None
+
+    @property
+    def is_bearer(self) -> bool:
+        """True when the request authenticated with a bearer token (not the browser session)."""
+        return self.token is not None
+
+    @property
+    def scopes(self) -> frozenset[str] | None:
+        """The token's scopes; ``None`` for a browser session (not limited by scopes)."""
+        return self.token.scope_set if self.token is not None else None
+
+    def has_scope(self, scope: str) -> bool:
+        """True when the caller may use ``scope`` (always, in a browser session)."""
+        return self.token is None or scope in self.token.scope_set
+
+
+def authenticate() -> None:
+    """Authenticate the current API request (a blueprint ``before_request``); aborts on failure."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        g.api_principal = _bearer_principal(header)
+        return
+    agent = current_agent()
+    if agent is None:
+        abort(
+            401,
+            message="Sign in, or send a token in an 'Authorization: Bearer' header.",
+            headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
+        )
+    if request.method in _UNSAFE_METHODS:
+        # The API's blueprints are exempt from the app-wide check so that a request without any
+        # credentials answers 401 rather than 400; a session caller still needs the token.
+        current_app.extensions["csrf"].protect()
+    g.api_principal = Principal(agent=agent)
+
+
+def _bearer_principal(header: str) -> Principal:
+    kind, _, plaintext = header.partition(" ")
+    if kind.lower() != "bearer" or not plaintext.strip():
+        _invalid_token("The Authorization header must be 'Bearer <token>'.", "invalid_request", 400)
+    session = db_session()
+    token = resolve(session, plaintext.strip())
+    if token is None:
+        _invalid_token("The token is unknown, expired or revoked.", "invalid_token", 401)
+    # resolve() may have recorded the use; keep that even if the request itself fails.
+    session.commit()
+    return Principal(agent=token.agent, token=token)
+
+
+def _invalid_token(description: str, error: str, status: int) -> NoReturn:
+    abort(
+        status,
+        message=description,
+        error=error,
+        headers={
+            "WWW-Authenticate": f'Bearer realm="{REALM}", error="{error}", '
+            f'error_description="{description}"'
+        },
+    )
+
+
+def principal() -> Principal:
+    """The authenticated caller of this request (set by :func:`authenticate`)."""
+    return cast(Principal, g.api_principal)
+
+
+def unit() -> Unit:
+    """A unit of work for a service call, acting as the request's agent from its IP."""
+    host = current_app.extensions["deskhost.host"]
+    actor = Actor(principal().agent, ip_address=request.remote_addr)
+    return Unit(db_session(), actor, host)
+
+
+def require_scope(scope: str) -> None:
+    """Abort 403 ``insufficient_scope`` unless the caller may use ``scope``."""
+    if principal().has_scope(scope):
+        return
+    abort(
+        403,
+        message=f"The token lacks the scope {scope!r}.",
+        error="insufficient_scope",
+        scope=scope,
+        headers={
+            "WWW-Authenticate": f'Bearer realm="{REALM}", error="insufficient_scope", '
+            f'scope="{scope}"'
+        },
+    )
+
+
+def scoped(scope: str, *, unsafe: bool | None = None) -> Callable[[F], F]:
+    """Guard a view with ``scope`` for bearer callers, and document how it authenticates.
+
+    ``unsafe`` (default: the scope is a write scope) adds the CSRF header to the session
+    alternative in the document. Put it right under ``@blp.route`` so that the scope is
+    checked before the request body is parsed.
+    """
+    needs_csrf = scope.endswith(".write") if unsafe is None else unsafe
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            require_scope(scope)
+            return view(*args, **kwargs)
+
+        session_requirement = {SESSION_SCHEME: [], **({CSRF_SCHEME: []} if needs_csrf else {})}
+        security = [{BEARER_SCHEME: [scope]}, session_requirement]
+        return cast(F, Blueprint.doc(security=security)(wrapper))
+
+    return decorator
+
+
+def session_only(view: F) -> F:
+    """Refuse bearer callers (403): for managing tokens, which a token must not do itself."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if principal().is_bearer:
+            abort(403, message="Manage access tokens from a signed-in session, not with a token.")
+        return view(*args, **kwargs)
+
+    security = [{SESSION_SCHEME: [], CSRF_SCHEME: []}]
+    return cast(F, Blueprint.doc(security=security)(wrapper))
+
+
+def install(blueprint: Blueprint) -> None:
+    """Authenticate every request of ``blueprint`` before its view runs."""
+    blueprint.before_request(authenticate)

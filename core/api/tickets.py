@@ -1,0 +1,192 @@
+"""``/api/v1/tickets``: tickets and their threads, ratings, time entries and status history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from core.api import schemas
+from core.api.auth import scoped, unit
+from core.api.blueprint import api_blueprint, commit
+from core.api.paging import page, parse_cursor
+from core.models import HappinessRating, Thread, Ticket, TimeEntry
+from core.services import tickets as ticket_service
+from core.services.base import Cursor, older_than
+from hostapi import scopes
+
+blp = api_blueprint(
+    "api_tickets",
+    __name__,
+    "/tickets",
+    "Tickets, department-scoped: a ticket outside the caller's departments answers 404.",
+)
+
+TicketPage = schemas.page_of(schemas.TicketSchema, "TicketPage")
+ThreadPage = schemas.page_of(schemas.ThreadSchema, "ThreadPage")
+RatingPage = schemas.page_of(schemas.RatingSchema, "RatingPage")
+TimeEntryPage = schemas.page_of(schemas.TimeEntrySchema, "TimeEntryPage")
+StatusHistory = schemas.page_of(schemas.StatusChangeSchema, "StatusHistory")
+
+
+@blp.route("", methods=["GET"])
+@scoped(scopes.TICKETS_READ)
+@blp.arguments(schemas.TicketListArgsSchema, location="query", as_kwargs=True)
+@blp.response(200, TicketPage)
+def list_tickets(limit: int, cursor: str | None, **filters: Any) -> dict[str, Any]:
+    """List the tickets of the caller's departments, newest first."""
+    rows = ticket_service.list_tickets(
+        unit(), limit=limit + 1, before=parse_cursor(cursor), **filters
+    )
+    return page(rows, limit)
+
+
+@blp.route("", methods=["POST"])
+@scoped(scopes.TICKETS_WRITE)
+@blp.arguments(schemas.TicketCreateSchema)
+@blp.response(201, schemas.TicketSchema)
+def create_ticket(data: dict[str, Any]) -> Ticket:
+    """Create a ticket in one of the caller's departments."""
+    ticket = ticket_service.create_ticket(unit(), **data)
+    commit()
+    return ticket
+
+
+@blp.route("/<int:ticket_id>", methods=["GET"])
+@scoped(scopes.TICKETS_READ)
+@blp.response(200, schemas.TicketSchema)
+def get_ticket(ticket_id: int) -> Ticket:
+    """Read one ticket."""
+    return ticket_service.get_ticket(unit(), ticket_id)
+
+
+@blp.route("/<int:ticket_id>", methods=["PATCH"])
+@scoped(scopes.TICKETS_WRITE)
+@blp.arguments(schemas.TicketUpdateSchema)
+@blp.response(200, schemas.TicketSchema)
+def update_ticket(changes: dict[str, Any], ticket_id: int) -> Ticket:
+    """Change the fields given; moving to another department needs membership of both."""
+    work = unit()
+    ticket = ticket_service.update_ticket(
+        work, ticket_service.get_ticket(work, ticket_id), **changes
+    )
+    commit()
+    return ticket
+
+
+@blp.route("/<int:ticket_id>/status", methods=["POST"])
+@scoped(scopes.TICKETS_WRITE)
+@blp.arguments(schemas.StatusChangeRequestSchema)
+@blp.response(200, schemas.TicketSchema)
+def change_status(data: dict[str, Any], ticket_id: int) -> Ticket:
+    """Move the ticket to another status (closing, reopening)."""
+    work = unit()
+    ticket = ticket_service.change_status(
+        work, ticket_service.get_ticket(work, ticket_id), data["status"]
+    )
+    commit()
+    return ticket
+
+
+@blp.route("/<int:ticket_id>/status-history", methods=["GET"])
+@scoped(scopes.TICKETS_READ)
+@blp.response(200, StatusHistory)
+def status_history(ticket_id: int) -> dict[str, Any]:
+    """The ticket's status changes, oldest first (one page: a ticket has few)."""
+    work = unit()
+    changes = ticket_service.status_history(work, ticket_service.get_ticket(work, ticket_id))
+    return {"items": changes, "next_cursor": None}
+
+
+@blp.route("/<int:ticket_id>/threads", methods=["GET"])
+@scoped(scopes.THREADS_READ)
+@blp.arguments(schemas.PageArgsSchema, location="query", as_kwargs=True)
+@blp.response(200, ThreadPage)
+def list_threads(ticket_id: int, limit: int, cursor: str | None) -> dict[str, Any]:
+    """The ticket's threads, newest first."""
+    work = unit()
+    ticket = ticket_service.get_ticket(work, ticket_id)
+    rows = work.session.scalars(
+        select(Thread)
+        .where(Thread.ticket_id == ticket.id)
+        .where(older_than(Thread.created_at, Thread.id, parse_cursor(cursor)))
+        .order_by(Thread.created_at.desc(), Thread.id.desc())
+        .limit(limit + 1)
+    ).all()
+    return page(rows, limit)
+
+
+@blp.route("/<int:ticket_id>/threads", methods=["POST"])
+@scoped(scopes.THREADS_WRITE)
+@blp.arguments(schemas.ThreadCreateSchema)
+@blp.response(201, schemas.ThreadSchema)
+def add_thread(data: dict[str, Any], ticket_id: int) -> Thread:
+    """Reply to the customer, comment internally, or record an incoming message."""
+    work = unit()
+    thread = ticket_service.add_thread(work, ticket_service.get_ticket(work, ticket_id), **data)
+    commit()
+    return thread
+
+
+@blp.route("/<int:ticket_id>/ratings", methods=["GET"])
+@scoped(scopes.TICKETS_READ)
+@blp.arguments(schemas.PageArgsSchema, location="query", as_kwargs=True)
+@blp.response(200, RatingPage)
+def list_ratings(ticket_id: int, limit: int, cursor: str | None) -> dict[str, Any]:
+    """The ticket's happiness ratings, newest (the one that counts) first."""
+    work = unit()
+    ticket = ticket_service.get_ticket(work, ticket_id)
+    rows = work.session.scalars(
+        select(HappinessRating)
+        .where(HappinessRating.ticket_id == ticket.id)
+        .where(older_than(HappinessRating.created_at, HappinessRating.id, parse_cursor(cursor)))
+        .order_by(HappinessRating.created_at.desc(), HappinessRating.id.desc())
+        .limit(limit + 1)
+    ).all()
+    return page(rows, limit)
+
+
+@blp.route("/<int:ticket_id>/ratings", methods=["POST"])
+@scoped(scopes.TICKETS_WRITE)
+@blp.arguments(schemas.RatingCreateSchema)
+@blp.response(201, schemas.RatingSchema)
+def add_rating(data: dict[str, Any], ticket_id: int) -> HappinessRating:
+    """Record the customer's rating (good, okay or bad) with optional feedback."""
+    work = unit()
+    rating = ticket_service.add_rating(work, ticket_service.get_ticket(work, ticket_id), **data)
+    commit()
+    return rating
+
+
+def _time_entry_cursor(entry: TimeEntry) -> Cursor:
+    return Cursor(entry.logged_at, entry.id)
+
+
+@blp.route("/<int:ticket_id>/time-entries", methods=["GET"])
+@scoped(scopes.TICKETS_READ)
+@blp.arguments(schemas.PageArgsSchema, location="query", as_kwargs=True)
+@blp.response(200, TimeEntryPage)
+def list_time_entries(ticket_id: int, limit: int, cursor: str | None) -> dict[str, Any]:
+    """Time logged on the ticket, latest first."""
+    work = unit()
+    ticket = ticket_service.get_ticket(work, ticket_id)
+    rows = work.session.scalars(
+        select(TimeEntry)
+        .where(TimeEntry.ticket_id == ticket.id)
+        .where(older_than(TimeEntry.logged_at, TimeEntry.id, parse_cursor(cursor)))
+        .order_by(TimeEntry.logged_at.desc(), TimeEntry.id.desc())
+        .limit(limit + 1)
+    ).all()
+    return page(rows, limit, _time_entry_cursor)
+
+
+@blp.route("/<int:ticket_id>/time-entries", methods=["POST"])
+@scoped(scopes.TICKETS_WRITE)
+@blp.arguments(schemas.TimeEntryCreateSchema)
+@blp.response(201, schemas.TimeEntrySchema)
+def add_time_entry(data: dict[str, Any], ticket_id: int) -> TimeEntry:
+    """Log time the caller spent on the ticket."""
+    work = unit()
+    entry = ticket_service.add_time_entry(work, ticket_service.get_ticket(work, ticket_id), **data)
+    commit()
+    return entry

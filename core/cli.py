@@ -1,0 +1,201 @@
+"""The ``deskhost`` command: set up, load data, serve and work.
+
+Bad input ends with a message on stderr and exit code 2; nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from core.host import Host
+
+
+def _create_app() -> Flask:
+    from core.web import create_app
+
+    return create_app()
+
+
+def _host() -> Host:
+    return current_app.extensions["deskhost.host"]
+
+
+def _fail(message: str) -> None:
+    """Print ``message`` and exit with the bad-input code."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
+def main() -> None:
+    """deskhost: a plugin-based extension host for customer-support desks.
+
+    Configuration comes from the environment: DATABASE_URL, REDIS_URL, SECRET_KEY,
+    DESKHOST_ENCRYPTION_KEY, DESKHOST_INSTANCE_DIR (see the README).
+    """
+
+
+@main.command("migrate")
+@with_appcontext
+def migrate_command() -> None:
+    """Create or upgrade the database schema and the baseline data."""
+    from core.bootstrap import ensure_baseline
+    from core.migrate import upgrade_core
+
+    host = _host()
+    upgrade_core(host.engine)
+    with host.transaction() as session:
+        ensure_baseline(session)
+    click.echo("Database is up to date.")
+
+
+@main.command("create-admin")
+@click.option("--email", required=True, help="The administrator's sign-in email.")
+@click.option("--name", default="Administrator", show_default=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@with_appcontext
+def create_admin_command(email: str, name: str, password: str) -> None:
+    """Create an administrator who belongs to every department."""
+    from sqlalchemy import select
+
+    from core.errors import DeskError
+    from core.models import Department
+    from core.services.base import Actor, Unit
+    from core.services.org import create_agent
+
+    host = _host()
+    try:
+        with host.transaction() as session:
+            department_ids = list(session.scalars(select(Department.id)))
+            create_agent(
+                Unit(session, Actor.system("cli"), host),
+                email=email,
+                name=name,
+                password=password,
+                profile_name="Administrator",
+                department_ids=department_ids,
+            )
+    except DeskError as error:
+        _fail(str(error))
+    click.echo(f"Administrator {email} created.")
+
+
+@main.command("demo")
+@click.option("--tickets", default=20_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=7, show_default=True, help="Same seed, same data.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when tickets already exist.")
+@click.option("--admin-password", default="deskhost-demo", show_default=True)
+@with_appcontext
+def demo_command(tickets: int, seed: int, if_empty: bool, admin_password: str) -> None:
+    """Load a realistic demo dataset with every bundled extension installed and authorized."""
+    from sqlalchemy import select
+
+    from core.demo import ADMIN_EMAIL, load_demo
+    from core.models import Agent
+    from core.plugins.installations import install_and_authorize_all
+    from core.services.base import Actor, Unit
+    from core.services.org import set_password
+
+    host = _host()
+    if if_empty and _has_tickets(host):
+        click.echo("Demo data already loaded.")
+        click.echo(f"Admin login: {ADMIN_EMAIL} / {admin_password}")
+        return
+    with click.progressbar(length=tickets, label="Loading demo tickets") as bar:
+        load_demo(
+            host, tickets=tickets, seed=seed, progress=lambda done, _: bar.update(done - bar.pos)
+        )
+    with host.transaction() as session:
+        admin = session.scalars(select(Agent).where(Agent.email == ADMIN_EMAIL)).one()
+        set_password(Unit(session, Actor.system("demo"), host), admin, admin_password)
+        install_and_authorize_all(session, host)
+    click.echo(f"Admin login: {ADMIN_EMAIL} / {admin_password}")
+
+
+def _has_tickets(host: Host) -> bool:
+    from sqlalchemy import exists, select
+
+    from core.models import Ticket
+
+    with host.sessions() as session:
+        return bool(session.scalar(select(exists().where(Ticket.id.is_not(None)))))
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--skip-invalid", is_flag=True, help="Skip bad records instead of refusing all.")
+@with_appcontext
+def import_command(file: Path, skip_invalid: bool) -> None:
+    """Import history from a JSON Lines FILE (format: docs/import-format.md)."""
+    from core.importer import ImportRefused, run_import
+
+    if not file.exists():
+        _fail(f"{file}: no such file")
+    try:
+        report = run_import(_host(), file, skip_invalid=skip_invalid)
+    except ImportRefused as refused:
+        for line, message in refused.errors[:50]:
+            click.echo(f"line {line}: {message}", err=True)
+        if len(refused.errors) > 50:
+            click.echo(f"… and {len(refused.errors) - 50} more", err=True)
+        _fail("import refused; nothing was written")
+    for line, message in report.skipped:
+        click.echo(f"skipped line {line}: {message}", err=True)
+    counts = ", ".join(f"{n} {kind}" for kind, n in report.counts.items())
+    click.echo(f"Imported {counts} in {report.seconds:.1f} s.")
+
+
+@main.command("serve")
+@click.option("--host", "bind_host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--with-worker", is_flag=True, help="Also run a job worker (embedded setups).")
+@with_appcontext
+def serve_command(bind_host: str, port: int, with_worker: bool) -> None:
+    """Serve the web app (production runs it under gunicorn; see the README)."""
+    from werkzeug.serving import run_simple
+
+    worker: subprocess.Popen[bytes] | None = None
+    if with_worker:
+        # Same environment, same instance folder: the worker joins the same embedded Redis.
+        worker = subprocess.Popen([sys.executable, "-m", "core.cli", "worker"], env=os.environ)
+    click.echo(f"deskhost on http://{bind_host}:{port}/")
+    try:
+        run_simple(bind_host, port, current_app, threaded=True, use_reloader=False)
+    finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=30)
+
+
+@main.command("worker")
+@click.option("--burst", is_flag=True, help="Work until nothing is left, then exit.")
+@click.option("--no-scheduler", is_flag=True, help="Do not run periodic jobs in this worker.")
+@with_appcontext
+def worker_command(burst: bool, no_scheduler: bool) -> None:
+    """Run a job worker: moves the event outbox to RQ and runs extensions' jobs."""
+    from core.worker import run
+
+    run(_host(), burst=burst, with_scheduler=not no_scheduler)
+
+
+@main.command("plugins")
+@with_appcontext
+def plugins_command() -> None:
+    """List the extensions found, their versions and load errors."""
+    plugin_host = _host().plugins
+    for plugin_id, loaded in sorted(plugin_host.loaded.items()):
+        click.echo(f"{plugin_id} {loaded.manifest.version}")
+    for name, error in sorted(plugin_host.errors.items()):
+        click.echo(f"{name}: NOT LOADED: {error}", err=True)
+
+
+if __name__ == "__main__":
+    main()

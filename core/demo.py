@@ -1,0 +1,608 @@
+"""The demo dataset: a deterministic, realistic year of a support desk, as import lines.
+
+:func:`generate` yields JSON Lines in the history import format (docs/import-format.md), so
+the demo loads through the same door as a real migration (:func:`load_demo`). The same
+``tickets``, ``seed`` and ``now`` give the same bytes.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from core.permissions import DEFAULT_PROFILES
+from hostapi import clock
+
+if TYPE_CHECKING:
+    from core.host import Host
+    from core.importer import ImportReport
+
+DEPARTMENTS: tuple[tuple[str, str, str], ...] = (
+    ("dept-support", "Support", "General product support"),
+    ("dept-billing", "Billing", "Invoices, payments and refunds"),
+    ("dept-sales", "Sales", "Quotes, trials and new contracts"),
+    ("dept-tech-ja", "技術サポート", "日本語の技術サポート窓口"),
+)
+ADMIN_EMAIL = "admin@example.com"
+
+_JA_FAMILY = (
+    "佐藤",
+    "鈴木",
+    "高橋",
+    "田中",
+    "伊藤",
+    "渡辺",
+    "山本",
+    "中村",
+    "小林",
+    "加藤",
+    "吉田",
+    "山田",
+    "佐々木",
+    "山口",
+    "松本",
+    "井上",
+    "木村",
+    "林",
+    "清水",
+    "斎藤",
+)
+_JA_GIVEN = (
+    "翔太",
+    "花子",
+    "陽菜",
+    "大輔",
+    "美咲",
+    "健太",
+    "結衣",
+    "拓也",
+    "さくら",
+    "直樹",
+    "愛",
+    "蓮",
+    "優子",
+    "亮",
+    "七海",
+    "悠真",
+    "真由美",
+    "和也",
+    "彩",
+    "誠",
+)
+_JA_ROMAN = (
+    "sato",
+    "suzuki",
+    "takahashi",
+    "tanaka",
+    "ito",
+    "watanabe",
+    "yamamoto",
+    "nakamura",
+    "kobayashi",
+    "kato",
+    "yoshida",
+    "yamada",
+    "sasaki",
+    "yamaguchi",
+    "matsumoto",
+    "inoue",
+    "kimura",
+    "hayashi",
+    "shimizu",
+    "saito",
+)
+_EN_FIRST = (
+    "Emma",
+    "Liam",
+    "Olivia",
+    "Noah",
+    "Ava",
+    "James",
+    "Sophia",
+    "Lucas",
+    "Mia",
+    "Ethan",
+    "Grace",
+    "Henry",
+    "Chloe",
+    "Jack",
+    "Ella",
+    "Oscar",
+    "Ruby",
+    "Leo",
+    "Isla",
+    "Adam",
+)
+_EN_LAST = (
+    "Smith",
+    "Johnson",
+    "Brown",
+    "Taylor",
+    "Wilson",
+    "Davies",
+    "Evans",
+    "Thomas",
+    "Walker",
+    "White",
+    "Green",
+    "Hall",
+    "Wood",
+    "Clarke",
+    "Hughes",
+    "Lewis",
+    "Baker",
+    "Turner",
+    "Hill",
+    "Moore",
+)
+_COMPANY_STEMS = (
+    "Sakura",
+    "Fuji",
+    "Aozora",
+    "Kaede",
+    "Hikari",
+    "Northwind",
+    "Blue Harbor",
+    "Ironbridge",
+    "Maple",
+    "Summit",
+    "Kitsune",
+    "Minato",
+    "Redwood",
+    "Silverline",
+    "Asahi",
+    "Tsubame",
+    "Cedar",
+    "Horizon",
+    "Riverside",
+    "Yamato",
+)
+_COMPANY_KINDS = (
+    "Trading",
+    "Systems",
+    "Foods",
+    "Logistics",
+    "Design",
+    "Software",
+    "Pharma",
+    "Retail",
+    "Energy",
+    "Media",
+    "Robotics",
+    "Travel",
+    "Finance",
+    "Studio",
+)
+_COMPANY_SUFFIX = ("株式会社", "Inc.", "Ltd.", "合同会社", "Co.", "GmbH", "K.K.")
+_INDUSTRIES = (
+    "Retail",
+    "Manufacturing",
+    "Software",
+    "Finance",
+    "Healthcare",
+    "Logistics",
+    "Education",
+    "Media",
+)
+_TAGS = ("vip", "trial", "enterprise", "partner", "churn-risk", "newsletter", "beta", "reseller")
+_SUBJECTS = (
+    ("Cannot sign in to the dashboard", "Support"),
+    ("Invoice amount looks wrong", "Billing"),
+    ("Request for a quote for 50 seats", "Sales"),
+    ("ログインできません", "技術サポート"),
+    ("API returns 500 on export", "Support"),
+    ("Refund for duplicate payment", "Billing"),
+    ("請求書の再発行をお願いします", "Billing"),
+    ("Trial extension request", "Sales"),
+    ("CSVのインポートでエラーが出ます", "技術サポート"),
+    ("Password reset email never arrives", "Support"),
+    ("Change of billing address", "Billing"),
+    ("通知メールが届かない", "技術サポート"),
+    ("Question about enterprise plan features", "Sales"),
+    ("Mobile app crashes on start", "Support"),
+    ("データ連携の設定方法について", "技術サポート"),
+)
+_CUSTOMER_LINES = (
+    "Hello, I still have the same problem after trying your suggestion.",
+    "Thanks for the quick answer. Could you check once more?",
+    "We need this fixed before the end of the month.",
+    "お世話になっております。先日の件、まだ解決していません。",
+    "ご確認ありがとうございます。追加の情報を添付します。",
+    "Any update on this?",
+    "I attached a screenshot of the error message.",
+)
+_AGENT_LINES = (
+    "Thank you for contacting us. Could you tell us which browser you use?",
+    "We have reproduced the issue and our engineers are on it.",
+    "The fix has been deployed; please try again and let us know.",
+    "お問い合わせいただきありがとうございます。確認いたします。",
+    "ご不便をおかけして申し訳ございません。修正版をリリースしました。",
+    "I have issued a corrected invoice; you will find it in your account.",
+)
+_COMMENTS = (
+    "Escalating to engineering, see internal issue.",
+    "Customer is on the enterprise plan; prioritise.",
+    "経理チームに確認中です。",
+    "Duplicate of an earlier request from the same account.",
+)
+_NOTIFICATIONS = (
+    "Auto-reply: we received your request and will answer within one business day.",
+    "自動通知: お問い合わせを受け付けました。",
+    "Reminder: this ticket is waiting for the customer's reply.",
+)
+_FEEDBACK = (
+    "",
+    "",
+    "Great support, thank you!",
+    "Took too long.",
+    "丁寧な対応ありがとうございました。",
+    "OK in the end.",
+)
+_CHANNELS = (
+    "email",
+    "email",
+    "email",
+    "web_form",
+    "web_form",
+    "phone",
+    "chat",
+    "whatsapp",
+    "telegram",
+    "line",
+    "line",
+    "wechat",
+)
+_PRIORITIES = ("low", "medium", "medium", "medium", "high", "urgent")
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+class _Generator:
+    """Holds the random source and what later records refer to."""
+
+    def __init__(self, tickets: int, seed: int, now: datetime) -> None:
+        self.random = random.Random(seed)
+        self.tickets = tickets
+        self.now = now
+        self.start = now - timedelta(days=365)
+        self.encode = msgspec.json.Encoder().encode
+        self.agents_by_department: dict[str, list[str]] = {ref: [] for ref, _, _ in DEPARTMENTS}
+        self.department_by_name = {name: ref for ref, name, _ in DEPARTMENTS}
+        self.contacts: list[tuple[str, str | None]] = []
+
+    def line(self, record: dict[str, Any]) -> bytes:
+        return self.encode(record) + b"\n"
+
+    def organisation(self) -> Iterator[bytes]:
+        for ref, name, description in DEPARTMENTS:
+            yield self.line(
+                {
+                    "type": "department",
+                    "id": ref,
+                    "name": name,
+                    "description": description,
+                    "created_at": _iso(self.start - timedelta(days=30)),
+                }
+            )
+        for name, permissions in DEFAULT_PROFILES.items():
+            yield self.line(
+                {
+                    "type": "profile",
+                    "id": f"profile-{name.lower().replace(' ', '-')}",
+                    "name": name,
+                    "is_admin": name == "Administrator",
+                    "permissions": sorted(permissions),
+                }
+            )
+
+    def agents(self) -> Iterator[bytes]:
+        rnd = self.random
+        department_refs = [ref for ref, _, _ in DEPARTMENTS]
+        yield self._agent(
+            "agent-admin", ADMIN_EMAIL, "Admin 管理者", "Administrator", department_refs, "en"
+        )
+        for index in range(1, 25):
+            if index % 2:
+                family = rnd.randrange(len(_JA_FAMILY))
+                name = f"{_JA_FAMILY[family]} {rnd.choice(_JA_GIVEN)}"
+                email = f"{_JA_ROMAN[family]}.{index}@example.com"
+                locale = "ja"
+            else:
+                first, last = rnd.choice(_EN_FIRST), rnd.choice(_EN_LAST)
+                name, email, locale = f"{first} {last}", f"{first}.{last}.{index}@example.com", "en"
+            count = 1 if rnd.random() < 0.6 else rnd.choice((2, 3))
+            departments = sorted(rnd.sample(department_refs, count))
+            profile = (
+                "Support Manager" if index <= 3 else ("Light Agent" if index >= 23 else "Agent")
+            )
+            yield self._agent(f"agent-{index}", email.lower(), name, profile, departments, locale)
+
+    def _agent(
+        self, ref: str, email: str, name: str, profile: str, departments: list[str], locale: str
+    ) -> bytes:
+        if profile != "Light Agent":
+            for department in departments:
+                self.agents_by_department[department].append(ref)
+        return self.line(
+            {
+                "type": "agent",
+                "id": ref,
+                "email": email,
+                "name": name,
+                "profile": f"profile-{profile.lower().replace(' ', '-')}",
+                "departments": departments,
+                "locale": locale,
+                "status": self.random.choice(("available", "busy", "offline")),
+                "created_at": _iso(self.start - timedelta(days=20)),
+            }
+        )
+
+    def customers(self) -> Iterator[bytes]:
+        rnd = self.random
+        account_count = max(3, self.tickets * 3 // 200)
+        contact_count = max(10, self.tickets // 10)
+        for index in range(account_count):
+            name = (
+                f"{rnd.choice(_COMPANY_STEMS)} {rnd.choice(_COMPANY_KINDS)} "
+                f"{rnd.choice(_COMPANY_SUFFIX)} {index + 1}"
+            )
+            created = self.start - timedelta(days=rnd.randrange(1, 700))
+            yield self.line(
+                {
+                    "type": "account",
+                    "id": f"account-{index + 1}",
+                    "name": name,
+                    "website": f"https://www.example-{index + 1}.com",
+                    "phone": f"+81-3-{rnd.randrange(1000, 9999)}-{rnd.randrange(1000, 9999)}",
+                    "industry": rnd.choice(_INDUSTRIES),
+                    "owner": f"agent-{rnd.randrange(1, 23)}",
+                    "created_at": _iso(created),
+                }
+            )
+        for index in range(contact_count):
+            ref = f"contact-{index + 1}"
+            japanese = rnd.random() < 0.55
+            if japanese:
+                family = rnd.randrange(len(_JA_FAMILY))
+                first, last = rnd.choice(_JA_GIVEN), _JA_FAMILY[family]
+                email = f"{_JA_ROMAN[family]}{index + 1}@example.jp"
+                phone = f"+81-90-{rnd.randrange(1000, 9999)}-{rnd.randrange(1000, 9999)}"
+            else:
+                first, last = rnd.choice(_EN_FIRST), rnd.choice(_EN_LAST)
+                email = f"{first}.{last}{index + 1}@example.com".lower()
+                phone = f"+44-20-{rnd.randrange(1000, 9999)}-{rnd.randrange(1000, 9999)}"
+            account = (
+                f"account-{rnd.randrange(1, account_count + 1)}" if rnd.random() < 0.85 else None
+            )
+            identities = []
+            roll = rnd.random()
+            if roll < 0.15:
+                identities.append(
+                    {
+                        "channel": "line",
+                        "external_id": f"U{index + 1:032x}",
+                        "display_name": f"{last} {first}",
+                    }
+                )
+            elif roll < 0.25:
+                identities.append(
+                    {"channel": "whatsapp", "external_id": phone.replace("-", "").lstrip("+")}
+                )
+            elif roll < 0.32:
+                identities.append({"channel": "telegram", "external_id": str(700000000 + index)})
+            record: dict[str, Any] = {
+                "type": "contact",
+                "id": ref,
+                "first_name": first,
+                "last_name": last,
+                "email": email,
+                "phone": phone,
+                "account": account,
+                "tags": sorted(rnd.sample(_TAGS, rnd.choice((0, 0, 1, 2)))),
+                "identities": identities,
+                "created_at": _iso(self.start - timedelta(days=rnd.randrange(1, 400))),
+            }
+            self.contacts.append((ref, account))
+            yield self.line(record)
+
+    def ticket(self, index: int) -> bytes:
+        rnd = self.random
+        subject, department_name = rnd.choice(_SUBJECTS)
+        department = self.department_by_name[department_name]
+        agents = self.agents_by_department[department] or ["agent-admin"]
+        assignee = rnd.choice(agents) if rnd.random() < 0.9 else None
+        contact, _account = rnd.choice(self.contacts)
+        channel = rnd.choice(_CHANNELS)
+        span = (self.now - self.start).total_seconds() - 3600
+        created = self.start + timedelta(
+            seconds=int(span * index / self.tickets) + rnd.randrange(0, 3600)
+        )
+        raised_by = "customer" if rnd.random() < 0.85 else "agent"
+        at = created
+        threads: list[dict[str, Any]] = []
+        if rnd.random() < 0.3:
+            at += timedelta(seconds=rnd.randrange(5, 60))
+            threads.append(
+                {"kind": "notification", "body": rnd.choice(_NOTIFICATIONS), "created_at": _iso(at)}
+            )
+        replier = assignee or rnd.choice(agents)
+        if raised_by == "agent":
+            at += timedelta(minutes=rnd.randrange(5, 600))
+            threads.append(
+                {
+                    "kind": "incoming",
+                    "contact": contact,
+                    "body": rnd.choice(_CUSTOMER_LINES),
+                    "created_at": _iso(at),
+                }
+            )
+        for exchange in range(rnd.choice((1, 1, 2, 2, 2, 3))):
+            at += timedelta(minutes=rnd.randrange(3, 1440))
+            threads.append(
+                {
+                    "kind": "outgoing",
+                    "agent": replier,
+                    "body": rnd.choice(_AGENT_LINES),
+                    "created_at": _iso(at),
+                }
+            )
+            if rnd.random() < 0.25:
+                at += timedelta(minutes=rnd.randrange(1, 120))
+                threads.append(
+                    {
+                        "kind": "comment",
+                        "agent": rnd.choice(agents),
+                        "body": rnd.choice(_COMMENTS),
+                        "created_at": _iso(at),
+                    }
+                )
+            if exchange < 2 or rnd.random() < 0.5:
+                at += timedelta(minutes=rnd.randrange(10, 2880))
+                threads.append(
+                    {
+                        "kind": "incoming",
+                        "contact": contact,
+                        "body": rnd.choice(_CUSTOMER_LINES),
+                        "created_at": _iso(at),
+                    }
+                )
+        history = [{"to_status": "Open", "changed_at": _iso(created)}]
+        ratings: list[dict[str, Any]] = []
+        outcome = rnd.random()
+        closed = False
+        if at < self.now - timedelta(days=3) and outcome < 0.85:
+            if rnd.random() < 0.15:
+                at += timedelta(hours=rnd.randrange(1, 48))
+                history.append({"to_status": "On Hold", "changed_at": _iso(at), "agent": replier})
+            at += timedelta(minutes=rnd.randrange(10, 600))
+            history.append(
+                {
+                    "to_status": rnd.choice(("Closed", "Resolved")),
+                    "changed_at": _iso(at),
+                    "agent": replier,
+                }
+            )
+            closed = True
+            if rnd.random() < 0.12:
+                # Reopened by the customer, answered, closed again.
+                at += timedelta(hours=rnd.randrange(2, 96))
+                threads.append(
+                    {
+                        "kind": "incoming",
+                        "contact": contact,
+                        "body": rnd.choice(_CUSTOMER_LINES),
+                        "created_at": _iso(at),
+                    }
+                )
+                history.append({"to_status": "Open", "changed_at": _iso(at)})
+                at += timedelta(minutes=rnd.randrange(10, 600))
+                threads.append(
+                    {
+                        "kind": "outgoing",
+                        "agent": replier,
+                        "body": rnd.choice(_AGENT_LINES),
+                        "created_at": _iso(at),
+                    }
+                )
+                at += timedelta(minutes=rnd.randrange(5, 120))
+                history.append({"to_status": "Closed", "changed_at": _iso(at), "agent": replier})
+            if rnd.random() < 0.4:
+                for _ in range(2 if rnd.random() < 0.1 else 1):
+                    at += timedelta(minutes=rnd.randrange(5, 2000))
+                    ratings.append(
+                        {
+                            "rating": rnd.choice(("good", "good", "good", "okay", "bad")),
+                            "feedback": rnd.choice(_FEEDBACK),
+                            "created_at": _iso(at),
+                        }
+                    )
+        elif outcome < 0.9:
+            at += timedelta(hours=1)
+            history.append({"to_status": "Escalated", "changed_at": _iso(at), "agent": replier})
+        if rnd.random() < 0.35:
+            at += timedelta(minutes=rnd.randrange(1, 30))
+            threads.append(
+                {"kind": "notification", "body": rnd.choice(_NOTIFICATIONS), "created_at": _iso(at)}
+            )
+        time_entries = []
+        if rnd.random() < 0.3:
+            billable = rnd.random() < 0.5
+            time_entries.append(
+                {
+                    "seconds": rnd.randrange(5, 180) * 60,
+                    "billable": billable,
+                    "billed": billable and rnd.random() < 0.5,
+                    "agent": replier,
+                    "logged_at": _iso(at),
+                }
+            )
+        # Open tickets get a due time; some of those are already past (overdue).
+        due = None
+        if not closed:
+            due = created + timedelta(days=rnd.choice((1, 2, 3, 7, 14, 400)))
+        return self.line(
+            {
+                "type": "ticket",
+                "id": f"ticket-{index + 1}",
+                "subject": subject,
+                "description": rnd.choice(_CUSTOMER_LINES),
+                "department": department,
+                "contact": contact,
+                "assignee": assignee,
+                "channel": channel,
+                "priority": rnd.choice(_PRIORITIES),
+                "raised_by": raised_by,
+                "classification": rnd.choice(("question", "problem", "request", "")),
+                "due_at": _iso(due) if due else None,
+                "created_at": _iso(created),
+                "threads": threads,
+                "status_history": history,
+                "ratings": ratings,
+                "time_entries": time_entries,
+            }
+        )
+
+
+def generate(tickets: int = 20_000, seed: int = 7, now: datetime | None = None) -> Iterator[bytes]:
+    """Yield the demo dataset as JSON Lines (one record per ``bytes``, newline included).
+
+    The customers scale with ``tickets`` (300 accounts and 2,000 contacts per 20,000 tickets).
+    ``now`` (default: the start of today, UTC) anchors the year of history; the same
+    arguments always give the same bytes.
+    """
+    if tickets < 1:
+        raise ValueError("tickets must be at least 1")
+    anchor = now or clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    generator = _Generator(tickets, seed, anchor.astimezone(UTC))
+    yield from generator.organisation()
+    yield from generator.agents()
+    yield from generator.customers()
+    for index in range(tickets):
+        yield generator.ticket(index)
+
+
+def load_demo(
+    host: Host,
+    tickets: int = 20_000,
+    seed: int = 7,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Generate the demo dataset and import it (``progress(tickets_done, tickets)``)."""
+    import io
+
+    from core.importer import run_import
+
+    buffer = io.BytesIO(b"".join(generate(tickets, seed)))
+    size = len(buffer.getvalue())
+
+    def by_tickets(done_bytes: int, _total: int) -> None:
+        if progress is not None:
+            progress(min(tickets, tickets * done_bytes // max(size, 1)), tickets)
+
+    return run_import(host, buffer, progress=by_tickets)

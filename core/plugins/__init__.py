@@ -1,0 +1,5 @@
+"""The plugin host: manifests, loading, per-installation contexts and event dispatch.
+
+``core.plugins.manager.PluginHost`` is what the rest of the core talks to (``host.plugins``);
+``core.plugins.installations`` creates and authorizes installation records.
+"""

@@ -1,0 +1,551 @@
+"""The host's implementation of :class:`hostapi.Context`, bound to one installation.
+
+Reads are direct queries capped by the context's departments and scopes; writes go through the
+core services as the system actor ``extension:<plugin id>``, after the context has checked its
+own department limits, so every change is validated, audited and emits its event as any other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from core import crypto
+from core.errors import ValidationFailed
+from core.models import (
+    Account,
+    Agent,
+    Contact,
+    ContactIdentity,
+    Department,
+    HappinessRating,
+    InstallationStorage,
+    Organisation,
+    OutboxEvent,
+    StatusChange,
+    Thread,
+    Ticket,
+    agent_departments,
+)
+from core.models.extensions import OutboxKind
+from core.plugins import records
+from core.services.base import Actor, Unit
+from hostapi import (
+    AccountRecord,
+    AgentRecord,
+    ContactRecord,
+    Context,
+    NotFound,
+    RatingRecord,
+    ScopeError,
+    StatusChangeRecord,
+    ThreadRecord,
+    TicketQuery,
+    TicketRecord,
+    clock,
+)
+from hostapi import scopes as scope
+
+if TYPE_CHECKING:
+    from core.host import Host
+    from core.models import Installation
+
+SECRET_PREFIX = "secret:"
+
+
+class HostContext(Context):
+    """A :class:`hostapi.Context` over one session, for one installation and maybe one agent."""
+
+    def __init__(
+        self,
+        session: Session,
+        host: Host,
+        *,
+        plugin_id: str,
+        installation_id: int | None,
+        installation_department_ids: frozenset[int] | None,
+        scopes: frozenset[str],
+        settings: Mapping[str, Any],
+        agent: Agent | None = None,
+    ) -> None:
+        self._session = session
+        self._host = host
+        self._plugin_id = plugin_id
+        self._installation_id = installation_id
+        # None: not limited by an installation (the core's own built-in panels).
+        self._installation_department_ids = installation_department_ids
+        self._scopes = scopes
+        self._settings = MappingProxyType(dict(settings))
+        self._agent = agent
+        self._organisation: Organisation | None = None
+        self._department_ids: frozenset[int] | None = None
+
+    @classmethod
+    def for_installation(
+        cls, session: Session, host: Host, installation: Installation, agent: Agent | None = None
+    ) -> HostContext:
+        """A context bound to an installation (and the viewing agent, if any)."""
+        return cls(
+            session,
+            host,
+            plugin_id=installation.plugin_id,
+            installation_id=installation.id,
+            installation_department_ids=installation.department_ids,
+            scopes=frozenset(installation.granted_scopes or ()),
+            settings=installation.settings or {},
+            agent=agent,
+        )
+
+    @classmethod
+    def for_builtin(
+        cls, session: Session, host: Host, plugin_id: str, agent: Agent | None
+    ) -> HostContext:
+        """A context for the core's own panels: every scope, the agent's departments."""
+        return cls(
+            session,
+            host,
+            plugin_id=plugin_id,
+            installation_id=None,
+            installation_department_ids=None,
+            scopes=frozenset(scope.ALL),
+            settings={},
+            agent=agent,
+        )
+
+    # ---------------------------------------------------------------- identity and settings
+
+    @property
+    def installation_id(self) -> int:
+        """The installation this context is bound to."""
+        return self._require_installation()
+
+    @property
+    def plugin_id(self) -> str:
+        """The extension's manifest id."""
+        return self._plugin_id
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """The installation's settings (read-only)."""
+        return self._settings
+
+    @property
+    def granted_scopes(self) -> frozenset[str]:
+        """Scopes the admin granted."""
+        return self._scopes
+
+    @property
+    def department_ids(self) -> frozenset[int]:
+        """Installation departments, intersected with the viewing agent's when there is one."""
+        if self._department_ids is None:
+            covered = self._installation_department_ids
+            if covered is None:
+                covered = frozenset(self._session.scalars(select(Department.id)))
+            if self._agent is not None:
+                covered = covered & self._agent.department_ids
+            self._department_ids = frozenset(covered)
+        return self._department_ids
+
+    @property
+    def agent(self) -> AgentRecord | None:
+        """The viewing agent, if any."""
+        return records.agent_record(self._agent) if self._agent is not None else None
+
+    @property
+    def timezone(self) -> str:
+        """The organisation's IANA time zone."""
+        return self._org().timezone
+
+    def now(self) -> datetime:
+        """The host clock's current time."""
+        return clock.now()
+
+    # ---------------------------------------------------------------- the extension's own data
+
+    @property
+    def db(self) -> Session:
+        """The session of the current change (the extension's own tables share it)."""
+        return self._session
+
+    def storage_get(self, key: str, default: Any = None) -> Any:
+        """A stored value, or ``default``."""
+        row = self._storage_row(self._storage_key(key))
+        return default if row is None else row.value
+
+    def storage_set(self, key: str, value: Any) -> None:
+        """Store a JSON-serialisable value."""
+        self._put(self._storage_key(key), value, is_secret=False)
+
+    def storage_delete(self, key: str) -> None:
+        """Remove a stored value; no error if absent."""
+        row = self._storage_row(self._storage_key(key))
+        if row is not None:
+            self._session.delete(row)
+            self._session.flush()
+
+    def secret_set(self, key: str, value: str) -> None:
+        """Store a secret encrypted with the host's key."""
+        if not isinstance(value, str):
+            raise TypeError("a secret must be a string")
+        token = crypto.encrypt(self._host.settings.encryption_keys, value)
+        self._put(SECRET_PREFIX + key, token, is_secret=True)
+
+    def secret_get(self, key: str) -> str | None:
+        """The decrypted secret, or ``None``."""
+        row = self._storage_row(SECRET_PREFIX + key)
+        if row is None:
+            return None
+        return crypto.decrypt(self._host.settings.encryption_keys, row.value)
+
+    def secret_hint(self, key: str) -> str | None:
+        """The secret masked to its last four characters, or ``None``."""
+        value = self.secret_get(key)
+        return None if value is None else crypto.mask(value)
+
+    def _storage_key(self, key: str) -> str:
+        if not key or key.startswith(SECRET_PREFIX):
+            raise ValueError(f"storage keys may not be empty or start with {SECRET_PREFIX!r}")
+        return key
+
+    def _storage_row(self, key: str) -> InstallationStorage | None:
+        return self._session.get(InstallationStorage, (self._require_installation(), key))
+
+    def _put(self, key: str, value: Any, *, is_secret: bool) -> None:
+        row = self._storage_row(key)
+        if row is None:
+            row = InstallationStorage(installation_id=self._require_installation(), key=key)
+            self._session.add(row)
+        row.value, row.is_secret, row.updated_at = value, is_secret, clock.now()
+        self._session.flush()
+
+    # ---------------------------------------------------------------- jobs
+
+    def enqueue(
+        self, job: str, payload: Mapping[str, Any] | None = None, *, delay: timedelta | None = None
+    ) -> str:
+        """Write a job row to the outbox; it runs after this transaction commits."""
+        installation_id = self._require_installation()
+        if self._host.plugins.job_spec(self._plugin_id, job) is None:
+            raise ValueError(f"extension {self._plugin_id!r} has no job named {job!r}")
+        now = clock.now()
+        job_id = str(uuid.uuid4())
+        self._session.add(
+            OutboxEvent(
+                id=job_id,
+                kind=OutboxKind.JOB.value,
+                name=job,
+                payload=dict(payload or {}),
+                department_ids=[],
+                installation_id=installation_id,
+                occurred_at=now,
+                available_at=now + delay if delay else None,
+            )
+        )
+        return job_id
+
+    # ---------------------------------------------------------------- tickets
+
+    def get_ticket(self, ticket_id: int) -> TicketRecord | None:
+        """A visible ticket, or ``None``."""
+        self._need(scope.TICKETS_READ)
+        ticket = self._visible_ticket(ticket_id)
+        return None if ticket is None else self._ticket(ticket)
+
+    def list_tickets(self, query: TicketQuery) -> list[TicketRecord]:
+        """Visible tickets newest first, after the keyset cursor ``query.after``."""
+        self._need(scope.TICKETS_READ)
+        if not 1 <= query.limit <= 500:
+            raise ValidationFailed({"limit": ["Give a number from 1 to 500."]})
+        statement = select(Ticket).where(Ticket.department_id.in_(self.department_ids))
+        if query.contact_id is not None:
+            statement = statement.where(Ticket.contact_id == query.contact_id)
+        if query.account_id is not None:
+            statement = statement.where(Ticket.account_id == query.account_id)
+        if query.status_type is not None:
+            statement = statement.where(Ticket.status_type == query.status_type)
+        if query.after is not None:
+            created_at, last_id = query.after
+            statement = statement.where(
+                (Ticket.created_at < created_at)
+                | and_(Ticket.created_at == created_at, Ticket.id < last_id)
+            )
+        statement = statement.order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        return [self._ticket(t) for t in self._session.scalars(statement.limit(query.limit))]
+
+    def create_ticket(
+        self,
+        *,
+        subject: str,
+        department_id: int,
+        contact_id: int | None,
+        channel: str,
+        description: str = "",
+        status: str = "Open",
+        priority: str = "medium",
+        classification: str = "",
+        raised_by: str = "customer",
+        created_at: datetime | None = None,
+    ) -> TicketRecord:
+        """Create a ticket in one of the context's departments."""
+        from core.services import tickets
+
+        self._need(scope.TICKETS_WRITE)
+        if department_id not in self.department_ids:
+            raise ValidationFailed({"department_id": ["Unknown department."]})
+        ticket = tickets.create_ticket(
+            self._unit(),
+            subject=subject,
+            department_id=department_id,
+            contact_id=contact_id,
+            channel=channel,
+            description=description,
+            status=status,
+            priority=priority,
+            classification=classification,
+            raised_by=raised_by,
+            created_at=created_at,
+        )
+        return self._ticket(ticket)
+
+    def change_status(self, ticket_id: int, status: str) -> TicketRecord:
+        """Set a visible ticket's status by name."""
+        from core.services import tickets
+
+        self._need(scope.TICKETS_WRITE)
+        ticket = tickets.change_status(self._unit(), self._ticket_or_raise(ticket_id), status)
+        return self._ticket(ticket)
+
+    def link_ticket(
+        self, ticket_id: int, *, contact_id: int | None = None, account_id: int | None = None
+    ) -> TicketRecord:
+        """Link a visible ticket to a contact and/or an account."""
+        from core.services import tickets
+
+        self._need(scope.TICKETS_WRITE)
+        changes = {
+            name: value
+            for name, value in (("contact_id", contact_id), ("account_id", account_id))
+            if value is not None
+        }
+        ticket = self._ticket_or_raise(ticket_id)
+        if changes:
+            ticket = tickets.update_ticket(self._unit(), ticket, **changes)
+        return self._ticket(ticket)
+
+    def status_history(self, ticket_id: int) -> list[StatusChangeRecord]:
+        """A visible ticket's status changes, oldest first."""
+        self._need(scope.TICKETS_READ)
+        ticket = self._ticket_or_raise(ticket_id)
+        rows = self._session.scalars(
+            select(StatusChange)
+            .where(StatusChange.ticket_id == ticket.id)
+            .order_by(StatusChange.changed_at, StatusChange.id)
+        )
+        return [records.status_change_record(row) for row in rows]
+
+    def ratings(self, ticket_id: int) -> list[RatingRecord]:
+        """A visible ticket's ratings, oldest first."""
+        self._need(scope.TICKETS_READ)
+        ticket = self._ticket_or_raise(ticket_id)
+        rows = self._session.scalars(
+            select(HappinessRating)
+            .where(HappinessRating.ticket_id == ticket.id)
+            .order_by(HappinessRating.created_at, HappinessRating.id)
+        )
+        return [records.rating_record(row) for row in rows]
+
+    # ---------------------------------------------------------------- threads
+
+    def list_threads(self, ticket_id: int) -> list[ThreadRecord]:
+        """A visible ticket's threads, oldest first."""
+        self._need(scope.THREADS_READ)
+        ticket = self._ticket_or_raise(ticket_id)
+        rows = self._session.scalars(
+            select(Thread)
+            .where(Thread.ticket_id == ticket.id)
+            .order_by(Thread.created_at, Thread.id)
+        )
+        return [records.thread_record(row) for row in rows]
+
+    def add_thread(
+        self,
+        ticket_id: int,
+        *,
+        kind: str,
+        body: str,
+        author_agent_id: int | None = None,
+        author_contact_id: int | None = None,
+        channel: str | None = None,
+        created_at: datetime | None = None,
+    ) -> ThreadRecord:
+        """Add a thread to a visible ticket."""
+        from core.services import tickets
+
+        self._need(scope.THREADS_WRITE)
+        thread = tickets.add_thread(
+            self._unit(),
+            self._ticket_or_raise(ticket_id),
+            kind=kind,
+            body=body,
+            author_agent_id=author_agent_id,
+            author_contact_id=author_contact_id,
+            channel=channel,
+            created_at=created_at,
+        )
+        return records.thread_record(thread)
+
+    # ---------------------------------------------------------------- customers
+
+    def get_contact(self, contact_id: int) -> ContactRecord | None:
+        """A contact (organisation-wide), or ``None``."""
+        self._need(scope.CONTACTS_READ)
+        contact = self._session.get(Contact, contact_id)
+        return None if contact is None else records.contact_record(contact)
+
+    def find_contact(
+        self,
+        *,
+        email: str | None = None,
+        channel: str | None = None,
+        external_id: str | None = None,
+    ) -> ContactRecord | None:
+        """The live contact with that channel identity, else with that email."""
+        self._need(scope.CONTACTS_READ)
+        contact = self._find_contact(email=email, channel=channel, external_id=external_id)
+        return None if contact is None else records.contact_record(contact)
+
+    def create_contact(
+        self,
+        *,
+        last_name: str,
+        first_name: str = "",
+        email: str | None = None,
+        phone: str = "",
+        identities: Sequence[tuple[str, str]] = (),
+    ) -> ContactRecord:
+        """Create a contact through the customers service."""
+        from core.services import customers
+
+        self._need(scope.CONTACTS_WRITE)
+        unit = self._unit()
+        contact = customers.create_contact(
+            unit, last_name=last_name, first_name=first_name, email=email, phone=phone
+        )
+        for channel, external_id in identities:
+            customers.add_identity(unit, contact, channel=channel, external_id=external_id)
+        self._session.refresh(contact)
+        return records.contact_record(contact)
+
+    def find_or_create_contact(
+        self,
+        *,
+        last_name: str,
+        first_name: str = "",
+        email: str | None = None,
+        channel: str | None = None,
+        external_id: str | None = None,
+    ) -> tuple[ContactRecord, bool]:
+        """The matching contact, or a new one with that identity; ``True`` when created."""
+        self._need(scope.CONTACTS_READ)
+        self._need(scope.CONTACTS_WRITE)
+        found = self._find_contact(email=email, channel=channel, external_id=external_id)
+        if found is not None:
+            return records.contact_record(found), False
+        identities = [(channel, external_id)] if channel and external_id else []
+        created = self.create_contact(
+            last_name=last_name, first_name=first_name, email=email, identities=identities
+        )
+        return created, True
+
+    def get_account(self, account_id: int) -> AccountRecord | None:
+        """An account (organisation-wide), or ``None``."""
+        self._need(scope.ACCOUNTS_READ)
+        account = self._session.get(Account, account_id)
+        return None if account is None else records.account_record(account)
+
+    # ---------------------------------------------------------------- agents
+
+    def list_agents(self, department_id: int | None = None) -> list[AgentRecord]:
+        """Active agents of the context's departments (or of one of them)."""
+        self._need(scope.AGENTS_READ)
+        departments = self.department_ids
+        if department_id is not None:
+            departments = departments & {department_id}
+        statement = (
+            select(Agent)
+            .where(
+                Agent.is_active.is_(True),
+                Agent.id.in_(
+                    select(agent_departments.c.agent_id).where(
+                        agent_departments.c.department_id.in_(departments)
+                    )
+                ),
+            )
+            .order_by(Agent.name, Agent.id)
+        )
+        return [records.agent_record(agent) for agent in self._session.scalars(statement)]
+
+    # ---------------------------------------------------------------- helpers
+
+    def _need(self, name: str) -> None:
+        if name not in self._scopes:
+            raise ScopeError(name)
+
+    def _require_installation(self) -> int:
+        if self._installation_id is None:
+            raise RuntimeError("this context is not bound to an installation")
+        return self._installation_id
+
+    def _unit(self) -> Unit:
+        return Unit(self._session, Actor.system(f"extension:{self._plugin_id}"), self._host)
+
+    def _org(self) -> Organisation:
+        if self._organisation is None:
+            self._organisation = self._session.scalars(select(Organisation).limit(1)).one()
+        return self._organisation
+
+    def _ticket(self, ticket: Ticket) -> TicketRecord:
+        return records.ticket_record(ticket, self._org().ticket_prefix)
+
+    def _visible_ticket(self, ticket_id: int) -> Ticket | None:
+        ticket = self._session.get(Ticket, ticket_id)
+        if ticket is None or ticket.department_id not in self.department_ids:
+            return None
+        return ticket
+
+    def _ticket_or_raise(self, ticket_id: int) -> Ticket:
+        ticket = self._visible_ticket(ticket_id)
+        if ticket is None:
+            raise NotFound(f"ticket {ticket_id} not found")
+        return ticket
+
+    def _find_contact(
+        self, *, email: str | None, channel: str | None, external_id: str | None
+    ) -> Contact | None:
+        live = Contact.merged_into_id.is_(None)
+        if channel and external_id:
+            contact = self._session.scalar(
+                select(Contact)
+                .join(ContactIdentity, ContactIdentity.contact_id == Contact.id)
+                .where(
+                    ContactIdentity.channel == channel,
+                    ContactIdentity.external_id == external_id,
+                    live,
+                )
+            )
+            if contact is not None:
+                return contact
+        if email:
+            return self._session.scalar(
+                select(Contact)
+                .where(func.lower(Contact.email) == email.strip().lower(), live)
+                .order_by(Contact.id)
+                .limit(1)
+            )
+        return None

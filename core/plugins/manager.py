@@ -1,0 +1,367 @@
+"""Loading extensions and calling their hooks, one plugin (and one installation) at a time.
+
+Extensions come from the ``deskhost.plugins`` entry points, each module with its
+``manifest.json`` beside it. A plugin that fails to import, has a bad manifest, implements a
+hook that has no specification or needs another host API version is recorded in
+:attr:`PluginHost.errors` and logged; the host runs on without it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.resources
+import logging
+import traceback
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.models import HookError, Installation, OutboxEvent
+from core.models.extensions import InstallationState, installation_departments
+from core.plugins.manifest import Manifest, ManifestError, load_manifest
+from hostapi import JobSpec, Panel, Webhook, clock, hookspecs
+from hostapi import scopes as scope_names
+from hostapi._markers import PROJECT_NAME
+from hostapi.types import Event, Page
+
+if TYPE_CHECKING:
+    from core.host import Host
+    from core.models import Agent
+    from core.plugins.context import HostContext
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "deskhost.plugins"
+
+#: Which granted scope makes an installation receive a customer event, by name prefix.
+CUSTOMER_EVENT_SCOPES = {
+    "contact.": scope_names.CONTACTS_READ,
+    "account.": scope_names.ACCOUNTS_READ,
+}
+
+
+@dataclass(frozen=True)
+class LoadedPlugin:
+    """A registered extension: its module, manifest, distribution and the hooks it implements."""
+
+    plugin_id: str
+    module: Any
+    manifest: Manifest
+    dist_name: str | None
+    dist_version: str | None
+    hooks: tuple[str, ...]
+    builtin: bool = False
+
+
+class PluginHost:
+    """The pluggy manager of one host, with per-plugin hook callers and event dispatch."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.pm = pluggy.PluginManager(PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        #: plugin id → what was loaded.
+        self.loaded: dict[str, LoadedPlugin] = {}
+        #: plugin (or entry point) name → why it was not loaded.
+        self.errors: dict[str, str] = {}
+        self._callers: dict[tuple[str, str], pluggy.HookCaller] = {}
+        self._contributions: dict[tuple[str, str], list[Any]] = {}
+        from core.plugins import builtin
+
+        for module, manifest in builtin.DEFAULT_PLUGINS:
+            self.register_plugin(module, manifest, builtin=True)
+
+    # ------------------------------------------------------------------------------ loading
+
+    def load_entry_points(
+        self, entry_points: Iterable[importlib.metadata.EntryPoint] | None = None
+    ) -> None:
+        """Load every ``deskhost.plugins`` entry point (or the ones given, in tests)."""
+        if entry_points is None:
+            entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        for entry_point in entry_points:
+            try:
+                module = entry_point.load()
+                manifest = load_manifest(_read_manifest(module), entry_point.name)
+                dist = entry_point.dist
+                self.register_plugin(
+                    module,
+                    manifest,
+                    dist_name=dist.name if dist else None,
+                    dist_version=dist.version if dist else None,
+                )
+            except Exception as error:  # any failure of one plugin is recorded, never raised
+                self._record_load_error(entry_point.name, error)
+
+    def register_plugin(
+        self,
+        plugin: ModuleType | object,
+        manifest: Manifest | Mapping[str, Any],
+        *,
+        dist_name: str | None = None,
+        dist_version: str | None = None,
+        builtin: bool = False,
+    ) -> LoadedPlugin:
+        """Validate and register one plugin object (tests, built-in plugins, entry points).
+
+        :raises ManifestError: for a bad manifest.
+        :raises pluggy.PluginValidationError: for a hook without specification or with
+            arguments its specification does not have.
+        """
+        if not isinstance(manifest, Manifest):
+            manifest = load_manifest(manifest, getattr(plugin, "__name__", repr(plugin)))
+        plugin_id = manifest.id
+        if plugin_id in self.loaded:
+            raise ValueError(f"plugin {plugin_id!r} is already registered")
+        self.pm.register(plugin, name=plugin_id)
+        unknown = [
+            caller.name for caller in self.pm.get_hookcallers(plugin) or [] if not caller.has_spec()
+        ]
+        if unknown:
+            self.pm.unregister(plugin)
+            raise pluggy.PluginValidationError(
+                plugin,
+                f"plugin {plugin_id!r}: no hook specification for {', '.join(sorted(unknown))}",
+            )
+        info = LoadedPlugin(
+            plugin_id=plugin_id,
+            module=plugin,
+            manifest=manifest,
+            dist_name=dist_name,
+            dist_version=dist_version,
+            hooks=tuple(sorted(c.name for c in self.pm.get_hookcallers(plugin) or [])),
+            builtin=builtin,
+        )
+        self.loaded[plugin_id] = info
+        self.errors.pop(plugin_id, None)
+        self._forget_cached_callers()
+        return info
+
+    def unregister_plugin(self, plugin_id: str) -> None:
+        """Remove a registered plugin (tests)."""
+        info = self.loaded.pop(plugin_id)
+        self.pm.unregister(info.module, name=plugin_id)
+        self._forget_cached_callers()
+
+    def _record_load_error(self, name: str, error: BaseException) -> None:
+        message = str(error) if isinstance(error, ManifestError) else f"{name}: {error!r}"
+        self.errors[name] = message
+        log.error("extension %r was not loaded: %s", name, message, exc_info=error)
+
+    def _forget_cached_callers(self) -> None:
+        # A subset caller excludes the plugins known when it was built, so registering another
+        # plugin would leak it into every cached caller: rebuild them.
+        self._callers.clear()
+        self._contributions.clear()
+
+    # ------------------------------------------------------------------------------ lookups
+
+    def manifest(self, plugin_id: str) -> Manifest:
+        """The manifest of a loaded plugin.
+
+        :raises KeyError: when no plugin with that id is loaded.
+        """
+        return self.loaded[plugin_id].manifest
+
+    def extensions(self) -> list[LoadedPlugin]:
+        """The loaded plugins that can be installed (built-in ones excluded), by id."""
+        return [info for _, info in sorted(self.loaded.items()) if not info.builtin]
+
+    def implements(self, plugin_id: str, hook: str) -> bool:
+        """True when the plugin implements ``hook``."""
+        info = self.loaded.get(plugin_id)
+        return info is not None and hook in info.hooks
+
+    def hook_caller(self, plugin_id: str, hook: str) -> pluggy.HookCaller:
+        """A caller of ``hook`` that runs only ``plugin_id``'s implementation (cached)."""
+        key = (plugin_id, hook)
+        caller = self._callers.get(key)
+        if caller is None:
+            others = [info.module for pid, info in self.loaded.items() if pid != plugin_id]
+            caller = self._callers[key] = self.pm.subset_hook_caller(hook, remove_plugins=others)
+        return caller
+
+    def call(self, plugin_id: str, hook: str, **kwargs: Any) -> Any:
+        """Call one plugin's implementation of ``hook``; its result, or ``None`` if it has none."""
+        if not self.implements(plugin_id, hook):
+            return None
+        results = self.hook_caller(plugin_id, hook)(**kwargs)
+        return results[0] if results else None
+
+    def _contributed(self, plugin_id: str, hook: str) -> list[Any]:
+        key = (plugin_id, hook)
+        if key not in self._contributions:
+            self._contributions[key] = list(self.call(plugin_id, hook) or [])
+        return self._contributions[key]
+
+    def panels(self, plugin_id: str) -> list[Panel]:
+        """The panels a plugin contributes (``deskhost_panels``), cached."""
+        return self._contributed(plugin_id, "deskhost_panels")
+
+    def pages(self, plugin_id: str) -> list[Page]:
+        """The pages a plugin contributes (``deskhost_pages``)."""
+        return self._contributed(plugin_id, "deskhost_pages")
+
+    def webhooks(self, plugin_id: str) -> list[Webhook]:
+        """The webhooks a plugin contributes (``deskhost_webhooks``)."""
+        return self._contributed(plugin_id, "deskhost_webhooks")
+
+    def jobs(self) -> dict[str, list[JobSpec]]:
+        """Every plugin's jobs (``deskhost_jobs``), by plugin id."""
+        return {pid: self._contributed(pid, "deskhost_jobs") for pid in sorted(self.loaded)}
+
+    def job_spec(self, plugin_id: str, name: str) -> JobSpec | None:
+        """One job of one plugin by name, or ``None``."""
+        if plugin_id not in self.loaded:
+            return None
+        return next(
+            (j for j in self._contributed(plugin_id, "deskhost_jobs") if j.name == name), None
+        )
+
+    # ------------------------------------------------------------------------------ contexts
+
+    def context_for(
+        self, session: Session, installation: Installation, agent: Agent | None = None
+    ) -> HostContext:
+        """A context bound to ``installation`` (and the viewing agent, if any)."""
+        from core.plugins.context import HostContext
+
+        return HostContext.for_installation(session, self.host, installation, agent)
+
+    # ------------------------------------------------------------------------------ events
+
+    def installations_for(self, session: Session, event: Event) -> list[Installation]:
+        """The active installations an event goes to, by id.
+
+        Ticket events go to installations covering one of the event's departments; contact and
+        account events to every active installation granted the matching read scope.
+        """
+        active = select(Installation).where(Installation.state == InstallationState.ACTIVE)
+        if event.department_ids:
+            statement = active.where(
+                Installation.id.in_(
+                    select(installation_departments.c.installation_id).where(
+                        installation_departments.c.department_id.in_(event.department_ids)
+                    )
+                )
+            )
+            return list(session.scalars(statement.order_by(Installation.id)))
+        scope = next(
+            (s for prefix, s in CUSTOMER_EVENT_SCOPES.items() if event.name.startswith(prefix)),
+            None,
+        )
+        if scope is None:
+            return []
+        return [
+            installation
+            for installation in session.scalars(active.order_by(Installation.id))
+            if scope in installation.granted_scopes
+        ]
+
+    def dispatch_sync(self, session: Session, event: Event) -> None:
+        """Run ``deskhost_event_sync`` for each installation concerned, each under a savepoint.
+
+        A raising hook rolls back only its savepoint; it is logged, recorded as a
+        :class:`HookError` and noted on the outbox row so the asynchronous delivery tells that
+        installation ``redelivered_after_error=True``. The change and the others go on.
+        """
+        implementers = {
+            impl.plugin_name for impl in self.pm.hook.deskhost_event_sync.get_hookimpls()
+        } & {pid for pid, info in self.loaded.items() if not info.builtin}
+        if not implementers:
+            return
+        # Flush the change first, so a failure of the change itself is not blamed on a hook.
+        session.flush()
+        failed: list[int] = []
+        for installation in self.installations_for(session, event):
+            if installation.plugin_id not in implementers:
+                continue
+            try:
+                with session.begin_nested():
+                    context = self.context_for(session, installation)
+                    self.hook_caller(installation.plugin_id, "deskhost_event_sync")(
+                        context=context, event=event
+                    )
+            except Exception as error:  # one extension never stops the change
+                failed.append(installation.id)
+                self.record_hook_error(
+                    session, installation, "deskhost_event_sync", error, event_id=event.id
+                )
+        if failed:
+            row = _outbox_row(session, event.id)
+            if row is not None:
+                row.sync_failed_installation_ids = sorted(
+                    set(row.sync_failed_installation_ids or []) | set(failed)
+                )
+
+    def call_event_hook(
+        self,
+        session: Session,
+        installation: Installation,
+        event: Event,
+        redelivered_after_error: bool,
+    ) -> None:
+        """Run one installation's asynchronous ``deskhost_event`` (worker side); raises on error."""
+        if not self.implements(installation.plugin_id, "deskhost_event"):
+            return
+        self.hook_caller(installation.plugin_id, "deskhost_event")(
+            context=self.context_for(session, installation),
+            event=event,
+            redelivered_after_error=redelivered_after_error,
+        )
+
+    def record_hook_error(
+        self,
+        session: Session,
+        installation: Installation | None,
+        hook: str,
+        error: BaseException,
+        *,
+        event_id: str | None = None,
+        plugin_id: str | None = None,
+    ) -> HookError:
+        """Log a raising hook and add a :class:`HookError` row to ``session``."""
+        plugin_id = plugin_id or (installation.plugin_id if installation else "?")
+        log.error(
+            "hook %s of extension %r (installation %s) raised",
+            hook,
+            plugin_id,
+            installation.id if installation else None,
+            exc_info=error,
+        )
+        record = HookError(
+            installation_id=installation.id if installation else None,
+            plugin_id=plugin_id,
+            hook=hook,
+            event_id=event_id,
+            error="".join(traceback.format_exception(error)),
+            at=clock.now(),
+        )
+        session.add(record)
+        return record
+
+
+def _read_manifest(module: ModuleType) -> bytes:
+    """The ``manifest.json`` beside a plugin module (inside it, for a package)."""
+    package = module.__name__ if hasattr(module, "__path__") else module.__package__
+    if not package:
+        raise ManifestError(module.__name__, {"(manifest)": ["No package to read it from."]})
+    resource = importlib.resources.files(package).joinpath("manifest.json")
+    if not resource.is_file():
+        raise ManifestError(module.__name__, {"(manifest)": ["manifest.json is missing."]})
+    return resource.read_bytes()
+
+
+def _outbox_row(session: Session, event_id: str) -> OutboxEvent | None:
+    for pending in session.new:
+        if isinstance(pending, OutboxEvent) and pending.id == event_id:
+            return pending
+    return session.scalar(select(OutboxEvent).where(OutboxEvent.id == event_id))
+
+
+__all__ = ["ENTRY_POINT_GROUP", "LoadedPlugin", "PluginHost"]

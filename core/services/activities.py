@@ -1,0 +1,215 @@
+"""Activities: calls, events and tasks about a contact, an account or a ticket.
+
+An activity about a ticket belongs to the ticket's department and is seen only by agents of
+that department; one about a contact or an account alone is organisation-wide. Activities
+are audited; ``hostapi.events`` defines no event for them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from core import permissions
+from core.errors import NotFound, ValidationFailed
+from core.models import Account, Activity, Agent, Contact, Ticket
+from core.models.tickets import ActivityKind
+from core.services.base import (
+    Unit,
+    apply_changes,
+    clean_text,
+    gather,
+    iso,
+    refuse_unknown_fields,
+    require_aware,
+    split_changes,
+)
+from hostapi import clock
+
+ACTIVITY_KINDS: frozenset[str] = frozenset(kind.value for kind in ActivityKind)
+UPDATABLE_FIELDS: frozenset[str] = frozenset({"subject", "description", "due_at", "owner_id"})
+
+
+def create_activity(
+    unit: Unit,
+    *,
+    kind: str,
+    subject: str,
+    contact_id: int | None = None,
+    account_id: int | None = None,
+    ticket_id: int | None = None,
+    description: str = "",
+    due_at: datetime | None = None,
+    owner_id: int | None = None,
+    created_at: datetime | None = None,
+) -> Activity:
+    """Log a call, event or task about at least one of a contact, an account or a ticket.
+
+    The owner defaults to the acting agent.
+    """
+    unit.actor.require(permissions.ACTIVITY_MANAGE)
+    session = unit.session
+    ticket = _visible_ticket(unit, ticket_id) if ticket_id is not None else None
+    values = gather(
+        {
+            "kind": lambda: _kind(kind),
+            "subject": lambda: clean_text(subject, "subject", max_length=500, required=True),
+            "description": lambda: clean_text(description, "description", max_length=100_000),
+            "contact_id": lambda: _exists(session, Contact, contact_id, "contact_id"),
+            "account_id": lambda: _exists(session, Account, account_id, "account_id"),
+            "owner_id": lambda: _exists(session, Agent, owner_id, "owner_id"),
+            "due_at": lambda: require_aware(due_at, "due_at"),
+            "created_at": lambda: require_aware(created_at, "created_at"),
+        }
+    )
+    if contact_id is None and account_id is None and ticket is None:
+        raise ValidationFailed({"_schema": ["Give a contact, an account or a ticket."]})
+    activity = Activity(
+        kind=kind,
+        subject=values["subject"],
+        description=values["description"],
+        contact_id=contact_id if contact_id is not None else _ticket_field(ticket, "contact_id"),
+        account_id=account_id if account_id is not None else _ticket_field(ticket, "account_id"),
+        ticket_id=ticket_id,
+        department_id=ticket.department_id if ticket is not None else None,
+        owner_id=owner_id if owner_id is not None else unit.actor.agent_id,
+        due_at=due_at,
+        created_at=created_at or clock.now(),
+    )
+    session.add(activity)
+    session.flush()
+    unit.audit("add", "activity", activity.id, after=_snapshot(activity))
+    return activity
+
+
+def get_activity(unit: Unit, activity_id: int) -> Activity:
+    """The activity ``activity_id`` if the actor may see it.
+
+    :raises NotFound: no such activity, or it belongs to a department the actor is not in.
+    """
+    activity = unit.session.get(Activity, activity_id)
+    if activity is None or (
+        activity.department_id is not None
+        and not unit.actor.can_see_department(activity.department_id)
+    ):
+        raise NotFound("activity not found")
+    return activity
+
+
+def list_activities(
+    unit: Unit,
+    *,
+    contact_id: int | None = None,
+    account_id: int | None = None,
+    ticket_id: int | None = None,
+    open_only: bool = False,
+    include_spam: bool = False,
+) -> list[Activity]:
+    """Activities the actor may see, soonest due first (undated last), then newest."""
+    query = select(Activity)
+    visible = unit.actor.visible_department_ids()
+    if visible is not None:
+        query = query.where(
+            or_(Activity.department_id.is_(None), Activity.department_id.in_(sorted(visible)))
+        )
+    for column, value in (
+        (Activity.contact_id, contact_id),
+        (Activity.account_id, account_id),
+        (Activity.ticket_id, ticket_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if open_only:
+        query = query.where(Activity.completed_at.is_(None))
+    if not include_spam:
+        query = query.where(Activity.is_spam.is_(False))
+    query = query.order_by(
+        Activity.due_at.is_(None), Activity.due_at, Activity.created_at.desc(), Activity.id
+    )
+    return list(unit.session.scalars(query))
+
+
+def update_activity(unit: Unit, activity: Activity, **changes: Any) -> Activity:
+    """Change an activity's subject, description, due time or owner."""
+    _require_manage(unit, activity)
+    refuse_unknown_fields(changes, UPDATABLE_FIELDS)
+    checks = {
+        "subject": lambda v: clean_text(v, "subject", max_length=500, required=True),
+        "description": lambda v: clean_text(v, "description", max_length=100_000),
+        "due_at": lambda v: require_aware(v, "due_at"),
+        "owner_id": lambda v: _exists(unit.session, Agent, v, "owner_id"),
+    }
+    values = gather({n: (lambda c=checks[n], v=v: c(v)) for n, v in changes.items()})
+    _record(unit, activity, apply_changes(activity, values))
+    return activity
+
+
+def complete_activity(unit: Unit, activity: Activity, *, completed: bool = True) -> Activity:
+    """Mark an activity done (now), or not done again."""
+    _require_manage(unit, activity)
+    if completed and activity.completed_at is not None:
+        return activity
+    value = clock.now() if completed else None
+    _record(unit, activity, apply_changes(activity, {"completed_at": value}), "complete")
+    return activity
+
+
+def mark_spam(unit: Unit, activity: Activity, is_spam: bool = True) -> Activity:
+    """Flag an activity as spam (hidden from lists), or clear the flag."""
+    _require_manage(unit, activity)
+    _record(unit, activity, apply_changes(activity, {"is_spam": bool(is_spam)}), "spam")
+    return activity
+
+
+def _require_manage(unit: Unit, activity: Activity) -> None:
+    unit.actor.require(permissions.ACTIVITY_MANAGE)
+    if activity.department_id is not None:
+        unit.actor.require_department(activity.department_id, "activity")
+
+
+def _record(
+    unit: Unit, activity: Activity, changed: dict[str, list[Any]], sub_action: str = ""
+) -> None:
+    if changed:
+        unit.session.flush()
+        before, after = split_changes(changed)
+        unit.audit(
+            "update", "activity", activity.id, sub_action=sub_action, before=before, after=after
+        )
+
+
+def _visible_ticket(unit: Unit, ticket_id: int) -> Ticket:
+    ticket = unit.session.get(Ticket, ticket_id)
+    if ticket is None or not unit.actor.can_see_department(ticket.department_id):
+        raise ValidationFailed({"ticket_id": ["Unknown ticket."]})
+    return ticket
+
+
+def _ticket_field(ticket: Ticket | None, name: str) -> int | None:
+    return getattr(ticket, name) if ticket is not None else None
+
+
+def _kind(kind: str) -> str:
+    if kind not in ACTIVITY_KINDS:
+        raise ValidationFailed({"kind": [f"Choose one of: {', '.join(sorted(ACTIVITY_KINDS))}."]})
+    return kind
+
+
+def _exists(session: Any, model: type, record_id: int | None, field: str) -> int | None:
+    if record_id is not None and session.get(model, record_id) is None:
+        raise ValidationFailed({field: ["Unknown record."]})
+    return record_id
+
+
+def _snapshot(activity: Activity) -> dict[str, Any]:
+    return {
+        "kind": activity.kind,
+        "subject": activity.subject,
+        "contact_id": activity.contact_id,
+        "account_id": activity.account_id,
+        "ticket_id": activity.ticket_id,
+        "owner_id": activity.owner_id,
+        "due_at": iso(activity.due_at),
+    }

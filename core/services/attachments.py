@@ -1,0 +1,296 @@
+"""Attachments: bytes on disk under the configured directory, metadata in the database.
+
+Files are written under a random key (never the uploaded name) to a temporary file first and
+then renamed, so a reader never sees half a file. The file follows the transaction: a new file
+is removed if the transaction rolls back, and a deleted attachment's file is removed only
+after the deletion commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from core import permissions
+from core.errors import NotFound, ValidationFailed
+from core.models import Account, Attachment, Contact, Thread, Ticket
+from core.services.base import Unit, clean_text, gather
+from hostapi import clock
+
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+
+#: Executables and scripts a customer or agent could be tricked into running.
+FORBIDDEN_EXTENSIONS: frozenset[str] = frozenset(
+    {
+        ".exe",
+        ".dll",
+        ".com",
+        ".bat",
+        ".cmd",
+        ".msi",
+        ".msp",
+        ".scr",
+        ".pif",
+        ".cpl",
+        ".ps1",
+        ".psm1",
+        ".vbs",
+        ".vbe",
+        ".jse",
+        ".wsf",
+        ".wsh",
+        ".hta",
+        ".jar",
+        ".lnk",
+        ".reg",
+        ".sh",
+        ".app",
+        ".apk",
+        ".elf",
+    }
+)
+# A renamed executable is still an executable: refuse these by their first bytes too.
+_EXECUTABLE_MAGIC: tuple[bytes, ...] = (b"MZ", b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xfe\xed\xfa")
+
+_NEW_FILES = "deskhost.attachments.new"
+_DOOMED_FILES = "deskhost.attachments.doomed"
+
+
+def attachments_dir(unit: Unit) -> Path:
+    """Where this host keeps attachment bytes."""
+    if unit.host is None:
+        raise RuntimeError("attachments need a host (its settings name the directory)")
+    return Path(unit.host.settings.attachments_dir)
+
+
+def store_attachment(
+    unit: Unit,
+    *,
+    filename: str,
+    content: bytes,
+    content_type: str | None = None,
+    ticket_id: int | None = None,
+    thread_id: int | None = None,
+    contact_id: int | None = None,
+    account_id: int | None = None,
+    note: str = "",
+) -> Attachment:
+    """Store a file attached to one record (a ticket or its thread, a contact, an account).
+
+    :raises ValidationFailed: over ``MAX_ATTACHMENT_BYTES`` (``content``), an executable
+        (``filename``), or no/unknown record. Nothing is stored then.
+    """
+    unit.actor.require(permissions.ATTACHMENT_MANAGE)
+    session = unit.session
+    values = gather(
+        {
+            "filename": lambda: _filename(filename),
+            "content": lambda: _content(content),
+            "note": lambda: clean_text(note, "note", max_length=10_000),
+        }
+    )
+    if _is_executable(values["filename"], content):
+        raise ValidationFailed({"filename": ["Executable files cannot be attached."]})
+    ticket_id = _check_target(unit, ticket_id, thread_id, contact_id, account_id)
+    key = _write(attachments_dir(unit), content, session)
+    attachment = Attachment(
+        ticket_id=ticket_id,
+        thread_id=thread_id,
+        contact_id=contact_id,
+        account_id=account_id,
+        filename=values["filename"],
+        content_type=(
+            content_type
+            or mimetypes.guess_type(values["filename"])[0]
+            or "application/octet-stream"
+        )[:200],
+        size_bytes=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        storage_key=key,
+        note=values["note"],
+        uploaded_by_id=unit.actor.agent_id,
+        created_at=clock.now(),
+    )
+    session.add(attachment)
+    session.flush()
+    unit.audit("add", "attachment", attachment.id, after=_snapshot(attachment))
+    return attachment
+
+
+def get_attachment(unit: Unit, attachment_id: int) -> Attachment:
+    """The attachment's metadata if the actor may see what it is attached to.
+
+    :raises NotFound: no such attachment, or attached to a ticket the actor cannot see.
+    """
+    attachment = unit.session.get(Attachment, attachment_id)
+    if attachment is None:
+        raise NotFound("attachment not found")
+    if attachment.ticket_id is not None:
+        ticket = unit.session.get(Ticket, attachment.ticket_id)
+        if ticket is None or not unit.actor.can_see_department(ticket.department_id):
+            raise NotFound("attachment not found")
+        unit.actor.require(permissions.TICKET_VIEW)
+    elif attachment.contact_id is not None:
+        unit.actor.require(permissions.CONTACT_VIEW)
+    elif attachment.account_id is not None:
+        unit.actor.require(permissions.ACCOUNT_VIEW)
+    return attachment
+
+
+def read_attachment(unit: Unit, attachment_id: int) -> tuple[Attachment, bytes]:
+    """The attachment's metadata and bytes (checked as :func:`get_attachment`)."""
+    attachment = get_attachment(unit, attachment_id)
+    path = attachments_dir(unit) / attachment.storage_key
+    try:
+        return attachment, path.read_bytes()
+    except FileNotFoundError as error:
+        raise NotFound("attachment file is missing") from error
+
+
+def list_attachments(
+    unit: Unit,
+    *,
+    ticket_id: int | None = None,
+    contact_id: int | None = None,
+    account_id: int | None = None,
+) -> list[Attachment]:
+    """Attachments of one record, newest first (a ticket's include its threads')."""
+    query = select(Attachment)
+    if ticket_id is not None:
+        ticket = unit.session.get(Ticket, ticket_id)
+        if ticket is None or not unit.actor.can_see_department(ticket.department_id):
+            raise NotFound("ticket not found")
+        unit.actor.require(permissions.TICKET_VIEW)
+        query = query.where(Attachment.ticket_id == ticket_id)
+    elif contact_id is not None:
+        unit.actor.require(permissions.CONTACT_VIEW)
+        query = query.where(Attachment.contact_id == contact_id)
+    elif account_id is not None:
+        unit.actor.require(permissions.ACCOUNT_VIEW)
+        query = query.where(Attachment.account_id == account_id)
+    else:
+        raise ValidationFailed({"_schema": ["Give a ticket, a contact or an account."]})
+    query = query.order_by(Attachment.created_at.desc(), Attachment.id.desc())
+    return list(unit.session.scalars(query))
+
+
+def delete_attachment(unit: Unit, attachment: Attachment) -> None:
+    """Delete an attachment; its file goes once the deletion commits."""
+    get_attachment(unit, attachment.id)
+    unit.actor.require(permissions.ATTACHMENT_MANAGE)
+    unit.audit("delete", "attachment", attachment.id, before=_snapshot(attachment))
+    _files_of(unit.session, _DOOMED_FILES).append(attachments_dir(unit) / attachment.storage_key)
+    unit.session.delete(attachment)
+    unit.session.flush()
+
+
+# ----------------------------------------------------------------------------------- internals
+
+
+def _filename(filename: Any) -> str:
+    name = clean_text(filename, "filename", max_length=300, required=True)
+    # Keep only the last path component: the name is shown, never used as a path.
+    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if not name or name in {".", ".."}:
+        raise ValidationFailed({"filename": ["Give a file name."]})
+    return name
+
+
+def _content(content: Any) -> bytes:
+    if not isinstance(content, bytes | bytearray):
+        raise ValidationFailed({"content": ["Give the file's bytes."]})
+    if len(content) > MAX_ATTACHMENT_BYTES:
+        limit = MAX_ATTACHMENT_BYTES // (1024 * 1024)
+        raise ValidationFailed({"content": [f"Files may be at most {limit} MB."]})
+    return bytes(content)
+
+
+def _is_executable(filename: str, content: bytes) -> bool:
+    extension = os.path.splitext(filename.lower())[1]
+    return extension in FORBIDDEN_EXTENSIONS or content.startswith(_EXECUTABLE_MAGIC)
+
+
+def _check_target(
+    unit: Unit,
+    ticket_id: int | None,
+    thread_id: int | None,
+    contact_id: int | None,
+    account_id: int | None,
+) -> int | None:
+    """Check the record the file is attached to; returns the ticket id (a thread's ticket)."""
+    session = unit.session
+    if thread_id is not None:
+        thread = session.get(Thread, thread_id)
+        if thread is None:
+            raise ValidationFailed({"thread_id": ["Unknown thread."]})
+        if ticket_id is not None and ticket_id != thread.ticket_id:
+            raise ValidationFailed({"thread_id": ["This thread is on another ticket."]})
+        ticket_id = thread.ticket_id
+    if ticket_id is not None:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None or not unit.actor.can_see_department(ticket.department_id):
+            raise ValidationFailed({"ticket_id": ["Unknown ticket."]})
+        return ticket_id
+    if contact_id is not None and session.get(Contact, contact_id) is None:
+        raise ValidationFailed({"contact_id": ["Unknown contact."]})
+    if account_id is not None and session.get(Account, account_id) is None:
+        raise ValidationFailed({"account_id": ["Unknown account."]})
+    if contact_id is None and account_id is None:
+        raise ValidationFailed({"_schema": ["Attach the file to a ticket, contact or account."]})
+    return None
+
+
+def _write(directory: Path, content: bytes, session: Session) -> str:
+    key = f"{secrets.token_hex(1)}/{secrets.token_hex(16)}"
+    path = directory / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    _files_of(session, _NEW_FILES).append(path)
+    return key
+
+
+def _files_of(session: Session, kind: str) -> list[Path]:
+    """Files waiting for this session's transaction to end (listeners added on first use)."""
+    if _NEW_FILES not in session.info:
+        session.info[_NEW_FILES], session.info[_DOOMED_FILES] = [], []
+        event.listen(session, "after_commit", _after_commit)
+        event.listen(session, "after_rollback", _after_rollback)
+    return session.info[kind]
+
+
+def _after_commit(session: Session) -> None:
+    for path in session.info[_DOOMED_FILES]:
+        path.unlink(missing_ok=True)
+    session.info[_NEW_FILES].clear()
+    session.info[_DOOMED_FILES].clear()
+
+
+def _after_rollback(session: Session) -> None:
+    for path in session.info[_NEW_FILES]:
+        path.unlink(missing_ok=True)
+    session.info[_NEW_FILES].clear()
+    session.info[_DOOMED_FILES].clear()
+
+
+def _snapshot(attachment: Attachment) -> dict[str, Any]:
+    return {
+        "filename": attachment.filename,
+        "content_type": attachment.content_type,
+        "size_bytes": attachment.size_bytes,
+        "sha256": attachment.sha256,
+        "ticket_id": attachment.ticket_id,
+        "contact_id": attachment.contact_id,
+        "account_id": attachment.account_id,
+    }

@@ -1,0 +1,627 @@
+"""Customers: contacts, accounts, channel identities, tags and products.
+
+Contacts and accounts are organisation-wide (not department-scoped), so their events carry no
+departments. Merged contacts are kept, pointing at the contact they were merged into.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from core import permissions
+from core.errors import NotFound, ValidationFailed
+from core.models import (
+    Account,
+    Activity,
+    Agent,
+    Attachment,
+    Contact,
+    ContactIdentity,
+    HappinessRating,
+    Product,
+    Tag,
+    Thread,
+    Ticket,
+    account_products,
+    contact_products,
+)
+from core.services.base import (
+    Cursor,
+    Unit,
+    apply_changes,
+    check_limit,
+    clean_text,
+    gather,
+    jsonable,
+    older_than,
+    refuse_unknown_fields,
+    require_aware,
+    split_changes,
+)
+from hostapi import clock, events
+
+# Deliberately loose: one "@" with something on each side and a dot in the domain. Stricter
+# checks refuse real addresses; delivery is the real test.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+CONTACT_FIELDS: dict[str, int] = {
+    "first_name": 200,
+    "last_name": 200,
+    "phone": 50,
+    "mobile": 50,
+    "title": 200,
+    "description": 100_000,
+}
+CONTACT_UPDATABLE: frozenset[str] = frozenset(
+    {*CONTACT_FIELDS, "email", "secondary_email", "account_id", "owner_id", "is_spam"}
+)
+ACCOUNT_FIELDS: dict[str, int] = {
+    "name": 300,
+    "website": 500,
+    "phone": 50,
+    "industry": 100,
+    "description": 100_000,
+}
+ACCOUNT_UPDATABLE: frozenset[str] = frozenset({*ACCOUNT_FIELDS, "owner_id"})
+
+
+# ------------------------------------------------------------------------------- validation
+
+
+def _email(value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    value = clean_text(value, field, max_length=320).lower()
+    if not value:
+        return None
+    if not _EMAIL.match(value):
+        raise ValidationFailed({field: ["Not a valid email address."]})
+    return value
+
+
+def _owner(session: Session, owner_id: int | None) -> int | None:
+    if owner_id is not None and session.get(Agent, owner_id) is None:
+        raise ValidationFailed({"owner_id": ["Unknown agent."]})
+    return owner_id
+
+
+def _account_ref(session: Session, account_id: int | None) -> int | None:
+    if account_id is not None and session.get(Account, account_id) is None:
+        raise ValidationFailed({"account_id": ["Unknown account."]})
+    return account_id
+
+
+def _contact_checks(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
+    checks: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name in CONTACT_FIELDS:
+            checks[name] = lambda n=name, v=value: clean_text(
+                v, n, max_length=CONTACT_FIELDS[n], required=n == "last_name"
+            )
+        elif name in ("email", "secondary_email"):
+            checks[name] = lambda n=name, v=value: _email(v, n)
+        elif name == "account_id":
+            checks[name] = lambda v=value: _account_ref(session, v)
+        elif name == "owner_id":
+            checks[name] = lambda v=value: _owner(session, v)
+        elif name == "is_spam":
+            checks[name] = lambda v=value: bool(v)
+    return checks
+
+
+# ----------------------------------------------------------------------------------- contacts
+
+
+def create_contact(
+    unit: Unit,
+    *,
+    last_name: str,
+    first_name: str = "",
+    email: str | None = None,
+    secondary_email: str | None = None,
+    phone: str = "",
+    mobile: str = "",
+    title: str = "",
+    description: str = "",
+    account_id: int | None = None,
+    owner_id: int | None = None,
+    tags: Iterable[str] = (),
+    external_id: str | None = None,
+    created_at: datetime | None = None,
+) -> Contact:
+    """Create a contact (``last_name`` required; email lower-cased and checked)."""
+    unit.actor.require(permissions.CONTACT_CREATE)
+    fields = {
+        "last_name": last_name,
+        "first_name": first_name,
+        "email": email,
+        "secondary_email": secondary_email,
+        "phone": phone,
+        "mobile": mobile,
+        "title": title,
+        "description": description,
+        "account_id": account_id,
+        "owner_id": owner_id,
+    }
+    checks = _contact_checks(unit.session, fields)
+    checks["tags"] = lambda: _tag_names(tags)
+    checks["created_at"] = lambda: require_aware(created_at, "created_at")
+    values = gather(checks)
+    now = created_at or clock.now()
+    contact = Contact(
+        **{name: values[name] for name in fields},
+        external_id=external_id,
+        created_at=now,
+        updated_at=now,
+    )
+    contact.tags = [_tag(unit.session, name) for name in values["tags"]]
+    unit.session.add(contact)
+    unit.session.flush()
+    unit.audit(
+        "add", "contact", contact.id, after={name: jsonable(values[name]) for name in fields}
+    )
+    unit.emit(events.CONTACT_CREATED, {"contact_id": contact.id})
+    return contact
+
+
+def get_contact(unit: Unit, contact_id: int) -> Contact:
+    """The contact ``contact_id`` (merged ones included: see ``merged_into_id``).
+
+    :raises NotFound: no such contact.
+    """
+    unit.actor.require(permissions.CONTACT_VIEW)
+    contact = unit.session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound("contact not found")
+    return contact
+
+
+def list_contacts(
+    unit: Unit,
+    *,
+    search: str | None = None,
+    account_id: int | None = None,
+    tag: str | None = None,
+    include_spam: bool = False,
+    include_merged: bool = False,
+    limit: int = 50,
+    before: Cursor | str | None = None,
+) -> list[Contact]:
+    """Contacts newest first, one page at a time; ``search`` matches names, emails, phones."""
+    unit.actor.require(permissions.CONTACT_VIEW)
+    check_limit(limit)
+    query = select(Contact).where(older_than(Contact.created_at, Contact.id, Cursor.parse(before)))
+    if not include_spam:
+        query = query.where(Contact.is_spam.is_(False))
+    if not include_merged:
+        query = query.where(Contact.merged_into_id.is_(None))
+    if account_id is not None:
+        query = query.where(Contact.account_id == account_id)
+    if tag:
+        query = query.where(Contact.tags.any(Tag.name == tag.strip().lower()))
+    if search and search.strip():
+        pattern = _like(search.strip())
+        query = query.where(
+            or_(
+                *(
+                    column.ilike(pattern, escape="\\")
+                    for column in (
+                        Contact.first_name,
+                        Contact.last_name,
+                        Contact.email,
+                        Contact.phone,
+                        Contact.mobile,
+                    )
+                )
+            )
+        )
+    query = query.order_by(Contact.created_at.desc(), Contact.id.desc()).limit(limit)
+    return list(unit.session.scalars(query))
+
+
+def _like(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def update_contact(unit: Unit, contact: Contact, **changes: Any) -> Contact:
+    """Change a contact's fields (see ``CONTACT_UPDATABLE``); a no-op writes nothing."""
+    unit.actor.require(permissions.CONTACT_EDIT)
+    refuse_unknown_fields(changes, CONTACT_UPDATABLE)
+    values = gather(_contact_checks(unit.session, changes))
+    changed = apply_changes(contact, values)
+    if changed:
+        _record_contact_change(unit, contact, changed)
+    return contact
+
+
+def _record_contact_change(
+    unit: Unit, contact: Contact, changed: dict[str, list[Any]], sub_action: str = ""
+) -> None:
+    contact.updated_at = clock.now()
+    unit.session.flush()
+    before, after = split_changes(changed)
+    unit.audit("update", "contact", contact.id, sub_action=sub_action, before=before, after=after)
+    unit.emit(events.CONTACT_UPDATED, {"contact_id": contact.id, "changes": changed})
+
+
+def merge_contacts(unit: Unit, keep: Contact, duplicates: Sequence[Contact]) -> Contact:
+    """Merge ``duplicates`` into ``keep``.
+
+    Their tickets, ratings, threads, identities, activities, attachments, tags and products
+    move to ``keep``; blank fields of ``keep`` are filled from the duplicates; the duplicates
+    stay behind, marked ``merged_into_id``, for the audit trail.
+    """
+    unit.actor.require(permissions.CONTACT_MERGE)
+    session = unit.session
+    others = [c for c in duplicates if c.id != keep.id]
+    if not others:
+        raise ValidationFailed({"contact_ids": ["Choose at least one other contact to merge."]})
+    if keep.merged_into_id is not None or any(c.merged_into_id for c in others):
+        raise ValidationFailed({"contact_ids": ["A merged contact cannot be merged again."]})
+    other_ids = [c.id for c in others]
+    ticket_ids = list(
+        session.scalars(
+            select(Ticket.id).where(Ticket.contact_id.in_(other_ids)).order_by(Ticket.id)
+        )
+    )
+    for model, column in (
+        (Ticket, Ticket.contact_id),
+        (HappinessRating, HappinessRating.contact_id),
+        (Thread, Thread.author_contact_id),
+        (Activity, Activity.contact_id),
+        (Attachment, Attachment.contact_id),
+        (ContactIdentity, ContactIdentity.contact_id),
+    ):
+        # The default synchronisation also updates rows already loaded in this session.
+        session.execute(update(model).where(column.in_(other_ids)).values({column.key: keep.id}))
+    _merge_products(session, keep.id, other_ids)
+    filled: dict[str, Any] = {}
+    for other in others:
+        for name in (
+            "first_name",
+            "email",
+            "secondary_email",
+            "phone",
+            "mobile",
+            "title",
+            "account_id",
+            "owner_id",
+        ):
+            if not getattr(keep, name) and getattr(other, name) and name not in filled:
+                filled[name] = getattr(other, name)
+        keep.tags = list({t.id: t for t in [*keep.tags, *other.tags]}.values())
+        other.merged_into_id = keep.id
+        other.updated_at = clock.now()
+    changed = apply_changes(keep, filled)
+    keep.updated_at = clock.now()
+    # Identities moved by a bulk UPDATE; reload the relationship rather than trust the cache.
+    session.flush()
+    for contact in (keep, *others):
+        session.expire(contact, ["identities"])
+    unit.audit(
+        "update",
+        "contact",
+        keep.id,
+        sub_action="merge",
+        before={"merged_contact_ids": [], **split_changes(changed)[0]},
+        after={
+            "merged_contact_ids": other_ids,
+            "ticket_ids": ticket_ids,
+            **split_changes(changed)[1],
+        },
+    )
+    unit.emit(
+        events.CONTACT_MERGED,
+        {"contact_id": keep.id, "merged_contact_ids": other_ids, "ticket_ids": ticket_ids},
+    )
+    return keep
+
+
+def _merge_products(session: Session, keep_id: int, other_ids: list[int]) -> None:
+    have = set(
+        session.scalars(
+            select(contact_products.c.product_id).where(contact_products.c.contact_id == keep_id)
+        )
+    )
+    moving = set(
+        session.scalars(
+            select(contact_products.c.product_id).where(
+                contact_products.c.contact_id.in_(other_ids)
+            )
+        )
+    )
+    session.execute(delete(contact_products).where(contact_products.c.contact_id.in_(other_ids)))
+    for product_id in sorted(moving - have):
+        session.execute(insert(contact_products).values(contact_id=keep_id, product_id=product_id))
+
+
+# --------------------------------------------------------------------------------- identities
+
+
+def find_contact_by_identity(unit: Unit, channel: str, external_id: str) -> Contact | None:
+    """The contact known on ``channel`` as ``external_id`` (a LINE user id, a phone…), or None.
+
+    A merged contact's identities moved to the contact it was merged into, so this finds
+    the kept one.
+    """
+    unit.actor.require(permissions.CONTACT_VIEW)
+    return unit.session.scalar(
+        select(Contact)
+        .join(ContactIdentity, ContactIdentity.contact_id == Contact.id)
+        .where(ContactIdentity.channel == channel, ContactIdentity.external_id == external_id)
+    )
+
+
+def add_identity(
+    unit: Unit, contact: Contact, *, channel: str, external_id: str, display_name: str = ""
+) -> ContactIdentity:
+    """Record how ``contact`` is known on a channel; one identity belongs to one contact."""
+    unit.actor.require(permissions.CONTACT_EDIT)
+    values = gather(
+        {
+            "channel": lambda: clean_text(channel, "channel", max_length=40, required=True),
+            "external_id": lambda: clean_text(
+                external_id, "external_id", max_length=300, required=True
+            ),
+            "display_name": lambda: clean_text(display_name, "display_name", max_length=300),
+        }
+    )
+    owner = unit.session.scalar(
+        select(ContactIdentity.contact_id).where(
+            ContactIdentity.channel == values["channel"],
+            ContactIdentity.external_id == values["external_id"],
+        )
+    )
+    if owner is not None:
+        message = (
+            "Already linked to this contact."
+            if owner == contact.id
+            else "Already linked to another contact."
+        )
+        raise ValidationFailed({"external_id": [message]})
+    identity = ContactIdentity(contact_id=contact.id, **values)
+    unit.session.add(identity)
+    unit.session.flush()
+    unit.session.expire(contact, ["identities"])
+    _record_contact_change(
+        unit,
+        contact,
+        {"identities": [None, f"{values['channel']}:{values['external_id']}"]},
+        sub_action="identity",
+    )
+    return identity
+
+
+# --------------------------------------------------------------------------------------- tags
+
+
+def _tag_names(names: Iterable[str]) -> list[str]:
+    if isinstance(names, str):
+        raise ValidationFailed({"tags": ["Give a list of tag names."]})
+    cleaned = []
+    for name in names:
+        value = clean_text(name, "tags", max_length=100, required=True).lower()
+        if value not in cleaned:
+            cleaned.append(value)
+    return cleaned
+
+
+def _tag(session: Session, name: str) -> Tag:
+    tag = session.scalar(select(Tag).where(Tag.name == name))
+    if tag is None:
+        tag = Tag(name=name)
+        session.add(tag)
+    return tag
+
+
+def set_tags(unit: Unit, contact: Contact, names: Iterable[str]) -> Contact:
+    """Replace a contact's tags (names are lower-cased; missing tags are created)."""
+    unit.actor.require(permissions.CONTACT_EDIT)
+    wanted = gather({"tags": lambda: _tag_names(names)})["tags"]
+    before = sorted(t.name for t in contact.tags)
+    if before == sorted(wanted):
+        return contact
+    contact.tags = [_tag(unit.session, name) for name in wanted]
+    _record_contact_change(unit, contact, {"tags": [before, sorted(wanted)]}, sub_action="tags")
+    return contact
+
+
+# ----------------------------------------------------------------------------------- accounts
+
+
+def _account_checks(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
+    checks: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name in ACCOUNT_FIELDS:
+            checks[name] = lambda n=name, v=value: clean_text(
+                v, n, max_length=ACCOUNT_FIELDS[n], required=n == "name"
+            )
+        elif name == "owner_id":
+            checks[name] = lambda v=value: _owner(session, v)
+    return checks
+
+
+def create_account(
+    unit: Unit,
+    *,
+    name: str,
+    website: str = "",
+    phone: str = "",
+    industry: str = "",
+    description: str = "",
+    owner_id: int | None = None,
+    external_id: str | None = None,
+    created_at: datetime | None = None,
+) -> Account:
+    """Create an account (a customer organisation)."""
+    unit.actor.require(permissions.ACCOUNT_CREATE)
+    fields = {
+        "name": name,
+        "website": website,
+        "phone": phone,
+        "industry": industry,
+        "description": description,
+        "owner_id": owner_id,
+    }
+    checks = _account_checks(unit.session, fields)
+    checks["created_at"] = lambda: require_aware(created_at, "created_at")
+    values = gather(checks)
+    now = created_at or clock.now()
+    account = Account(
+        **{n: values[n] for n in fields}, external_id=external_id, created_at=now, updated_at=now
+    )
+    unit.session.add(account)
+    unit.session.flush()
+    unit.audit("add", "account", account.id, after={n: values[n] for n in fields})
+    unit.emit(events.ACCOUNT_CREATED, {"account_id": account.id})
+    return account
+
+
+def get_account(unit: Unit, account_id: int) -> Account:
+    """The account ``account_id``.
+
+    :raises NotFound: no such account.
+    """
+    unit.actor.require(permissions.ACCOUNT_VIEW)
+    account = unit.session.get(Account, account_id)
+    if account is None:
+        raise NotFound("account not found")
+    return account
+
+
+def list_accounts(
+    unit: Unit,
+    *,
+    search: str | None = None,
+    limit: int = 50,
+    before: Cursor | str | None = None,
+) -> list[Account]:
+    """Accounts newest first, one page at a time; ``search`` matches the name."""
+    unit.actor.require(permissions.ACCOUNT_VIEW)
+    check_limit(limit)
+    query = select(Account).where(older_than(Account.created_at, Account.id, Cursor.parse(before)))
+    if search and search.strip():
+        query = query.where(Account.name.ilike(_like(search.strip()), escape="\\"))
+    query = query.order_by(Account.created_at.desc(), Account.id.desc()).limit(limit)
+    return list(unit.session.scalars(query))
+
+
+def update_account(unit: Unit, account: Account, **changes: Any) -> Account:
+    """Change an account's fields (see ``ACCOUNT_UPDATABLE``); a no-op writes nothing."""
+    unit.actor.require(permissions.ACCOUNT_EDIT)
+    refuse_unknown_fields(changes, ACCOUNT_UPDATABLE)
+    changed = apply_changes(account, gather(_account_checks(unit.session, changes)))
+    if changed:
+        account.updated_at = clock.now()
+        unit.session.flush()
+        before, after = split_changes(changed)
+        unit.audit("update", "account", account.id, before=before, after=after)
+        unit.emit(events.ACCOUNT_UPDATED, {"account_id": account.id, "changes": changed})
+    return account
+
+
+# ----------------------------------------------------------------------------------- products
+
+
+def create_product(
+    unit: Unit,
+    *,
+    name: str,
+    code: str = "",
+    description: str = "",
+    unit_price_cents: int | None = None,
+) -> Product:
+    """Create a product (names are unique)."""
+    unit.actor.require(permissions.PRODUCT_MANAGE)
+    values = gather(
+        {
+            "name": lambda: clean_text(name, "name", max_length=300, required=True),
+            "code": lambda: clean_text(code, "code", max_length=100),
+            "description": lambda: clean_text(description, "description", max_length=100_000),
+            "unit_price_cents": lambda: _price(unit_price_cents),
+        }
+    )
+    if unit.session.scalar(select(Product.id).where(Product.name == values["name"])):
+        raise ValidationFailed({"name": ["A product with this name exists."]})
+    product = Product(**values, created_at=clock.now())
+    unit.session.add(product)
+    unit.session.flush()
+    unit.audit("add", "product", product.id, after=values)
+    return product
+
+
+def _price(value: int | None) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ValidationFailed({"unit_price_cents": ["Give a whole number of cents, 0 or more."]})
+    return value
+
+
+def list_products(
+    unit: Unit, *, contact_id: int | None = None, account_id: int | None = None
+) -> list[Product]:
+    """Products by name; only those linked to a contact or an account when one is given."""
+    query = select(Product).order_by(Product.name)
+    if contact_id is not None:
+        unit.actor.require(permissions.CONTACT_VIEW)
+        query = query.join(contact_products).where(contact_products.c.contact_id == contact_id)
+    elif account_id is not None:
+        unit.actor.require(permissions.ACCOUNT_VIEW)
+        query = query.join(account_products).where(account_products.c.account_id == account_id)
+    return list(unit.session.scalars(query))
+
+
+def link_product(
+    unit: Unit, product: Product, *, contact: Contact | None = None, account: Account | None = None
+) -> None:
+    """Link a product to a contact or an account (linking twice changes nothing)."""
+    table, column, record, entity = _product_link(unit, contact, account)
+    exists = unit.session.scalar(
+        select(table.c.product_id).where(table.c.product_id == product.id, column == record.id)
+    )
+    if exists is None:
+        unit.session.execute(
+            insert(table).values({"product_id": product.id, column.key: record.id})
+        )
+        unit.audit(
+            "update",
+            entity,
+            record.id,
+            sub_action="product",
+            before={"product_id": None},
+            after={"product_id": product.id},
+        )
+
+
+def unlink_product(
+    unit: Unit, product: Product, *, contact: Contact | None = None, account: Account | None = None
+) -> None:
+    """Remove a product from a contact or an account."""
+    table, column, record, entity = _product_link(unit, contact, account)
+    result = unit.session.execute(
+        delete(table).where(table.c.product_id == product.id, column == record.id)
+    )
+    if result.rowcount:
+        unit.audit(
+            "update",
+            entity,
+            record.id,
+            sub_action="product",
+            before={"product_id": product.id},
+            after={"product_id": None},
+        )
+
+
+def _product_link(unit: Unit, contact: Contact | None, account: Account | None) -> Any:
+    if (contact is None) == (account is None):
+        raise ValidationFailed({"_schema": ["Give either a contact or an account."]})
+    if contact is not None:
+        unit.actor.require(permissions.CONTACT_EDIT)
+        return contact_products, contact_products.c.contact_id, contact, "contact"
+    unit.actor.require(permissions.ACCOUNT_EDIT)
+    return account_products, account_products.c.account_id, account, "account"

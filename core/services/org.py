@@ -1,0 +1,479 @@
+"""The organisation: its settings, departments, permission profiles and agents.
+
+Departments, profiles and agents are settings rather than domain data: changes to them are
+audited but emit no domain event (``hostapi.events`` defines none for them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from core import permissions as catalogue
+from core.errors import NotFound, ValidationFailed
+from core.models import (
+    Agent,
+    Department,
+    Organisation,
+    PermissionProfile,
+    ProfilePermission,
+)
+from core.models.org import AgentStatus
+from core.services.base import (
+    Unit,
+    apply_changes,
+    clean_text,
+    gather,
+    jsonable,
+    refuse_unknown_fields,
+    split_changes,
+)
+from hostapi import clock
+
+LOCALES: tuple[str, ...] = ("en", "ja")
+AGENT_STATUSES: frozenset[str] = frozenset(s.value for s in AgentStatus)
+MIN_PASSWORD_LENGTH = 10
+_EMAIL_SHAPE = "@"
+
+# Extension permissions are registered when plugins load, which every process does at
+# start-up, so this registry never holds state another process would need.
+_extension_permissions: set[str] = set()
+
+# Compared against when the email is unknown, so a miss costs as much as a wrong password
+# and response times do not tell which emails exist.
+_DUMMY_HASH = generate_password_hash("not a password of anyone")
+
+
+def register_permissions(names: Iterable[str]) -> None:
+    """Accept extension permissions (names prefixed with the extension's id) in profiles."""
+    for name in names:
+        if not name or "." not in name or len(name) > 120:
+            raise ValueError(f"invalid permission name {name!r}")
+        _extension_permissions.add(name)
+
+
+def known_permissions() -> frozenset[str]:
+    """Every permission a profile may grant now: the core catalogue and extensions'."""
+    return catalogue.ALL_NAMES | frozenset(_extension_permissions)
+
+
+# ------------------------------------------------------------------------------ organisation
+
+
+def get_organisation(session: Session) -> Organisation:
+    """The one organisation this deployment serves."""
+    return session.scalars(select(Organisation).order_by(Organisation.id).limit(1)).one()
+
+
+ORGANISATION_UPDATABLE = frozenset(
+    {"name", "timezone", "ticket_prefix", "default_locale", "week_start"}
+)
+
+
+def update_organisation(unit: Unit, **changes: Any) -> Organisation:
+    """Change the organisation's settings (name, time zone, ticket prefix, locale, week start)."""
+    unit.actor.require(catalogue.SETUP_MANAGE)
+    refuse_unknown_fields(changes, ORGANISATION_UPDATABLE)
+    checks = {
+        "name": lambda v: clean_text(v, "name", max_length=200, required=True),
+        "timezone": _timezone,
+        "ticket_prefix": _ticket_prefix,
+        "default_locale": lambda v: _locale(v, "default_locale"),
+        "week_start": _week_start,
+    }
+    values = gather(
+        {name: (lambda c=checks[name], v=value: c(v)) for name, value in changes.items()}
+    )
+    organisation = get_organisation(unit.session)
+    changed = apply_changes(organisation, values)
+    if changed:
+        unit.session.flush()
+        before, after = split_changes(changed)
+        unit.audit("update", "organisation", organisation.id, before=before, after=after)
+    return organisation
+
+
+def _timezone(value: Any) -> str:
+    name = clean_text(value, "timezone", max_length=64, required=True)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValidationFailed({"timezone": ["Unknown time zone."]}) from error
+    if name not in available_timezones() and name != "UTC":
+        raise ValidationFailed({"timezone": ["Unknown time zone."]})
+    return name
+
+
+def _ticket_prefix(value: Any) -> str:
+    prefix = clean_text(value, "ticket_prefix", max_length=16)
+    if any(ch.isdigit() for ch in prefix[-1:]) or any(ch.isspace() for ch in prefix):
+        # A trailing digit would run into the number: "A1" + "23" reads as ticket 123.
+        raise ValidationFailed({"ticket_prefix": ["No spaces, and not ending in a digit."]})
+    return prefix
+
+
+def _locale(value: Any, field: str) -> str:
+    if value not in LOCALES:
+        raise ValidationFailed({field: [f"Choose one of: {', '.join(LOCALES)}."]})
+    return value
+
+
+def _week_start(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 6:
+        raise ValidationFailed({"week_start": ["Give 0 (Monday) to 6 (Sunday)."]})
+    return value
+
+
+# ------------------------------------------------------------------------------- departments
+
+
+def list_departments(unit: Unit, *, include_inactive: bool = False) -> list[Department]:
+    """Departments by name (names are not secret; their tickets are)."""
+    query = select(Department).order_by(Department.name)
+    if not include_inactive:
+        query = query.where(Department.is_active.is_(True))
+    return list(unit.session.scalars(query))
+
+
+def create_department(
+    unit: Unit, *, name: str, description: str = "", external_id: str | None = None
+) -> Department:
+    """Create a department (names are unique)."""
+    unit.actor.require(catalogue.SETUP_MANAGE)
+    values = gather(
+        {
+            "name": lambda: _unique_department_name(unit.session, name, None),
+            "description": lambda: clean_text(description, "description", max_length=1000),
+        }
+    )
+    department = Department(**values, external_id=external_id, created_at=clock.now())
+    unit.session.add(department)
+    unit.session.flush()
+    unit.audit("add", "department", department.id, after=values)
+    return department
+
+
+def update_department(unit: Unit, department: Department, **changes: Any) -> Department:
+    """Rename, describe, or (de)activate a department."""
+    unit.actor.require(catalogue.SETUP_MANAGE)
+    refuse_unknown_fields(changes, {"name", "description", "is_active"})
+    checks = {
+        "name": lambda v: _unique_department_name(unit.session, v, department.id),
+        "description": lambda v: clean_text(v, "description", max_length=1000),
+        "is_active": bool,
+    }
+    values = gather({n: (lambda c=checks[n], v=v: c(v)) for n, v in changes.items()})
+    changed = apply_changes(department, values)
+    if changed:
+        unit.session.flush()
+        before, after = split_changes(changed)
+        unit.audit("update", "department", department.id, before=before, after=after)
+    return department
+
+
+def _unique_department_name(session: Session, name: Any, own_id: int | None) -> str:
+    name = clean_text(name, "name", max_length=200, required=True)
+    clash = session.scalar(select(Department.id).where(func.lower(Department.name) == name.lower()))
+    if clash is not None and clash != own_id:
+        raise ValidationFailed({"name": ["A department with this name exists."]})
+    return name
+
+
+# ------------------------------------------------------------------------------------ profiles
+
+
+def _permission_names(names: Iterable[str]) -> list[str]:
+    if isinstance(names, str):
+        raise ValidationFailed({"permissions": ["Give a list of permission names."]})
+    wanted = sorted(set(names))
+    unknown = [name for name in wanted if name not in known_permissions()]
+    if unknown:
+        raise ValidationFailed({"permissions": [f"Unknown permission: {n}." for n in unknown]})
+    return wanted
+
+
+def create_profile(
+    unit: Unit,
+    *,
+    name: str,
+    permissions: Iterable[str],
+    description: str = "",
+    is_admin: bool = False,
+) -> PermissionProfile:
+    """Create a permission profile granting known permissions (core or extensions')."""
+    unit.actor.require(catalogue.AGENT_MANAGE)
+    values = gather(
+        {
+            "name": lambda: _unique_profile_name(unit.session, name, None),
+            "description": lambda: clean_text(description, "description", max_length=1000),
+            "permissions": lambda: _permission_names(permissions),
+        }
+    )
+    profile = PermissionProfile(
+        name=values["name"],
+        description=values["description"],
+        is_admin=bool(is_admin),
+        permissions=[ProfilePermission(permission=p) for p in values["permissions"]],
+    )
+    unit.session.add(profile)
+    unit.session.flush()
+    unit.audit(
+        "add",
+        "permission_profile",
+        profile.id,
+        after=jsonable(values) | {"is_admin": bool(is_admin)},
+    )
+    return profile
+
+
+def update_profile(unit: Unit, profile: PermissionProfile, **changes: Any) -> PermissionProfile:
+    """Change a profile's name, description or permissions (``permissions``: the full list)."""
+    unit.actor.require(catalogue.AGENT_MANAGE)
+    refuse_unknown_fields(changes, {"name", "description", "permissions"})
+    checks = {
+        "name": lambda v: _unique_profile_name(unit.session, v, profile.id),
+        "description": lambda v: clean_text(v, "description", max_length=1000),
+        "permissions": _permission_names,
+    }
+    values = gather({n: (lambda c=checks[n], v=v: c(v)) for n, v in changes.items()})
+    granted = values.pop("permissions", None)
+    changed = apply_changes(profile, values)
+    before_names = sorted(profile.permission_names)
+    if granted is not None and granted != before_names:
+        profile.permissions = [ProfilePermission(permission=p) for p in granted]
+        changed["permissions"] = [before_names, granted]
+    if changed:
+        unit.session.flush()
+        before, after = split_changes(changed)
+        unit.audit("update", "permission_profile", profile.id, before=before, after=after)
+    return profile
+
+
+def _unique_profile_name(session: Session, name: Any, own_id: int | None) -> str:
+    name = clean_text(name, "name", max_length=200, required=True)
+    clash = session.scalar(
+        select(PermissionProfile.id).where(func.lower(PermissionProfile.name) == name.lower())
+    )
+    if clash is not None and clash != own_id:
+        raise ValidationFailed({"name": ["A profile with this name exists."]})
+    return name
+
+
+# -------------------------------------------------------------------------------------- agents
+
+
+def create_agent(
+    unit: Unit,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    profile_name: str | None = None,
+    profile_id: int | None = None,
+    department_ids: Iterable[int] = (),
+    locale: str | None = None,
+    external_id: str | None = None,
+) -> Agent:
+    """Create an agent with a hashed password, a profile (by name or id) and departments."""
+    unit.actor.require(catalogue.AGENT_MANAGE)
+    session = unit.session
+    values = gather(
+        {
+            "email": lambda: _unique_agent_email(session, email, None),
+            "name": lambda: clean_text(name, "name", max_length=200, required=True),
+            "password": lambda: _password(password),
+            "profile": lambda: _profile(session, profile_name, profile_id),
+            "departments": lambda: _departments(session, department_ids),
+            "locale": lambda: None if locale is None else _locale(locale, "locale"),
+        }
+    )
+    agent = Agent(
+        email=values["email"],
+        name=values["name"],
+        password_hash=generate_password_hash(values["password"]),
+        profile=values["profile"],
+        departments=values["departments"],
+        locale=values["locale"],
+        external_id=external_id,
+        created_at=clock.now(),
+    )
+    session.add(agent)
+    session.flush()
+    unit.audit("add", "agent", agent.id, after=_agent_snapshot(agent))
+    return agent
+
+
+def get_agent(unit: Unit, agent_id: int) -> Agent:
+    """The agent ``agent_id``; agents are visible to every agent (names on tickets).
+
+    :raises NotFound: no such agent.
+    """
+    agent = unit.session.get(Agent, agent_id)
+    if agent is None:
+        raise NotFound("agent not found")
+    return agent
+
+
+def list_agents(
+    unit: Unit, *, department_id: int | None = None, include_inactive: bool = False
+) -> list[Agent]:
+    """Agents by name, optionally only those of one department."""
+    query = select(Agent).order_by(Agent.name, Agent.id)
+    if not include_inactive:
+        query = query.where(Agent.is_active.is_(True))
+    if department_id is not None:
+        query = query.where(Agent.departments.any(Department.id == department_id))
+    return list(unit.session.scalars(query))
+
+
+def update_agent(unit: Unit, agent: Agent, **changes: Any) -> Agent:
+    """Change an agent's name, email, profile (``profile_id``), departments or activity."""
+    unit.actor.require(catalogue.AGENT_MANAGE)
+    refuse_unknown_fields(changes, {"name", "email", "profile_id", "department_ids", "is_active"})
+    session = unit.session
+    checks = {
+        "name": lambda v: clean_text(v, "name", max_length=200, required=True),
+        "email": lambda v: _unique_agent_email(session, v, agent.id),
+        "profile_id": lambda v: _profile(session, None, v).id,
+        "department_ids": lambda v: _departments(session, v),
+        "is_active": bool,
+    }
+    values = gather({n: (lambda c=checks[n], v=v: c(v)) for n, v in changes.items()})
+    departments = values.pop("department_ids", None)
+    if unit.actor.agent_id == agent.id and values.get("is_active") is False:
+        raise ValidationFailed({"is_active": ["You cannot deactivate yourself."]})
+    changed = apply_changes(agent, values)
+    if departments is not None:
+        before_ids = sorted(agent.department_ids)
+        after_ids = sorted(d.id for d in departments)
+        if before_ids != after_ids:
+            agent.departments = departments
+            changed["department_ids"] = [before_ids, after_ids]
+    if changed:
+        session.flush()
+        if "profile_id" in changed:
+            session.expire(agent, ["profile"])
+        before, after = split_changes(changed)
+        unit.audit("update", "agent", agent.id, before=before, after=after)
+    return agent
+
+
+def set_status(unit: Unit, agent: Agent, status: str) -> Agent:
+    """Set an agent's availability (an agent may set their own; others need agent.manage)."""
+    _require_self_or_manager(unit, agent)
+    if status not in AGENT_STATUSES:
+        raise ValidationFailed({"status": [f"Choose one of: {', '.join(sorted(AGENT_STATUSES))}."]})
+    _audited_set(unit, agent, "status", status)
+    return agent
+
+
+def set_locale(unit: Unit, agent: Agent, locale: str | None) -> Agent:
+    """Set an agent's language (``None``: the organisation's default)."""
+    _require_self_or_manager(unit, agent)
+    if locale is not None:
+        _locale(locale, "locale")
+    _audited_set(unit, agent, "locale", locale)
+    return agent
+
+
+def set_password(
+    unit: Unit, agent: Agent, new_password: str, *, current_password: str | None = None
+) -> Agent:
+    """Change a password: agents changing their own give the current one; managers need not."""
+    if unit.actor.agent_id == agent.id:
+        if current_password is None or not check_password_hash(
+            agent.password_hash, current_password
+        ):
+            raise ValidationFailed({"current_password": ["The current password is wrong."]})
+    else:
+        unit.actor.require(catalogue.AGENT_MANAGE)
+    _password(new_password, "new_password")
+    agent.password_hash = generate_password_hash(new_password)
+    unit.session.flush()
+    # The hash never goes into the audit log; that the password changed does.
+    unit.audit("update", "agent", agent.id, sub_action="password")
+    return agent
+
+
+def authenticate(session: Session, email: str, password: str) -> Agent | None:
+    """The active agent with this email and password, or ``None``.
+
+    A wrong email costs as much as a wrong password (a hash is checked either way), and an
+    inactive agent is refused the same way as a wrong password.
+    """
+    agent = session.scalar(select(Agent).where(Agent.email == (email or "").strip().lower()))
+    stored = agent.password_hash if agent is not None and agent.password_hash else _DUMMY_HASH
+    matches = check_password_hash(stored, password or "")
+    if agent is None or not agent.is_active or not matches or stored is _DUMMY_HASH:
+        return None
+    return agent
+
+
+def _require_self_or_manager(unit: Unit, agent: Agent) -> None:
+    if unit.actor.agent_id != agent.id:
+        unit.actor.require(catalogue.AGENT_MANAGE)
+
+
+def _audited_set(unit: Unit, agent: Agent, field: str, value: Any) -> None:
+    changed = apply_changes(agent, {field: value})
+    if changed:
+        unit.session.flush()
+        before, after = split_changes(changed)
+        unit.audit("update", "agent", agent.id, sub_action=field, before=before, after=after)
+
+
+def _unique_agent_email(session: Session, email: Any, own_id: int | None) -> str:
+    value = clean_text(email, "email", max_length=320, required=True).lower()
+    local, _, domain = value.partition(_EMAIL_SHAPE)
+    if not local or "." not in domain or " " in value:
+        raise ValidationFailed({"email": ["Not a valid email address."]})
+    clash = session.scalar(select(Agent.id).where(Agent.email == value))
+    if clash is not None and clash != own_id:
+        raise ValidationFailed({"email": ["An agent with this email exists."]})
+    return value
+
+
+def _password(password: Any, field: str = "password") -> str:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed({field: [f"At least {MIN_PASSWORD_LENGTH} characters."]})
+    return password
+
+
+def _profile(session: Session, name: str | None, profile_id: int | None) -> PermissionProfile:
+    if (name is None) == (profile_id is None):
+        raise ValidationFailed({"profile": ["Give a profile name or a profile id."]})
+    query = select(PermissionProfile)
+    query = (
+        query.where(PermissionProfile.name == name)
+        if name is not None
+        else query.where(PermissionProfile.id == profile_id)
+    )
+    profile = session.scalar(query)
+    if profile is None:
+        raise ValidationFailed(
+            {"profile_id" if name is None else "profile_name": ["Unknown profile."]}
+        )
+    return profile
+
+
+def _departments(session: Session, department_ids: Iterable[int]) -> list[Department]:
+    wanted = sorted(set(department_ids))
+    found = list(session.scalars(select(Department).where(Department.id.in_(wanted))))
+    if len(found) != len(wanted):
+        raise ValidationFailed({"department_ids": ["Unknown department."]})
+    return found
+
+
+def _agent_snapshot(agent: Agent) -> dict[str, Any]:
+    return {
+        "email": agent.email,
+        "name": agent.name,
+        "profile_id": agent.profile.id,
+        "department_ids": sorted(agent.department_ids),
+        "locale": agent.locale,
+    }

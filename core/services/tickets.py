@@ -1,0 +1,764 @@
+"""Tickets and what hangs off them: status changes, threads, ratings and time entries.
+
+Tickets are department-scoped: an agent reaches only tickets of their own departments, and a
+ticket outside them is reported as absent (:class:`NotFound`), never as forbidden.
+
+A ticket's ``description`` is the customer's opening message: a ticket raised by the customer
+does **not** also get an incoming thread for it. The metrics count the ticket's creation as
+that first customer message (DESIGN, "Metric definitions"), and a duplicate thread would count
+it twice in message totals. Later customer messages are incoming threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from core import permissions
+from core.errors import NotFound, ValidationFailed
+from core.models import (
+    Account,
+    Agent,
+    Contact,
+    Department,
+    HappinessRating,
+    Organisation,
+    StatusChange,
+    Thread,
+    Ticket,
+    TicketStatus,
+    TimeEntry,
+)
+from core.models.tickets import RaisedBy, Rating, StatusType, ThreadKind
+from core.services.base import (
+    Cursor,
+    Unit,
+    apply_changes,
+    check_limit,
+    clean_text,
+    iso,
+    older_than,
+    refuse_unknown_fields,
+    require_aware,
+    split_changes,
+)
+from hostapi import clock, events
+
+#: The channels tickets arrive through in the core; extensions add theirs with
+#: :func:`register_channels`.
+KNOWN_CHANNELS: frozenset[str] = frozenset(
+    {"email", "web_form", "phone", "chat", "whatsapp", "telegram", "wechat", "line", "api"}
+)
+PRIORITIES: tuple[str, ...] = ("low", "medium", "high", "urgent")
+THREAD_KINDS: frozenset[str] = frozenset(kind.value for kind in ThreadKind)
+RATINGS: frozenset[str] = frozenset(rating.value for rating in Rating)
+RAISED_BY: frozenset[str] = frozenset(who.value for who in RaisedBy)
+UPDATABLE_FIELDS: frozenset[str] = frozenset(
+    {
+        "subject",
+        "priority",
+        "classification",
+        "due_at",
+        "assignee_id",
+        "contact_id",
+        "account_id",
+        "department_id",
+    }
+)
+_MAX_CHANNEL_LENGTH = 40
+
+# Extension channels are registered when plugins load, which every process does at start-up,
+# so this registry never holds state another process would need.
+_extension_channels: set[str] = set()
+
+
+def register_channels(names: Iterable[str]) -> None:
+    """Accept more ticket channels (an extension's own, e.g. ``"instagram"``)."""
+    for name in names:
+        if not name or len(name) > _MAX_CHANNEL_LENGTH or not name.replace("_", "").isalnum():
+            raise ValueError(f"invalid channel name {name!r}")
+        _extension_channels.add(name)
+
+
+def channels() -> frozenset[str]:
+    """Every channel a ticket or thread may carry now."""
+    return KNOWN_CHANNELS | frozenset(_extension_channels)
+
+
+def status_type_of(session: Session, name: str) -> str | None:
+    """The type (open, on_hold, closed) of the status called ``name``; ``None`` if unknown."""
+    return session.scalar(select(TicketStatus.status_type).where(TicketStatus.name == name))
+
+
+def display_number(organisation: Organisation, number: int) -> str:
+    """A ticket number as agents read it: the organisation's prefix, then the number."""
+    return f"{organisation.ticket_prefix}{number}"
+
+
+# ------------------------------------------------------------------------------------ reading
+
+
+def get_ticket(unit: Unit, ticket_id: int) -> Ticket:
+    """The ticket ``ticket_id`` if the actor may see it.
+
+    :raises NotFound: it does not exist or is in a department the actor does not belong to.
+    """
+    unit.actor.require(permissions.TICKET_VIEW)
+    ticket = unit.session.get(Ticket, ticket_id)
+    if ticket is None or not unit.actor.can_see_department(ticket.department_id):
+        raise NotFound("ticket not found")
+    return ticket
+
+
+def list_tickets(
+    unit: Unit,
+    *,
+    department_id: int | None = None,
+    status_type: str | None = None,
+    contact_id: int | None = None,
+    account_id: int | None = None,
+    assignee_id: int | None = None,
+    unassigned: bool = False,
+    search: str | None = None,
+    limit: int = 50,
+    before: Cursor | str | None = None,
+) -> list[Ticket]:
+    """Tickets the actor may see, newest first, one page at a time.
+
+    ``before`` is the :class:`Cursor` of the last ticket of the previous page. ``search``
+    matches the subject, or the number (with or without the prefix); ``unassigned`` keeps
+    only tickets without an assignee.
+    """
+    unit.actor.require(permissions.TICKET_VIEW)
+    check_limit(limit)
+    cursor = Cursor.parse(before)
+    if status_type is not None and status_type not in {t.value for t in StatusType}:
+        raise ValidationFailed({"status_type": ["Unknown status type."]})
+    query = select(Ticket).where(older_than(Ticket.created_at, Ticket.id, cursor))
+    visible = unit.actor.visible_department_ids()
+    if visible is not None:
+        query = query.where(Ticket.department_id.in_(sorted(visible)))
+    filters: dict[str, Any] = {
+        "department_id": department_id,
+        "status_type": status_type,
+        "contact_id": contact_id,
+        "account_id": account_id,
+        "assignee_id": assignee_id,
+    }
+    for name, value in filters.items():
+        if value is not None:
+            query = query.where(getattr(Ticket, name) == value)
+    if unassigned:
+        query = query.where(Ticket.assignee_id.is_(None))
+    if search and search.strip():
+        query = query.where(_search_condition(unit.session, search.strip()))
+    query = query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
+    return list(unit.session.scalars(query))
+
+
+def _search_condition(session: Session, term: str) -> Any:
+    prefix = session.scalar(select(Organisation.ticket_prefix).limit(1)) or ""
+    digits = term.removeprefix(prefix) if prefix else term
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    condition = Ticket.subject.ilike(f"%{escaped}%", escape="\\")
+    if digits.isdigit():
+        condition = or_(condition, Ticket.number == int(digits))
+    return condition
+
+
+# ----------------------------------------------------------------------------------- creating
+
+
+def create_ticket(
+    unit: Unit,
+    *,
+    subject: str,
+    department_id: int,
+    channel: str,
+    contact_id: int | None = None,
+    account_id: int | None = None,
+    description: str = "",
+    status: str = "Open",
+    priority: str = "medium",
+    classification: str = "",
+    raised_by: str = RaisedBy.CUSTOMER.value,
+    assignee_id: int | None = None,
+    due_at: datetime | None = None,
+    created_at: datetime | None = None,
+    external_id: str | None = None,
+) -> Ticket:
+    """Create a ticket with the next number and its initial status change.
+
+    ``account_id`` defaults to the contact's account. ``created_at`` (history, chat
+    conversions) defaults to now. Every field is checked before anything is written.
+
+    :raises ValidationFailed: naming each bad field (an unknown department or one the actor
+        does not belong to is "Unknown department.").
+    """
+    unit.actor.require(permissions.TICKET_CREATE)
+    session = unit.session
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    _collect(
+        errors,
+        values,
+        "subject",
+        lambda: clean_text(subject, "subject", max_length=500, required=True),
+    )
+    _collect(
+        errors,
+        values,
+        "description",
+        lambda: clean_text(description, "description", max_length=1_000_000),
+    )
+    _collect(
+        errors,
+        values,
+        "classification",
+        lambda: clean_text(classification, "classification", max_length=60),
+    )
+    _collect(errors, values, "department_id", lambda: _visible_department(unit, department_id))
+    _collect(errors, values, "channel", lambda: _valid_channel(channel))
+    _collect(errors, values, "priority", lambda: _valid_priority(priority))
+    _collect(errors, values, "raised_by", lambda: _valid_choice(raised_by, RAISED_BY, "raised_by"))
+    _collect(errors, values, "status_type", lambda: _valid_status(session, status))
+    _collect(errors, values, "contact_id", lambda: _existing_contact(session, contact_id))
+    _collect(errors, values, "account_id", lambda: _existing_account(session, account_id))
+    _collect(errors, values, "due_at", lambda: require_aware(due_at, "due_at"))
+    _collect(errors, values, "created_at", lambda: require_aware(created_at, "created_at"))
+    if "department_id" in values:
+        _collect(
+            errors,
+            values,
+            "assignee_id",
+            lambda: _valid_assignee(session, assignee_id, department_id),
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    if assignee_id is not None:
+        unit.actor.require(permissions.TICKET_ASSIGN)
+
+    contact: Contact | None = values["contact_id"]
+    if account_id is None and contact is not None:
+        account_id = contact.account_id
+    created = created_at or clock.now()
+    ticket = Ticket(
+        number=_next_ticket_number(session),
+        subject=values["subject"],
+        description=values["description"],
+        status=status,
+        status_type=values["status_type"],
+        priority=priority,
+        channel=channel,
+        classification=values["classification"],
+        department_id=department_id,
+        contact_id=contact_id,
+        account_id=account_id,
+        assignee_id=assignee_id,
+        raised_by=raised_by,
+        due_at=due_at,
+        created_at=created,
+        updated_at=created,
+        closed_at=created if values["status_type"] == StatusType.CLOSED else None,
+        external_id=external_id,
+    )
+    session.add(ticket)
+    session.flush()
+    session.add(
+        StatusChange(
+            ticket_id=ticket.id,
+            from_status=None,
+            from_type=None,
+            to_status=status,
+            to_type=ticket.status_type,
+            agent_id=unit.actor.agent_id,
+            changed_at=created,
+        )
+    )
+    session.flush()
+    unit.audit("add", "ticket", ticket.id, after=_audit_snapshot(ticket))
+    unit.emit(
+        events.TICKET_CREATED,
+        {
+            "ticket_id": ticket.id,
+            "number": ticket.number,
+            "department_id": ticket.department_id,
+            "contact_id": ticket.contact_id,
+            "account_id": ticket.account_id,
+            "status": ticket.status,
+            "status_type": ticket.status_type,
+            "channel": ticket.channel,
+            "raised_by": ticket.raised_by,
+            "created_at": iso(ticket.created_at),
+        },
+        [ticket.department_id],
+    )
+    return ticket
+
+
+def _collect(errors: dict[str, list[str]], values: dict[str, Any], key: str, check: Any) -> None:
+    """Run one field check, gathering its error so the caller reports every bad field at once."""
+    try:
+        values[key] = check()
+    except ValidationFailed as failure:
+        for field, messages in failure.errors.items():
+            errors.setdefault(field, []).extend(messages)
+
+
+def _next_ticket_number(session: Session) -> int:
+    # One UPDATE ... RETURNING both reserves the number and takes the row's write lock (row
+    # lock on PostgreSQL, the database write lock on SQLite), so concurrent creations never
+    # read the same number; it is the atomic form of SELECT ... FOR UPDATE then UPDATE.
+    number = session.execute(
+        update(Organisation)
+        .values(next_ticket_number=Organisation.next_ticket_number + 1)
+        .returning(Organisation.next_ticket_number)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    for organisation in [o for o in session.identity_map.values() if isinstance(o, Organisation)]:
+        session.expire(organisation, ["next_ticket_number"])
+    return number - 1
+
+
+def _visible_department(unit: Unit, department_id: int | None) -> Department:
+    department = unit.session.get(Department, department_id) if department_id else None
+    # A department the actor does not belong to looks exactly like one that does not exist.
+    if department is None or not unit.actor.can_see_department(department.id):
+        raise ValidationFailed({"department_id": ["Unknown department."]})
+    if not department.is_active:
+        raise ValidationFailed({"department_id": ["This department is inactive."]})
+    return department
+
+
+def _valid_channel(channel: str) -> str:
+    if channel not in channels():
+        raise ValidationFailed({"channel": ["Unknown channel."]})
+    return channel
+
+
+def _valid_priority(priority: str) -> str:
+    if priority not in PRIORITIES:
+        raise ValidationFailed({"priority": [f"Choose one of: {', '.join(PRIORITIES)}."]})
+    return priority
+
+
+def _valid_choice(value: str, choices: frozenset[str], field: str) -> str:
+    if value not in choices:
+        raise ValidationFailed({field: [f"Choose one of: {', '.join(sorted(choices))}."]})
+    return value
+
+
+def _valid_status(session: Session, status: str) -> str:
+    status_type = status_type_of(session, status) if isinstance(status, str) else None
+    if status_type is None:
+        raise ValidationFailed({"status": ["Unknown status."]})
+    return status_type
+
+
+def _existing_contact(session: Session, contact_id: int | None) -> Contact | None:
+    if contact_id is None:
+        return None
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise ValidationFailed({"contact_id": ["Unknown contact."]})
+    if contact.merged_into_id is not None:
+        raise ValidationFailed({"contact_id": ["This contact was merged into another."]})
+    return contact
+
+
+def _existing_account(session: Session, account_id: int | None) -> Account | None:
+    if account_id is None:
+        return None
+    account = session.get(Account, account_id)
+    if account is None:
+        raise ValidationFailed({"account_id": ["Unknown account."]})
+    return account
+
+
+def _valid_assignee(session: Session, agent_id: int | None, department_id: int) -> Agent | None:
+    if agent_id is None:
+        return None
+    agent = session.get(Agent, agent_id)
+    if agent is None or not agent.is_active:
+        raise ValidationFailed({"assignee_id": ["Unknown agent."]})
+    # An assignee who cannot see the ticket could never work it.
+    if department_id not in agent.department_ids:
+        raise ValidationFailed({"assignee_id": ["This agent is not in the ticket's department."]})
+    return agent
+
+
+def _audit_snapshot(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "number": ticket.number,
+        "subject": ticket.subject,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "channel": ticket.channel,
+        "classification": ticket.classification,
+        "department_id": ticket.department_id,
+        "contact_id": ticket.contact_id,
+        "account_id": ticket.account_id,
+        "assignee_id": ticket.assignee_id,
+        "raised_by": ticket.raised_by,
+        "due_at": iso(ticket.due_at),
+        "created_at": iso(ticket.created_at),
+    }
+
+
+# ----------------------------------------------------------------------------------- changing
+
+
+def update_ticket(unit: Unit, ticket: Ticket, **changes: Any) -> Ticket:
+    """Change a ticket's fields (see ``UPDATABLE_FIELDS``); a no-op change writes nothing.
+
+    Changing the assignee needs ``ticket.assign`` besides ``ticket.edit``. Moving the ticket
+    to another department emits the event to both departments.
+    """
+    unit.actor.require(permissions.TICKET_EDIT)
+    unit.actor.require_department(ticket.department_id, "ticket")
+    refuse_unknown_fields(changes, UPDATABLE_FIELDS)
+    session = unit.session
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    checks: dict[str, Any] = {
+        "subject": lambda v: clean_text(v, "subject", max_length=500, required=True),
+        "classification": lambda v: clean_text(v, "classification", max_length=60),
+        "priority": _valid_priority,
+        "due_at": lambda v: require_aware(v, "due_at"),
+        "contact_id": lambda v: _existing_contact(session, v) and v,
+        "account_id": lambda v: _existing_account(session, v) and v,
+        "department_id": lambda v: _visible_department(unit, v).id,
+    }
+    for name, value in changes.items():
+        if name in checks:
+            _collect(errors, values, name, lambda check=checks[name], value=value: check(value))
+    target_department = values.get("department_id", ticket.department_id)
+    if "assignee_id" in changes:
+        _collect(
+            errors,
+            values,
+            "assignee_id",
+            lambda: (
+                _valid_assignee(session, changes["assignee_id"], target_department)
+                and changes["assignee_id"]
+            ),
+        )
+    elif "department_id" in values and ticket.assignee_id is not None:
+        assignee = session.get(Agent, ticket.assignee_id)
+        if assignee is None or target_department not in assignee.department_ids:
+            # The assignee stays only if they can still see the ticket in its new department.
+            values["assignee_id"] = None
+    if errors:
+        raise ValidationFailed(errors)
+    if "assignee_id" in changes and changes["assignee_id"] != ticket.assignee_id:
+        unit.actor.require(permissions.TICKET_ASSIGN)
+
+    old_department = ticket.department_id
+    changed = apply_changes(ticket, values)
+    if not changed:
+        return ticket
+    ticket.updated_at = clock.now()
+    session.flush()
+    before, after = split_changes(changed)
+    unit.audit("update", "ticket", ticket.id, before=before, after=after)
+    unit.emit(
+        events.TICKET_UPDATED,
+        {"ticket_id": ticket.id, "department_id": ticket.department_id, "changes": changed},
+        {old_department, ticket.department_id},
+    )
+    return ticket
+
+
+def change_status(
+    unit: Unit, ticket: Ticket, status_name: str, *, changed_at: datetime | None = None
+) -> Ticket:
+    """Move a ticket to another status, recording the change.
+
+    A *close* is a change of status type from not closed to closed: it sets ``closed_at``.
+    Closed → Resolved (closed to closed) is not a new close and keeps ``closed_at``; a
+    change back to a not-closed type is a *reopen* and clears it. Changing to the current
+    status writes nothing.
+    """
+    unit.actor.require(permissions.TICKET_CHANGE_STATUS)
+    unit.actor.require_department(ticket.department_id, "ticket")
+    to_type = _valid_status(unit.session, status_name)
+    require_aware(changed_at, "changed_at")
+    if status_name == ticket.status:
+        return ticket
+    at = changed_at or clock.now()
+    from_status, from_type = ticket.status, ticket.status_type
+    if to_type == StatusType.CLOSED and from_type != StatusType.CLOSED:
+        ticket.closed_at = at
+    elif to_type != StatusType.CLOSED:
+        ticket.closed_at = None
+    ticket.status, ticket.status_type, ticket.updated_at = status_name, to_type, at
+    unit.session.add(
+        StatusChange(
+            ticket_id=ticket.id,
+            from_status=from_status,
+            from_type=from_type,
+            to_status=status_name,
+            to_type=to_type,
+            agent_id=unit.actor.agent_id,
+            changed_at=at,
+        )
+    )
+    unit.session.flush()
+    unit.audit(
+        "update",
+        "ticket",
+        ticket.id,
+        sub_action="status",
+        before={"status": from_status},
+        after={"status": status_name},
+    )
+    unit.emit(
+        events.TICKET_STATUS_CHANGED,
+        {
+            "ticket_id": ticket.id,
+            "department_id": ticket.department_id,
+            "contact_id": ticket.contact_id,
+            "from_status": from_status,
+            "from_type": from_type,
+            "to_status": status_name,
+            "to_type": to_type,
+            "changed_at": iso(at),
+        },
+        [ticket.department_id],
+    )
+    return ticket
+
+
+def status_history(unit: Unit, ticket: Ticket) -> list[StatusChange]:
+    """A ticket's status changes, oldest first (the first one has ``from_status`` ``None``)."""
+    unit.actor.require(permissions.TICKET_VIEW)
+    unit.actor.require_department(ticket.department_id, "ticket")
+    return list(
+        unit.session.scalars(
+            select(StatusChange)
+            .where(StatusChange.ticket_id == ticket.id)
+            .order_by(StatusChange.changed_at, StatusChange.id)
+        )
+    )
+
+
+# ------------------------------------------------------------------------ threads and the rest
+
+_THREAD_PERMISSION = {
+    ThreadKind.OUTGOING.value: permissions.TICKET_REPLY,
+    ThreadKind.COMMENT.value: permissions.TICKET_COMMENT,
+    # Recording a customer's message or a notification by hand is an edit of the ticket.
+    ThreadKind.INCOMING.value: permissions.TICKET_EDIT,
+    ThreadKind.NOTIFICATION.value: permissions.TICKET_EDIT,
+}
+
+
+def add_thread(
+    unit: Unit,
+    ticket: Ticket,
+    *,
+    kind: str,
+    body: str,
+    author_agent_id: int | None = None,
+    author_contact_id: int | None = None,
+    channel: str | None = None,
+    created_at: datetime | None = None,
+) -> Thread:
+    """Add a message to a ticket.
+
+    ``kind`` is incoming, outgoing, comment or notification; outgoing needs ``ticket.reply``,
+    comment ``ticket.comment``, the others ``ticket.edit``. Outgoing threads and comments
+    default their author to the acting agent, incoming ones to the ticket's contact;
+    notifications have no author. ``channel`` defaults to the ticket's.
+    """
+    if kind not in THREAD_KINDS:
+        raise ValidationFailed({"kind": [f"Choose one of: {', '.join(sorted(THREAD_KINDS))}."]})
+    unit.actor.require(_THREAD_PERMISSION[kind])
+    unit.actor.require_department(ticket.department_id, "ticket")
+    session = unit.session
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    _collect(
+        errors,
+        values,
+        "body",
+        lambda: clean_text(body, "body", max_length=1_000_000, required=True),
+    )
+    _collect(errors, values, "channel", lambda: _valid_channel(channel or ticket.channel))
+    _collect(errors, values, "created_at", lambda: require_aware(created_at, "created_at"))
+    _collect(
+        errors, values, "author_contact_id", lambda: _existing_contact(session, author_contact_id)
+    )
+    if author_agent_id is not None and session.get(Agent, author_agent_id) is None:
+        errors.setdefault("author_agent_id", []).append("Unknown agent.")
+    if errors:
+        raise ValidationFailed(errors)
+    if kind in (ThreadKind.OUTGOING, ThreadKind.COMMENT) and author_agent_id is None:
+        author_agent_id = unit.actor.agent_id
+    if kind == ThreadKind.INCOMING and author_contact_id is None and author_agent_id is None:
+        author_contact_id = ticket.contact_id
+    at = created_at or clock.now()
+    thread = Thread(
+        ticket_id=ticket.id,
+        kind=kind,
+        channel=values["channel"],
+        author_agent_id=author_agent_id,
+        author_contact_id=author_contact_id,
+        body=values["body"],
+        created_at=at,
+    )
+    session.add(thread)
+    ticket.updated_at = max(ticket.updated_at, at)
+    session.flush()
+    unit.audit(
+        "add",
+        "thread",
+        thread.id,
+        sub_action=kind,
+        after={"ticket_id": ticket.id, "kind": kind, "created_at": iso(at)},
+    )
+    unit.emit(
+        events.THREAD_ADDED,
+        {
+            "ticket_id": ticket.id,
+            "thread_id": thread.id,
+            "department_id": ticket.department_id,
+            "contact_id": ticket.contact_id,
+            "kind": kind,
+            "author_agent_id": thread.author_agent_id,
+            "author_contact_id": thread.author_contact_id,
+            "created_at": iso(at),
+        },
+        [ticket.department_id],
+    )
+    return thread
+
+
+def list_threads(unit: Unit, ticket: Ticket) -> list[Thread]:
+    """A ticket's threads, oldest first."""
+    unit.actor.require(permissions.TICKET_VIEW)
+    unit.actor.require_department(ticket.department_id, "ticket")
+    return list(
+        unit.session.scalars(
+            select(Thread)
+            .where(Thread.ticket_id == ticket.id)
+            .order_by(Thread.created_at, Thread.id)
+        )
+    )
+
+
+def add_rating(
+    unit: Unit,
+    ticket: Ticket,
+    rating: str,
+    feedback: str = "",
+    created_at: datetime | None = None,
+) -> HappinessRating:
+    """Record the customer's happiness rating (good, okay or bad); the latest one counts.
+
+    Customers rate through a channel or the portal (a system actor); an agent recording a
+    rating by hand needs ``ticket.edit``.
+    """
+    unit.actor.require(permissions.TICKET_EDIT)
+    unit.actor.require_department(ticket.department_id, "ticket")
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    _collect(errors, values, "rating", lambda: _valid_choice(rating, RATINGS, "rating"))
+    _collect(
+        errors, values, "feedback", lambda: clean_text(feedback, "feedback", max_length=10_000)
+    )
+    _collect(errors, values, "created_at", lambda: require_aware(created_at, "created_at"))
+    if errors:
+        raise ValidationFailed(errors)
+    at = created_at or clock.now()
+    record = HappinessRating(
+        ticket_id=ticket.id,
+        contact_id=ticket.contact_id,
+        agent_id=ticket.assignee_id,
+        rating=rating,
+        feedback=values["feedback"],
+        created_at=at,
+    )
+    unit.session.add(record)
+    unit.session.flush()
+    unit.audit("add", "rating", record.id, after={"ticket_id": ticket.id, "rating": rating})
+    unit.emit(
+        events.RATING_ADDED,
+        {
+            "ticket_id": ticket.id,
+            "rating_id": record.id,
+            "department_id": ticket.department_id,
+            "contact_id": ticket.contact_id,
+            "rating": rating,
+            "created_at": iso(at),
+        },
+        [ticket.department_id],
+    )
+    return record
+
+
+def add_time_entry(
+    unit: Unit,
+    ticket: Ticket,
+    *,
+    seconds: int,
+    billable: bool,
+    billed: bool = False,
+    description: str = "",
+    agent_id: int | None = None,
+    logged_at: datetime | None = None,
+) -> TimeEntry:
+    """Log time spent on a ticket (by the acting agent unless ``agent_id`` says otherwise)."""
+    unit.actor.require(permissions.TICKET_LOG_TIME)
+    unit.actor.require_department(ticket.department_id, "ticket")
+    errors: dict[str, list[str]] = {}
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
+        errors["seconds"] = ["Give a positive whole number of seconds."]
+    if billed and not billable:
+        errors["billed"] = ["Only billable time can be billed."]
+    values: dict[str, Any] = {}
+    _collect(
+        errors,
+        values,
+        "description",
+        lambda: clean_text(description, "description", max_length=10_000),
+    )
+    _collect(errors, values, "logged_at", lambda: require_aware(logged_at, "logged_at"))
+    agent_id = agent_id if agent_id is not None else unit.actor.agent_id
+    if agent_id is not None and unit.session.get(Agent, agent_id) is None:
+        errors["agent_id"] = ["Unknown agent."]
+    if errors:
+        raise ValidationFailed(errors)
+    entry = TimeEntry(
+        ticket_id=ticket.id,
+        agent_id=agent_id,
+        seconds=seconds,
+        billable=billable,
+        billed=billed,
+        description=values["description"],
+        logged_at=logged_at or clock.now(),
+    )
+    unit.session.add(entry)
+    unit.session.flush()
+    unit.audit(
+        "add",
+        "time_entry",
+        entry.id,
+        after={"ticket_id": ticket.id, "seconds": seconds, "billable": billable},
+    )
+    unit.emit(
+        events.TIME_ENTRY_ADDED,
+        {
+            "ticket_id": ticket.id,
+            "time_entry_id": entry.id,
+            "department_id": ticket.department_id,
+            "seconds": seconds,
+            "billable": billable,
+        },
+        [ticket.department_id],
+    )
+    return entry

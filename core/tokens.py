@@ -1,0 +1,208 @@
+"""Bearer tokens: agents' personal access tokens, and the lookup every bearer request goes through.
+
+A token's plaintext is shown once, when it is created; the database keeps only its SHA-256
+(``AccessToken.token_hash``) and a short hint for lists. OAuth access tokens issued by the
+marketplace's authorization server live in the same table with ``kind = "oauth"`` (and their
+``installation_id``), so :func:`resolve` serves both kinds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import NotFound, ValidationFailed
+from core.models import AccessToken, Agent, AuditEntry
+from core.services.base import clean_text, require_aware
+from hostapi import clock, scopes
+
+#: Personal tokens start with this, so a leaked one is recognisable (secret scanners, logs).
+PERSONAL_TOKEN_PREFIX = "dhp_"
+
+#: ``last_used_at`` is written at most this often per token: a busy script must not turn
+#: every read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class TokenKind(StrEnum):
+    """Where a token came from."""
+
+    PERSONAL = "personal"
+    OAUTH = "oauth"
+
+
+def hash_token(plaintext: str) -> str:
+    """The SHA-256 (hex) a token is stored and looked up by."""
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def validate_scopes(requested: Iterable[str], field: str = "scopes") -> str:
+    """The space-separated form of ``requested``; unknown or no scopes are refused on ``field``."""
+    names = sorted({name.strip() for name in requested if name and name.strip()})
+    if not names:
+        raise ValidationFailed({field: ["Choose at least one scope."]})
+    unknown = [name for name in names if name not in scopes.ALL]
+    if unknown:
+        raise ValidationFailed({field: [f"Unknown scope: {', '.join(unknown)}."]})
+    return " ".join(names)
+
+
+def create_personal_token(
+    session: Session,
+    agent: Agent,
+    name: str,
+    scopes: Iterable[str],
+    expires_at: datetime | None = None,
+    *,
+    ip_address: str | None = None,
+) -> tuple[AccessToken, str]:
+    """Create a personal access token for ``agent``; returns the record and its plaintext.
+
+    The plaintext is not stored anywhere: the caller shows it once. The token acts as the
+    agent, limited to ``scopes`` and always to the agent's own permissions and departments.
+
+    :raises ValidationFailed: on ``name``, ``scopes`` or ``expires_at`` (past or naive).
+    """
+    errors: dict[str, list[str]] = {}
+    clean_name = _gather(errors, lambda: clean_text(name, "name", max_length=200, required=True))
+    scope_string = _gather(errors, lambda: validate_scopes(scopes))
+    _gather(errors, lambda: _future(expires_at))
+    if errors:
+        raise ValidationFailed(errors)
+    plaintext = PERSONAL_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = AccessToken(
+        token_hash=hash_token(plaintext),
+        token_hint=plaintext[:12],
+        name=clean_name,
+        kind=TokenKind.PERSONAL.value,
+        agent_id=agent.id,
+        scopes=scope_string,
+        created_at=clock.now(),
+        expires_at=expires_at,
+    )
+    session.add(token)
+    session.flush()
+    _audit(
+        session, agent, ip_address, "add", token, after={"name": clean_name, "scopes": scope_string}
+    )
+    return token, plaintext
+
+
+def _gather(errors: dict[str, list[str]], check: Callable[[], str]) -> str:
+    """Run one field check; on failure add its messages to ``errors`` (every field reported)."""
+    try:
+        return check()
+    except ValidationFailed as failure:
+        for field, messages in failure.errors.items():
+            errors.setdefault(field, []).extend(messages)
+        return ""
+
+
+def _future(expires_at: datetime | None) -> str:
+    require_aware(expires_at, "expires_at")
+    if expires_at is not None and expires_at <= clock.now():
+        raise ValidationFailed({"expires_at": ["Give a time in the future."]})
+    return ""
+
+
+def resolve(session: Session, plaintext: str) -> AccessToken | None:
+    """The live token with this plaintext, or ``None`` (unknown, revoked, expired, agent inactive).
+
+    Records the use in ``last_used_at`` (at most once per :data:`LAST_USED_RESOLUTION`); the
+    caller commits.
+    """
+    if not plaintext:
+        return None
+    token = session.scalar(
+        select(AccessToken).where(AccessToken.token_hash == hash_token(plaintext))
+    )
+    now = clock.now()
+    if token is None or token.revoked_at is not None or not token.agent.is_active:
+        return None
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        token.last_used_at = now
+        session.flush()
+    return token
+
+
+def personal_tokens(session: Session, agent: Agent) -> list[AccessToken]:
+    """The agent's personal tokens not revoked, newest first (expired ones included, marked so)."""
+    return list(
+        session.scalars(
+            select(AccessToken)
+            .where(
+                AccessToken.agent_id == agent.id,
+                AccessToken.kind == TokenKind.PERSONAL.value,
+                AccessToken.revoked_at.is_(None),
+            )
+            .order_by(AccessToken.created_at.desc(), AccessToken.id.desc())
+        )
+    )
+
+
+def get_personal_token(session: Session, agent: Agent, token_id: int) -> AccessToken:
+    """One of the agent's own live personal tokens.
+
+    :raises NotFound: another agent's token, a revoked one, or none with that id.
+    """
+    token = session.get(AccessToken, token_id)
+    if (
+        token is None
+        or token.agent_id != agent.id
+        or token.kind != TokenKind.PERSONAL.value
+        or token.revoked_at is not None
+    ):
+        raise NotFound("token not found")
+    return token
+
+
+def revoke(
+    session: Session, token: AccessToken, *, by: Agent | None = None, ip_address: str | None = None
+) -> None:
+    """Revoke ``token`` now (idempotent); every later request with it answers 401."""
+    if token.revoked_at is not None:
+        return
+    token.revoked_at = clock.now()
+    session.flush()
+    _audit(
+        session, by, ip_address, "delete", token, after={"revoked_at": token.revoked_at.isoformat()}
+    )
+
+
+def is_expired(token: AccessToken) -> bool:
+    """True when the token has an expiry that has passed."""
+    return token.expires_at is not None and token.expires_at <= clock.now()
+
+
+def _audit(
+    session: Session,
+    agent: Agent | None,
+    ip_address: str | None,
+    action: str,
+    token: AccessToken,
+    *,
+    after: dict[str, str],
+) -> None:
+    # Token creation and revocation are security events: who, when, from where.
+    session.add(
+        AuditEntry(
+            at=clock.now(),
+            actor_agent_id=agent.id if agent is not None else None,
+            actor_label="" if agent is not None else "system",
+            ip_address=ip_address,
+            action=action,
+            entity_type="access_token",
+            entity_id=str(token.id),
+            sub_action=token.kind,
+            before=None,
+            after=after,
+        )
+    )

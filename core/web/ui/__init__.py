@@ -1,0 +1,28 @@
+"""The agents' web UI: sign-in, tickets, contacts and accounts, with the extension areas."""
+
+from __future__ import annotations
+
+from flask import Flask, redirect, url_for
+from werkzeug.wrappers import Response
+
+from core.web.ui import auth, customers, errors, labels, tickets
+
+
+def init_app(app: Flask) -> None:
+    """Register the UI's blueprints, error pages and template helpers."""
+    app.register_blueprint(auth.blueprint)
+    app.register_blueprint(tickets.blueprint)
+    app.register_blueprint(customers.blueprint)
+    errors.init_app(app)
+    app.jinja_env.globals.update(
+        status_label=lambda code: labels.label(labels.STATUSES, code),
+        status_type_label=lambda code: labels.label(labels.STATUS_TYPES, code),
+        priority_label=lambda code: labels.label(labels.PRIORITIES, code),
+        channel_label=lambda code: labels.label(labels.CHANNELS, code),
+        thread_kind_label=lambda code: labels.label(labels.THREAD_KINDS, code),
+    )
+
+    @app.get("/")
+    def home() -> Response:
+        """The desk opens on the ticket list."""
+        return redirect(url_for("tickets.index"))

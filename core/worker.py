@@ -1,0 +1,114 @@
+"""The job worker: an RQ worker plus the outbox relay and the cron scheduler.
+
+The worker is an RQ ``SimpleWorker`` (jobs run in the worker process, not a spawned child):
+jobs need the process's host (its engine, loaded plugins), and a crashed worker is recovered
+from the outbox lease anyway, not from RQ's registries. Beside it, a thread moves outbox rows
+to RQ every ``relay_interval`` seconds and, with the scheduler on, writes periodic jobs' runs
+to the outbox and prunes old delivered rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from rq import Queue, SimpleWorker
+
+from core import jobs, outbox
+from hostapi import clock
+
+if TYPE_CHECKING:
+    from core.host import Host
+
+log = logging.getLogger(__name__)
+
+#: Delivered outbox rows older than this are deleted by the scheduler.
+OUTBOX_RETENTION = timedelta(days=7)
+#: Seconds between two prunes of the outbox.
+PRUNE_INTERVAL_SECONDS = 3600
+
+
+class _Worker(SimpleWorker):
+    """A SimpleWorker that tolerates running outside the main thread (``serve --with-worker``)."""
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            super()._install_signal_handlers()
+
+
+def queue_names(host: Host) -> list[str]:
+    """The queues a worker listens on: the events' and each loaded extension's."""
+    return [outbox.EVENT_QUEUE, *(outbox.plugin_queue(p) for p in sorted(host.plugins.loaded))]
+
+
+def make_worker(host: Host) -> SimpleWorker:
+    """An RQ worker on every deskhost queue, delivering with ``host``."""
+    outbox.bind_host(host)
+    connection = host.redis
+    queues = [Queue(name, connection=connection) for name in queue_names(host)]
+    return _Worker(queues, connection=connection)
+
+
+def run(
+    host: Host,
+    *,
+    burst: bool = False,
+    with_scheduler: bool = True,
+    relay_interval: float = 0.5,
+) -> None:
+    """Run the worker until SIGTERM/SIGINT (warm shutdown), or in ``burst`` mode until idle.
+
+    ``burst``: schedule due periodic runs, relay until the outbox has nothing due, work the
+    queues until empty, and repeat until neither has anything left (tests, one-off runs).
+    """
+    if burst:
+        _run_burst(host, with_scheduler=with_scheduler)
+        return
+    worker = make_worker(host)
+    stop = threading.Event()
+    relay = threading.Thread(
+        target=_relay_loop,
+        args=(host, stop, relay_interval, with_scheduler),
+        name="deskhost-relay",
+        daemon=True,
+    )
+    relay.start()
+    try:
+        worker.work(burst=False, with_scheduler=False)
+    finally:
+        stop.set()
+        relay.join(timeout=30)
+
+
+def _run_burst(host: Host, *, with_scheduler: bool) -> None:
+    if with_scheduler:
+        jobs.schedule_due(host)
+    while True:
+        relayed = 0
+        while (handed := outbox.relay_once(host)) > 0:
+            relayed += handed
+        # A fresh RQ worker per pass: RQ registers a worker's birth and death once.
+        worked = make_worker(host).work(burst=True)
+        if not relayed and not worked:
+            return
+
+
+def _relay_loop(host: Host, stop: threading.Event, interval: float, with_scheduler: bool) -> None:
+    """Move outbox rows to RQ until ``stop``; schedule cron runs and prune when asked to."""
+    next_schedule = next_prune = clock.monotonic()
+    while not stop.is_set():
+        try:
+            handed = outbox.relay_once(host)
+            if with_scheduler and clock.monotonic() >= next_schedule:
+                jobs.schedule_due(host)
+                next_schedule = clock.monotonic() + jobs.SCHEDULER_INTERVAL_SECONDS
+            if with_scheduler and clock.monotonic() >= next_prune:
+                outbox.prune(host, OUTBOX_RETENTION)
+                next_prune = clock.monotonic() + PRUNE_INTERVAL_SECONDS
+        except Exception:  # the loop must outlive a database hiccup; the next pass retries
+            log.exception("outbox relay pass failed")
+            handed = 0
+        if not handed:
+            stop.wait(interval)

@@ -1,0 +1,65 @@
+"""REST API: the OpenAPI document served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from flask.testing import FlaskClient
+
+from hostapi import scopes
+
+
+@pytest.fixture
+def document(client: FlaskClient) -> dict:
+    """The served OpenAPI document, parsed."""
+    answer = client.get("/api/v1/openapi.json")
+    assert answer.status_code == 200
+    return json.loads(answer.data)
+
+
+def test_document_lists_every_endpoint(document: dict) -> None:
+    expected = {
+        "/api/v1/tickets": {"get", "post"},
+        "/api/v1/tickets/{ticket_id}": {"get", "patch"},
+        "/api/v1/tickets/{ticket_id}/status": {"post"},
+        "/api/v1/tickets/{ticket_id}/status-history": {"get"},
+        "/api/v1/tickets/{ticket_id}/threads": {"get", "post"},
+        "/api/v1/tickets/{ticket_id}/ratings": {"get", "post"},
+        "/api/v1/tickets/{ticket_id}/time-entries": {"get", "post"},
+        "/api/v1/contacts": {"get", "post"},
+        "/api/v1/contacts/{contact_id}": {"get", "patch"},
+        "/api/v1/contacts/{contact_id}/merge": {"post"},
+        "/api/v1/accounts": {"get", "post"},
+        "/api/v1/accounts/{account_id}": {"get", "patch"},
+        "/api/v1/departments": {"get", "post"},
+        "/api/v1/me": {"get"},
+        "/api/v1/me/tokens": {"get", "post"},
+        "/api/v1/me/tokens/{token_id}": {"delete"},
+    }
+    methods = {"get", "post", "patch", "put", "delete"}
+    found = {path: set(item) & methods for path, item in document["paths"].items()}
+    assert found == expected
+
+
+def test_document_declares_bearer_and_session_security_schemes(document: dict) -> None:
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer"}
+    assert schemes["sessionCookie"]["in"] == "cookie"
+    assert schemes["csrfToken"] == {**schemes["csrfToken"], "in": "header", "name": "X-CSRFToken"}
+
+
+def test_each_operation_names_the_scope_it_needs(document: dict) -> None:
+    create = document["paths"]["/api/v1/tickets"]["post"]
+    assert {"bearerAuth": [scopes.TICKETS_WRITE]} in create["security"]
+    assert {"sessionCookie": [], "csrfToken": []} in create["security"]
+
+
+def test_document_describes_the_error_format(document: dict) -> None:
+    error = document["components"]["schemas"]["Error"]["properties"]
+    assert {"code", "status", "message", "errors", "error", "scope"} <= set(error)
+
+
+def test_document_is_a_valid_openapi_document(document: dict) -> None:
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(document)

@@ -1,0 +1,137 @@
+"""The context an extension receives: scopes, visibility, storage, secrets, jobs and writes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.host import Host
+from core.models import AuditEntry, Department, InstallationStorage, OutboxEvent, Ticket
+from hostapi import Context, JobSpec, ScopeError, TicketQuery, hookimpl, scopes
+from tests.plugin_fixtures import manifest
+
+
+@pytest.fixture
+def deskhost_host(host: Host) -> Host:
+    """Run hostapi.testing's fixtures on this run's host (both backends)."""
+    return host
+
+
+class Worker:
+    """A plugin with one job."""
+
+    @hookimpl
+    def deskhost_jobs(self) -> list[JobSpec]:
+        return [JobSpec(name="sync", run=lambda context, payload: None)]
+
+
+def _manifest(**fields: Any) -> Mapping[str, Any]:
+    scopes_requested = fields.pop(
+        "scopes", [scopes.TICKETS_READ, scopes.TICKETS_WRITE, scopes.CONTACTS_READ]
+    )
+    return manifest("worker", scopes=scopes_requested, **fields)
+
+
+@pytest.fixture
+def context(installed: Callable[..., Context]) -> Context:
+    """A context for the ``worker`` plugin installed on Support."""
+    return installed(Worker(), departments=["Support"], manifest=_manifest())
+
+
+def _ticket(db: Session, department_name: str, subject: str) -> Ticket:
+    from core.services import tickets
+    from core.services.base import Actor, Unit
+
+    department = db.scalar(select(Department).where(Department.name == department_name))
+    if department is None:
+        from hostapi import clock
+
+        department = Department(name=department_name, created_at=clock.now())
+        db.add(department)
+        db.flush()
+    ticket = tickets.create_ticket(
+        Unit(db, Actor.system("test"), None),
+        subject=subject,
+        department_id=department.id,
+        channel="email",
+    )
+    db.commit()
+    return ticket
+
+
+def test_secret_is_stored_encrypted_and_read_back(context: Context, db: Session) -> None:
+    context.secret_set("token", "channel-token-1a2b")
+    context.db.commit()
+
+    row = db.scalars(select(InstallationStorage).where(InstallationStorage.is_secret)).one()
+    assert "channel-token" not in str(row.value)
+    assert context.secret_get("token") == "channel-token-1a2b"
+
+
+def test_secret_hint_shows_only_the_last_four_characters(context: Context) -> None:
+    context.secret_set("token", "channel-token-1a2b")
+    assert context.secret_hint("token") == "••••1a2b"
+
+
+def test_storage_round_trips_and_deletes(context: Context) -> None:
+    context.storage_set("cursor", {"page": 2})
+    assert context.storage_get("cursor") == {"page": 2}
+    context.storage_delete("cursor")
+    assert context.storage_get("cursor", "none") == "none"
+
+
+def test_enqueue_writes_a_job_row_to_the_outbox_with_its_delay(
+    context: Context, db: Session
+) -> None:
+    job_id = context.enqueue("sync", {"full": True}, delay=timedelta(minutes=5))
+    context.db.commit()
+
+    row = db.scalars(select(OutboxEvent).where(OutboxEvent.id == job_id)).one()
+    assert (row.kind, row.name, row.payload, row.installation_id) == (
+        "job",
+        "sync",
+        {"full": True},
+        context.installation_id,
+    )
+    assert row.available_at - row.occurred_at == timedelta(minutes=5)
+
+
+def test_enqueue_of_an_unknown_job_is_refused(context: Context) -> None:
+    with pytest.raises(ValueError, match="no job named 'nope'"):
+        context.enqueue("nope")
+
+
+def test_missing_scope_raises_scope_error(installed: Callable[..., Context]) -> None:
+    context = installed(Worker(), manifest=_manifest(scopes=[scopes.TICKETS_READ]))
+    with pytest.raises(ScopeError):
+        context.get_contact(1)
+
+
+def test_ticket_outside_the_installation_departments_is_absent(
+    context: Context, db: Session
+) -> None:
+    inside = _ticket(db, "Support", "inside")
+    outside = _ticket(db, "Sales", "outside")
+
+    assert context.get_ticket(inside.id) is not None
+    assert context.get_ticket(outside.id) is None
+    assert [t.subject for t in context.list_tickets(TicketQuery())] == ["inside"]
+
+
+def test_create_ticket_goes_through_the_service_as_the_extension(
+    context: Context, db: Session
+) -> None:
+    (support_id,) = context.department_ids
+    record = context.create_ticket(
+        subject="From chat", department_id=support_id, contact_id=None, channel="chat"
+    )
+    context.db.commit()
+
+    assert db.get(Ticket, record.id).subject == "From chat"
+    labels = set(db.scalars(select(AuditEntry.actor_label)))
+    assert "extension:worker" in labels

@@ -1,0 +1,226 @@
+"""Synchronous event dispatch: per installation, under savepoints, isolated from failures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.host import Host
+from core.models import (
+    Department,
+    HookError,
+    Installation,
+    InstallationStorage,
+    OutboxEvent,
+    PermissionProfile,
+    Ticket,
+)
+from core.plugins import installations
+from core.services import customers, tickets
+from core.services.base import Actor, Unit
+from hostapi import Event, events, scopes
+from tests.plugin_fixtures import entry_point
+
+
+@pytest.fixture
+def load_fixture_plugins(host: Host) -> Iterator[Callable[..., None]]:
+    """Load test plugins through entry points, as the host loads real ones; unload after."""
+    loaded: list[str] = []
+
+    def load(*names: str) -> None:
+        host.plugins.load_entry_points([entry_point(name) for name in names])
+        for name in names:
+            assert name in host.plugins.loaded, host.plugins.errors.get(name)
+            loaded.append(name)
+
+    yield load
+    for name in loaded:
+        host.plugins.unregister_plugin(name)
+
+
+@pytest.fixture
+def activate(host: Host) -> Callable[..., int]:
+    """Install and authorize a loaded plugin for some departments; returns the installation id."""
+
+    def make(
+        plugin_id: str, departments: list[Department], granted: list[str] | None = None
+    ) -> int:
+        with host.transaction() as session:
+            installation = installations.install(
+                session,
+                host,
+                plugin_id,
+                department_ids=[d.id for d in departments],
+                profile_ids=_all_profiles(session),
+            )
+            requested = host.plugins.manifest(plugin_id).scopes
+            installations.authorize(session, host, installation, granted or requested)
+            return installation.id
+
+    return make
+
+
+def _all_profiles(session: Session) -> list[int]:
+    return list(session.scalars(select(PermissionProfile.id)))
+
+
+def _create_ticket(host: Host, department: Department) -> int:
+    with host.transaction() as session:
+        unit = Unit(session, Actor.system("test"), host)
+        ticket = tickets.create_ticket(
+            unit, subject="Printer on fire", department_id=department.id, channel="email"
+        )
+        return ticket.id
+
+
+def _stored(db: Session, installation_id: int, key: str) -> object:
+    row = db.get(InstallationStorage, (installation_id, key))
+    return None if row is None else row.value
+
+
+def test_raising_hook_neither_stops_the_ticket_change_nor_the_other_extensions(
+    host: Host,
+    db: Session,
+    make_department: Callable[..., Department],
+    load_fixture_plugins: Callable[..., None],
+    activate: Callable[..., int],
+) -> None:
+    support = make_department("Support")
+    load_fixture_plugins("raiser", "recorder")
+    raiser = activate("raiser", [support])
+    recorder = activate("recorder", [support])
+
+    ticket_id = _create_ticket(host, support)
+
+    assert db.get(Ticket, ticket_id) is not None
+    outbox = db.scalars(select(OutboxEvent).where(OutboxEvent.name == events.TICKET_CREATED)).one()
+    assert _stored(db, recorder, "seen") == [[events.TICKET_CREATED, outbox.id]]
+    error = db.scalars(select(HookError)).one()
+    assert (error.plugin_id, error.installation_id, error.hook, error.event_id) == (
+        "raiser",
+        raiser,
+        "deskhost_event_sync",
+        outbox.id,
+    )
+    assert "cannot handle ticket.created" in error.error
+
+
+def test_raising_hook_loses_only_its_own_savepoint(
+    host: Host,
+    db: Session,
+    make_department: Callable[..., Department],
+    load_fixture_plugins: Callable[..., None],
+    activate: Callable[..., int],
+) -> None:
+    support = make_department("Support")
+    load_fixture_plugins("raiser")
+    raiser = activate("raiser", [support])
+
+    _create_ticket(host, support)
+
+    assert _stored(db, raiser, "half_done") is None
+
+
+def test_outbox_row_names_installations_whose_sync_hook_failed(
+    host: Host,
+    db: Session,
+    make_department: Callable[..., Department],
+    load_fixture_plugins: Callable[..., None],
+    activate: Callable[..., int],
+) -> None:
+    support = make_department("Support")
+    load_fixture_plugins("raiser", "recorder")
+    raiser = activate("raiser", [support])
+    activate("recorder", [support])
+
+    _create_ticket(host, support)
+
+    outbox = db.scalars(select(OutboxEvent).where(OutboxEvent.name == events.TICKET_CREATED)).one()
+    assert outbox.sync_failed_installation_ids == [raiser]
+
+
+def test_installation_not_covering_the_department_gets_nothing(
+    host: Host,
+    db: Session,
+    make_department: Callable[..., Department],
+    load_fixture_plugins: Callable[..., None],
+    activate: Callable[..., int],
+) -> None:
+    support, sales = make_department("Support"), make_department("Sales")
+    load_fixture_plugins("recorder")
+    covering = activate("recorder", [support])
+    elsewhere = activate("recorder", [sales])
+
+    _create_ticket(host, support)
+
+    assert _stored(db, covering, "seen") is not None
+    assert _stored(db, elsewhere, "seen") is None
+
+
+def test_installation_awaiting_authorization_gets_nothing(
+    host: Host,
+    db: Session,
+    make_department: Callable[..., Department],
+    load_fixture_plugins: Callable[..., None],
+) -> None:
+    support = make_department("Support")
+    load_fixture_plugins("recorder")
+    with host.transaction() as session:
+        pending = installations.install(
+            session,
+            host,
+            "recorder",
+            department_ids=[support.id],
+            profile_ids=_all_profiles(session),
+        ).id
+
+    _create_ticket(host, support)
+
+    assert _stored(db, pending, "seen") is None
+
+
+def test_contact_events_go_to_installations_granted_contacts_read(
+    host: Host,
+    db: Session,
+    make_department: Callable[..., Department],
+    load_fixture_plugins: Callable[..., None],
+    activate: Callable[..., int],
+) -> None:
+    support, sales = make_department("Support"), make_department("Sales")
+    load_fixture_plugins("recorder")
+    reader = activate("recorder", [sales], [scopes.TICKETS_READ, scopes.CONTACTS_READ])
+    not_reader = activate("recorder", [support], [scopes.TICKETS_READ])
+
+    with host.transaction() as session:
+        customers.create_contact(Unit(session, Actor.system("test"), host), last_name="Sato")
+
+    assert [name for name, _ in _stored(db, reader, "seen")] == [events.CONTACT_CREATED]
+    assert _stored(db, not_reader, "seen") is None
+
+
+def test_installations_for_a_department_move_include_both_departments(
+    host: Host,
+    db: Session,
+    make_department: Callable[..., Department],
+    load_fixture_plugins: Callable[..., None],
+    activate: Callable[..., int],
+) -> None:
+    support, sales, legal = (make_department(n) for n in ("Support", "Sales", "Legal"))
+    load_fixture_plugins("recorder")
+    ids = [activate("recorder", [d]) for d in (support, sales, legal)]
+    move = Event(
+        id="e1",
+        name=events.TICKET_UPDATED,
+        occurred_at=datetime.now(UTC),
+        payload={},
+        department_ids=(support.id, sales.id),
+    )
+
+    found = host.plugins.installations_for(db, move)
+
+    assert [i.id for i in found] == ids[:2]
+    assert all(isinstance(i, Installation) for i in found)
