@@ -168,7 +168,8 @@ def serve_command(bind_host: str, port: int, with_worker: bool) -> None:
         worker = subprocess.Popen([sys.executable, "-m", "core.cli", "worker"], env=os.environ)
     click.echo(f"deskhost on http://{bind_host}:{port}/")
     try:
-        run_simple(bind_host, port, current_app, threaded=True, use_reloader=False)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        run_simple(bind_host, port, app, threaded=True, use_reloader=False)
     finally:
         if worker is not None:
             worker.send_signal(signal.SIGTERM)
