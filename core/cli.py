@@ -34,7 +34,10 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
+@click.group(
+    cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False
+)
+@click.version_option(package_name="deskhost")
 def main() -> None:
     """deskhost: a plugin-based extension host for customer-support desks.
 

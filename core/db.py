@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +45,10 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
 
+#: Execution option marking connections that will write (``BEGIN IMMEDIATE`` on SQLite).
+WRITE_OPTION = "deskhost_writes"
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; on SQLite, make transactions, savepoints and DDL really transactional."""
     if url.startswith("sqlite"):
@@ -73,16 +75,17 @@ def _make_sqlite_transactional(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # A deferred transaction that reads, then writes after another writer committed fails
+        # at once with "database is locked" (the busy timeout cannot help it); writers therefore
+        # take the write lock up front and queue behind each other instead.
+        immediate = connection.get_execution_options().get(WRITE_OPTION)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit (views render after committing)."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, writes: bool = False) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit (views render after committing).
 
-
-@contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session whose work commits on success and rolls back on any exception."""
-    with factory() as session, session.begin():
-        yield session
+    ``writes`` marks sessions meant to change data: on SQLite they begin with the write lock.
+    """
+    bind = engine.execution_options(**{WRITE_OPTION: True}) if writes else engine
+    return sessionmaker(bind=bind, expire_on_commit=False)

@@ -30,6 +30,7 @@ class Host:
         self.settings = settings
         self.engine: Engine = make_engine(settings.database_url)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+        self.write_sessions: sessionmaker[Session] = make_session_factory(self.engine, writes=True)
 
     @cached_property
     def redis(self) -> redis.Redis:
@@ -48,7 +49,7 @@ class Host:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session committed on success, rolled back on error."""
-        with self.sessions() as session, session.begin():
+        with self.write_sessions() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

@@ -49,9 +49,9 @@ def _claim_redis_database(url: str) -> Iterator[str]:
     token = uuid.uuid4().hex
     for number in range(15, 0, -1):
         candidate = redis.Redis.from_url(url, db=number)
-        if candidate.set("deskhost:test-run-lock", token, nx=True, ex=3 * 3600):
+        if candidate.set("deskhost:test-run-lock", token, nx=True, ex=3600):
             candidate.flushdb()
-            candidate.set("deskhost:test-run-lock", token, ex=3 * 3600)
+            candidate.set("deskhost:test-run-lock", token, ex=3600)
             kwargs = candidate.connection_pool.connection_kwargs
             try:
                 yield f"redis://{kwargs['host']}:{kwargs['port']}/{number}"

@@ -441,3 +441,33 @@ def test_services_run_with_a_real_host_dispatching_to_extensions(
     db.commit()
     names = list(db.scalars(select(OutboxEvent.name).order_by(OutboxEvent.seq)))
     assert names == [events.TICKET_CREATED, events.TICKET_STATUS_CHANGED]
+
+
+# ---------------------------------------------------------------------------- custom statuses
+
+
+def test_custom_status_counts_as_its_type_when_a_ticket_moves_to_it(
+    unit_for: UnitFor, admin_agent: Agent, make_ticket: Callable[..., Ticket], db: Session
+) -> None:
+    unit = unit_for(admin_agent)
+    tickets.create_status(unit, name="Awaiting parts", status_type="on_hold")
+    ticket = make_ticket()
+    tickets.change_status(unit, db.get(Ticket, ticket.id), "Awaiting parts")
+    db.commit()
+    assert db.get(Ticket, ticket.id).status_type == "on_hold"
+    assert [s.name for s in tickets.list_statuses(db)][-1] == "Awaiting parts"
+
+
+def test_custom_status_needs_a_known_type_and_a_new_name(
+    unit_for: UnitFor, admin_agent: Agent
+) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        tickets.create_status(unit_for(admin_agent), name="Open", status_type="paused")
+    assert set(refused.value.errors) == {"name", "status_type"}
+
+
+def test_agents_without_setup_permission_cannot_add_statuses(
+    unit_for: UnitFor, agent: Agent
+) -> None:
+    with pytest.raises(Forbidden):
+        tickets.create_status(unit_for(agent), name="Waiting", status_type="on_hold")

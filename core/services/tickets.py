@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import permissions
@@ -92,6 +92,36 @@ def channels() -> frozenset[str]:
 def status_type_of(session: Session, name: str) -> str | None:
     """The type (open, on_hold, closed) of the status called ``name``; ``None`` if unknown."""
     return session.scalar(select(TicketStatus.status_type).where(TicketStatus.name == name))
+
+
+def list_statuses(session: Session) -> list[TicketStatus]:
+    """Every status, built in and custom, in display order."""
+    return list(session.scalars(select(TicketStatus).order_by(TicketStatus.position)))
+
+
+def create_status(unit: Unit, *, name: str, status_type: str) -> TicketStatus:
+    """Add a custom status of one of the three types (an "Awaiting parts" that is on hold…)."""
+    unit.actor.require(permissions.SETUP_MANAGE)
+    errors: dict[str, list[str]] = {}
+    clean_name = ""
+    try:
+        clean_name = clean_text(name, "name", max_length=100, required=True)
+    except ValidationFailed as failed:
+        errors.update(failed.errors)
+    if status_type not in {t.value for t in StatusType}:
+        errors["status_type"] = ["Must be one of: open, on_hold, closed."]
+    if clean_name and status_type_of(unit.session, clean_name) is not None:
+        errors["name"] = ["A status with this name exists."]
+    if errors:
+        raise ValidationFailed(errors)
+    position = unit.session.scalar(select(func.max(TicketStatus.position))) or 0
+    status = TicketStatus(
+        name=clean_name, status_type=status_type, is_builtin=False, position=position + 1
+    )
+    unit.session.add(status)
+    unit.session.flush()
+    unit.audit("add", "ticket_status", status.id, after={"name": clean_name, "type": status_type})
+    return status
 
 
 def display_number(organisation: Organisation, number: int) -> str:

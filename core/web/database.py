@@ -18,12 +18,17 @@ def init_app(app: Flask) -> None:
             session.close()
 
 
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def db_session() -> Session:
     """The current request's session (opened on first use)."""
-    from flask import current_app
+    from flask import current_app, request
 
     session = g.get("db_session")
     if session is None:
         host: Host = current_app.extensions["deskhost.host"]
-        session = g.db_session = host.sessions()
+        # Requests that may change data take SQLite's write lock up front (see core.db).
+        factory = host.sessions if request.method in _READ_METHODS else host.write_sessions
+        session = g.db_session = factory()
     return session
