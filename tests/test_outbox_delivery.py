@@ -52,9 +52,7 @@ class RecordingExtension:
         self.failures = failures
 
     @hookimpl
-    def deskhost_event(
-        self, context: Context, event: Event, redelivered_after_error: bool
-    ) -> None:
+    def deskhost_event(self, context: Context, event: Event, redelivered_after_error: bool) -> None:
         if self.failures:
             self.failures -= 1
             raise RuntimeError("the extension's backend is down")
