@@ -8,7 +8,9 @@ import pytest
 
 from core.host import Host
 from core.plugins.manager import PluginHost
-from tests.plugin_fixtures import entry_point
+from core.services import org, tickets
+from hostapi import PermissionSpec, hookimpl
+from tests.plugin_fixtures import entry_point, manifest
 
 BUNDLED = {"customer_insights", "ticket_history", "salesiq", "im_dashboard"}
 
@@ -66,3 +68,32 @@ def test_hook_caller_runs_only_the_named_plugin(plugin_host: PluginHost) -> None
     plugin_host.load_entry_points([entry_point("recorder"), entry_point("raiser")])
     impls = plugin_host.hook_caller("recorder", "deskhost_event_sync").get_hookimpls()
     assert [impl.plugin_name for impl in impls] == ["recorder"]
+
+
+class VocabularyExtension:
+    """Adds a permission and a ticket channel through its hooks."""
+
+    def __init__(self, permission: str) -> None:
+        self.permission = permission
+
+    @hookimpl
+    def deskhost_permissions(self) -> list[PermissionSpec]:
+        return [PermissionSpec(name=self.permission, label="Export insights")]
+
+    @hookimpl
+    def deskhost_channels(self) -> list[str]:
+        return ["instagram"]
+
+
+def test_extension_permissions_and_channels_join_the_catalogues(plugin_host: PluginHost) -> None:
+    plugin_host.register_plugin(VocabularyExtension("vocab.export"), manifest("vocab"))
+    assert "vocab.export" in org.known_permissions()
+    assert "instagram" in tickets.channels()
+
+
+def test_permission_without_the_extension_prefix_refuses_the_plugin(
+    plugin_host: PluginHost,
+) -> None:
+    with pytest.raises(ValueError, match=r"must start with 'vocab\.'"):
+        plugin_host.register_plugin(VocabularyExtension("ticket.view"), manifest("vocab"))
+    assert "vocab" not in plugin_host.loaded

@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 from core.models import HookError, Installation, OutboxEvent
 from core.models.extensions import InstallationState, installation_departments
 from core.plugins.manifest import Manifest, ManifestError, load_manifest
+from core.services import org as org_services
+from core.services import tickets as ticket_services
 from hostapi import JobSpec, Panel, Webhook, clock, hookspecs
 from hostapi import scopes as scope_names
 from hostapi._markers import PROJECT_NAME
@@ -140,7 +142,26 @@ class PluginHost:
         self.loaded[plugin_id] = info
         self.errors.pop(plugin_id, None)
         self._forget_cached_callers()
+        try:
+            self._register_vocabulary(info)
+        except ValueError:
+            self.unregister_plugin(plugin_id)
+            raise
         return info
+
+    def _register_vocabulary(self, info: LoadedPlugin) -> None:
+        """Add a plugin's permissions to the catalogue and its channels to the known ones."""
+        prefix = f"{info.plugin_id}."
+        names = [p.name for p in info.manifest.permissions]
+        names += [spec.name for spec in self._contributed(info.plugin_id, "deskhost_permissions")]
+        misnamed = [name for name in names if not name.startswith(prefix)]
+        if misnamed:
+            raise ValueError(
+                f"plugin {info.plugin_id!r}: permission names must start with {prefix!r}: "
+                + ", ".join(misnamed)
+            )
+        org_services.register_permissions(names)
+        ticket_services.register_channels(self._contributed(info.plugin_id, "deskhost_channels"))
 
     def unregister_plugin(self, plugin_id: str) -> None:
         """Remove a registered plugin (tests)."""
