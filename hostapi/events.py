@@ -35,6 +35,34 @@ ACCOUNT_UPDATED = "account.updated"
 #: contact_ids ([min, max] or null), counts ({record type: n}); one per imported batch
 HISTORY_IMPORTED = "history.imported"
 
+#: payload: activity_id, kind, contact_id, account_id, ticket_id (a ticket's activity carries
+#: its department in ``department_ids``)
+ACTIVITY_CREATED = "activity.created"
+#: payload: activity_id, changes
+ACTIVITY_UPDATED = "activity.updated"
+#: payload: attachment_id, ticket_id, contact_id, account_id, filename, size_bytes
+ATTACHMENT_ADDED = "attachment.added"
+#: payload: attachment_id, ticket_id, contact_id, account_id
+ATTACHMENT_DELETED = "attachment.deleted"
+#: payload: product_id
+PRODUCT_CREATED = "product.created"
+#: payload: product_id, contact_id, account_id, linked (true for link, false for unlink)
+PRODUCT_LINKED = "product.linked"
+#: payload: department_id
+DEPARTMENT_CREATED = "department.created"
+#: payload: department_id, changes
+DEPARTMENT_UPDATED = "department.updated"
+#: payload: profile_id
+PROFILE_CREATED = "profile.created"
+#: payload: profile_id, changes
+PROFILE_UPDATED = "profile.updated"
+#: payload: agent_id
+AGENT_CREATED = "agent.created"
+#: payload: agent_id, changes (a password change carries ``{"password": null}``)
+AGENT_UPDATED = "agent.updated"
+#: payload: changes
+ORGANISATION_UPDATED = "organisation.updated"
+
 TICKET_EVENTS = frozenset(
     {
         TICKET_CREATED,
@@ -49,4 +77,23 @@ TICKET_EVENTS = frozenset(
 CUSTOMER_EVENTS = frozenset(
     {CONTACT_CREATED, CONTACT_UPDATED, CONTACT_MERGED, ACCOUNT_CREATED, ACCOUNT_UPDATED}
 )
-ALL_EVENTS = TICKET_EVENTS | CUSTOMER_EVENTS
+CUSTOMER_EVENTS = CUSTOMER_EVENTS | {
+    ACTIVITY_CREATED,
+    ACTIVITY_UPDATED,
+    ATTACHMENT_ADDED,
+    ATTACHMENT_DELETED,
+    PRODUCT_CREATED,
+    PRODUCT_LINKED,
+}
+SETUP_EVENTS = frozenset(
+    {
+        DEPARTMENT_CREATED,
+        DEPARTMENT_UPDATED,
+        PROFILE_CREATED,
+        PROFILE_UPDATED,
+        AGENT_CREATED,
+        AGENT_UPDATED,
+        ORGANISATION_UPDATED,
+    }
+)
+ALL_EVENTS = TICKET_EVENTS | CUSTOMER_EVENTS | SETUP_EVENTS

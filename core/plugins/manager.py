@@ -41,9 +41,18 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "deskhost.plugins"
 
 #: Which granted scope makes an installation receive a customer event, by name prefix.
-CUSTOMER_EVENT_SCOPES = {
+#: Where events without departments go: every active installation granted the scope.
+#: (Activities and attachments of a ticket carry its department and go by department.)
+ORGANISATION_EVENT_SCOPES = {
     "contact.": scope_names.CONTACTS_READ,
     "account.": scope_names.ACCOUNTS_READ,
+    "activity.": scope_names.CONTACTS_READ,
+    "attachment.": scope_names.CONTACTS_READ,
+    "product.": scope_names.CONTACTS_READ,
+    "department.": scope_names.SETTINGS_READ,
+    "profile.": scope_names.SETTINGS_READ,
+    "organisation.": scope_names.SETTINGS_READ,
+    "agent.": scope_names.AGENTS_READ,
 }
 
 
@@ -259,8 +268,9 @@ class PluginHost:
     def installations_for(self, session: Session, event: Event) -> list[Installation]:
         """The active installations an event goes to, by id.
 
-        Ticket events go to installations covering one of the event's departments; contact and
-        account events to every active installation granted the matching read scope.
+        Events with departments (tickets and what hangs off them) go to installations covering
+        one of them; the others (customers, setup) to every active installation granted the
+        matching read scope (``ORGANISATION_EVENT_SCOPES``).
         """
         active = select(Installation).where(Installation.state == InstallationState.ACTIVE)
         if event.department_ids:
@@ -273,7 +283,7 @@ class PluginHost:
             )
             return list(session.scalars(statement.order_by(Installation.id)))
         scope = next(
-            (s for prefix, s in CUSTOMER_EVENT_SCOPES.items() if event.name.startswith(prefix)),
+            (s for prefix, s in ORGANISATION_EVENT_SCOPES.items() if event.name.startswith(prefix)),
             None,
         )
         if scope is None:
