@@ -7,7 +7,7 @@ from typing import Any
 from core.api import schemas
 from core.api.auth import scoped, unit
 from core.api.blueprint import api_blueprint, commit
-from core.api.paging import page, parse_cursor
+from core.api.paging import list_page
 from core.models import Account, Contact
 from core.services import customers as customer_service
 from hostapi import scopes
@@ -25,10 +25,7 @@ AccountPage = schemas.page_of(schemas.AccountSchema, "AccountPage")
 @contacts.response(200, ContactPage)
 def list_contacts(limit: int, cursor: str | None, search: str | None) -> dict[str, Any]:
     """List contacts newest first (merged and spam ones left out)."""
-    rows = customer_service.list_contacts(
-        unit(), search=search, limit=limit + 1, before=parse_cursor(cursor)
-    )
-    return page(rows, limit)
+    return list_page(customer_service.list_contacts, unit(), limit, cursor, search=search)
 
 
 @contacts.route("", methods=["POST"])
@@ -84,10 +81,7 @@ def merge_contacts(data: dict[str, Any], contact_id: int) -> Contact:
 @accounts.response(200, AccountPage)
 def list_accounts(limit: int, cursor: str | None, search: str | None) -> dict[str, Any]:
     """List accounts newest first."""
-    rows = customer_service.list_accounts(
-        unit(), search=search, limit=limit + 1, before=parse_cursor(cursor)
-    )
-    return page(rows, limit)
+    return list_page(customer_service.list_accounts, unit(), limit, cursor, search=search)
 
 
 @accounts.route("", methods=["POST"])

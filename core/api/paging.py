@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from flask_smorest import abort
 
 from core.errors import ValidationFailed
-from core.services.base import Cursor
+from core.services.base import Cursor, Unit
 
 T = TypeVar("T")
 
@@ -36,3 +36,10 @@ def page(
         "items": items,
         "next_cursor": cursor_of(items[-1]).encode() if has_more and items else None,
     }
+
+
+def list_page(
+    lister: Callable[..., Sequence[T]], work: Unit, limit: int, cursor: str | None, **filters: Any
+) -> dict[str, Any]:
+    """The page a service list (taking ``limit`` and ``before``) gives after ``cursor``."""
+    return page(lister(work, limit=limit + 1, before=parse_cursor(cursor), **filters), limit)

@@ -240,8 +240,8 @@ class ContactSchema(ma.Schema):
     updated_at = fields.AwareDateTime()
 
 
-class ContactUpdateSchema(StrictSchema):
-    """Changes to a contact: only the fields given are changed."""
+class _ContactFieldsSchema(StrictSchema):
+    """The contact fields a client both sets on creation and changes later."""
 
     first_name = fields.String()
     last_name = fields.String()
@@ -253,22 +253,18 @@ class ContactUpdateSchema(StrictSchema):
     description = fields.String()
     account_id = fields.Integer(allow_none=True)
     owner_id = fields.Integer(allow_none=True)
+
+
+class ContactUpdateSchema(_ContactFieldsSchema):
+    """Changes to a contact: only the fields given are changed."""
+
     is_spam = fields.Boolean()
 
 
-class ContactCreateSchema(StrictSchema):
+class ContactCreateSchema(_ContactFieldsSchema):
     """A new contact; ``last_name`` is required."""
 
     last_name = fields.String(required=True)
-    first_name = fields.String()
-    email = fields.String(allow_none=True)
-    secondary_email = fields.String(allow_none=True)
-    phone = fields.String()
-    mobile = fields.String()
-    title = fields.String()
-    description = fields.String()
-    account_id = fields.Integer(allow_none=True)
-    owner_id = fields.Integer(allow_none=True)
     tags = fields.List(fields.String())
     external_id = fields.String(allow_none=True)
 

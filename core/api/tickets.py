@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 
 from core.api import schemas
 from core.api.auth import scoped, unit
 from core.api.blueprint import api_blueprint, commit
-from core.api.paging import page, parse_cursor
+from core.api.paging import list_page, page, parse_cursor
 from core.models import HappinessRating, Thread, Ticket, TimeEntry
 from core.services import tickets as ticket_service
-from core.services.base import Cursor, older_than
+from core.services.base import Cursor, newest_first
 from hostapi import scopes
 
 blp = api_blueprint(
@@ -35,10 +36,7 @@ StatusHistory = schemas.page_of(schemas.StatusChangeSchema, "StatusHistory")
 @blp.response(200, TicketPage)
 def list_tickets(limit: int, cursor: str | None, **filters: Any) -> dict[str, Any]:
     """List the tickets of the caller's departments, newest first."""
-    rows = ticket_service.list_tickets(
-        unit(), limit=limit + 1, before=parse_cursor(cursor), **filters
-    )
-    return page(rows, limit)
+    return list_page(ticket_service.list_tickets, unit(), limit, cursor, **filters)
 
 
 @blp.route("", methods=["POST"])
@@ -98,22 +96,39 @@ def status_history(ticket_id: int) -> dict[str, Any]:
     return {"items": changes, "next_cursor": None}
 
 
+# The rows a ticket owns, listed newest first.
+_Owned = TypeVar("_Owned", Thread, HappinessRating, TimeEntry)
+
+
+def _ticket_rows_page(
+    model: type[_Owned],
+    at: Any,
+    ticket_id: int,
+    limit: int,
+    cursor: str | None,
+    cursor_of: Callable[[_Owned], Cursor] = Cursor.of,
+) -> dict[str, Any]:
+    """A page of the ``model`` rows of ticket ``ticket_id``, newest ``at`` first."""
+    work = unit()
+    ticket = ticket_service.get_ticket(work, ticket_id)
+    query = select(model).where(model.ticket_id == ticket.id)
+    rows = work.session.scalars(
+        newest_first(query, at, model.id, parse_cursor(cursor), limit + 1)
+    ).all()
+    return page(rows, limit, cursor_of)
+
+
+def _time_entry_cursor(entry: TimeEntry) -> Cursor:
+    return Cursor(entry.logged_at, entry.id)
+
+
 @blp.route("/<int:ticket_id>/threads", methods=["GET"])
 @scoped(scopes.THREADS_READ)
 @blp.arguments(schemas.PageArgsSchema, location="query", as_kwargs=True)
 @blp.response(200, ThreadPage)
 def list_threads(ticket_id: int, limit: int, cursor: str | None) -> dict[str, Any]:
     """The ticket's threads, newest first."""
-    work = unit()
-    ticket = ticket_service.get_ticket(work, ticket_id)
-    rows = work.session.scalars(
-        select(Thread)
-        .where(Thread.ticket_id == ticket.id)
-        .where(older_than(Thread.created_at, Thread.id, parse_cursor(cursor)))
-        .order_by(Thread.created_at.desc(), Thread.id.desc())
-        .limit(limit + 1)
-    ).all()
-    return page(rows, limit)
+    return _ticket_rows_page(Thread, Thread.created_at, ticket_id, limit, cursor)
 
 
 @blp.route("/<int:ticket_id>/threads", methods=["POST"])
@@ -134,16 +149,7 @@ def add_thread(data: dict[str, Any], ticket_id: int) -> Thread:
 @blp.response(200, RatingPage)
 def list_ratings(ticket_id: int, limit: int, cursor: str | None) -> dict[str, Any]:
     """The ticket's happiness ratings, newest (the one that counts) first."""
-    work = unit()
-    ticket = ticket_service.get_ticket(work, ticket_id)
-    rows = work.session.scalars(
-        select(HappinessRating)
-        .where(HappinessRating.ticket_id == ticket.id)
-        .where(older_than(HappinessRating.created_at, HappinessRating.id, parse_cursor(cursor)))
-        .order_by(HappinessRating.created_at.desc(), HappinessRating.id.desc())
-        .limit(limit + 1)
-    ).all()
-    return page(rows, limit)
+    return _ticket_rows_page(HappinessRating, HappinessRating.created_at, ticket_id, limit, cursor)
 
 
 @blp.route("/<int:ticket_id>/ratings", methods=["POST"])
@@ -158,26 +164,15 @@ def add_rating(data: dict[str, Any], ticket_id: int) -> HappinessRating:
     return rating
 
 
-def _time_entry_cursor(entry: TimeEntry) -> Cursor:
-    return Cursor(entry.logged_at, entry.id)
-
-
 @blp.route("/<int:ticket_id>/time-entries", methods=["GET"])
 @scoped(scopes.TICKETS_READ)
 @blp.arguments(schemas.PageArgsSchema, location="query", as_kwargs=True)
 @blp.response(200, TimeEntryPage)
 def list_time_entries(ticket_id: int, limit: int, cursor: str | None) -> dict[str, Any]:
     """Time logged on the ticket, latest first."""
-    work = unit()
-    ticket = ticket_service.get_ticket(work, ticket_id)
-    rows = work.session.scalars(
-        select(TimeEntry)
-        .where(TimeEntry.ticket_id == ticket.id)
-        .where(older_than(TimeEntry.logged_at, TimeEntry.id, parse_cursor(cursor)))
-        .order_by(TimeEntry.logged_at.desc(), TimeEntry.id.desc())
-        .limit(limit + 1)
-    ).all()
-    return page(rows, limit, _time_entry_cursor)
+    return _ticket_rows_page(
+        TimeEntry, TimeEntry.logged_at, ticket_id, limit, cursor, _time_entry_cursor
+    )
 
 
 @blp.route("/<int:ticket_id>/time-entries", methods=["POST"])

@@ -6,9 +6,10 @@ import base64
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_, true
+from sqlalchemy import Select, and_, or_, true
 from sqlalchemy.orm import Session
 
 from core import events
@@ -211,6 +212,21 @@ def older_than(created_at: Any, id_column: Any, cursor: Cursor | None) -> Any:
     )
 
 
+def newest_first(
+    query: Select[Any], created_at: Any, id_column: Any, before: Cursor | None, limit: int
+) -> Select[Any]:
+    """``query`` narrowed to the rows older than ``before``, newest first, ``limit`` of them.
+
+    The order is the one :class:`Cursor` encodes (``created_at``, then ``id``), so a page's
+    last row is the ``before`` of the next.
+    """
+    return (
+        query.where(older_than(created_at, id_column, before))
+        .order_by(created_at.desc(), id_column.desc())
+        .limit(limit)
+    )
+
+
 def check_limit(limit: int) -> int:
     """A page size between 1 and 500."""
     if not isinstance(limit, int) or not 1 <= limit <= 500:
@@ -231,3 +247,10 @@ def gather(checks: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
     if errors:
         raise ValidationFailed(errors)
     return values
+
+
+def gather_changes(
+    checks: Mapping[str, Callable[[Any], Any]], changes: Mapping[str, Any]
+) -> dict[str, Any]:
+    """:func:`gather` for an update: each given change through its field's check."""
+    return gather({name: partial(checks[name], value) for name, value in changes.items()})

@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
-
 from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
 from core.services import customers as customer_service
-from core.services.base import Cursor
 from core.web.security import current_agent, login_required
+from core.web.ui.paging import newest_first_page
 from core.web.ui.panels import PanelView, panels_at
 from core.web.ui.units import request_unit
 from hostapi.types import Location, PanelTarget
 
 blueprint = Blueprint("customers", __name__)
-
-PAGE_SIZE = 50
-
-
-def _page(lister: Callable[..., Sequence[Any]], **query: Any) -> tuple[list[Any], str | None]:
-    """One newest-first page after the request's ``before`` cursor, and the next cursor."""
-    rows = list(
-        lister(
-            request_unit(),
-            limit=PAGE_SIZE + 1,  # one more tells whether an older page exists
-            before=request.args.get("before") or None,
-            **query,
-        )
-    )
-    if len(rows) > PAGE_SIZE:
-        rows = rows[:PAGE_SIZE]
-        return rows, Cursor.of(rows[-1]).encode()
-    return rows, None
 
 
 def _tabs(location: str, target: PanelTarget) -> tuple[list[PanelView], PanelView | None]:
@@ -51,7 +30,7 @@ def _tabs(location: str, target: PanelTarget) -> tuple[list[PanelView], PanelVie
 def contacts() -> ResponseReturnValue:
     """Contacts, newest first, searchable by name, email or phone."""
     q = request.args.get("q", "").strip()
-    rows, older = _page(customer_service.list_contacts, search=q or None)
+    rows, older = newest_first_page(customer_service.list_contacts, search=q or None)
     return render_template("customers/contacts.html", contacts=rows, q=q, older=older)
 
 
@@ -75,7 +54,7 @@ def contact(contact_id: int) -> ResponseReturnValue:
 def accounts() -> ResponseReturnValue:
     """Accounts, newest first, searchable by name."""
     q = request.args.get("q", "").strip()
-    rows, older = _page(customer_service.list_accounts, search=q or None)
+    rows, older = newest_first_page(customer_service.list_accounts, search=q or None)
     return render_template("customers/accounts.html", accounts=rows, q=q, older=older)
 
 

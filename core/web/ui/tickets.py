@@ -12,17 +12,16 @@ from core.errors import ValidationFailed
 from core.models import Agent, Ticket, TicketStatus
 from core.models.tickets import StatusType, ThreadKind
 from core.services import tickets as ticket_service
-from core.services.base import Cursor
 from core.web.database import db_session
 from core.web.i18n import current_organisation
 from core.web.security import current_agent, login_required
+from core.web.ui.paging import newest_first_page
 from core.web.ui.panels import panels_at
 from core.web.ui.units import request_unit
 from hostapi.types import Location, PanelTarget
 
 blueprint = Blueprint("tickets", __name__, url_prefix="/tickets")
 
-PAGE_SIZE = 50
 ASSIGNEE_FILTERS = ("all", "me", "unassigned")
 
 
@@ -52,18 +51,12 @@ def index() -> ResponseReturnValue:
         "department_id": filters["department"],
         "status_type": filters["status"] or None,
         "search": filters["q"] or None,
-        "limit": PAGE_SIZE + 1,  # one more tells whether an older page exists
-        "before": request.args.get("before") or None,
     }
     if filters["assignee"] == "me":
         query["assignee_id"] = agent.id
     elif filters["assignee"] == "unassigned":
         query["unassigned"] = True
-    rows = ticket_service.list_tickets(request_unit(), **query)
-    older = None
-    if len(rows) > PAGE_SIZE:
-        rows = rows[:PAGE_SIZE]
-        older = Cursor.of(rows[-1]).encode()
+    rows, older = newest_first_page(ticket_service.list_tickets, **query)
     return render_template(
         "tickets/list.html",
         tickets=rows,
