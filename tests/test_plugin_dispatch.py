@@ -20,7 +20,7 @@ from core.models import (
     Ticket,
 )
 from core.plugins import installations
-from core.services import customers, tickets
+from core.services import activities, customers, org, tickets
 from core.services.base import Actor, Unit
 from hostapi import Event, events, scopes
 from tests.plugin_fixtures import entry_point
@@ -224,3 +224,59 @@ def test_installations_for_a_department_move_include_both_departments(
 
     assert [i.id for i in found] == ids[:2]
     assert all(isinstance(i, Installation) for i in found)
+
+
+def test_setup_events_go_to_installations_granted_settings_read(
+    host: Host,
+    db: Session,
+    make_department: Callable[..., Department],
+    load_fixture_plugins: Callable[..., None],
+    activate: Callable[..., int],
+) -> None:
+    support = make_department("Support")
+    load_fixture_plugins("recorder")
+    reader = activate("recorder", [support], [scopes.TICKETS_READ, scopes.SETTINGS_READ])
+    not_reader = activate("recorder", [support], [scopes.TICKETS_READ])
+
+    with host.transaction() as session:
+        org.create_department(Unit(session, Actor.system("test"), host), name="Billing")
+
+    assert [name for name, _ in _stored(db, reader, "seen")] == [events.DEPARTMENT_CREATED]
+    assert _stored(db, not_reader, "seen") is None
+
+
+def test_every_kind_of_change_writes_its_event_to_the_outbox(
+    host: Host, db: Session, make_department: Callable[..., Department]
+) -> None:
+    support = make_department("Support")
+    with host.transaction() as session:
+        unit = Unit(session, Actor.system("test"), host)
+        contact = customers.create_contact(unit, last_name="Sato")
+        org.create_department(unit, name="Billing")
+        agent = org.create_agent(
+            unit,
+            email="new@example.com",
+            name="New Agent",
+            password="a long password",
+            profile_name="Agent",
+            department_ids=[support.id],
+        )
+        org.update_agent(unit, agent, name="Renamed Agent")
+        org.create_profile(unit, name="Auditors", permissions=["audit.view"])
+        org.update_organisation(unit, timezone="Asia/Tokyo")
+        product = customers.create_product(unit, name="Router X1")
+        customers.link_product(unit, product, contact=contact)
+        activities.create_activity(unit, kind="call", subject="Follow-up", contact_id=contact.id)
+
+    names = set(db.scalars(select(OutboxEvent.name)))
+    assert names >= {
+        events.CONTACT_CREATED,
+        events.DEPARTMENT_CREATED,
+        events.AGENT_CREATED,
+        events.AGENT_UPDATED,
+        events.PROFILE_CREATED,
+        events.ORGANISATION_UPDATED,
+        events.PRODUCT_CREATED,
+        events.PRODUCT_LINKED,
+        events.ACTIVITY_CREATED,
+    }

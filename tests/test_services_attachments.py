@@ -19,7 +19,10 @@ from core.services.base import Actor, Unit
 @pytest.fixture
 def files_unit(db: Session, tmp_path: Path) -> Callable[[Agent | None], Unit]:
     """Units whose host names ``tmp_path`` as the attachments directory (no extensions)."""
-    host = SimpleNamespace(settings=SimpleNamespace(attachments_dir=tmp_path))
+    host = SimpleNamespace(
+        settings=SimpleNamespace(attachments_dir=tmp_path),
+        plugins=SimpleNamespace(dispatch_sync=lambda session, event: None),
+    )
 
     def make(agent: Agent | None) -> Unit:
         actor = Actor(agent) if agent is not None else Actor.system("test")

@@ -21,12 +21,14 @@ from core.services.base import (
     apply_changes,
     clean_text,
     gather,
+    gather_changes,
     iso,
+    jsonable,
     refuse_unknown_fields,
     require_aware,
     split_changes,
 )
-from hostapi import clock
+from hostapi import clock, events
 
 ACTIVITY_KINDS: frozenset[str] = frozenset(kind.value for kind in ActivityKind)
 UPDATABLE_FIELDS: frozenset[str] = frozenset({"subject", "description", "due_at", "owner_id"})
@@ -81,6 +83,17 @@ def create_activity(
     session.add(activity)
     session.flush()
     unit.audit("add", "activity", activity.id, after=_snapshot(activity))
+    unit.emit(
+        events.ACTIVITY_CREATED,
+        {
+            "activity_id": activity.id,
+            "kind": activity.kind,
+            "contact_id": activity.contact_id,
+            "account_id": activity.account_id,
+            "ticket_id": activity.ticket_id,
+        },
+        _departments_of(activity),
+    )
     return activity
 
 
@@ -141,7 +154,7 @@ def update_activity(unit: Unit, activity: Activity, **changes: Any) -> Activity:
         "due_at": lambda v: require_aware(v, "due_at"),
         "owner_id": lambda v: _exists(unit.session, Agent, v, "owner_id"),
     }
-    values = gather({n: (lambda c=checks[n], v=v: c(v)) for n, v in changes.items()})
+    values = gather_changes(checks, changes)
     _record(unit, activity, apply_changes(activity, values))
     return activity
 
@@ -178,6 +191,11 @@ def _record(
         unit.audit(
             "update", "activity", activity.id, sub_action=sub_action, before=before, after=after
         )
+        unit.emit(
+            events.ACTIVITY_UPDATED,
+            {"activity_id": activity.id, "changes": jsonable(changed)},
+            _departments_of(activity),
+        )
 
 
 def _visible_ticket(unit: Unit, ticket_id: int) -> Ticket:
@@ -213,3 +231,8 @@ def _snapshot(activity: Activity) -> dict[str, Any]:
         "owner_id": activity.owner_id,
         "due_at": iso(activity.due_at),
     }
+
+
+def _departments_of(activity: Activity) -> tuple[int, ...]:
+    """A ticket's activity goes to installations of its department; others by scope."""
+    return (activity.department_id,) if activity.department_id is not None else ()

@@ -22,7 +22,7 @@ from core import permissions
 from core.errors import NotFound, ValidationFailed
 from core.models import Account, Attachment, Contact, Thread, Ticket
 from core.services.base import Unit, clean_text, gather
-from hostapi import clock
+from hostapi import clock, events
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 
@@ -121,6 +121,12 @@ def store_attachment(
     session.add(attachment)
     session.flush()
     unit.audit("add", "attachment", attachment.id, after=_snapshot(attachment))
+    unit.emit(
+        events.ATTACHMENT_ADDED,
+        _event_payload(attachment)
+        | {"filename": attachment.filename, "size_bytes": attachment.size_bytes},
+        _departments_of(unit, attachment),
+    )
     return attachment
 
 
@@ -186,6 +192,9 @@ def delete_attachment(unit: Unit, attachment: Attachment) -> None:
     get_attachment(unit, attachment.id)
     unit.actor.require(permissions.ATTACHMENT_MANAGE)
     unit.audit("delete", "attachment", attachment.id, before=_snapshot(attachment))
+    unit.emit(
+        events.ATTACHMENT_DELETED, _event_payload(attachment), _departments_of(unit, attachment)
+    )
     _files_of(unit.session, _DOOMED_FILES).append(attachments_dir(unit) / attachment.storage_key)
     unit.session.delete(attachment)
     unit.session.flush()
@@ -294,3 +303,20 @@ def _snapshot(attachment: Attachment) -> dict[str, Any]:
         "contact_id": attachment.contact_id,
         "account_id": attachment.account_id,
     }
+
+
+def _event_payload(attachment: Attachment) -> dict[str, int | None]:
+    return {
+        "attachment_id": attachment.id,
+        "ticket_id": attachment.ticket_id,
+        "contact_id": attachment.contact_id,
+        "account_id": attachment.account_id,
+    }
+
+
+def _departments_of(unit: Unit, attachment: Attachment) -> tuple[int, ...]:
+    """A ticket's attachment goes to installations of its department; others by scope."""
+    if attachment.ticket_id is None:
+        return ()
+    ticket = unit.session.get(Ticket, attachment.ticket_id)
+    return (ticket.department_id,) if ticket is not None else ()

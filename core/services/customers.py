@@ -39,7 +39,7 @@ from core.services.base import (
     clean_text,
     gather,
     jsonable,
-    older_than,
+    newest_first,
     refuse_unknown_fields,
     require_aware,
     split_changes,
@@ -196,7 +196,8 @@ def list_contacts(
     """Contacts newest first, one page at a time; ``search`` matches names, emails, phones."""
     unit.actor.require(permissions.CONTACT_VIEW)
     check_limit(limit)
-    query = select(Contact).where(older_than(Contact.created_at, Contact.id, Cursor.parse(before)))
+    cursor = Cursor.parse(before)
+    query = select(Contact)
     if not include_spam:
         query = query.where(Contact.is_spam.is_(False))
     if not include_merged:
@@ -221,7 +222,7 @@ def list_contacts(
                 )
             )
         )
-    query = query.order_by(Contact.created_at.desc(), Contact.id.desc()).limit(limit)
+    query = newest_first(query, Contact.created_at, Contact.id, cursor, limit)
     return list(unit.session.scalars(query))
 
 
@@ -505,10 +506,11 @@ def list_accounts(
     """Accounts newest first, one page at a time; ``search`` matches the name."""
     unit.actor.require(permissions.ACCOUNT_VIEW)
     check_limit(limit)
-    query = select(Account).where(older_than(Account.created_at, Account.id, Cursor.parse(before)))
+    cursor = Cursor.parse(before)
+    query = select(Account)
     if search and search.strip():
         query = query.where(Account.name.ilike(_like(search.strip()), escape="\\"))
-    query = query.order_by(Account.created_at.desc(), Account.id.desc()).limit(limit)
+    query = newest_first(query, Account.created_at, Account.id, cursor, limit)
     return list(unit.session.scalars(query))
 
 
@@ -553,6 +555,7 @@ def create_product(
     unit.session.add(product)
     unit.session.flush()
     unit.audit("add", "product", product.id, after=values)
+    unit.emit(events.PRODUCT_CREATED, {"product_id": product.id})
     return product
 
 
@@ -596,6 +599,7 @@ def link_product(
             before={"product_id": None},
             after={"product_id": product.id},
         )
+        _emit_product_link(unit, product, column.key, record.id, linked=True)
 
 
 def unlink_product(
@@ -615,6 +619,14 @@ def unlink_product(
             before={"product_id": product.id},
             after={"product_id": None},
         )
+        _emit_product_link(unit, product, column.key, record.id, linked=False)
+
+
+def _emit_product_link(
+    unit: Unit, product: Product, column: str, record_id: int, *, linked: bool
+) -> None:
+    ids = {"contact_id": None, "account_id": None} | {column: record_id}
+    unit.emit(events.PRODUCT_LINKED, {"product_id": product.id, **ids, "linked": linked})
 
 
 def _product_link(unit: Unit, contact: Contact | None, account: Account | None) -> Any:

@@ -29,11 +29,12 @@ from core.services.base import (
     apply_changes,
     clean_text,
     gather,
+    gather_changes,
     jsonable,
     refuse_unknown_fields,
     split_changes,
 )
-from hostapi import clock
+from hostapi import clock, events
 
 LOCALES: tuple[str, ...] = ("en", "ja")
 AGENT_STATUSES: frozenset[str] = frozenset(s.value for s in AgentStatus)
@@ -86,15 +87,14 @@ def update_organisation(unit: Unit, **changes: Any) -> Organisation:
         "default_locale": lambda v: _locale(v, "default_locale"),
         "week_start": _week_start,
     }
-    values = gather(
-        {name: (lambda c=checks[name], v=value: c(v)) for name, value in changes.items()}
-    )
+    values = gather_changes(checks, changes)
     organisation = get_organisation(unit.session)
     changed = apply_changes(organisation, values)
     if changed:
         unit.session.flush()
         before, after = split_changes(changed)
         unit.audit("update", "organisation", organisation.id, before=before, after=after)
+        unit.emit(events.ORGANISATION_UPDATED, {"changes": jsonable(changed)})
     return organisation
 
 
@@ -155,6 +155,7 @@ def create_department(
     unit.session.add(department)
     unit.session.flush()
     unit.audit("add", "department", department.id, after=values)
+    unit.emit(events.DEPARTMENT_CREATED, {"department_id": department.id})
     return department
 
 
@@ -167,21 +168,21 @@ def update_department(unit: Unit, department: Department, **changes: Any) -> Dep
         "description": lambda v: clean_text(v, "description", max_length=1000),
         "is_active": bool,
     }
-    values = gather({n: (lambda c=checks[n], v=v: c(v)) for n, v in changes.items()})
+    values = gather_changes(checks, changes)
     changed = apply_changes(department, values)
     if changed:
         unit.session.flush()
         before, after = split_changes(changed)
         unit.audit("update", "department", department.id, before=before, after=after)
+        unit.emit(
+            events.DEPARTMENT_UPDATED,
+            {"department_id": department.id, "changes": jsonable(changed)},
+        )
     return department
 
 
 def _unique_department_name(session: Session, name: Any, own_id: int | None) -> str:
-    name = clean_text(name, "name", max_length=200, required=True)
-    clash = session.scalar(select(Department.id).where(func.lower(Department.name) == name.lower()))
-    if clash is not None and clash != own_id:
-        raise ValidationFailed({"name": ["A department with this name exists."]})
-    return name
+    return _unique_name(session, Department, name, own_id, "department")
 
 
 # ------------------------------------------------------------------------------------ profiles
@@ -228,6 +229,7 @@ def create_profile(
         profile.id,
         after=jsonable(values) | {"is_admin": bool(is_admin)},
     )
+    unit.emit(events.PROFILE_CREATED, {"profile_id": profile.id})
     return profile
 
 
@@ -240,7 +242,7 @@ def update_profile(unit: Unit, profile: PermissionProfile, **changes: Any) -> Pe
         "description": lambda v: clean_text(v, "description", max_length=1000),
         "permissions": _permission_names,
     }
-    values = gather({n: (lambda c=checks[n], v=v: c(v)) for n, v in changes.items()})
+    values = gather_changes(checks, changes)
     granted = values.pop("permissions", None)
     changed = apply_changes(profile, values)
     before_names = sorted(profile.permission_names)
@@ -251,16 +253,26 @@ def update_profile(unit: Unit, profile: PermissionProfile, **changes: Any) -> Pe
         unit.session.flush()
         before, after = split_changes(changed)
         unit.audit("update", "permission_profile", profile.id, before=before, after=after)
+        unit.emit(events.PROFILE_UPDATED, {"profile_id": profile.id, "changes": jsonable(changed)})
     return profile
 
 
 def _unique_profile_name(session: Session, name: Any, own_id: int | None) -> str:
+    return _unique_name(session, PermissionProfile, name, own_id, "profile")
+
+
+def _unique_name(
+    session: Session,
+    model: type[Department] | type[PermissionProfile],
+    name: Any,
+    own_id: int | None,
+    what: str,
+) -> str:
+    """``name`` cleaned, unless another ``model`` row has it (case-insensitively)."""
     name = clean_text(name, "name", max_length=200, required=True)
-    clash = session.scalar(
-        select(PermissionProfile.id).where(func.lower(PermissionProfile.name) == name.lower())
-    )
+    clash = session.scalar(select(model.id).where(func.lower(model.name) == name.lower()))
     if clash is not None and clash != own_id:
-        raise ValidationFailed({"name": ["A profile with this name exists."]})
+        raise ValidationFailed({"name": [f"A {what} with this name exists."]})
     return name
 
 
@@ -305,6 +317,7 @@ def create_agent(
     session.add(agent)
     session.flush()
     unit.audit("add", "agent", agent.id, after=_agent_snapshot(agent))
+    unit.emit(events.AGENT_CREATED, {"agent_id": agent.id})
     return agent
 
 
@@ -343,7 +356,7 @@ def update_agent(unit: Unit, agent: Agent, **changes: Any) -> Agent:
         "department_ids": lambda v: _departments(session, v),
         "is_active": bool,
     }
-    values = gather({n: (lambda c=checks[n], v=v: c(v)) for n, v in changes.items()})
+    values = gather_changes(checks, changes)
     departments = values.pop("department_ids", None)
     if unit.actor.agent_id == agent.id and values.get("is_active") is False:
         raise ValidationFailed({"is_active": ["You cannot deactivate yourself."]})
@@ -360,6 +373,7 @@ def update_agent(unit: Unit, agent: Agent, **changes: Any) -> Agent:
             session.expire(agent, ["profile"])
         before, after = split_changes(changed)
         unit.audit("update", "agent", agent.id, before=before, after=after)
+        unit.emit(events.AGENT_UPDATED, {"agent_id": agent.id, "changes": jsonable(changed)})
     return agent
 
 
@@ -397,6 +411,7 @@ def set_password(
     unit.session.flush()
     # The hash never goes into the audit log; that the password changed does.
     unit.audit("update", "agent", agent.id, sub_action="password")
+    unit.emit(events.AGENT_UPDATED, {"agent_id": agent.id, "changes": {"password": None}})
     return agent
 
 
@@ -425,6 +440,7 @@ def _audited_set(unit: Unit, agent: Agent, field: str, value: Any) -> None:
         unit.session.flush()
         before, after = split_changes(changed)
         unit.audit("update", "agent", agent.id, sub_action=field, before=before, after=after)
+        unit.emit(events.AGENT_UPDATED, {"agent_id": agent.id, "changes": jsonable(changed)})
 
 
 def _unique_agent_email(session: Session, email: Any, own_id: int | None) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -41,7 +41,7 @@ from core.services.base import (
     check_limit,
     clean_text,
     iso,
-    older_than,
+    newest_first,
     refuse_unknown_fields,
     require_aware,
     split_changes,
@@ -168,7 +168,7 @@ def list_tickets(
     cursor = Cursor.parse(before)
     if status_type is not None and status_type not in {t.value for t in StatusType}:
         raise ValidationFailed({"status_type": ["Unknown status type."]})
-    query = select(Ticket).where(older_than(Ticket.created_at, Ticket.id, cursor))
+    query = select(Ticket)
     visible = unit.actor.visible_department_ids()
     if visible is not None:
         query = query.where(Ticket.department_id.in_(sorted(visible)))
@@ -186,7 +186,7 @@ def list_tickets(
         query = query.where(Ticket.assignee_id.is_(None))
     if search and search.strip():
         query = query.where(_search_condition(unit.session, search.strip()))
-    query = query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
+    query = newest_first(query, Ticket.created_at, Ticket.id, cursor, limit)
     return list(unit.session.scalars(query))
 
 
@@ -565,13 +565,20 @@ def change_status(
 
 def status_history(unit: Unit, ticket: Ticket) -> list[StatusChange]:
     """A ticket's status changes, oldest first (the first one has ``from_status`` ``None``)."""
+    return _oldest_first(unit, ticket, StatusChange, StatusChange.changed_at)
+
+
+# The ticket-owned rows read oldest first.
+_Row = TypeVar("_Row", StatusChange, Thread)
+
+
+def _oldest_first(unit: Unit, ticket: Ticket, model: type[_Row], at: Any) -> list[_Row]:
+    """The ``model`` rows of a ticket the actor may view, by ``at`` then id."""
     unit.actor.require(permissions.TICKET_VIEW)
     unit.actor.require_department(ticket.department_id, "ticket")
     return list(
         unit.session.scalars(
-            select(StatusChange)
-            .where(StatusChange.ticket_id == ticket.id)
-            .order_by(StatusChange.changed_at, StatusChange.id)
+            select(model).where(model.ticket_id == ticket.id).order_by(at, model.id)
         )
     )
 
@@ -670,15 +677,7 @@ def add_thread(
 
 def list_threads(unit: Unit, ticket: Ticket) -> list[Thread]:
     """A ticket's threads, oldest first."""
-    unit.actor.require(permissions.TICKET_VIEW)
-    unit.actor.require_department(ticket.department_id, "ticket")
-    return list(
-        unit.session.scalars(
-            select(Thread)
-            .where(Thread.ticket_id == ticket.id)
-            .order_by(Thread.created_at, Thread.id)
-        )
-    )
+    return _oldest_first(unit, ticket, Thread, Thread.created_at)
 
 
 def add_rating(
