@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, abort, current_app, g, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -191,7 +192,7 @@ def _render(
             plugin_id,
             installation_id,
         )
-        message = _translate("This panel could not be shown.")
+        message = gettext("This panel could not be shown.")
         return Markup('<div class="panel-error" role="alert">{}</div>').format(escape(message))
 
 
@@ -221,12 +222,3 @@ def _locale(agent: Agent) -> str:
         return str(get_locale() or agent.locale or "en")
     except (ImportError, RuntimeError, KeyError):
         return agent.locale or "en"
-
-
-def _translate(message: str) -> str:
-    try:
-        from flask_babel import gettext
-
-        return gettext(message)
-    except (ImportError, RuntimeError, KeyError):
-        return message
