@@ -309,7 +309,13 @@ def test_large_import_keeps_every_foreign_key(
         inspector = inspect(host.engine)
         return sorted(
             str(fk["name"])
-            for table in ("thread", "time_entry")
+            for table in (
+                "ticket",
+                "ticket_status_change",
+                "thread",
+                "happiness_rating",
+                "time_entry",
+            )
             for fk in inspector.get_foreign_keys(table)
         )
 

@@ -372,6 +372,9 @@ class Planner:
                 raise RecordError("assignee", "this agent is not in the ticket's department")
         created = record.created_at
         last_activity = created
+        # The ticket's id is taken (below) only once the whole record passed; its history rows
+        # carry it from the start so they need no second pass to add it.
+        ticket_id = self._next_ids["ticket"]
 
         # Status history: the first entry is the status at creation (at created_at); without
         # a history the ticket was created in ``status`` and never changed.
@@ -416,6 +419,7 @@ class Planner:
                 closed_at = None
             change_rows.append(
                 (
+                    ticket_id,
                     status,
                     status_type,
                     entry.to_status,
@@ -431,7 +435,9 @@ class Planner:
             if status is None or status_type is None:
                 raise RecordError("status", f"unknown status {record.status!r}")
             closed_at = created if status_type == _CLOSED else None
-            change_rows.append((None, None, status, status_type, None, self._time(created)))
+            change_rows.append(
+                (ticket_id, None, None, status, status_type, None, self._time(created))
+            )
         last_activity = max(last_activity, previous_at)
 
         thread_rows: list[tuple[Any, ...]] = []
@@ -461,6 +467,7 @@ class Planner:
                 author_contact_id = contact_id
             thread_rows.append(
                 (
+                    ticket_id,
                     thread.kind,
                     channel,
                     author.id if author else None,
@@ -481,6 +488,7 @@ class Planner:
             rated = self._agent(rating.agent, f"ratings[{index}].agent") or assignee
             rating_rows.append(
                 (
+                    ticket_id,
                     contact_id,
                     rated.id if rated else None,
                     rating.rating,
@@ -500,6 +508,7 @@ class Planner:
             agent = self._agent(entry.agent, f"time_entries[{index}].agent")
             time_rows.append(
                 (
+                    ticket_id,
                     agent.id if agent else None,
                     entry.seconds,
                     entry.billable,
@@ -514,8 +523,8 @@ class Planner:
             raise RecordError("updated_at", "is before created_at")
         number = self._number(record.number)
 
-        # Everything checked: queue the rows.
-        ticket_id = self._new_id("ticket")
+        # Everything checked: take the id and queue the rows.
+        self._next_ids["ticket"] = ticket_id + 1
         batch.add(
             "ticket",
             (
@@ -541,13 +550,13 @@ class Planner:
             ),
         )
         rows = batch.rows
-        rows.setdefault("ticket_status_change", []).extend((ticket_id, *row) for row in change_rows)
+        rows.setdefault("ticket_status_change", []).extend(change_rows)
         if thread_rows:
-            rows.setdefault("thread", []).extend((ticket_id, *row) for row in thread_rows)
+            rows.setdefault("thread", []).extend(thread_rows)
         if rating_rows:
-            rows.setdefault("happiness_rating", []).extend((ticket_id, *r) for r in rating_rows)
+            rows.setdefault("happiness_rating", []).extend(rating_rows)
         if time_rows:
-            rows.setdefault("time_entry", []).extend((ticket_id, *row) for row in time_rows)
+            rows.setdefault("time_entry", []).extend(time_rows)
         known.tickets.add(record.id)
         batch.ticket_ids.append(ticket_id)
         batch.department_ids.add(department_id)
