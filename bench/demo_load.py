@@ -16,17 +16,13 @@ import argparse
 import os
 import sys
 import tempfile
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from core.config import Settings
+from core.db import throwaway_postgres_database
 from core.demo import generate
 from core.host import Host
 from core.importer import ImportReport, run_import
@@ -34,22 +30,6 @@ from core.migrate import upgrade_core
 
 SCALES = {"full": 200_000, "small": 5_000}
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-@contextmanager
-def fresh_postgres(url: str) -> Iterator[str]:
-    """A new, empty database on the server of ``url``; dropped on exit."""
-    server = make_url(url).set(drivername="postgresql+psycopg")
-    name = f"deskhost_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def load(database_url: str, instance: Path, data: Path) -> ImportReport:
@@ -109,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                 url = DEFAULT_POSTGRES
             instance = work / "postgresql"
             instance.mkdir()
-            with fresh_postgres(url) as database_url:
+            with throwaway_postgres_database(url) as database_url:
                 report = load(database_url, instance, data)
             print_figures("postgresql", report)
     return 0

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -89,3 +93,22 @@ def make_session_factory(engine: Engine, *, writes: bool = False) -> sessionmake
     """
     bind = engine.execution_options(**{WRITE_OPTION: True}) if writes else engine
     return sessionmaker(bind=bind, expire_on_commit=False)
+
+
+@contextmanager
+def throwaway_postgres_database(url: str, prefix: str = "deskhost_tmp") -> Iterator[str]:
+    """A new, empty database on the PostgreSQL server of ``url``, dropped on exit.
+
+    Test runs and benchmarks use it so they never see each other's data.
+    """
+    server = make_url(url).set(drivername="postgresql+psycopg")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -11,41 +11,26 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.bootstrap import ensure_baseline
 from core.config import Settings
-from core.db import Base
+from core.db import Base, throwaway_postgres_database
 from core.host import Host
 from core.migrate import upgrade_core
 
 pytest_plugins = ["tests.factories", "hostapi.testing"]
 
 
-def _postgres_database(url: str) -> Iterator[str]:
-    """Create a throwaway database on the server of ``url``; yield its URL; drop it."""
-    server_url = make_url(url).set(drivername="postgresql+psycopg")
-    name = f"deskhost_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def _claim_redis_database(url: str) -> Iterator[str]:
+@contextmanager
+def _claimed_redis_database(url: str) -> Iterator[str]:
     """Claim a Redis database number no other run uses (a lock key held for the run)."""
-    base = redis.Redis.from_url(url)
     token = uuid.uuid4().hex
     for number in range(15, 0, -1):
         candidate = redis.Redis.from_url(url, db=number)
@@ -58,8 +43,8 @@ def _claim_redis_database(url: str) -> Iterator[str]:
             finally:
                 candidate.flushdb()
                 candidate.close()
-            base.close()
             return
+        candidate.close()
     raise RuntimeError("no free Redis database number for this test run")
 
 
@@ -81,20 +66,16 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         "DATABASE_URL": "",
         "REDIS_URL": "",
     }
-    stack: list[Iterator[str]] = []
-    database_url = os.environ.get("DATABASE_URL", "")
-    if database_url.startswith("postgres"):
-        generator = _postgres_database(database_url)
-        overrides["DATABASE_URL"] = next(generator)
-        stack.append(generator)
-    redis_url = os.environ.get("REDIS_URL", "")
-    if redis_url:
-        generator = _claim_redis_database(redis_url)
-        overrides["REDIS_URL"] = next(generator)
-        stack.append(generator)
-    yield Settings.from_env(overrides)
-    for generator in reversed(stack):
-        next(generator, None)
+    with ExitStack() as claimed:
+        database_url = os.environ.get("DATABASE_URL", "")
+        if database_url.startswith("postgres"):
+            overrides["DATABASE_URL"] = claimed.enter_context(
+                throwaway_postgres_database(database_url, prefix="deskhost_test")
+            )
+        redis_url = os.environ.get("REDIS_URL", "")
+        if redis_url:
+            overrides["REDIS_URL"] = claimed.enter_context(_claimed_redis_database(redis_url))
+        yield Settings.from_env(overrides)
 
 
 @pytest.fixture(scope="session")
