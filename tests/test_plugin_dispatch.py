@@ -183,22 +183,41 @@ def test_installation_awaiting_authorization_gets_nothing(
     assert _stored(db, pending, "seen") is None
 
 
-def test_contact_events_go_to_installations_granted_contacts_read(
+@pytest.mark.parametrize(
+    ("scope", "change", "event_name"),
+    [
+        (
+            scopes.CONTACTS_READ,
+            lambda unit: customers.create_contact(unit, last_name="Sato"),
+            events.CONTACT_CREATED,
+        ),
+        (
+            scopes.SETTINGS_READ,
+            lambda unit: org.create_department(unit, name="Billing"),
+            events.DEPARTMENT_CREATED,
+        ),
+    ],
+    ids=["contact", "department"],
+)
+def test_organisation_wide_events_go_to_installations_granted_their_scope(
     host: Host,
     db: Session,
     make_department: Callable[..., Department],
     load_fixture_plugins: Callable[..., None],
     activate: Callable[..., int],
+    scope: str,
+    change: Callable[[Unit], object],
+    event_name: str,
 ) -> None:
     support, sales = make_department("Support"), make_department("Sales")
     load_fixture_plugins("recorder")
-    reader = activate("recorder", [sales], [scopes.TICKETS_READ, scopes.CONTACTS_READ])
+    reader = activate("recorder", [sales], [scopes.TICKETS_READ, scope])
     not_reader = activate("recorder", [support], [scopes.TICKETS_READ])
 
     with host.transaction() as session:
-        customers.create_contact(Unit(session, Actor.system("test"), host), last_name="Sato")
+        change(Unit(session, Actor.system("test"), host))
 
-    assert [name for name, _ in _stored(db, reader, "seen")] == [events.CONTACT_CREATED]
+    assert [name for name, _ in _stored(db, reader, "seen")] == [event_name]
     assert _stored(db, not_reader, "seen") is None
 
 
@@ -224,25 +243,6 @@ def test_installations_for_a_department_move_include_both_departments(
 
     assert [i.id for i in found] == ids[:2]
     assert all(isinstance(i, Installation) for i in found)
-
-
-def test_setup_events_go_to_installations_granted_settings_read(
-    host: Host,
-    db: Session,
-    make_department: Callable[..., Department],
-    load_fixture_plugins: Callable[..., None],
-    activate: Callable[..., int],
-) -> None:
-    support = make_department("Support")
-    load_fixture_plugins("recorder")
-    reader = activate("recorder", [support], [scopes.TICKETS_READ, scopes.SETTINGS_READ])
-    not_reader = activate("recorder", [support], [scopes.TICKETS_READ])
-
-    with host.transaction() as session:
-        org.create_department(Unit(session, Actor.system("test"), host), name="Billing")
-
-    assert [name for name, _ in _stored(db, reader, "seen")] == [events.DEPARTMENT_CREATED]
-    assert _stored(db, not_reader, "seen") is None
 
 
 def test_every_kind_of_change_writes_its_event_to_the_outbox(
