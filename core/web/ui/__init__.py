@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, redirect, url_for
 from werkzeug.wrappers import Response
 
-from core.web.ui import admin, auth, customers, errors, labels, tickets
+from core.web.ui import admin, auth, customers, errors, labels, settings, tickets
 
 
 def init_app(app: Flask) -> None:
@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(tickets.blueprint)
     app.register_blueprint(customers.blueprint)
     app.register_blueprint(admin.blueprint)
+    app.register_blueprint(settings.blueprint)
     errors.init_app(app)
     app.jinja_env.globals.update(
         status_label=lambda code: labels.label(labels.STATUSES, code),
