@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import NotFound, ValidationFailed
 from core.models import AccessToken, Agent, AuditEntry
-from core.services.base import clean_text, require_aware
+from core.services.base import clean_text, gather, require_aware
 from hostapi import clock, scopes
 
 #: Personal tokens start with this, so a leaked one is recognisable (secret scanners, logs).
@@ -69,12 +69,14 @@ def create_personal_token(
 
     :raises ValidationFailed: on ``name``, ``scopes`` or ``expires_at`` (past or naive).
     """
-    errors: dict[str, list[str]] = {}
-    clean_name = _gather(errors, lambda: clean_text(name, "name", max_length=200, required=True))
-    scope_string = _gather(errors, lambda: validate_scopes(scopes))
-    _gather(errors, lambda: _future(expires_at))
-    if errors:
-        raise ValidationFailed(errors)
+    values = gather(
+        {
+            "name": lambda: clean_text(name, "name", max_length=200, required=True),
+            "scopes": lambda: validate_scopes(scopes),
+            "expires_at": lambda: _future(expires_at),
+        }
+    )
+    clean_name, scope_string = values["name"], values["scopes"]
     plaintext = PERSONAL_TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = AccessToken(
         token_hash=hash_token(plaintext),
@@ -92,16 +94,6 @@ def create_personal_token(
         session, agent, ip_address, "add", token, after={"name": clean_name, "scopes": scope_string}
     )
     return token, plaintext
-
-
-def _gather(errors: dict[str, list[str]], check: Callable[[], str]) -> str:
-    """Run one field check; on failure add its messages to ``errors`` (every field reported)."""
-    try:
-        return check()
-    except ValidationFailed as failure:
-        for field, messages in failure.errors.items():
-            errors.setdefault(field, []).extend(messages)
-        return ""
 
 
 def _future(expires_at: datetime | None) -> str:
