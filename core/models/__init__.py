@@ -16,6 +16,8 @@ from core.models.extensions import (
     HookError,
     Installation,
     InstallationStorage,
+    OAuthAuthorizationCode,
+    OAuthClient,
     OutboxEvent,
 )
 from core.models.org import (
@@ -53,6 +55,8 @@ __all__ = [
     "HookError",
     "Installation",
     "InstallationStorage",
+    "OAuthAuthorizationCode",
+    "OAuthClient",
     "Organisation",
     "OutboxEvent",
     "PermissionProfile",

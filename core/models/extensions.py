@@ -15,12 +15,21 @@ from core.models.types import BigID, JSONDoc
 
 
 class InstallationState(StrEnum):
-    """The persisted lifecycle of an installation (the marketplace drives the transitions)."""
+    """The persisted lifecycle of an installation (``marketplace_registry.lifecycle`` moves it).
+
+    ``awaiting_authorization`` → (consent) → ``active`` → (uninstall, keep data) → ``archived``
+    → (restore) → ``awaiting_authorization``. Uninstalling with purge deletes the record.
+    """
 
     AWAITING_AUTHORIZATION = "awaiting_authorization"
     ACTIVE = "active"
     ARCHIVED = "archived"
     FAILED = "failed"
+
+    @classmethod
+    def live(cls) -> tuple[str, ...]:
+        """States of an installation that is installed (not archived)."""
+        return (cls.AWAITING_AUTHORIZATION.value, cls.ACTIVE.value, cls.FAILED.value)
 
 
 installation_departments = Table(
@@ -46,10 +55,20 @@ class Installation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     plugin_id: Mapped[str] = mapped_column(String(100), index=True)
     plugin_version: Mapped[str] = mapped_column(String(50))
+    label: Mapped[str] = mapped_column(
+        String(200), default="", doc="The admin's name for it, to tell several apart."
+    )
     state: Mapped[str] = mapped_column(String(32), default=InstallationState.AWAITING_AUTHORIZATION)
     granted_scopes: Mapped[list[str]] = mapped_column(JSONDoc, default=list)
     settings: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
     installed_by_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
+    terms_accepted_at: Mapped[datetime | None]
+    authorized_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agent.id", ondelete="SET NULL"),
+        doc="The agent whose consent the grant carries; the installation's tokens act as them.",
+    )
+    authorized_at: Mapped[datetime | None]
+    archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -69,6 +88,60 @@ class Installation(Base):
     def profile_ids(self) -> frozenset[int]:
         """Permission profiles whose agents see this installation's contributions."""
         return frozenset(p.id for p in self.profiles)
+
+    @property
+    def is_active(self) -> bool:
+        """True when authorized and installed: its hooks, panels, pages and jobs work."""
+        return self.state == InstallationState.ACTIVE.value
+
+
+class OAuthClient(Base):
+    """An OAuth 2.0 client of one installation.
+
+    Every installation has one client whose redirect URI is the host's own callback (the
+    in-process extension, a public client using PKCE); an out-of-process extension, or a
+    product an installation links, gets a confidential client with its own redirect URIs.
+    Only the SHA-256 of a client secret is stored.
+    """
+
+    __tablename__ = "oauth_client"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    installation_id: Mapped[int] = mapped_column(
+        ForeignKey("installation.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200), default="")
+    redirect_uris: Mapped[list[str]] = mapped_column(JSONDoc, default=list)
+    is_host_callback: Mapped[bool] = mapped_column(
+        default=False, doc="The installation's own client, redirecting to the host's callback."
+    )
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+    installation: Mapped[Installation] = relationship(lazy="joined")
+
+
+class OAuthAuthorizationCode(Base):
+    """An authorization code issued on consent (stored hashed, single use, short-lived)."""
+
+    __tablename__ = "oauth_authorization_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    installation_id: Mapped[int] = mapped_column(
+        ForeignKey("installation.id", ondelete="CASCADE"), index=True
+    )
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"))
+    redirect_uri: Mapped[str] = mapped_column(String(2000))
+    scope: Mapped[str] = mapped_column(String(2000))
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
+    code_challenge_method: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
 
 
 class InstallationStorage(Base):

@@ -26,6 +26,11 @@ class AccessToken(Base):
         ForeignKey("installation.id", ondelete="CASCADE")
     )
     scopes: Mapped[str] = mapped_column(String(2000), doc="Space-separated scopes.")
+    client_id: Mapped[str | None] = mapped_column(
+        String(64), index=True, doc="The OAuth client it was issued to (OAuth tokens)."
+    )
+    refresh_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    refresh_expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
