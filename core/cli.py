@@ -103,9 +103,9 @@ def demo_command(tickets: int, seed: int, if_empty: bool, admin_password: str) -
 
     from core.demo import ADMIN_EMAIL, load_demo
     from core.models import Agent
-    from core.plugins.installations import install_and_authorize_all
     from core.services.base import Actor, Unit
     from core.services.org import set_password
+    from marketplace_registry.lifecycle import install_and_grant_all
 
     host = _host()
     if if_empty and _has_tickets(host):
@@ -119,7 +119,8 @@ def demo_command(tickets: int, seed: int, if_empty: bool, admin_password: str) -
     with host.transaction() as session:
         admin = session.scalars(select(Agent).where(Agent.email == ADMIN_EMAIL)).one()
         set_password(Unit(session, Actor.system("demo"), host), admin, admin_password)
-        install_and_authorize_all(session, host)
+        # The admin installs and consents, so the extensions' grants carry the admin's name.
+        install_and_grant_all(Unit(session, Actor(admin), host))
     click.echo(f"Admin login: {ADMIN_EMAIL} / {admin_password}")
 
 

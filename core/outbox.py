@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 
 import redis
 from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -120,13 +122,14 @@ def relay_once(
         return 0
     handed: list[int] = []
     try:
-        for queue_name, seqs, timeout in _rq_jobs(host, claimed):
+        for queue_name, seqs, timeout, job_id in _rq_jobs(host, claimed):
             Queue(queue_name, connection=host.redis).enqueue(
                 DELIVER_FUNCTION,
                 seqs,
                 lease_seconds=lease_seconds,
                 job_timeout=timeout,
                 result_ttl=0,
+                job_id=job_id,
                 description=f"outbox rows {seqs[0]}..{seqs[-1]}",
             )
             handed.extend(seqs)
@@ -180,17 +183,43 @@ def _claim(host: Host, *, batch_size: int, lease_seconds: int) -> list[_Claimed]
     )
 
 
-def _rq_jobs(host: Host, claimed: Sequence[_Claimed]) -> Iterable[tuple[str, list[int], int]]:
-    """(queue, row ids, timeout) per RQ job: events in batches, each extension job alone."""
+def _rq_jobs(
+    host: Host, claimed: Sequence[_Claimed]
+) -> Iterable[tuple[str, list[int], int, str | None]]:
+    """(queue, row ids, timeout, RQ job id) per RQ job: events in batches, each extension job
+    alone under a known id (:func:`job_rq_id`) so that an uninstall can take it back."""
     events = [c.seq for c in claimed if c.kind != OutboxKind.JOB]
     for start in range(0, len(events), EVENTS_PER_RQ_JOB):
-        yield EVENT_QUEUE, events[start : start + EVENTS_PER_RQ_JOB], EVENT_BATCH_TIMEOUT_SECONDS
+        batch = events[start : start + EVENTS_PER_RQ_JOB]
+        yield EVENT_QUEUE, batch, EVENT_BATCH_TIMEOUT_SECONDS, None
     for c in claimed:
         if c.kind == OutboxKind.JOB:
             spec = host.plugins.job_spec(c.plugin_id, c.name) if c.plugin_id else None
             timeout = spec.timeout_seconds if spec is not None else DEFAULT_LEASE_SECONDS
             # An unknown plugin's row still goes to the event queue, where deliver() gives it up.
-            yield (plugin_queue(c.plugin_id) if spec else EVENT_QUEUE), [c.seq], timeout
+            queue_name = plugin_queue(c.plugin_id) if spec else EVENT_QUEUE
+            yield queue_name, [c.seq], timeout, job_rq_id(c.seq)
+
+
+def job_rq_id(seq: int) -> str:
+    """The RQ job id of the extension job in outbox row ``seq``."""
+    return f"deskhost-job-{seq}"
+
+
+def forget_queued_jobs(host: Host, seqs: Iterable[int]) -> None:
+    """Delete the RQ copies of these extension-job rows (an uninstall removes its jobs).
+
+    Best effort: with Redis down nothing is deleted, and a copy that runs later finds its
+    outbox row gone and does nothing.
+    """
+    try:
+        for seq in seqs:
+            try:
+                Job.fetch(job_rq_id(seq), connection=host.redis).delete()
+            except NoSuchJobError:
+                continue
+    except redis.RedisError as exc:
+        log.warning("Redis unavailable, queued jobs are left to find their rows gone: %s", exc)
 
 
 def _uncount_attempts(host: Host, seqs: set[int]) -> None:

@@ -68,8 +68,9 @@ def installed(deskhost_host: Any, deskhost_session: Session) -> Iterator[Callabl
     from sqlalchemy import delete, select
 
     from core.models import Department, Installation, PermissionProfile
-    from core.plugins import installations
+    from core.services.base import Actor, Unit
     from hostapi import clock
+    from marketplace_registry import lifecycle
 
     plugins = deskhost_host.plugins
     registered: list[str] = []
@@ -95,17 +96,16 @@ def installed(deskhost_host: Any, deskhost_session: Session) -> Iterator[Callabl
                 session.add(department)
                 session.flush()
             department_ids.append(department.id)
-        installation = installations.install(
-            session,
-            deskhost_host,
+        unit = Unit(session, Actor.system("test"), deskhost_host)
+        installation = lifecycle.install(
+            unit,
             plugin_id,
             department_ids=department_ids,
             profile_ids=list(session.scalars(select(PermissionProfile.id))),
+            terms_accepted=True,
         )
         requested = plugins.manifest(plugin_id).scopes
-        installations.authorize(
-            session, deskhost_host, installation, requested if scopes is None else scopes
-        )
+        lifecycle.grant(unit, installation, requested if scopes is None else scopes)
         session.commit()
         created.append(installation.id)
         return plugins.context_for(session, installation)

@@ -10,7 +10,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from core.models import Account, Agent, Contact, Department, PermissionProfile, Ticket
+from core.host import Host
+from core.models import (
+    Account,
+    Agent,
+    Contact,
+    Department,
+    Installation,
+    PermissionProfile,
+    Ticket,
+)
 from core.services.base import Actor, Unit
 from hostapi import clock
 
@@ -169,3 +178,39 @@ def make_ticket(
         return ticket
 
     return make
+
+
+def system_unit(session: Session, host: Host | None) -> Unit:
+    """A unit acting as the system on ``session``, with ``host`` for extension hooks."""
+    return Unit(session=session, actor=Actor.system("test"), host=host)
+
+
+def install_for(
+    session: Session,
+    host: Host,
+    plugin_id: str,
+    department_ids: Iterable[int],
+    *,
+    profile_ids: Iterable[int] | None = None,
+    scopes: Iterable[str] | None = None,
+    authorize: bool = True,
+) -> Installation:
+    """Install ``plugin_id`` (terms accepted) for departments and profiles (default: every
+    profile), then grant ``scopes`` (default: every scope it requests) unless not
+    ``authorize``. Runs in ``session``; the caller commits."""
+    from marketplace_registry import lifecycle
+
+    unit = system_unit(session, host)
+    if profile_ids is None:
+        profile_ids = list(session.scalars(select(PermissionProfile.id)))
+    installation = lifecycle.install(
+        unit,
+        plugin_id,
+        department_ids=department_ids,
+        profile_ids=profile_ids,
+        terms_accepted=True,
+    )
+    if authorize:
+        requested = host.plugins.manifest(plugin_id).scopes
+        lifecycle.grant(unit, installation, requested if scopes is None else scopes)
+    return installation

@@ -16,13 +16,12 @@ from core.models import (
     Installation,
     InstallationStorage,
     OutboxEvent,
-    PermissionProfile,
     Ticket,
 )
-from core.plugins import installations
 from core.services import activities, customers, org, tickets
 from core.services.base import Actor, Unit
 from hostapi import Event, events, scopes
+from tests.factories import install_for
 from tests.plugin_fixtures import entry_point
 
 
@@ -50,22 +49,11 @@ def activate(host: Host) -> Callable[..., int]:
         plugin_id: str, departments: list[Department], granted: list[str] | None = None
     ) -> int:
         with host.transaction() as session:
-            installation = installations.install(
-                session,
-                host,
-                plugin_id,
-                department_ids=[d.id for d in departments],
-                profile_ids=_all_profiles(session),
-            )
-            requested = host.plugins.manifest(plugin_id).scopes
-            installations.authorize(session, host, installation, granted or requested)
-            return installation.id
+            return install_for(
+                session, host, plugin_id, [d.id for d in departments], scopes=granted
+            ).id
 
     return make
-
-
-def _all_profiles(session: Session) -> list[int]:
-    return list(session.scalars(select(PermissionProfile.id)))
 
 
 def _create_ticket(host: Host, department: Department) -> int:
@@ -170,13 +158,7 @@ def test_installation_awaiting_authorization_gets_nothing(
     support = make_department("Support")
     load_fixture_plugins("recorder")
     with host.transaction() as session:
-        pending = installations.install(
-            session,
-            host,
-            "recorder",
-            department_ids=[support.id],
-            profile_ids=_all_profiles(session),
-        ).id
+        pending = install_for(session, host, "recorder", [support.id], authorize=False).id
 
     _create_ticket(host, support)
 

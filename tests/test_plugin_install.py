@@ -9,9 +9,10 @@ from sqlalchemy import inspect, select, text
 
 from core.errors import Conflict, ValidationFailed
 from core.host import Host
-from core.models import Department, Installation, PermissionProfile
+from core.models import Department, Installation
 from core.models.extensions import InstallationState
-from core.plugins import installations
+from marketplace_registry import lifecycle
+from tests.factories import install_for, system_unit
 from tests.plugin_fixtures import entry_point, migrating
 
 
@@ -32,10 +33,7 @@ def _tables(host: Host) -> set[str]:
 
 def _install(host: Host, plugin_id: str, department: Department) -> int:
     with host.transaction() as session:
-        profiles = list(session.scalars(select(PermissionProfile.id)))
-        return installations.install(
-            session, host, plugin_id, department_ids=[department.id], profile_ids=profiles
-        ).id
+        return install_for(session, host, plugin_id, [department.id], authorize=False).id
 
 
 @pytest.mark.usefixtures("migrating_plugin")
@@ -77,7 +75,9 @@ def test_authorize_grants_only_requested_scopes(
     installation_id = _install(host, "ticket_history", make_department())
     with host.transaction() as session:
         installation = session.get(Installation, installation_id)
-        installations.authorize(session, host, installation, ["desk.tickets.read", "desk.kb.write"])
+        lifecycle.grant(
+            system_unit(session, host), installation, ["desk.tickets.read", "desk.kb.write"]
+        )
     with host.sessions() as session:
         installation = session.get(Installation, installation_id)
         assert (installation.state, installation.granted_scopes) == (
@@ -97,7 +97,13 @@ def test_single_install_extension_cannot_be_installed_twice(
 
 def test_unknown_department_is_named(host: Host) -> None:
     with host.transaction() as session, pytest.raises(ValidationFailed) as raised:
-        installations.install(session, host, "ticket_history", department_ids=[999], profile_ids=[])
+        lifecycle.install(
+            system_unit(session, host),
+            "ticket_history",
+            department_ids=[999],
+            profile_ids=[],
+            terms_accepted=True,
+        )
     assert "department_ids" in raised.value.errors
 
 
@@ -106,7 +112,7 @@ def test_demo_installs_and_authorizes_every_bundled_extension(
 ) -> None:
     make_department()
     with host.transaction() as session:
-        installations.install_and_authorize_all(session, host)
+        lifecycle.install_and_grant_all(system_unit(session, host))
     with host.sessions() as session:
         active = session.scalars(
             select(Installation.plugin_id).where(Installation.state == InstallationState.ACTIVE)

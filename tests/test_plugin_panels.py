@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from core.host import Host
 from core.models import Agent, Contact, Department, PermissionProfile, Ticket
-from core.plugins import installations
 from core.services import tickets
 from core.services.base import Actor, Unit
 from core.web.extensions import RenderedPanel, panels_for
 from hostapi import Context, Location, Panel, PanelTarget, hookimpl
+from tests.factories import install_for
 from tests.plugin_fixtures import manifest
 
 
@@ -57,11 +57,14 @@ def _activate(host: Host, department: Department, profile_name: str = "Agent") -
         profile = session.scalars(
             select(PermissionProfile).where(PermissionProfile.name == profile_name)
         ).one()
-        installation = installations.install(
-            session, host, "panels", department_ids=[department.id], profile_ids=[profile.id]
-        )
-        installations.authorize(session, host, installation, ["desk.tickets.read"])
-        return installation.id
+        return install_for(
+            session,
+            host,
+            "panels",
+            [department.id],
+            profile_ids=[profile.id],
+            scopes=["desk.tickets.read"],
+        ).id
 
 
 def _ticket(host: Host, department: Department, contact_id: int | None = None) -> int:

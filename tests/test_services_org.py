@@ -126,15 +126,6 @@ def test_profile_permissions_must_be_known(unit_for: UnitFor) -> None:
     assert failure.value.errors == {"permissions": ["Unknown permission: fly."]}
 
 
-def test_registered_extension_permission_can_be_granted(
-    unit_for: UnitFor, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(org, "_extension_permissions", set())
-    org.register_permissions(["salesiq.chat.view"])
-    profile = org.create_profile(unit_for(None), name="Chat", permissions=["salesiq.chat.view"])
-    assert profile.permission_names == {"salesiq.chat.view"}
-
-
 def test_profile_update_audits_permission_lists(db: Session, unit_for: UnitFor) -> None:
     unit = unit_for(None)
     profile = org.create_profile(unit, name="Viewer", permissions=["ticket.view"])

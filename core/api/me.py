@@ -42,7 +42,9 @@ def get_me() -> dict[str, Any]:
         "status": agent.status,
         "profile": profile,
         "permissions": sorted(
-            org_service.known_permissions() if profile.is_admin else profile.permission_names
+            org_service.known_permissions(unit().session, unit().host)
+            if profile.is_admin
+            else profile.permission_names
         ),
         "department_ids": sorted(agent.department_ids),
         "auth": "bearer" if caller.is_bearer else "session",

@@ -1,5 +1,5 @@
 """The plugin host: manifests, loading, per-installation contexts and event dispatch.
 
 ``core.plugins.manager.PluginHost`` is what the rest of the core talks to (``host.plugins``);
-``core.plugins.installations`` creates and authorizes installation records.
+the installation lifecycle (install, consent, uninstall…) is ``marketplace_registry.lifecycle``.
 """

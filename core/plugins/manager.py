@@ -23,8 +23,7 @@ from sqlalchemy.orm import Session
 
 from core.models import HookError, Installation, OutboxEvent
 from core.models.extensions import InstallationState, installation_departments
-from core.plugins.manifest import Manifest, ManifestError, load_manifest
-from core.services import org as org_services
+from core.plugins.manifest import Manifest, ManifestError, hostapi_mismatch, load_manifest
 from core.services import tickets as ticket_services
 from hostapi import JobSpec, Panel, Webhook, clock, hookspecs
 from hostapi import scopes as scope_names
@@ -80,6 +79,8 @@ class PluginHost:
         self.loaded: dict[str, LoadedPlugin] = {}
         #: plugin (or entry point) name → why it was not loaded.
         self.errors: dict[str, str] = {}
+        #: plugin id → manifest of an extension installed on this host for another host API.
+        self.incompatible: dict[str, Manifest] = {}
         self._callers: dict[tuple[str, str], pluggy.HookCaller] = {}
         self._contributions: dict[tuple[str, str], list[Any]] = {}
         from core.plugins import builtin
@@ -98,7 +99,14 @@ class PluginHost:
         for entry_point in entry_points:
             try:
                 module = entry_point.load()
-                manifest = load_manifest(_read_manifest(module), entry_point.name)
+                manifest = load_manifest(
+                    _read_manifest(module), entry_point.name, require_compatible=False
+                )
+                mismatch = hostapi_mismatch(manifest)
+                if mismatch:
+                    # Known but not registered: the marketplace explains why it can't install.
+                    self.incompatible[manifest.id] = manifest
+                    raise ManifestError(manifest.id, {"hostapi": [mismatch]})
                 dist = entry_point.dist
                 self.register_plugin(
                     module,
@@ -158,18 +166,24 @@ class PluginHost:
             raise
         return info
 
+    def permission_names(self, plugin_id: str) -> list[str]:
+        """The custom permissions a loaded plugin declares (manifest and hook), sorted."""
+        if plugin_id not in self.loaded:
+            return []
+        names = {p.name for p in self.loaded[plugin_id].manifest.permissions}
+        names |= {spec.name for spec in self._contributed(plugin_id, "deskhost_permissions")}
+        return sorted(names)
+
     def _register_vocabulary(self, info: LoadedPlugin) -> None:
-        """Add a plugin's permissions to the catalogue and its channels to the known ones."""
+        """Check a plugin's permission names and add its channels to the known ones."""
         prefix = f"{info.plugin_id}."
-        names = [p.name for p in info.manifest.permissions]
-        names += [spec.name for spec in self._contributed(info.plugin_id, "deskhost_permissions")]
+        names = self.permission_names(info.plugin_id)
         misnamed = [name for name in names if not name.startswith(prefix)]
         if misnamed:
             raise ValueError(
                 f"plugin {info.plugin_id!r}: permission names must start with {prefix!r}: "
                 + ", ".join(misnamed)
             )
-        org_services.register_permissions(names)
         ticket_services.register_channels(self._contributed(info.plugin_id, "deskhost_channels"))
 
     def unregister_plugin(self, plugin_id: str) -> None:

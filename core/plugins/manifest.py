@@ -213,13 +213,17 @@ def _check_version(value: str) -> None:
 
 def _check_hostapi(value: str) -> None:
     try:
-        needed = SpecifierSet(value)
+        SpecifierSet(value)
     except InvalidSpecifier as error:
         raise ValidationError("Not a valid version range such as '>=1.0,<2'.") from error
-    if not needed.contains(hostapi.HOSTAPI_VERSION, prereleases=True):
-        raise ValidationError(
-            f"Needs host API {needed}; this host provides {hostapi.HOSTAPI_VERSION}."
-        )
+
+
+def hostapi_mismatch(manifest: Manifest) -> str | None:
+    """Why this host cannot run ``manifest``'s extension, or ``None`` when its range fits."""
+    needed = SpecifierSet(manifest.hostapi)
+    if needed.contains(hostapi.HOSTAPI_VERSION, prereleases=True):
+        return None
+    return f"Needs host API {needed}; this host provides {hostapi.HOSTAPI_VERSION}."
 
 
 def _unique(items: list[Any], attribute: str, field_name: str) -> None:
@@ -293,9 +297,13 @@ def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "(manifest)": [str(m) for m in messages]}
 
 
-def load_manifest(data: Mapping[str, Any] | str | bytes, plugin: str) -> Manifest:
+def load_manifest(
+    data: Mapping[str, Any] | str | bytes, plugin: str, *, require_compatible: bool = True
+) -> Manifest:
     """Validate a manifest (a mapping or JSON text) of the plugin named ``plugin``.
 
+    :param require_compatible: also refuse a host API range this host is outside of (the
+        loader says so itself, keeping the manifest so the marketplace can explain it).
     :raises ManifestError: naming the plugin and each bad field's path.
     """
     if isinstance(data, (str, bytes)):
@@ -307,6 +315,10 @@ def load_manifest(data: Mapping[str, Any] | str | bytes, plugin: str) -> Manifes
         raise ManifestError(plugin, {"(manifest)": ["Must be a JSON object."]})
     name = data.get("id") if isinstance(data.get("id"), str) else plugin
     try:
-        return ManifestSchema().load(dict(data))
+        manifest: Manifest = ManifestSchema().load(dict(data))
     except ValidationError as error:
         raise ManifestError(str(name or plugin), _flatten(error.messages)) from error
+    mismatch = hostapi_mismatch(manifest)
+    if require_compatible and mismatch:
+        raise ManifestError(manifest.id, {"hostapi": [mismatch]})
+    return manifest

@@ -7,7 +7,7 @@ audited but emit no domain event (``hostapi.events`` defines none for them).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import func, select
@@ -19,10 +19,12 @@ from core.errors import NotFound, ValidationFailed
 from core.models import (
     Agent,
     Department,
+    Installation,
     Organisation,
     PermissionProfile,
     ProfilePermission,
 )
+from core.models.extensions import InstallationState
 from core.models.org import AgentStatus
 from core.services.base import (
     Unit,
@@ -36,31 +38,31 @@ from core.services.base import (
 )
 from hostapi import clock, events
 
+if TYPE_CHECKING:
+    from core.host import Host
+
 LOCALES: tuple[str, ...] = ("en", "ja")
 AGENT_STATUSES: frozenset[str] = frozenset(s.value for s in AgentStatus)
 MIN_PASSWORD_LENGTH = 10
 _EMAIL_SHAPE = "@"
-
-# Extension permissions are registered when plugins load, which every process does at
-# start-up, so this registry never holds state another process would need.
-_extension_permissions: set[str] = set()
 
 # Compared against when the email is unknown, so a miss costs as much as a wrong password
 # and response times do not tell which emails exist.
 _DUMMY_HASH = generate_password_hash("not a password of anyone")
 
 
-def register_permissions(names: Iterable[str]) -> None:
-    """Accept extension permissions (names prefixed with the extension's id) in profiles."""
-    for name in names:
-        if not name or "." not in name or len(name) > 120:
-            raise ValueError(f"invalid permission name {name!r}")
-        _extension_permissions.add(name)
-
-
-def known_permissions() -> frozenset[str]:
-    """Every permission a profile may grant now: the core catalogue and extensions'."""
-    return catalogue.ALL_NAMES | frozenset(_extension_permissions)
+def known_permissions(session: Session, host: Host | None) -> frozenset[str]:
+    """Every permission a profile may grant now: the core catalogue, and the permissions of
+    extensions with a live installation (they vanish from profiles on uninstall)."""
+    if host is None:
+        return catalogue.ALL_NAMES
+    installed = session.scalars(
+        select(Installation.plugin_id)
+        .where(Installation.state.in_(InstallationState.live()))
+        .distinct()
+    )
+    names = {name for plugin_id in installed for name in host.plugins.permission_names(plugin_id)}
+    return catalogue.ALL_NAMES | frozenset(names)
 
 
 # ------------------------------------------------------------------------------ organisation
@@ -188,11 +190,12 @@ def _unique_department_name(session: Session, name: Any, own_id: int | None) -> 
 # ------------------------------------------------------------------------------------ profiles
 
 
-def _permission_names(names: Iterable[str]) -> list[str]:
+def _permission_names(unit: Unit, names: Iterable[str]) -> list[str]:
     if isinstance(names, str):
         raise ValidationFailed({"permissions": ["Give a list of permission names."]})
     wanted = sorted(set(names))
-    unknown = [name for name in wanted if name not in known_permissions()]
+    known = known_permissions(unit.session, unit.host)
+    unknown = [name for name in wanted if name not in known]
     if unknown:
         raise ValidationFailed({"permissions": [f"Unknown permission: {n}." for n in unknown]})
     return wanted
@@ -212,7 +215,7 @@ def create_profile(
         {
             "name": lambda: _unique_profile_name(unit.session, name, None),
             "description": lambda: clean_text(description, "description", max_length=1000),
-            "permissions": lambda: _permission_names(permissions),
+            "permissions": lambda: _permission_names(unit, permissions),
         }
     )
     profile = PermissionProfile(
@@ -240,7 +243,7 @@ def update_profile(unit: Unit, profile: PermissionProfile, **changes: Any) -> Pe
     checks = {
         "name": lambda v: _unique_profile_name(unit.session, v, profile.id),
         "description": lambda v: clean_text(v, "description", max_length=1000),
-        "permissions": _permission_names,
+        "permissions": lambda v: _permission_names(unit, v),
     }
     values = gather_changes(checks, changes)
     granted = values.pop("permissions", None)

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.host import Host
-from core.models import Agent, Department, PermissionProfile, Ticket
-from core.plugins import installations
+from core.models import Agent, Department, Ticket
 from hostapi import Location, Panel, hookimpl
+from tests.factories import install_for
 
 pytestmark = pytest.mark.browser
 
@@ -63,14 +62,7 @@ def notes_extension(host: Host, db: Session, support: Department) -> Iterator[No
     host.plugins.register_plugin(_NotesPanelPlugin(), _MANIFEST)
     try:
         # Through the test session: a second connection would leave its snapshot stale.
-        installation = installations.install(
-            db,
-            host,
-            "browser_notes",
-            department_ids=[support.id],
-            profile_ids=list(db.scalars(select(PermissionProfile.id))),
-        )
-        installations.authorize(db, host, installation, ["desk.tickets.read"])
+        install_for(db, host, "browser_notes", [support.id], scopes=["desk.tickets.read"])
         db.commit()
         yield
     finally:
