@@ -45,6 +45,10 @@ def create_app(test_config: dict[str, Any] | None = None, host: Host | None = No
 
     api.init_app(app)
 
+    from marketplace_registry import web as marketplace
+
+    marketplace.init_app(app)
+
     from core.web import extensions
 
     extensions.init_app(app)
