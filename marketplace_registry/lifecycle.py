@@ -62,15 +62,15 @@ def install(
     terms_accepted: bool,
     settings: Mapping[str, Any] | None = None,
     label: str = "",
-    expected_sha256: str | None = None,
 ) -> Installation:
     """Install a loaded extension for departments and profiles; it then awaits authorization.
 
     Applies the extension's migrations and calls ``deskhost_install``, so a failure of either
     (or of any check) leaves nothing installed once the caller rolls back.
 
-    :param expected_sha256: the registry listing's digest of the distribution, verified
-        against the installed files when given.
+    When the registry index lists the extension, the deployed files must match the listing's
+    sha256 (see :meth:`marketplace_registry.catalog.Catalog.verify_distribution`).
+
     :raises ValidationFailed: naming ``plugin_id``, ``terms_accepted``, ``department_ids``,
         ``profile_ids``, ``settings.<name>``, ``hostapi`` or ``sha256``.
     :raises Conflict: a single-install extension that is installed already.
@@ -84,7 +84,7 @@ def install(
             "profile_ids": lambda: _existing(session, PermissionProfile, profile_ids, "profile"),
             "settings": lambda: setting_values.validate(manifest, settings or {}, partial=False),
             "label": lambda: _label(label),
-            "sha256": lambda: _verify_distribution(host.plugins, plugin_id, expected_sha256),
+            "sha256": lambda: _verify_distribution(host, plugin_id),
         }
     )
     if manifest.single_install and live_installations(session, plugin_id):
@@ -150,23 +150,14 @@ def _label(label: str) -> str:
     return label
 
 
-def _verify_distribution(plugins: PluginHost, plugin_id: str, expected: str | None) -> None:
-    if expected is None:
-        return
-    from marketplace_registry.digest import DigestMismatch, verify
+def _verify_distribution(host: Host, plugin_id: str) -> None:
+    from marketplace_registry.catalog import Catalog
+    from marketplace_registry.digest import DistributionRefused
 
     try:
-        verify(plugins.loaded[plugin_id].module, expected)
-    except DigestMismatch as mismatch:
-        raise ValidationFailed(
-            {
-                "sha256": [
-                    "The installed distribution does not match the registry listing "
-                    f"(expected {mismatch.expected}, found {mismatch.actual}); "
-                    "it may have been tampered with."
-                ]
-            }
-        ) from mismatch
+        Catalog(host).verify_distribution(plugin_id)
+    except DistributionRefused as refused:
+        raise ValidationFailed({"sha256": [str(refused)]}) from refused
 
 
 def _existing(session: Session, model: type[Any], ids: Iterable[int], what: str) -> list[Any]:

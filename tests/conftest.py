@@ -65,6 +65,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         "DESKHOST_ENCRYPTION_KEY": "",
         "DATABASE_URL": "",
         "REDIS_URL": "",
+        "DESKHOST_REGISTRY_INDEX": "",
     }
     with ExitStack() as claimed:
         database_url = os.environ.get("DATABASE_URL", "")
