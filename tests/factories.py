@@ -120,6 +120,9 @@ def department(db: Session) -> Department:
     """The "Support" department (created on first use)."""
     existing = db.scalar(select(Department).where(Department.name == "Support"))
     if existing is not None:
+        # End the read: on SQLite, a snapshot held open makes this session's next write fail
+        # once another session has committed.
+        db.commit()
         return existing
     created = Department(name="Support", created_at=clock.now())
     db.add(created)
