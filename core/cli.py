@@ -16,6 +16,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from core.host import Host
+from marketplace_registry.cli import ext as marketplace_commands
 
 
 def _create_app() -> Flask:
@@ -49,14 +50,23 @@ def main() -> None:
 @main.command("migrate")
 @with_appcontext
 def migrate_command() -> None:
-    """Create or upgrade the database schema and the baseline data."""
+    """Create or upgrade the database schema and the baseline data, then bring every
+    installation of an upgraded extension to its deployed version."""
     from core.bootstrap import ensure_baseline
     from core.migrate import upgrade_core
+    from core.services.base import Actor, Unit
+    from marketplace_registry.lifecycle import upgrade_all
 
     host = _host()
     upgrade_core(host.engine)
     with host.transaction() as session:
         ensure_baseline(session)
+    with host.transaction() as session:
+        for installation in upgrade_all(Unit(session, Actor.system("cli"), host)):
+            click.echo(
+                f"Upgraded installation {installation.id} of {installation.plugin_id} "
+                f"to {installation.plugin_version}."
+            )
     click.echo("Database is up to date.")
 
 
@@ -201,6 +211,8 @@ def plugins_command() -> None:
     for name, error in sorted(plugin_host.errors.items()):
         click.echo(f"{name}: NOT LOADED: {error}", err=True)
 
+
+main.add_command(marketplace_commands)
 
 if __name__ == "__main__":
     main()

@@ -3,7 +3,8 @@
 A token's plaintext is shown once, when it is created; the database keeps only its SHA-256
 (``AccessToken.token_hash``) and a short hint for lists. OAuth access tokens issued by the
 marketplace's authorization server live in the same table with ``kind = "oauth"`` (and their
-``installation_id``), so :func:`resolve` serves both kinds.
+``installation_id``), so :func:`resolve` serves both kinds: an OAuth token works only while its
+installation is active and its client is not revoked.
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound, ValidationFailed
-from core.models import AccessToken, Agent, AuditEntry
+from core.models import AccessToken, Agent, AuditEntry, Installation, OAuthClient
 from core.services.base import clean_text, gather, require_aware
 from hostapi import clock, scopes
 
 #: Personal tokens start with this, so a leaked one is recognisable (secret scanners, logs).
 PERSONAL_TOKEN_PREFIX = "dhp_"
+
+#: OAuth access and refresh tokens issued by the marketplace's authorization server.
+OAUTH_TOKEN_PREFIX = "dho_"
+REFRESH_TOKEN_PREFIX = "dhr_"
 
 #: ``last_used_at`` is written at most this often per token: a busy script must not turn
 #: every read into a write.
@@ -96,6 +101,29 @@ def create_personal_token(
     return token, plaintext
 
 
+def new_oauth_token() -> str:
+    """A fresh OAuth access token (plaintext; store only its hash)."""
+    return OAUTH_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_refresh_token() -> str:
+    """A fresh OAuth refresh token (plaintext; store only its hash)."""
+    return REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(48)
+
+
+def find_oauth_token(session: Session, plaintext: str, *, refresh: bool) -> AccessToken | None:
+    """The OAuth token whose access (or, with ``refresh``, refresh) token is ``plaintext``,
+    live or not; personal tokens are never found here."""
+    if not plaintext:
+        return None
+    column = AccessToken.refresh_token_hash if refresh else AccessToken.token_hash
+    return session.scalar(
+        select(AccessToken).where(
+            column == hash_token(plaintext), AccessToken.kind == TokenKind.OAUTH.value
+        )
+    )
+
+
 def _future(expires_at: datetime | None) -> str:
     require_aware(expires_at, "expires_at")
     if expires_at is not None and expires_at <= clock.now():
@@ -119,10 +147,26 @@ def resolve(session: Session, plaintext: str) -> AccessToken | None:
         return None
     if token.expires_at is not None and token.expires_at <= now:
         return None
+    if not _extension_may_act(session, token):
+        return None
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         token.last_used_at = now
         session.flush()
     return token
+
+
+def _extension_may_act(session: Session, token: AccessToken) -> bool:
+    """An extension's token needs its installation active (authorized, not archived) and its
+    client not revoked; a personal token has neither."""
+    if token.installation_id is not None:
+        installation = session.get(Installation, token.installation_id)
+        if installation is None or not installation.is_active:
+            return False
+    if token.client_id is not None:
+        client = session.scalar(select(OAuthClient).where(OAuthClient.client_id == token.client_id))
+        if client is None or client.revoked_at is not None:
+            return False
+    return True
 
 
 def personal_tokens(session: Session, agent: Agent) -> list[AccessToken]:
@@ -157,15 +201,29 @@ def get_personal_token(session: Session, agent: Agent, token_id: int) -> AccessT
 
 
 def revoke(
-    session: Session, token: AccessToken, *, by: Agent | None = None, ip_address: str | None = None
+    session: Session,
+    token: AccessToken,
+    *,
+    by: Agent | None = None,
+    ip_address: str | None = None,
+    label: str = "system",
 ) -> None:
-    """Revoke ``token`` now (idempotent); every later request with it answers 401."""
+    """Revoke ``token`` now (idempotent); every later request with it answers 401.
+
+    ``label`` names who revoked it when no agent did (an OAuth client, say).
+    """
     if token.revoked_at is not None:
         return
     token.revoked_at = clock.now()
     session.flush()
     _audit(
-        session, by, ip_address, "delete", token, after={"revoked_at": token.revoked_at.isoformat()}
+        session,
+        by,
+        ip_address,
+        "delete",
+        token,
+        after={"revoked_at": token.revoked_at.isoformat()},
+        label=label,
     )
 
 
@@ -182,13 +240,14 @@ def _audit(
     token: AccessToken,
     *,
     after: dict[str, str],
+    label: str = "system",
 ) -> None:
     # Token creation and revocation are security events: who, when, from where.
     session.add(
         AuditEntry(
             at=clock.now(),
             actor_agent_id=agent.id if agent is not None else None,
-            actor_label="" if agent is not None else "system",
+            actor_label="" if agent is not None else label,
             ip_address=ip_address,
             action=action,
             entity_type="access_token",

@@ -385,6 +385,17 @@ def upgrade(unit: Unit, installation: Installation) -> bool:
     return True
 
 
+def upgrade_all(unit: Unit) -> list[Installation]:
+    """Upgrade every live installation whose extension was deployed in a newer version."""
+    host = _host(unit)
+    installations = unit.session.scalars(
+        select(Installation)
+        .where(Installation.state.in_(InstallationState.live()))
+        .order_by(Installation.id)
+    )
+    return [i for i in list(installations) if needs_upgrade(host, i) and upgrade(unit, i)]
+
+
 # ------------------------------------------------------------------------------ uninstall
 
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -33,7 +34,8 @@ def _claimed_redis_database(url: str) -> Iterator[str]:
     """Claim a Redis database number no other run uses (a lock key held for the run)."""
     token = uuid.uuid4().hex
     for number in range(15, 0, -1):
-        candidate = redis.Redis.from_url(url, db=number)
+        # A database number in the URL's path would win over db=: drop it.
+        candidate = redis.Redis.from_url(urlsplit(url)._replace(path="").geturl(), db=number)
         if candidate.set("deskhost:test-run-lock", token, nx=True, ex=3600):
             candidate.flushdb()
             candidate.set("deskhost:test-run-lock", token, ex=3600)

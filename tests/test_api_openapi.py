@@ -36,6 +36,12 @@ def test_document_lists_every_endpoint(document: dict) -> None:
         "/api/v1/me": {"get"},
         "/api/v1/me/tokens": {"get", "post"},
         "/api/v1/me/tokens/{token_id}": {"delete"},
+        "/api/v1/marketplace/extensions": {"get"},
+        "/api/v1/marketplace/extensions/{plugin_id}": {"get"},
+        "/api/v1/installations": {"get", "post"},
+        "/api/v1/installations/{installation_id}": {"get", "patch", "delete"},
+        "/api/v1/installations/{installation_id}/upgrade": {"post"},
+        "/api/v1/installations/{installation_id}/restore": {"post"},
     }
     methods = {"get", "post", "patch", "put", "delete"}
     found = {path: set(item) & methods for path, item in document["paths"].items()}

@@ -17,6 +17,7 @@ from flask_smorest import Api, abort
 from core.api import auth, customers, me, tickets
 from core.api.blueprint import URL_PREFIX
 from core.api.errors import ErrorSchema, register_error_handlers
+from marketplace_registry import api as marketplace
 
 __all__ = ["init_app"]
 
@@ -63,6 +64,8 @@ _BLUEPRINTS = (
     customers.accounts,
     me.departments,
     me.me,
+    marketplace.extensions,
+    marketplace.installations,
 )
 
 

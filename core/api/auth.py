@@ -1,10 +1,13 @@
 """Who calls the API: a signed-in browser (session cookie + CSRF) or a bearer token.
 
 A bearer request acts as the token's agent, limited to the token's scopes *and* to the
-agent's own permissions and departments (the services check those). A browser session is
-not limited by scopes. Every API request is authenticated before its view runs:
+agent's own permissions and departments (the services check those). An extension's OAuth token
+acts as the admin who authorized it, further limited to the scopes its installation was granted
+and to the installation's departments. A browser session is not limited by scopes. Every API
+request is authenticated before its view runs:
 
-- a bad, expired or revoked token → 401 with ``WWW-Authenticate: Bearer error="invalid_token"``;
+- a bad, expired or revoked token, or an extension's token whose installation is not active
+  (awaiting authorization, archived) → 401 with ``WWW-Authenticate: Bearer error="invalid_token"``;
 - no credentials → 401;
 - a token without the endpoint's scope → 403 ``insufficient_scope`` naming the scope (RFC 6750);
 - a session request with an unsafe method and no valid CSRF token → 400.
@@ -20,7 +23,7 @@ from typing import Any, NoReturn, TypeVar, cast
 from flask import current_app, g, request
 from flask_smorest import Blueprint, abort
 
-from core.models import AccessToken, Agent
+from core.models import AccessToken, Agent, Installation
 from core.services.base import Actor, Unit
 from core.tokens import resolve
 from core.web.database import db_session
@@ -43,6 +46,7 @@ class Principal:
 
     agent: Agent
     token: AccessToken | None = None
+    installation: Installation | None = None
 
     @property
     def is_bearer(self) -> bool:
@@ -51,12 +55,26 @@ class Principal:
 
     @property
     def scopes(self) -> frozenset[str] | None:
-        """The token's scopes; ``None`` for a browser session (not limited by scopes)."""
-        return self.token.scope_set if self.token is not None else None
+        """The scopes the caller may use; ``None`` for a browser session (not limited by scopes).
+
+        An extension's token is capped by its installation's grant: a scope revoked there (or
+        not consented to yet after an upgrade) is not usable even if the token names it.
+        """
+        if self.token is None:
+            return None
+        if self.installation is None:
+            return self.token.scope_set
+        return self.token.scope_set & frozenset(self.installation.granted_scopes or ())
+
+    @property
+    def department_limit(self) -> frozenset[int] | None:
+        """The installation's departments for an extension's token; ``None`` otherwise."""
+        return self.installation.department_ids if self.installation is not None else None
 
     def has_scope(self, scope: str) -> bool:
         """True when the caller may use ``scope`` (always, in a browser session)."""
-        return self.token is None or scope in self.token.scope_set
+        allowed = self.scopes
+        return allowed is None or scope in allowed
 
 
 def authenticate() -> None:
@@ -86,10 +104,19 @@ def _bearer_principal(header: str) -> Principal:
     session = db_session()
     token = resolve(session, plaintext.strip())
     if token is None:
-        _invalid_token("The token is unknown, expired or revoked.", "invalid_token", 401)
+        _invalid_token(
+            "The token is unknown, expired or revoked, or its extension is not authorized.",
+            "invalid_token",
+            401,
+        )
     # resolve() may have recorded the use; keep that even if the request itself fails.
     session.commit()
-    return Principal(agent=token.agent, token=token)
+    installation = (
+        session.get(Installation, token.installation_id)
+        if token.installation_id is not None
+        else None
+    )
+    return Principal(agent=token.agent, token=token, installation=installation)
 
 
 def _invalid_token(description: str, error: str, status: int) -> NoReturn:
@@ -110,9 +137,13 @@ def principal() -> Principal:
 
 
 def unit() -> Unit:
-    """A unit of work for a service call, acting as the request's agent from its IP."""
+    """A unit of work for a service call, acting as the request's agent from its IP (within
+    the installation's departments for an extension's token)."""
     host = current_app.extensions["deskhost.host"]
-    actor = Actor(principal().agent, ip_address=request.remote_addr)
+    caller = principal()
+    actor = Actor(
+        caller.agent, ip_address=request.remote_addr, department_limit=caller.department_limit
+    )
     return Unit(db_session(), actor, host)
 
 

@@ -25,13 +25,16 @@ if TYPE_CHECKING:
 class Actor:
     """Who is acting: an agent (with the IP of the request), or the system under a label.
 
-    The system actor ("import", "demo", "extension:<id>", "cli") passes permission checks;
-    extensions' department limits are applied by their context before reaching services.
+    The system actor ("import", "demo", "extension:<id>", "cli") passes permission checks.
+    ``department_limit`` narrows what the actor sees to those departments on top of the
+    agent's own: an extension's OAuth token acts as its agent within the installation's
+    departments only (``None``: no limit beyond the agent's).
     """
 
     agent: Agent | None
     ip_address: str | None = None
     label: str = ""
+    department_limit: frozenset[int] | None = None
 
     @classmethod
     def system(cls, label: str) -> Actor:
@@ -50,11 +53,16 @@ class Actor:
 
     def can_see_department(self, department_id: int) -> bool:
         """True when the actor may see records of ``department_id``."""
+        if self.department_limit is not None and department_id not in self.department_limit:
+            return False
         return self.agent is None or department_id in self.agent.department_ids
 
     def visible_department_ids(self) -> frozenset[int] | None:
-        """Departments the actor may see; ``None`` means all (system actors)."""
-        return None if self.agent is None else self.agent.department_ids
+        """Departments the actor may see; ``None`` means all (system actors without a limit)."""
+        own = None if self.agent is None else self.agent.department_ids
+        if self.department_limit is None:
+            return own
+        return self.department_limit if own is None else own & self.department_limit
 
     def require_department(self, department_id: int, what: str = "record") -> None:
         """Raise :class:`NotFound` (nothing leaks) unless the actor sees ``department_id``."""
