@@ -71,6 +71,13 @@ class Principal:
         """The installation's departments for an extension's token; ``None`` otherwise."""
         return self.installation.department_ids if self.installation is not None else None
 
+    @property
+    def department_ids(self) -> frozenset[int]:
+        """The departments the caller acts in: the agent's, within the installation's."""
+        own = self.agent.department_ids
+        limit = self.department_limit
+        return own if limit is None else own & limit
+
     def has_scope(self, scope: str) -> bool:
         """True when the caller may use ``scope`` (always, in a browser session)."""
         allowed = self.scopes

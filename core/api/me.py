@@ -46,7 +46,7 @@ def get_me() -> dict[str, Any]:
             if profile.is_admin
             else profile.permission_names
         ),
-        "department_ids": sorted(agent.department_ids),
+        "department_ids": sorted(caller.department_ids),
         "auth": "bearer" if caller.is_bearer else "session",
         "scopes": sorted(caller.scopes) if caller.scopes is not None else None,
         "csrf_token": None if caller.is_bearer else generate_csrf(),
@@ -124,7 +124,7 @@ def _department_view(department: Department, member_of: frozenset[int]) -> dict[
 @departments.response(200, DepartmentList)
 def list_departments() -> dict[str, Any]:
     """Active departments by name, each saying whether the caller belongs to it."""
-    member_of = principal().agent.department_ids
+    member_of = principal().department_ids
     rows = org_service.list_departments(unit())
     return {"items": [_department_view(d, member_of) for d in rows], "next_cursor": None}
 
@@ -137,4 +137,4 @@ def create_department(data: dict[str, Any]) -> dict[str, Any]:
     """Create a department (needs the ``setup.manage`` permission)."""
     department = org_service.create_department(unit(), **data)
     commit()
-    return _department_view(department, principal().agent.department_ids)
+    return _department_view(department, principal().department_ids)
