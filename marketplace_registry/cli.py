@@ -26,7 +26,7 @@ from core.models import Agent, Department, Installation, PermissionProfile
 from core.models.extensions import InstallationState
 from core.permissions import MARKETPLACE_MANAGE
 from core.services.base import Actor, Unit
-from marketplace_registry import lifecycle
+from marketplace_registry import lifecycle, oauth
 from marketplace_registry.catalog import Catalog, CatalogEntry
 
 ext = AppGroup("ext", help="Find, install, authorize, upgrade and uninstall extensions.")
@@ -38,6 +38,8 @@ OPTIONS = {
     "terms_accepted": "--accept-terms",
     "label": "--label",
     "settings": "--setting",
+    "name": "--name",
+    "redirect_uris": "--redirect-uri",
 }
 
 _AS_HELP = "Act as this agent (needs marketplace.manage); default: the system."
@@ -318,6 +320,30 @@ def authorize_command(installation_id: int, as_email: str, scopes: tuple[str, ..
             _fail(f"--scope: {installation.plugin_id} does not ask for {', '.join(unasked)}")
         granted = lifecycle.grant(unit, installation, scopes or requested)
     click.echo(f"Installation {installation_id} is active with: {' '.join(granted) or 'no scope'}")
+
+
+@ext.command("register-client")
+@click.argument("installation_id", type=int)
+@click.option("--name", required=True, help="What the client is, e.g. the extension's service.")
+@click.option(
+    "--redirect-uri", "redirect_uris", multiple=True, required=True, help="Repeatable; exact."
+)
+@click.option("--as", "as_email", metavar="EMAIL", help=_AS_HELP)
+def register_client_command(
+    installation_id: int, name: str, redirect_uris: tuple[str, ...], as_email: str | None
+) -> None:
+    """Register a confidential OAuth client for an out-of-process extension; prints its
+    client id and secret (shown once, stored only hashed)."""
+    with _unit(as_email) as unit:
+        client, secret = oauth.register_client(
+            unit,
+            _installation(unit.session, installation_id),
+            name=name,
+            redirect_uris=redirect_uris,
+        )
+    click.echo(f"client_id={client.client_id}")
+    click.echo(f"client_secret={secret}")
+    click.echo("Keep the secret now: it cannot be shown again.")
 
 
 @ext.command("uninstall")

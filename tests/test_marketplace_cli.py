@@ -376,3 +376,48 @@ def test_upgrade_of_an_archived_installation_exits_2(
     result = ext(runner, "upgrade", str(growing_installation.id))
     assert result.exit_code == 2
     assert "restore it first" in result.output
+
+
+# ------------------------------------------------------------------------------ OAuth clients
+
+
+def test_register_client_prints_its_secret_once_and_stores_only_its_hash(
+    runner: FlaskCliRunner, installed: Installation, db: Session
+) -> None:
+    from core.models import OAuthClient
+
+    result = ext(
+        runner,
+        "register-client",
+        str(installed.id),
+        "--name",
+        "History service",
+        "--redirect-uri",
+        "https://history.example/callback",
+    )
+    assert result.exit_code == 0, result.output
+    lines = dict(line.split("=", 1) for line in result.output.splitlines() if "=" in line)
+    client = (
+        fresh(db)
+        .scalars(select(OAuthClient).where(OAuthClient.client_id == lines["client_id"]))
+        .one()
+    )
+    assert client.redirect_uris == ["https://history.example/callback"]
+    assert client.client_secret_hash is not None
+    assert lines["client_secret"] not in client.client_secret_hash
+
+
+def test_register_client_refuses_a_plain_http_redirect_uri(
+    runner: FlaskCliRunner, installed: Installation
+) -> None:
+    result = ext(
+        runner,
+        "register-client",
+        str(installed.id),
+        "--name",
+        "History service",
+        "--redirect-uri",
+        "http://history.example/callback",
+    )
+    assert result.exit_code == 2
+    assert "--redirect-uri" in result.output

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from core.host import Host
 from core.models import AuditEntry, Department, InstallationStorage, OutboxEvent, Ticket
 from hostapi import Context, JobSpec, ScopeError, TicketQuery, hookimpl, scopes
+from hostapi.testing import InstalledExtension
 from tests.plugin_fixtures import manifest
 
 
@@ -38,9 +39,9 @@ def _manifest(**fields: Any) -> Mapping[str, Any]:
 
 
 @pytest.fixture
-def context(installed: Callable[..., Context]) -> Context:
+def context(deskhost_installation: Callable[..., InstalledExtension]) -> Context:
     """A context for the ``worker`` plugin installed on Support."""
-    return installed(Worker(), departments=["Support"], manifest=_manifest())
+    return deskhost_installation(Worker(), departments=["Support"], manifest=_manifest()).context()
 
 
 def _ticket(db: Session, department_name: str, subject: str) -> Ticket:
@@ -106,8 +107,11 @@ def test_enqueue_of_an_unknown_job_is_refused(context: Context) -> None:
         context.enqueue("nope")
 
 
-def test_missing_scope_raises_scope_error(installed: Callable[..., Context]) -> None:
-    context = installed(Worker(), manifest=_manifest(scopes=[scopes.TICKETS_READ]))
+def test_missing_scope_raises_scope_error(
+    deskhost_installation: Callable[..., InstalledExtension],
+) -> None:
+    installation = deskhost_installation(Worker(), manifest=_manifest(scopes=[scopes.TICKETS_READ]))
+    context = installation.context()
     with pytest.raises(ScopeError):
         context.get_contact(1)
 
