@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 import hostapi
@@ -87,8 +87,7 @@ def install(
             "sha256": lambda: _verify_distribution(host, plugin_id),
         }
     )
-    if manifest.single_install and live_installations(session, plugin_id):
-        raise Conflict(f"{manifest.name} can be installed only once")
+    _refuse_second_single_install(session, manifest)
     now = clock.now()
     plain, secrets = setting_values.split_secrets(manifest, values["settings"])
     installation = Installation(
@@ -134,6 +133,20 @@ def _installable_manifest(plugins: PluginHost, plugin_id: str) -> Manifest:
     raise ValidationFailed(
         {"plugin_id": [f"No extension {plugin_id!r} is installed on this host."]}
     )
+
+
+def _refuse_second_single_install(session: Session, manifest: Manifest) -> None:
+    if not manifest.single_install:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        # Two admins installing at once would both see none installed: serialise on the id.
+        # (SQLite's write lock, taken up front, already does.)
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+            {"key": f"deskhost.install.{manifest.id}"},
+        )
+    if live_installations(session, manifest.id):
+        raise Conflict(f"{manifest.name} can be installed only once")
 
 
 def _require_terms(accepted: bool) -> None:
@@ -544,8 +557,7 @@ def restore(unit: Unit, installation: Installation) -> Installation:
     if installation.state != InstallationState.ARCHIVED:
         raise Conflict("only an archived installation can be restored")
     manifest = _installable_manifest(host.plugins, installation.plugin_id)
-    if manifest.single_install and live_installations(session, installation.plugin_id):
-        raise Conflict(f"{manifest.name} can be installed only once")
+    _refuse_second_single_install(session, manifest)
     before = snapshot(installation)
     installation.state = InstallationState.AWAITING_AUTHORIZATION.value
     installation.archived_at = None
