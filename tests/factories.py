@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
@@ -217,3 +218,21 @@ def install_for(
         requested = host.plugins.manifest(plugin_id).scopes
         lifecycle.grant(unit, installation, requested if scopes is None else scopes)
     return installation
+
+
+def ticket_panel_html(
+    app: Flask, host: Host, plugin_id: str, agent_id: int, ticket_id: int
+) -> str | None:
+    """The HTML of ``plugin_id``'s ticket panel as the agent sees it, or ``None`` when not
+    shown (a panel that failed to render fails the test)."""
+    from core.web.extensions import panels_for
+    from hostapi import Location, PanelTarget
+
+    with app.test_request_context(), host.sessions() as session:
+        agent = session.get(Agent, agent_id)
+        shown = panels_for(
+            session, host, Location.TICKET_RIGHT_PANEL, PanelTarget("ticket", ticket_id), agent
+        )
+    html = next((str(p.html) for p in shown if p.plugin_id == plugin_id), None)
+    assert html is None or "panel-error" not in html
+    return html

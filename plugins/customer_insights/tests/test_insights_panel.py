@@ -12,10 +12,8 @@ from sqlalchemy.orm import Session
 import plugins.customer_insights
 from core.host import Host
 from core.models import Agent, Contact, Department, Ticket
-from core.web.extensions import panels_for
-from hostapi import Location, PanelTarget
 from plugins.customer_insights import charts, metrics
-from tests.factories import TEST_PASSWORD, install_for
+from tests.factories import TEST_PASSWORD, install_for, ticket_panel_html
 
 PLUGIN = "customer_insights"
 
@@ -27,14 +25,7 @@ def _install(host: Host, departments: Iterable[Department], scopes: list[str] | 
 
 def _panel_html(app: Flask, host: Host, agent_id: int, ticket_id: int) -> str | None:
     """The panel's HTML on the ticket as ``agent`` sees it, or ``None`` when not shown."""
-    with app.test_request_context(), host.sessions() as session:
-        agent = session.get(Agent, agent_id)
-        shown = panels_for(
-            session, host, Location.TICKET_RIGHT_PANEL, PanelTarget("ticket", ticket_id), agent
-        )
-    html = next((str(p.html) for p in shown if p.plugin_id == PLUGIN), None)
-    assert html is None or "panel-error" not in html
-    return html
+    return ticket_panel_html(app, host, PLUGIN, agent_id, ticket_id)
 
 
 def _counts(html: str | None) -> dict[str, int]:

@@ -14,10 +14,8 @@ from sqlalchemy.orm import Session
 import plugins.ticket_history
 from core.host import Host
 from core.models import Agent, Contact, Department, Installation, Organisation, Ticket
-from core.web.extensions import panels_for
-from hostapi import Location, PanelTarget
 from marketplace_registry import lifecycle
-from tests.factories import TEST_PASSWORD, install_for, system_unit
+from tests.factories import TEST_PASSWORD, install_for, system_unit, ticket_panel_html
 
 PLUGIN = "ticket_history"
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -41,14 +39,7 @@ def _install(
 
 def _panel_html(app: Flask, host: Host, agent_id: int, ticket_id: int) -> str | None:
     """The panel's HTML on the ticket as ``agent`` sees it, or ``None`` when not shown."""
-    with app.test_request_context(), host.sessions() as session:
-        agent = session.get(Agent, agent_id)
-        shown = panels_for(
-            session, host, Location.TICKET_RIGHT_PANEL, PanelTarget("ticket", ticket_id), agent
-        )
-    html = next((str(p.html) for p in shown if p.plugin_id == PLUGIN), None)
-    assert html is None or "panel-error" not in html
-    return html
+    return ticket_panel_html(app, host, PLUGIN, agent_id, ticket_id)
 
 
 def _listed(html: str | None) -> list[int]:
