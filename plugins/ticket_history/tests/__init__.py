@@ -1,1 +1,0 @@
-"""Tests of the ticket_history extension, run against a real host on either backend."""
