@@ -1,6 +1,12 @@
 """The core's tables: organisation, customers, tickets, audit, extensions and the event outbox."""
 
 from core.models.audit import AuditEntry
+from core.models.collaboration import (
+    CustomerComment,
+    Follow,
+    Notification,
+    NotificationKind,
+)
 from core.models.customers import (
     Account,
     Contact,
@@ -20,6 +26,9 @@ from core.models.extensions import (
     OAuthClient,
     OutboxEvent,
 )
+from core.models.fields import CustomerEntity, CustomField, CustomView, FieldType
+from core.models.imports import CustomerImport, CustomerImportRejection, ImportState
+from core.models.intake import MailDirection, MailMessage, SpamMessage, SpamRule, SpamRuleKind
 from core.models.org import (
     Agent,
     Department,
@@ -49,12 +58,25 @@ __all__ = [
     "AuditEntry",
     "Contact",
     "ContactIdentity",
+    "CustomField",
+    "CustomView",
+    "CustomerComment",
+    "CustomerEntity",
+    "CustomerImport",
+    "CustomerImportRejection",
     "Department",
     "EventDelivery",
+    "FieldType",
+    "Follow",
     "HappinessRating",
     "HookError",
+    "ImportState",
     "Installation",
     "InstallationStorage",
+    "MailDirection",
+    "MailMessage",
+    "Notification",
+    "NotificationKind",
     "OAuthAuthorizationCode",
     "OAuthClient",
     "Organisation",
@@ -62,6 +84,9 @@ __all__ = [
     "PermissionProfile",
     "Product",
     "ProfilePermission",
+    "SpamMessage",
+    "SpamRule",
+    "SpamRuleKind",
     "StatusChange",
     "Tag",
     "Thread",

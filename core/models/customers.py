@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
-from core.models.types import BigID
+from core.models.types import BigID, JSONDoc
 
 contact_tags = Table(
     "contact_tag",
@@ -52,7 +53,21 @@ class Account(Base):
     phone: Mapped[str] = mapped_column(String(50), default="")
     industry: Mapped[str] = mapped_column(String(100), default="")
     description: Mapped[str] = mapped_column(Text, default="")
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agent.id", ondelete="SET NULL"), index=True
+    )
+    phone_e164: Mapped[str | None] = mapped_column(
+        String(20), index=True, doc="``phone`` normalised to E.164 when it parses, for matching."
+    )
+    is_spam: Mapped[bool] = mapped_column(default=False)
+    merged_into_id: Mapped[int | None] = mapped_column(
+        BigID,
+        ForeignKey("account.id", ondelete="SET NULL"),
+        doc="Set when this account was merged into another; merged accounts are kept for audit.",
+    )
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(
+        JSONDoc, default=dict, doc="Values of the account custom fields, by field key."
+    )
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -62,7 +77,11 @@ class Contact(Base):
     """A customer who raises tickets, organisation-wide (not department-scoped)."""
 
     __tablename__ = "contact"
-    __table_args__ = (Index("ix_contact_account", "account_id"),)
+    __table_args__ = (
+        Index("ix_contact_account", "account_id"),
+        # Views page newest first by (created_at, id): keyset pagination walks this index.
+        Index("ix_contact_created", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
     first_name: Mapped[str] = mapped_column(String(200), default="")
@@ -71,17 +90,28 @@ class Contact(Base):
     secondary_email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str] = mapped_column(String(50), default="")
     mobile: Mapped[str] = mapped_column(String(50), default="")
+    phone_e164: Mapped[str | None] = mapped_column(
+        String(20), index=True, doc="``phone`` normalised to E.164 when it parses, for matching."
+    )
+    mobile_e164: Mapped[str | None] = mapped_column(
+        String(20), index=True, doc="``mobile`` normalised to E.164 when it parses."
+    )
     title: Mapped[str] = mapped_column(String(200), default="")
     description: Mapped[str] = mapped_column(Text, default="")
     account_id: Mapped[int | None] = mapped_column(
         BigID, ForeignKey("account.id", ondelete="SET NULL")
     )
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agent.id", ondelete="SET NULL"), index=True
+    )
     is_spam: Mapped[bool] = mapped_column(default=False)
     merged_into_id: Mapped[int | None] = mapped_column(
         BigID,
         ForeignKey("contact.id", ondelete="SET NULL"),
         doc="Set when this contact was merged into another; merged contacts are kept for audit.",
+    )
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(
+        JSONDoc, default=dict, doc="Values of the contact custom fields, by field key."
     )
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
+from core.models.types import JSONDoc
 
 
 class Organisation(Base):
@@ -23,6 +25,11 @@ class Organisation(Base):
     default_locale: Mapped[str] = mapped_column(String(8), default="en")
     ticket_prefix: Mapped[str] = mapped_column(String(16), default="")
     next_ticket_number: Mapped[int] = mapped_column(default=1)
+    duplicate_rules: Mapped[dict[str, Any]] = mapped_column(
+        JSONDoc,
+        default=lambda: {"contact": ["email", "phone"], "account": ["name"]},
+        doc="Which fields make two contacts or two accounts duplicates, per entity.",
+    )
 
 
 agent_departments = Table(
