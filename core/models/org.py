@@ -25,6 +25,11 @@ class Organisation(Base):
     default_locale: Mapped[str] = mapped_column(String(8), default="en")
     ticket_prefix: Mapped[str] = mapped_column(String(16), default="")
     next_ticket_number: Mapped[int] = mapped_column(default=1)
+    phone_region: Mapped[str] = mapped_column(
+        String(2),
+        default="JP",
+        doc="ISO country whose national numbers (03-1234-5678) phones are read in.",
+    )
     duplicate_rules: Mapped[dict[str, Any]] = mapped_column(
         JSONDoc,
         default=lambda: {"contact": ["email", "phone"], "account": ["name"]},

@@ -44,6 +44,7 @@ from core.services.base import (
     require_aware,
     split_changes,
 )
+from core.services.phones import organisation_region, to_e164
 from hostapi import clock, events
 
 # Deliberately loose: one "@" with something on each side and a dot in the domain. Stricter
@@ -115,6 +116,14 @@ def _contact_checks(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
     return checks
 
 
+def _normalise_phones(session: Session, record: Contact | Account) -> None:
+    """Keep the E.164 columns that registration and duplicate search match on in step."""
+    region = organisation_region(session)
+    record.phone_e164 = to_e164(record.phone, region)
+    if isinstance(record, Contact):
+        record.mobile_e164 = to_e164(record.mobile, region)
+
+
 # ----------------------------------------------------------------------------------- contacts
 
 
@@ -161,6 +170,7 @@ def create_contact(
         updated_at=now,
     )
     contact.tags = [_tag(unit.session, name) for name in values["tags"]]
+    _normalise_phones(unit.session, contact)
     unit.session.add(contact)
     unit.session.flush()
     unit.audit(
@@ -237,6 +247,7 @@ def update_contact(unit: Unit, contact: Contact, **changes: Any) -> Contact:
     values = gather(_contact_checks(unit.session, changes))
     changed = apply_changes(contact, values)
     if changed:
+        _normalise_phones(unit.session, contact)
         _record_contact_change(unit, contact, changed)
     return contact
 
@@ -477,6 +488,7 @@ def create_account(
     account = Account(
         **{n: values[n] for n in fields}, external_id=external_id, created_at=now, updated_at=now
     )
+    _normalise_phones(unit.session, account)
     unit.session.add(account)
     unit.session.flush()
     unit.audit("add", "account", account.id, after={n: values[n] for n in fields})
@@ -520,6 +532,7 @@ def update_account(unit: Unit, account: Account, **changes: Any) -> Account:
     refuse_unknown_fields(changes, ACCOUNT_UPDATABLE)
     changed = apply_changes(account, gather(_account_checks(unit.session, changes)))
     if changed:
+        _normalise_phones(unit.session, account)
         account.updated_at = clock.now()
         unit.session.flush()
         before, after = split_changes(changed)
