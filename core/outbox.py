@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 #: The RQ queue of domain-event batches; extension jobs go to ``deskhost.<plugin id>``.
 EVENT_QUEUE = "deskhost"
+#: The queue of the core's own background work (customer imports…).
+CORE_QUEUE = "deskhost-core"
 #: The RQ job function, by import path (RQ workers in other processes import it).
 DELIVER_FUNCTION = "core.outbox.deliver"
 #: Hand-overs of an event row before an installation that keeps failing is given up.

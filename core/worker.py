@@ -39,8 +39,9 @@ class _Worker(SimpleWorker):
 
 
 def queue_names(host: Host) -> list[str]:
-    """The queues a worker listens on: the events' and each loaded extension's."""
-    return [outbox.EVENT_QUEUE, *(outbox.plugin_queue(p) for p in sorted(host.plugins.loaded))]
+    """The queues a worker listens on: the events', the core's and each loaded extension's."""
+    plugin_queues = [outbox.plugin_queue(p) for p in sorted(host.plugins.loaded)]
+    return [outbox.EVENT_QUEUE, outbox.CORE_QUEUE, *plugin_queues]
 
 
 def make_worker(host: Host) -> SimpleWorker:

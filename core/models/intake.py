@@ -79,7 +79,10 @@ class MailMessage(Base):
     """An email's Message-ID and the ticket it belongs to, to thread replies by their headers."""
 
     __tablename__ = "mail_message"
-    __table_args__ = (Index("ix_mail_message_ticket", "ticket_id"),)
+    __table_args__ = (
+        Index("ix_mail_message_ticket", "ticket_id"),
+        Index("ix_mail_message_unsent", "direction", "sent_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
     message_id: Mapped[str] = mapped_column(String(998), unique=True)
@@ -89,3 +92,6 @@ class MailMessage(Base):
     )
     direction: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None] = mapped_column(doc="Outbound: when the SMTP server took it.")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")

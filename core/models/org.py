@@ -54,6 +54,9 @@ class Department(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str] = mapped_column(String(1000), default="")
     is_active: Mapped[bool] = mapped_column(default=True)
+    mailbox: Mapped[str | None] = mapped_column(
+        String(320), unique=True, doc="The support address whose mail becomes its tickets."
+    )
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime]
 
