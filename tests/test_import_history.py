@@ -131,6 +131,14 @@ def test_small_file_imports_every_record(host: Host, db: Session) -> None:
     assert [d.name for d in agent.departments] == ["Support"]
 
 
+def test_imported_phones_are_normalised_for_matching(host: Host, db: Session) -> None:
+    records = base_records()
+    records[-1] = {**records[-1], "phone": "03-1234-5678", "mobile": "+81 90 1234 5678"}
+    run_import(host, jsonl(*records))
+    contact = db.scalars(select(Contact)).one()
+    assert (contact.phone_e164, contact.mobile_e164) == ("+81312345678", "+819012345678")
+
+
 def test_imported_ticket_takes_the_contacts_account_and_a_number(host: Host, db: Session) -> None:
     run_import(host, jsonl(*base_records(), reopened_ticket()))
     ticket = db.scalars(select(Ticket)).one()

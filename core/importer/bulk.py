@@ -39,6 +39,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "name",
         "website",
         "phone",
+        "phone_e164",
         "industry",
         "description",
         "owner_id",
@@ -54,6 +55,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "secondary_email",
         "phone",
         "mobile",
+        "phone_e164",
+        "mobile_e164",
         "title",
         "description",
         "account_id",
@@ -251,6 +254,9 @@ class BulkWriter:
                 "SELECT next_ticket_number FROM organisation ORDER BY id LIMIT 1"
             ).scalar_one(),
             load_ticket_numbers=lambda: {n for (n,) in run("SELECT number FROM ticket")},
+            phone_region=run(
+                "SELECT phone_region FROM organisation ORDER BY id LIMIT 1"
+            ).scalar_one(),
         )
 
     def _drop_foreign_keys(self) -> None:

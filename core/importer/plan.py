@@ -23,6 +23,7 @@ from core.importer.records import (
     TicketRecord,
 )
 from core.models.tickets import StatusType
+from core.services.phones import DEFAULT_REGION, to_e164
 
 _PERMISSION_NAME = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 _CLOSED = StatusType.CLOSED.value
@@ -106,6 +107,7 @@ class Known:
     channels: frozenset[str]
     next_ticket_number: int
     load_ticket_numbers: Callable[[], set[int]]
+    phone_region: str = DEFAULT_REGION
 
 
 class Planner:
@@ -270,6 +272,7 @@ class Planner:
                 record.name,
                 record.website,
                 record.phone,
+                to_e164(record.phone, known.phone_region),
                 record.industry,
                 record.description,
                 owner.id if owner else None,
@@ -312,6 +315,8 @@ class Planner:
                 record.secondary_email,
                 record.phone,
                 record.mobile,
+                to_e164(record.phone, known.phone_region),
+                to_e164(record.mobile, known.phone_region),
                 record.title,
                 record.description,
                 account_id,
