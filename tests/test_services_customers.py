@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import Forbidden, NotFound, ValidationFailed
-from core.models import Agent, AuditEntry, Contact, OutboxEvent, Ticket
+from core.models import Agent, AuditEntry, Contact, OutboxEvent
 from core.services import customers
 from core.services.base import Unit
 from hostapi import events
@@ -79,50 +79,6 @@ def test_identity_of_another_contact_is_refused(make_contact, unit_for: UnitFor)
             unit, make_contact("B", email=None), channel="line", external_id="U1"
         )
     assert failure.value.errors == {"external_id": ["Already linked to another contact."]}
-
-
-def test_merge_moves_tickets_and_identities_to_the_kept_contact(
-    db: Session, make_contact, make_ticket: Callable[..., Ticket], unit_for: UnitFor
-) -> None:
-    keep = make_contact("Keep", email="keep@example.com")
-    duplicate = make_contact("Dup", email="dup@example.com")
-    unit = unit_for(None)
-    customers.add_identity(unit, duplicate, channel="whatsapp", external_id="+8190")
-    ticket = make_ticket(contact=duplicate)
-    customers.merge_contacts(unit, keep, [duplicate])
-    db.commit()
-    assert db.get(Ticket, ticket.id).contact_id == keep.id
-    assert customers.find_contact_by_identity(unit, "whatsapp", "+8190").id == keep.id
-    assert duplicate.merged_into_id == keep.id
-
-
-def test_merge_emits_the_merged_event(
-    db: Session, make_contact, make_ticket: Callable[..., Ticket], unit_for: UnitFor
-) -> None:
-    keep, duplicate = make_contact("Keep"), make_contact("Dup", email=None)
-    ticket = make_ticket(contact=duplicate)
-    customers.merge_contacts(unit_for(None), keep, [duplicate])
-    row = db.scalars(select(OutboxEvent).where(OutboxEvent.name == events.CONTACT_MERGED)).one()
-    assert row.payload == {
-        "contact_id": keep.id,
-        "merged_contact_ids": [duplicate.id],
-        "ticket_ids": [ticket.id],
-    }
-
-
-def test_merge_fills_blank_fields_of_the_kept_contact(make_contact, unit_for: UnitFor) -> None:
-    keep = make_contact("Keep", email=None)
-    duplicate = make_contact("Dup", email="dup@example.com")
-    customers.merge_contacts(unit_for(None), keep, [duplicate])
-    assert keep.email == "dup@example.com"
-
-
-def test_merge_needs_the_merge_permission(
-    make_agent: Callable[..., Agent], make_contact, unit_for: UnitFor
-) -> None:
-    agent = make_agent()
-    with pytest.raises(Forbidden):
-        customers.merge_contacts(unit_for(agent), make_contact("A"), [make_contact("B")])
 
 
 def test_tags_are_lower_cased_and_shared(make_contact, unit_for: UnitFor) -> None:

@@ -236,6 +236,10 @@ class ContactSchema(ma.Schema):
     is_spam = fields.Boolean()
     merged_into_id = fields.Integer(allow_none=True)
     external_id = fields.String(allow_none=True)
+    custom_fields = fields.Dict(
+        keys=fields.String(),
+        metadata={"description": "Custom field values by field key (see /custom-fields)."},
+    )
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
 
@@ -253,6 +257,12 @@ class _ContactFieldsSchema(StrictSchema):
     description = fields.String()
     account_id = fields.Integer(allow_none=True)
     owner_id = fields.Integer(allow_none=True)
+    custom_fields = fields.Dict(
+        keys=fields.String(),
+        metadata={
+            "description": "Custom field values by key; the keys given are set (null clears)."
+        },
+    )
 
 
 class ContactUpdateSchema(_ContactFieldsSchema):
@@ -267,12 +277,23 @@ class ContactCreateSchema(_ContactFieldsSchema):
     last_name = fields.String(required=True)
     tags = fields.List(fields.String())
     external_id = fields.String(allow_none=True)
+    custom_fields = fields.Dict(
+        keys=fields.String(),
+        load_default=dict,
+        metadata={"description": "Custom field values by key; required fields must be given."},
+    )
 
 
 class ContactMergeSchema(StrictSchema):
     """The duplicates to merge into this contact (they are kept, marked merged)."""
 
     contact_ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1))
+    choices = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        load_default=dict,
+        metadata={"description": "Field name → id of the record whose value survives."},
+    )
 
 
 class AccountSchema(ma.Schema):
@@ -285,7 +306,15 @@ class AccountSchema(ma.Schema):
     industry = fields.String()
     description = fields.String()
     owner_id = fields.Integer(allow_none=True)
+    is_spam = fields.Boolean()
+    merged_into_id = fields.Integer(
+        allow_none=True, metadata={"description": "Set once merged: the account it went to."}
+    )
     external_id = fields.String(allow_none=True)
+    custom_fields = fields.Dict(
+        keys=fields.String(),
+        metadata={"description": "Custom field values by field key (see /custom-fields)."},
+    )
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
 
@@ -299,6 +328,12 @@ class AccountUpdateSchema(StrictSchema):
     industry = fields.String()
     description = fields.String()
     owner_id = fields.Integer(allow_none=True)
+    custom_fields = fields.Dict(
+        keys=fields.String(),
+        metadata={
+            "description": "Custom field values by key; the keys given are set (null clears)."
+        },
+    )
 
 
 class AccountCreateSchema(AccountUpdateSchema):
@@ -306,6 +341,11 @@ class AccountCreateSchema(AccountUpdateSchema):
 
     name = fields.String(required=True)
     external_id = fields.String(allow_none=True)
+    custom_fields = fields.Dict(
+        keys=fields.String(),
+        load_default=dict,
+        metadata={"description": "Custom field values by key; required fields must be given."},
+    )
 
 
 # ------------------------------------------------------------------------- organisation, me

@@ -7,27 +7,22 @@ departments. Merged contacts are kept, pointing at the contact they were merged 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from core import permissions
 from core.errors import NotFound, ValidationFailed
 from core.models import (
     Account,
-    Activity,
     Agent,
-    Attachment,
     Contact,
     ContactIdentity,
-    HappinessRating,
     Product,
     Tag,
-    Thread,
-    Ticket,
     account_products,
     contact_products,
 )
@@ -44,6 +39,7 @@ from core.services.base import (
     require_aware,
     split_changes,
 )
+from core.services.fields import clean_custom_values, custom_value_search
 from core.services.phones import organisation_region, to_e164
 from hostapi import clock, events
 
@@ -60,7 +56,15 @@ CONTACT_FIELDS: dict[str, int] = {
     "description": 100_000,
 }
 CONTACT_UPDATABLE: frozenset[str] = frozenset(
-    {*CONTACT_FIELDS, "email", "secondary_email", "account_id", "owner_id", "is_spam"}
+    {
+        *CONTACT_FIELDS,
+        "email",
+        "secondary_email",
+        "account_id",
+        "owner_id",
+        "is_spam",
+        "custom_fields",
+    }
 )
 ACCOUNT_FIELDS: dict[str, int] = {
     "name": 300,
@@ -69,7 +73,7 @@ ACCOUNT_FIELDS: dict[str, int] = {
     "industry": 100,
     "description": 100_000,
 }
-ACCOUNT_UPDATABLE: frozenset[str] = frozenset({*ACCOUNT_FIELDS, "owner_id"})
+ACCOUNT_UPDATABLE: frozenset[str] = frozenset({*ACCOUNT_FIELDS, "owner_id", "custom_fields"})
 
 
 # ------------------------------------------------------------------------------- validation
@@ -98,7 +102,8 @@ def _account_ref(session: Session, account_id: int | None) -> int | None:
     return account_id
 
 
-def _contact_checks(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
+def contact_checks(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
+    """Checks of built-in contact fields, by name, for :func:`~core.services.base.gather`."""
     checks: dict[str, Any] = {}
     for name, value in fields.items():
         if name in CONTACT_FIELDS:
@@ -114,6 +119,16 @@ def _contact_checks(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
         elif name == "is_spam":
             checks[name] = lambda v=value: bool(v)
     return checks
+
+
+def _custom_check(
+    unit: Unit, entity: str, record: Contact | Account, changes: dict[str, Any]
+) -> Callable[[], dict[str, Any]]:
+    """The check of an update's ``custom_fields``: the given keys merged into the record's."""
+    values = changes["custom_fields"]
+    return lambda: clean_custom_values(
+        unit.session, entity, values, existing=record.custom_fields or {}
+    )
 
 
 def _normalise_phones(session: Session, record: Contact | Account) -> None:
@@ -143,8 +158,14 @@ def create_contact(
     tags: Iterable[str] = (),
     external_id: str | None = None,
     created_at: datetime | None = None,
+    custom_fields: Mapping[str, Any] | None = None,
 ) -> Contact:
-    """Create a contact (``last_name`` required; email lower-cased and checked)."""
+    """Create a contact (``last_name`` required; email lower-cased and checked).
+
+    ``custom_fields`` (values by field key) are checked with
+    :func:`core.services.fields.clean_custom_values`, required ones included; without them
+    (automatic registration) required custom fields are not asked for.
+    """
     unit.actor.require(permissions.CONTACT_CREATE)
     fields = {
         "last_name": last_name,
@@ -158,9 +179,14 @@ def create_contact(
         "account_id": account_id,
         "owner_id": owner_id,
     }
-    checks = _contact_checks(unit.session, fields)
-    checks["tags"] = lambda: _tag_names(tags)
+    checks = contact_checks(unit.session, fields)
+    checks["tags"] = lambda: tag_names(tags)
     checks["created_at"] = lambda: require_aware(created_at, "created_at")
+    if custom_fields is not None:
+        checks["custom_fields"] = lambda: clean_custom_values(
+            unit.session, "contact", custom_fields
+        )
+        fields["custom_fields"] = custom_fields
     values = gather(checks)
     now = created_at or clock.now()
     contact = Contact(
@@ -229,7 +255,8 @@ def list_contacts(
                         Contact.phone,
                         Contact.mobile,
                     )
-                )
+                ),
+                *custom_value_search(unit.session, "contact", Contact.custom_fields, pattern),
             )
         )
     query = newest_first(query, Contact.created_at, Contact.id, cursor, limit)
@@ -244,7 +271,10 @@ def update_contact(unit: Unit, contact: Contact, **changes: Any) -> Contact:
     """Change a contact's fields (see ``CONTACT_UPDATABLE``); a no-op writes nothing."""
     unit.actor.require(permissions.CONTACT_EDIT)
     refuse_unknown_fields(changes, CONTACT_UPDATABLE)
-    values = gather(_contact_checks(unit.session, changes))
+    checks = contact_checks(unit.session, changes)
+    if "custom_fields" in changes:
+        checks["custom_fields"] = _custom_check(unit, "contact", contact, changes)
+    values = gather(checks)
     changed = apply_changes(contact, values)
     if changed:
         _normalise_phones(unit.session, contact)
@@ -260,97 +290,6 @@ def _record_contact_change(
     before, after = split_changes(changed)
     unit.audit("update", "contact", contact.id, sub_action=sub_action, before=before, after=after)
     unit.emit(events.CONTACT_UPDATED, {"contact_id": contact.id, "changes": changed})
-
-
-def merge_contacts(unit: Unit, keep: Contact, duplicates: Sequence[Contact]) -> Contact:
-    """Merge ``duplicates`` into ``keep``.
-
-    Their tickets, ratings, threads, identities, activities, attachments, tags and products
-    move to ``keep``; blank fields of ``keep`` are filled from the duplicates; the duplicates
-    stay behind, marked ``merged_into_id``, for the audit trail.
-    """
-    unit.actor.require(permissions.CONTACT_MERGE)
-    session = unit.session
-    others = [c for c in duplicates if c.id != keep.id]
-    if not others:
-        raise ValidationFailed({"contact_ids": ["Choose at least one other contact to merge."]})
-    if keep.merged_into_id is not None or any(c.merged_into_id for c in others):
-        raise ValidationFailed({"contact_ids": ["A merged contact cannot be merged again."]})
-    other_ids = [c.id for c in others]
-    ticket_ids = list(
-        session.scalars(
-            select(Ticket.id).where(Ticket.contact_id.in_(other_ids)).order_by(Ticket.id)
-        )
-    )
-    for model, column in (
-        (Ticket, Ticket.contact_id),
-        (HappinessRating, HappinessRating.contact_id),
-        (Thread, Thread.author_contact_id),
-        (Activity, Activity.contact_id),
-        (Attachment, Attachment.contact_id),
-        (ContactIdentity, ContactIdentity.contact_id),
-    ):
-        # The default synchronisation also updates rows already loaded in this session.
-        session.execute(update(model).where(column.in_(other_ids)).values({column.key: keep.id}))
-    _merge_products(session, keep.id, other_ids)
-    filled: dict[str, Any] = {}
-    for other in others:
-        for name in (
-            "first_name",
-            "email",
-            "secondary_email",
-            "phone",
-            "mobile",
-            "title",
-            "account_id",
-            "owner_id",
-        ):
-            if not getattr(keep, name) and getattr(other, name) and name not in filled:
-                filled[name] = getattr(other, name)
-        keep.tags = list({t.id: t for t in [*keep.tags, *other.tags]}.values())
-        other.merged_into_id = keep.id
-        other.updated_at = clock.now()
-    changed = apply_changes(keep, filled)
-    keep.updated_at = clock.now()
-    # Identities moved by a bulk UPDATE; reload the relationship rather than trust the cache.
-    session.flush()
-    for contact in (keep, *others):
-        session.expire(contact, ["identities"])
-    unit.audit(
-        "update",
-        "contact",
-        keep.id,
-        sub_action="merge",
-        before={"merged_contact_ids": [], **split_changes(changed)[0]},
-        after={
-            "merged_contact_ids": other_ids,
-            "ticket_ids": ticket_ids,
-            **split_changes(changed)[1],
-        },
-    )
-    unit.emit(
-        events.CONTACT_MERGED,
-        {"contact_id": keep.id, "merged_contact_ids": other_ids, "ticket_ids": ticket_ids},
-    )
-    return keep
-
-
-def _merge_products(session: Session, keep_id: int, other_ids: list[int]) -> None:
-    have = set(
-        session.scalars(
-            select(contact_products.c.product_id).where(contact_products.c.contact_id == keep_id)
-        )
-    )
-    moving = set(
-        session.scalars(
-            select(contact_products.c.product_id).where(
-                contact_products.c.contact_id.in_(other_ids)
-            )
-        )
-    )
-    session.execute(delete(contact_products).where(contact_products.c.contact_id.in_(other_ids)))
-    for product_id in sorted(moving - have):
-        session.execute(insert(contact_products).values(contact_id=keep_id, product_id=product_id))
 
 
 # --------------------------------------------------------------------------------- identities
@@ -413,7 +352,8 @@ def add_identity(
 # --------------------------------------------------------------------------------------- tags
 
 
-def _tag_names(names: Iterable[str]) -> list[str]:
+def tag_names(names: Iterable[str]) -> list[str]:
+    """Tag names cleaned: trimmed, lower-cased, unique, in order."""
     if isinstance(names, str):
         raise ValidationFailed({"tags": ["Give a list of tag names."]})
     cleaned = []
@@ -435,7 +375,7 @@ def _tag(session: Session, name: str) -> Tag:
 def set_tags(unit: Unit, contact: Contact, names: Iterable[str]) -> Contact:
     """Replace a contact's tags (names are lower-cased; missing tags are created)."""
     unit.actor.require(permissions.CONTACT_EDIT)
-    wanted = gather({"tags": lambda: _tag_names(names)})["tags"]
+    wanted = gather({"tags": lambda: tag_names(names)})["tags"]
     before = sorted(t.name for t in contact.tags)
     if before == sorted(wanted):
         return contact
@@ -447,7 +387,8 @@ def set_tags(unit: Unit, contact: Contact, names: Iterable[str]) -> Contact:
 # ----------------------------------------------------------------------------------- accounts
 
 
-def _account_checks(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
+def account_checks(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
+    """Checks of built-in account fields, by name, for :func:`~core.services.base.gather`."""
     checks: dict[str, Any] = {}
     for name, value in fields.items():
         if name in ACCOUNT_FIELDS:
@@ -470,8 +411,9 @@ def create_account(
     owner_id: int | None = None,
     external_id: str | None = None,
     created_at: datetime | None = None,
+    custom_fields: Mapping[str, Any] | None = None,
 ) -> Account:
-    """Create an account (a customer organisation)."""
+    """Create an account (a customer organisation); ``custom_fields`` as for contacts."""
     unit.actor.require(permissions.ACCOUNT_CREATE)
     fields = {
         "name": name,
@@ -481,8 +423,13 @@ def create_account(
         "description": description,
         "owner_id": owner_id,
     }
-    checks = _account_checks(unit.session, fields)
+    checks = account_checks(unit.session, fields)
     checks["created_at"] = lambda: require_aware(created_at, "created_at")
+    if custom_fields is not None:
+        checks["custom_fields"] = lambda: clean_custom_values(
+            unit.session, "account", custom_fields
+        )
+        fields["custom_fields"] = custom_fields
     values = gather(checks)
     now = created_at or clock.now()
     account = Account(
@@ -515,13 +462,20 @@ def list_accounts(
     limit: int = 50,
     before: Cursor | str | None = None,
 ) -> list[Account]:
-    """Accounts newest first, one page at a time; ``search`` matches the name."""
+    """Accounts newest first, one page at a time (merged ones left out); ``search`` matches
+    the name and text custom fields."""
     unit.actor.require(permissions.ACCOUNT_VIEW)
     check_limit(limit)
     cursor = Cursor.parse(before)
-    query = select(Account)
+    query = select(Account).where(Account.merged_into_id.is_(None))
     if search and search.strip():
-        query = query.where(Account.name.ilike(_like(search.strip()), escape="\\"))
+        pattern = _like(search.strip())
+        query = query.where(
+            or_(
+                Account.name.ilike(pattern, escape="\\"),
+                *custom_value_search(unit.session, "account", Account.custom_fields, pattern),
+            )
+        )
     query = newest_first(query, Account.created_at, Account.id, cursor, limit)
     return list(unit.session.scalars(query))
 
@@ -530,7 +484,10 @@ def update_account(unit: Unit, account: Account, **changes: Any) -> Account:
     """Change an account's fields (see ``ACCOUNT_UPDATABLE``); a no-op writes nothing."""
     unit.actor.require(permissions.ACCOUNT_EDIT)
     refuse_unknown_fields(changes, ACCOUNT_UPDATABLE)
-    changed = apply_changes(account, gather(_account_checks(unit.session, changes)))
+    checks = account_checks(unit.session, changes)
+    if "custom_fields" in changes:
+        checks["custom_fields"] = _custom_check(unit, "account", account, changes)
+    changed = apply_changes(account, gather(checks))
     if changed:
         _normalise_phones(unit.session, account)
         account.updated_at = clock.now()

@@ -1,0 +1,539 @@
+"""Custom fields on contacts and accounts: their definitions, layout and value validation.
+
+A field's values live in the record's ``custom_fields`` JSON document under the field's
+``key`` ("cf_" + a slug of the label). Every write of values (forms, REST, CSV import) goes
+through :func:`clean_custom_values`; text from a form or a CSV cell is read with
+:func:`parse_custom_value` first.
+
+Removing a field drops its values from every record (the layout editor says so before it
+asks to confirm): a hidden value nobody can see or edit would still be exported and searched.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+from urllib.parse import urlsplit
+
+import phonenumbers
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.orm import Session
+
+from core import permissions
+from core.errors import NotFound, ValidationFailed
+from core.models import (
+    Account,
+    Agent,
+    Contact,
+    CustomerEntity,
+    CustomField,
+    FieldType,
+    Product,
+)
+from core.services.base import Unit, clean_text, gather, jsonable, split_changes
+from core.services.phones import organisation_region
+from hostapi import clock
+
+ENTITIES: tuple[str, ...] = tuple(e.value for e in CustomerEntity)
+FIELD_TYPES: tuple[str, ...] = tuple(t.value for t in FieldType)
+LOOKUP_TARGETS: dict[str, type[Any]] = {
+    "contact": Contact,
+    "account": Account,
+    "product": Product,
+    "agent": Agent,
+}
+#: Types whose values are text, matched by the list search box.
+TEXT_TYPES: frozenset[str] = frozenset(
+    {FieldType.TEXT, FieldType.PICKLIST, FieldType.EMAIL, FieldType.PHONE, FieldType.URL}
+)
+MAX_TEXT = 2000
+MAX_OPTIONS = 200
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TRUE = frozenset({"true", "yes", "y", "1", "on", "x", "はい"})
+_FALSE = frozenset({"false", "no", "n", "0", "off", "いいえ"})
+
+
+# ----------------------------------------------------------------------------------- reading
+
+
+def fields_for(session: Session, entity: str) -> list[CustomField]:
+    """The custom fields of ``entity`` ("contact" or "account") in layout order."""
+    return list(
+        session.scalars(
+            select(CustomField)
+            .where(CustomField.entity == entity)
+            .order_by(CustomField.position, CustomField.id)
+        )
+    )
+
+
+def field_by_key(session: Session, entity: str, key: str) -> CustomField | None:
+    """The custom field of ``entity`` called ``key``, or None."""
+    return session.scalar(
+        select(CustomField).where(CustomField.entity == entity, CustomField.key == key)
+    )
+
+
+def display_value(field: CustomField, value: Any) -> str:
+    """A stored value as text for a page or an export ("" when unset)."""
+    if value is None:
+        return ""
+    if field.field_type == FieldType.CHECKBOX:
+        return "✓" if value else "✗"
+    if field.field_type == FieldType.NUMBER and isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def custom_value_search(
+    session: Session, entity: str, column: Any, pattern: str
+) -> list[ColumnElement[bool]]:
+    """Conditions matching ``pattern`` (an escaped ILIKE pattern) against text-like values.
+
+    Each text-like field's value is read out of the document by key: ``json_extract`` on
+    SQLite, ``->>`` on PostgreSQL's jsonb (so Japanese text matches as written, whatever
+    escaping the stored JSON uses).
+    """
+    keys = session.scalars(
+        select(CustomField.key).where(
+            CustomField.entity == entity, CustomField.field_type.in_(sorted(TEXT_TYPES))
+        )
+    )
+    return [column[key].as_string().ilike(pattern, escape="\\") for key in keys]
+
+
+# ----------------------------------------------------------------------------- text to value
+
+
+def parse_custom_value(field: CustomField, raw: str) -> Any:
+    """Text from a form or a CSV cell as the value ``field`` stores; "" is None (no value).
+
+    :raises ValueError: with a message for the user when the text does not fit the type.
+    """
+    text = (raw or "").strip()
+    if not text:
+        return None
+    kind = field.field_type
+    if kind == FieldType.NUMBER:
+        return _parse_number(text)
+    if kind == FieldType.DATE:
+        return _parse_date(text)
+    if kind == FieldType.CHECKBOX:
+        lowered = text.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValueError("Give yes or no (true/false).")
+    if kind == FieldType.PICKLIST:
+        for option in field.options or []:
+            if option.casefold() == text.casefold():
+                return option
+        raise ValueError(f"Choose one of: {', '.join(field.options or [])}.")
+    if kind == FieldType.LOOKUP:
+        if not text.isdigit():
+            raise ValueError("Give the id of the record.")
+        return int(text)
+    return text
+
+
+def _parse_number(text: str) -> int | float:
+    cleaned = text.replace(",", "").replace(" ", "")
+    try:
+        return int(cleaned)
+    except ValueError:
+        pass
+    try:
+        number = float(cleaned)
+    except ValueError as error:
+        raise ValueError("Give a number.") from error
+    if not math.isfinite(number):
+        raise ValueError("Give a number.")
+    return number
+
+
+def _parse_date(text: str) -> str:
+    # Spreadsheets in Japan often write 2024/01/31; read it as the ISO date it means.
+    candidate = text.replace("/", "-")
+    parts = candidate.split("-")
+    if len(parts) == 3 and all(p.isdigit() for p in parts):
+        candidate = f"{parts[0]:0>4}-{parts[1]:0>2}-{parts[2]:0>2}"
+    try:
+        return date.fromisoformat(candidate).isoformat()
+    except ValueError as error:
+        raise ValueError("Give a date as YYYY-MM-DD.") from error
+
+
+# --------------------------------------------------------------------------- value validation
+
+
+def clean_custom_values(
+    session: Session,
+    entity: str,
+    values: Mapping[str, Any],
+    *,
+    existing: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Check typed values by field key and return the document to store (``existing`` merged).
+
+    A ``None`` or "" value clears the field. Unknown keys, values of the wrong type, picklist
+    values not among the options, lookups to missing records, malformed emails, phones and
+    URLs, and required fields left without a value are refused.
+
+    :raises ValidationFailed: ``{"custom_fields.<key>": [message]}`` for every bad key.
+    """
+    if not isinstance(values, Mapping):
+        raise ValidationFailed({"custom_fields": ["Give the values as an object by field key."]})
+    fields = {field.key: field for field in fields_for(session, entity)}
+    errors: dict[str, list[str]] = {}
+    merged: dict[str, Any] = dict(existing or {})
+    region: list[str] = []  # read once, only when a phone value needs it
+    for key, value in values.items():
+        field = fields.get(key)
+        if field is None:
+            errors[f"custom_fields.{key}"] = ["Unknown custom field."]
+            continue
+        try:
+            cleaned = clean_value(session, field, value, region)
+        except ValueError as error:
+            errors[f"custom_fields.{key}"] = [str(error)]
+            continue
+        if cleaned is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = cleaned
+    for key, field in fields.items():
+        if field.required and merged.get(key) is None and f"custom_fields.{key}" not in errors:
+            errors[f"custom_fields.{key}"] = ["This field is required."]
+    if errors:
+        raise ValidationFailed(errors)
+    return merged
+
+
+def clean_value(session: Session, field: CustomField, value: Any, region: list[str]) -> Any:
+    """One typed value checked against ``field`` (``None`` when empty); ValueError says why.
+
+    ``region`` is a one-slot cache of the organisation's phone region, filled on the first
+    phone value, so that a batch of rows (the import) reads it once.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    kind = field.field_type
+    if kind == FieldType.CHECKBOX:
+        if not isinstance(value, bool):
+            raise ValueError("Must be true or false.")
+        return value
+    if kind == FieldType.NUMBER:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError("Must be a number.")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("Must be a number.")
+        return value
+    if kind == FieldType.LOOKUP:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("Must be the id of a record.")
+        target = LOOKUP_TARGETS.get(field.lookup_entity or "")
+        if target is None or session.get(target, value) is None:
+            raise ValueError(f"No {field.lookup_entity} with id {value}.")
+        return value
+    if kind == FieldType.DATE and isinstance(value, date):
+        return value.isoformat()
+    if not isinstance(value, str):
+        raise ValueError("Must be text.")
+    text = value.strip()
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"At most {MAX_TEXT} characters.")
+    if kind == FieldType.DATE:
+        if not _ISO_DATE.match(text):
+            raise ValueError("Give a date as YYYY-MM-DD.")
+        try:
+            return date.fromisoformat(text).isoformat()
+        except ValueError as error:
+            raise ValueError("Not a valid date.") from error
+    if kind == FieldType.PICKLIST:
+        if text not in (field.options or []):
+            raise ValueError(f"Choose one of: {', '.join(field.options or [])}.")
+        return text
+    if kind == FieldType.EMAIL:
+        if not _EMAIL.match(text):
+            raise ValueError("Not a valid email address.")
+        return text.lower()
+    if kind == FieldType.URL:
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.netloc or " " in text:
+            raise ValueError("Give a web address starting with http:// or https://.")
+        return text
+    if kind == FieldType.PHONE:
+        if not region:
+            region.append(organisation_region(session))
+        if not _possible_phone(text, region[0]):
+            raise ValueError("Not a valid phone number.")
+        # Stored as typed: people recognise their own formatting; matching uses E.164 elsewhere.
+        return text
+    return text
+
+
+def _possible_phone(text: str, region: str) -> bool:
+    try:
+        number = phonenumbers.parse(text, region.upper())
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_possible_number(number)
+
+
+# ------------------------------------------------------------------------- field definitions
+
+
+def slug_key(label: str) -> str:
+    """The key a label suggests: "cf_" + lower-case ASCII slug ("" when nothing is left)."""
+    ascii_text = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")[:56]
+    return f"cf_{slug}" if slug else ""
+
+
+def _unique_key(session: Session, entity: str, label: str) -> str:
+    taken = set(session.scalars(select(CustomField.key).where(CustomField.entity == entity)))
+    base = slug_key(label)
+    if not base:
+        # Labels with no ASCII letters (日本語 labels) get a number: cf_1, cf_2…
+        number = len(taken) + 1
+        while f"cf_{number}" in taken:
+            number += 1
+        return f"cf_{number}"
+    key, suffix = base, 2
+    while key in taken:
+        key = f"{base}_{suffix}"
+        suffix += 1
+    return key
+
+
+def _entity(entity: str) -> str:
+    if entity not in ENTITIES:
+        raise ValidationFailed({"entity": ["Give contact or account."]})
+    return entity
+
+
+def _field_type(value: object) -> str:
+    if value not in FIELD_TYPES:
+        raise ValidationFailed({"field_type": [f"Give one of: {', '.join(FIELD_TYPES)}."]})
+    return str(value)
+
+
+def _options(value: object, field_type: str) -> list[str]:
+    if field_type != FieldType.PICKLIST:
+        return []
+    if isinstance(value, str):
+        value = value.splitlines()
+    if not isinstance(value, Sequence):
+        raise ValidationFailed({"options": ["Give a list of choices."]})
+    options: list[str] = []
+    for item in value:
+        text = clean_text(item, "options", max_length=200)
+        if text and text not in options:
+            options.append(text)
+    if not options:
+        raise ValidationFailed({"options": ["Give at least one choice."]})
+    if len(options) > MAX_OPTIONS:
+        raise ValidationFailed({"options": [f"At most {MAX_OPTIONS} choices."]})
+    return options
+
+
+def _lookup_entity(value: object, field_type: str) -> str | None:
+    if field_type != FieldType.LOOKUP:
+        return None
+    if value not in LOOKUP_TARGETS:
+        raise ValidationFailed({"lookup_entity": [f"Give one of: {', '.join(LOOKUP_TARGETS)}."]})
+    return str(value)
+
+
+def _required(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationFailed({"required": ["Must be true or false."]})
+    return value
+
+
+def describe(field: CustomField) -> dict[str, Any]:
+    """A field as audit entries, events and the API show it."""
+    return {
+        "id": field.id,
+        "entity": field.entity,
+        "key": field.key,
+        "label": field.label,
+        "field_type": field.field_type,
+        "required": field.required,
+        "options": list(field.options or []),
+        "lookup_entity": field.lookup_entity,
+        "help_text": field.help_text,
+        "position": field.position,
+    }
+
+
+def create_field(
+    unit: Unit,
+    *,
+    entity: str,
+    label: str,
+    field_type: str,
+    required: bool = False,
+    options: Sequence[str] | str = (),
+    lookup_entity: str | None = None,
+    help_text: str = "",
+    position: int | None = None,
+) -> CustomField:
+    """Add a custom field to ``entity``'s layout (at ``position``, else at the end)."""
+    unit.actor.require(permissions.SETUP_MANAGE)
+    values = gather(
+        {
+            "entity": lambda: _entity(entity),
+            "label": lambda: clean_text(label, "label", max_length=200, required=True),
+            "field_type": lambda: _field_type(field_type),
+            "required": lambda: _required(required),
+            "help_text": lambda: clean_text(help_text, "help_text", max_length=500),
+        }
+    )
+    extra = gather(
+        {
+            "options": lambda: _options(options, values["field_type"]),
+            "lookup_entity": lambda: _lookup_entity(lookup_entity, values["field_type"]),
+        }
+    )
+    session = unit.session
+    layout = fields_for(session, values["entity"])
+    now = clock.now()
+    field = CustomField(
+        **values,
+        **extra,
+        key=_unique_key(session, values["entity"], values["label"]),
+        position=len(layout),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(field)
+    if position is not None:
+        if isinstance(position, bool) or not isinstance(position, int) or position < 0:
+            raise ValidationFailed({"position": ["Give a position of 0 or more."]})
+        layout.insert(min(position, len(layout)), field)
+        _renumber(layout)
+    session.flush()
+    unit.audit("add", "custom_field", field.id, after=describe(field))
+    return field
+
+
+def get_field(unit: Unit, field_id: int, entity: str | None = None) -> CustomField:
+    """The custom field ``field_id`` (of ``entity`` when given).
+
+    :raises NotFound: no such field.
+    """
+    field = unit.session.get(CustomField, field_id)
+    if field is None or (entity is not None and field.entity != entity):
+        raise NotFound("custom field not found")
+    return field
+
+
+UPDATABLE: frozenset[str] = frozenset({"label", "required", "help_text", "options"})
+
+
+def update_field(unit: Unit, field: CustomField, **changes: Any) -> CustomField:
+    """Change a field's label, required flag, help text or picklist options.
+
+    The key and type stay: records hold values by key, typed by the field's type. Removing
+    a picklist option leaves records that hold it as they are until they are next edited.
+    """
+    unit.actor.require(permissions.SETUP_MANAGE)
+    unknown = sorted(set(changes) - UPDATABLE)
+    if unknown:
+        raise ValidationFailed({name: ["This field cannot be changed."] for name in unknown})
+    checks = {
+        "label": lambda v: clean_text(v, "label", max_length=200, required=True),
+        "required": _required,
+        "help_text": lambda v: clean_text(v, "help_text", max_length=500),
+        "options": lambda v: _options(v, field.field_type),
+    }
+    values = gather(
+        {name: (lambda c=checks[name], v=value: c(v)) for name, value in changes.items()}
+    )
+    changed: dict[str, list[Any]] = {}
+    for name, value in values.items():
+        before = getattr(field, name)
+        if before != value:
+            changed[name] = [jsonable(before), jsonable(value)]
+            setattr(field, name, value)
+    if changed:
+        field.updated_at = clock.now()
+        unit.session.flush()
+        before_doc, after_doc = split_changes(changed)
+        unit.audit("update", "custom_field", field.id, before=before_doc, after=after_doc)
+    return field
+
+
+def delete_field(unit: Unit, field: CustomField) -> int:
+    """Remove a field and drop its values from every record; returns how many records held one."""
+    unit.actor.require(permissions.SETUP_MANAGE)
+    session = unit.session
+    model = Contact if field.entity == CustomerEntity.CONTACT else Account
+    holders = _drop_values(session, model, field.key)
+    snapshot = describe(field)
+    entity = field.entity
+    session.delete(field)
+    session.flush()
+    _renumber(fields_for(session, entity))
+    session.flush()
+    unit.audit(
+        "delete",
+        "custom_field",
+        snapshot["id"],
+        before=snapshot,
+        after={"records_cleared": holders},
+    )
+    return holders
+
+
+def _drop_values(session: Session, model: Any, key: str) -> int:
+    """Remove ``key`` from every record's document in one statement; returns the row count."""
+    table = model.__table__
+    has_key = model.custom_fields[key].as_string().isnot(None)
+    if session.get_bind().dialect.name == "postgresql":
+        dropped = model.custom_fields.op("-")(key)
+    else:
+        dropped = func.json_remove(model.custom_fields, f'$."{key}"')
+    result = session.execute(update(table).where(has_key).values(custom_fields=dropped))
+    # Records already loaded in this session must not write the old document back.
+    for record in list(session.identity_map.values()):
+        if isinstance(record, model) and key in (record.custom_fields or {}):
+            session.expire(record, ["custom_fields"])
+    return result.rowcount or 0
+
+
+def reorder_fields(unit: Unit, entity: str, keys: Sequence[str]) -> list[CustomField]:
+    """Put ``entity``'s fields in the order of ``keys`` (every key exactly once)."""
+    unit.actor.require(permissions.SETUP_MANAGE)
+    _entity(entity)
+    layout = fields_for(unit.session, entity)
+    by_key = {field.key: field for field in layout}
+    if isinstance(keys, str) or len(keys) != len(by_key) or set(keys) != set(by_key):
+        raise ValidationFailed({"keys": ["Give every field key of the layout exactly once."]})
+    before = [field.key for field in layout]
+    ordered = [by_key[key] for key in keys]
+    if before != list(keys):
+        _renumber(ordered)
+        unit.session.flush()
+        unit.audit(
+            "update",
+            "custom_field_layout",
+            entity,
+            before={"keys": before},
+            after={"keys": list(keys)},
+        )
+    return ordered
+
+
+def _renumber(layout: Sequence[CustomField]) -> None:
+    for index, field in enumerate(layout):
+        if field.position != index:
+            field.position = index
+            field.updated_at = clock.now()
