@@ -1,0 +1,275 @@
+"""Reading an uploaded file into a header and rows of text: CSV, vCard or XLSX.
+
+Every reader checks the whole file up front, so an upload that is not what it says is refused
+before anything is stored: an unterminated quote, rows longer or shorter than the header, a
+missing header, an XLSX that is not a workbook, an empty file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import PurePath
+from typing import Any
+
+from core.customer_import.encoding import decode
+from core.customer_import.errors import FileRefused
+
+FORMATS: tuple[str, ...] = ("csv", "vcard", "xlsx")
+_EXTENSIONS: dict[str, str] = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".vcf": "vcard",
+    ".vcard": "vcard",
+    ".xlsx": "xlsx",
+}
+#: Columns of a vCard file, in this order (a vCard has properties, not columns).
+VCARD_COLUMNS: tuple[str, ...] = (
+    "Last name",
+    "First name",
+    "Full name",
+    "Email",
+    "Email 2",
+    "Phone",
+    "Mobile",
+    "Organization",
+    "Title",
+    "Note",
+)
+_DELIMITERS = ",;\t|"
+_LOOKS_LIKE_DATA = re.compile(r"^(?:[^@\s]+@[^@\s]+\.[^@\s]+|[+\d][\d\s().-]{5,})$")
+
+
+@dataclass
+class Table:
+    """A file read as text: its format, encoding, header and rows.
+
+    ``rows`` holds ``(row_number, cells)``, the row number counting the header as row 1 (for a
+    CSV with line breaks inside quotes, it is the record's number, not the physical line).
+    """
+
+    file_format: str
+    encoding: str | None
+    columns: list[str]
+    rows: list[tuple[int, list[str]]]
+
+
+def detect_format(filename: str, content: bytes) -> str:
+    """The format a file says it is: by its extension, else by its first bytes."""
+    by_extension = _EXTENSIONS.get(PurePath(filename or "").suffix.lower())
+    if by_extension is not None:
+        return by_extension
+    if content.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    head = content[:200].lstrip(b"\xef\xbb\xbf \r\n\t").upper()
+    return "vcard" if head.startswith(b"BEGIN:VCARD") else "csv"
+
+
+def read_table(content: bytes, filename: str, encoding: str | None = None) -> Table:
+    """Read and check the whole file.
+
+    :raises FileRefused: the file is empty, malformed, or not in its declared encoding.
+    """
+    if not content or not content.strip():
+        raise FileRefused("The file is empty.")
+    file_format = detect_format(filename, content)
+    if file_format == "xlsx":
+        return _read_xlsx(content)
+    if content.startswith(b"PK\x03\x04"):
+        raise FileRefused(
+            f"The file is a zip archive (an Excel workbook?), not {file_format.upper()}: "
+            "save it with the .xlsx extension or export it as CSV."
+        )
+    text, found = decode(content, encoding)
+    if file_format == "vcard":
+        return _read_vcard(text, found)
+    return _read_csv(text, found)
+
+
+# ----------------------------------------------------------------------------------------- CSV
+
+
+def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+    sample = text[:65_536]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=_DELIMITERS)
+    except csv.Error:
+        # One column, or too little text to tell: the comma is the default of every tool.
+        return csv.excel
+
+
+def _read_csv(text: str, encoding: str) -> Table:
+    dialect = _dialect(text)
+    reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
+    records: list[tuple[int, list[str]]] = []
+    started_on = 1
+    try:
+        for record in reader:
+            if any(cell.strip() for cell in record):
+                records.append((started_on, record))
+            started_on = reader.line_num + 1
+    except csv.Error as error:
+        if "end of data" in str(error) or "unexpected end" in str(error):
+            raise FileRefused(
+                f"Line {started_on}: a quoted value is never closed (a missing '\"').",
+                line=started_on,
+            ) from error
+        raise FileRefused(
+            f"Line {started_on}: not valid CSV ({error}).", line=started_on
+        ) from error
+    if not records:
+        raise FileRefused("The file is empty.")
+    (_, header), body = records[0], records[1:]
+    columns = _check_header(header)
+    rows: list[tuple[int, list[str]]] = []
+    for number, (line, cells) in enumerate(body, 2):
+        if len(cells) != len(columns):
+            raise FileRefused(
+                f"Line {line}: {len(cells)} values where the header names {len(columns)} columns.",
+                line=line,
+            )
+        rows.append((number, cells))
+    return Table("csv", encoding, columns, rows)
+
+
+def _check_header(header: list[str]) -> list[str]:
+    columns = [cell.strip() for cell in header]
+    if not any(columns):
+        raise FileRefused("The first row must name the columns; it is blank.", line=1)
+    data_like = [cell for cell in columns if _LOOKS_LIKE_DATA.match(cell)]
+    if data_like:
+        raise FileRefused(
+            f"The first row must name the columns; it holds data ({data_like[0]!r}).", line=1
+        )
+    for index, name in enumerate(columns):
+        if not name:
+            raise FileRefused(f"Column {index + 1} has no name in the header.", line=1)
+        if name in columns[:index]:
+            raise FileRefused(f"The header names the column {name!r} twice.", line=1)
+    return columns
+
+
+# --------------------------------------------------------------------------------------- vCard
+
+
+def _read_vcard(text: str, encoding: str) -> Table:
+    import vobject
+    from vobject.base import ParseError
+
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        for number, card in enumerate(vobject.readComponents(text), 2):
+            if card.name.upper() != "VCARD":
+                raise FileRefused(f"Card {number - 1}: a {card.name}, not a VCARD.")
+            rows.append((number, _card_cells(card)))
+    except ParseError as error:
+        message = re.sub(r"^At line \d+: ", "", str(error))
+        raise FileRefused(f"Not a valid vCard file: {message}") from error
+    if not rows:
+        raise FileRefused("The file holds no vCard (BEGIN:VCARD … END:VCARD).")
+    return Table("vcard", encoding, list(VCARD_COLUMNS), rows)
+
+
+def _card_cells(card: Any) -> list[str]:
+    contents = card.contents
+
+    def first(name: str) -> Any:
+        values = contents.get(name)
+        return values[0].value if values else None
+
+    family = given = ""
+    name = first("n")
+    if name is not None:
+        family = _joined(name.family)
+        given = _joined(name.given)
+    full = str(first("fn") or "").strip()
+    emails = [str(item.value).strip() for item in contents.get("email", []) if item.value]
+    phone = mobile = ""
+    for item in contents.get("tel", []):
+        kinds = {kind.upper() for kind in item.params.get("TYPE", [])}
+        value = str(item.value).strip()
+        if "CELL" in kinds and not mobile:
+            mobile = value
+        elif not phone:
+            phone = value
+    organization = first("org")
+    if isinstance(organization, list):
+        organization = organization[0] if organization else ""
+    return [
+        family or ("" if given else full),
+        given,
+        full,
+        emails[0] if emails else "",
+        emails[1] if len(emails) > 1 else "",
+        phone,
+        mobile,
+        str(organization or "").strip(),
+        str(first("title") or "").strip(),
+        str(first("note") or "").strip(),
+    ]
+
+
+def _joined(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(str(part) for part in value if part).strip()
+    return str(value or "").strip()
+
+
+# ---------------------------------------------------------------------------------------- XLSX
+
+
+def _read_xlsx(content: bytes) -> Table:
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as error:
+        raise FileRefused("The file is not an Excel workbook (.xlsx).") from error
+    try:
+        sheet = workbook.worksheets[0] if workbook.worksheets else None
+        if sheet is None:
+            raise FileRefused("The workbook has no sheet.")
+        lines = [
+            (number, [_cell_text(value) for value in values])
+            for number, values in enumerate(sheet.iter_rows(values_only=True), 1)
+        ]
+    finally:
+        workbook.close()
+    lines = [(number, cells) for number, cells in lines if any(cell for cell in cells)]
+    if not lines:
+        raise FileRefused("The first sheet of the workbook is empty.")
+    (_, header), body = lines[0], lines[1:]
+    while header and not header[-1]:
+        header.pop()
+    columns = _check_header(header)
+    rows: list[tuple[int, list[str]]] = []
+    for number, cells in body:
+        extra = [cell for cell in cells[len(columns) :] if cell]
+        if extra:
+            raise FileRefused(
+                f"Row {number}: a value ({extra[0]!r}) in a column without a header.",
+                line=number,
+            )
+        rows.append((number, (cells + [""] * len(columns))[: len(columns)]))
+    return Table("xlsx", None, columns, rows)
+
+
+def _cell_text(value: Any) -> str:
+    """A cell as the text a person typed: 42 not 42.0, dates as ISO dates."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip()
