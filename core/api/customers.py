@@ -10,6 +10,7 @@ from core.api.blueprint import api_blueprint, commit
 from core.api.paging import list_page
 from core.models import Account, Contact
 from core.services import customers as customer_service
+from core.services import merge
 from hostapi import scopes
 
 contacts = api_blueprint("api_contacts", __name__, "/contacts", "Contacts (organisation-wide).")
@@ -66,11 +67,14 @@ def update_contact(changes: dict[str, Any], contact_id: int) -> Contact:
 @contacts.arguments(schemas.ContactMergeSchema)
 @contacts.response(200, schemas.ContactSchema)
 def merge_contacts(data: dict[str, Any], contact_id: int) -> Contact:
-    """Merge duplicates into this contact: their tickets and history move here."""
+    """Merge duplicates into this contact: their tickets and history move here.
+
+    The same merge as ``POST /contacts/merge`` with this contact as the survivor.
+    """
     work = unit()
     keep = customer_service.get_contact(work, contact_id)
     duplicates = [customer_service.get_contact(work, other) for other in data["contact_ids"]]
-    contact = customer_service.merge_contacts(work, keep, duplicates)
+    contact = merge.merge_contacts(work, keep, duplicates, data["choices"])
     commit()
     return contact
 
