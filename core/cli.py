@@ -15,7 +15,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from core.customer_import.cli import customers as customer_commands
 from core.host import Host
+from core.intake.cli import mail as mail_commands
+from core.intake.cli import spam_commands
 from marketplace_registry.cli import ext as marketplace_commands
 
 
@@ -213,6 +216,9 @@ def plugins_command() -> None:
 
 
 main.add_command(marketplace_commands)
+main.add_command(customer_commands)
+main.add_command(mail_commands)
+main.add_command(spam_commands)
 
 if __name__ == "__main__":
     main()

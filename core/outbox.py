@@ -80,7 +80,7 @@ def bind_host(host: Host | None) -> None:
         _bound, _bound_pid = host, os.getpid() if host is not None else None
 
 
-def _current_host() -> Host:
+def current_host() -> Host:
     """The bound host, or one built once per process from the environment."""
     global _bound, _bound_pid
     with _bind_lock:
@@ -277,7 +277,7 @@ def deliver(row_ids: Sequence[int], lease_seconds: int = DEFAULT_LEASE_SECONDS) 
 
     A row that fails is retried ``lease_seconds`` later, by the relay.
     """
-    host = _current_host()
+    host = current_host()
     for seq in row_ids:
         row = _start(host, seq, lease_seconds)
         if row is None:

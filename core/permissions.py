@@ -37,6 +37,7 @@ ACCOUNT_VIEW = "account.view"
 ACCOUNT_CREATE = "account.create"
 ACCOUNT_EDIT = "account.edit"
 ACCOUNT_DELETE = "account.delete"
+ACCOUNT_MERGE = "account.merge"
 ACTIVITY_MANAGE = "activity.manage"
 PRODUCT_MANAGE = "product.manage"
 ATTACHMENT_MANAGE = "attachment.manage"
@@ -48,6 +49,7 @@ IMPORT_RUN = "import.run"
 MARKETPLACE_MANAGE = "marketplace.manage"
 SETUP_MANAGE = "setup.manage"
 AGENT_MANAGE = "agent.manage"
+SPAM_MANAGE = "spam.manage"
 
 CATALOGUE: tuple[PermissionInfo, ...] = (
     PermissionInfo(TICKET_VIEW, "View tickets", "問い合わせの表示"),
@@ -69,6 +71,7 @@ CATALOGUE: tuple[PermissionInfo, ...] = (
     PermissionInfo(ACCOUNT_CREATE, "Create accounts", "取引先の作成"),
     PermissionInfo(ACCOUNT_EDIT, "Edit accounts", "取引先の編集"),
     PermissionInfo(ACCOUNT_DELETE, "Delete accounts", "取引先の削除"),
+    PermissionInfo(ACCOUNT_MERGE, "Merge duplicate accounts", "重複した取引先の統合"),
     PermissionInfo(ACTIVITY_MANAGE, "Manage calls, events and tasks", "通話・予定・タスクの管理"),
     PermissionInfo(PRODUCT_MANAGE, "Manage products", "商品の管理"),
     PermissionInfo(ATTACHMENT_MANAGE, "Upload and delete attachments", "添付ファイルの管理"),
@@ -80,6 +83,7 @@ CATALOGUE: tuple[PermissionInfo, ...] = (
     PermissionInfo(MARKETPLACE_MANAGE, "Manage marketplace extensions", "マーケットプレイスの管理"),
     PermissionInfo(SETUP_MANAGE, "Manage settings", "設定の管理"),
     PermissionInfo(AGENT_MANAGE, "Manage agents and profiles", "担当者と権限の管理"),
+    PermissionInfo(SPAM_MANAGE, "Review the spam list", "迷惑メッセージの確認"),
 )
 
 ALL_NAMES: frozenset[str] = frozenset(p.name for p in CATALOGUE)

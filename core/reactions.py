@@ -2,3 +2,6 @@
 
 Each module below decorates its functions with :func:`core.events.subscriber`.
 """
+
+from core.intake import mail_out  # noqa: F401  (email replies queued for SMTP)
+from core.services import follows  # noqa: F401  (followers told of tickets, replies, comments)

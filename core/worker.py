@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from rq import Queue, SimpleWorker
 
 from core import jobs, outbox
+from core.customer_import.runner import enqueue_waiting
+from core.intake import mail_out
 from hostapi import clock
 
 if TYPE_CHECKING:
@@ -102,6 +104,8 @@ def _relay_loop(host: Host, stop: threading.Event, interval: float, with_schedul
     while not stop.is_set():
         try:
             handed = outbox.relay_once(host)
+            enqueue_waiting(host)
+            mail_out.send_pending(host)
             if with_scheduler and clock.monotonic() >= next_schedule:
                 jobs.schedule_due(host)
                 next_schedule = clock.monotonic() + jobs.SCHEDULER_INTERVAL_SECONDS

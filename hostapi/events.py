@@ -31,9 +31,23 @@ CONTACT_MERGED = "contact.merged"
 ACCOUNT_CREATED = "account.created"
 #: payload: account_id, changes
 ACCOUNT_UPDATED = "account.updated"
+#: payload: account_id (kept), merged_account_ids (gone), contact_ids (moved), ticket_ids
+#: (moved)
+ACCOUNT_MERGED = "account.merged"
+#: payload: contact_id, name, email (the deleted contact, for extensions to forget it)
+CONTACT_DELETED = "contact.deleted"
+#: payload: account_id, name
+ACCOUNT_DELETED = "account.deleted"
 #: payload: batch (number), ticket_ids (first and last id of the batch: [min, max]),
 #: contact_ids ([min, max] or null), counts ({record type: n}); one per imported batch
 HISTORY_IMPORTED = "history.imported"
+#: payload: import_id, batch (number), created_ids, updated_ids (contacts of the batch),
+#: created_account_ids (accounts the batch created by name), counts ({"created", "updated",
+#: "unchanged", "rejected": n}); one per batch of a contact import, instead of
+#: contact.created / contact.updated per record
+CONTACTS_IMPORTED = "contact.imported"
+#: payload: as ``contact.imported``, the ids being accounts'; one per batch of an account import
+ACCOUNTS_IMPORTED = "account.imported"
 
 #: payload: activity_id, kind, contact_id, account_id, ticket_id (a ticket's activity carries
 #: its department in ``department_ids``)
@@ -48,6 +62,20 @@ ATTACHMENT_DELETED = "attachment.deleted"
 PRODUCT_CREATED = "product.created"
 #: payload: product_id, contact_id, account_id, linked (true for link, false for unlink)
 PRODUCT_LINKED = "product.linked"
+#: payload: comment_id, contact_id, author_agent_id, mentioned_agent_ids, created_at
+CONTACT_COMMENT_ADDED = "contact.comment_added"
+#: payload: comment_id, contact_id, author_agent_id, mentioned_agent_ids,
+#: changes ({"body": [before, after]}), updated_at
+CONTACT_COMMENT_UPDATED = "contact.comment_updated"
+#: payload: comment_id, contact_id, author_agent_id, mentioned_agent_ids
+CONTACT_COMMENT_DELETED = "contact.comment_deleted"
+#: payload: comment_id, account_id, author_agent_id, mentioned_agent_ids, created_at
+ACCOUNT_COMMENT_ADDED = "account.comment_added"
+#: payload: comment_id, account_id, author_agent_id, mentioned_agent_ids,
+#: changes ({"body": [before, after]}), updated_at
+ACCOUNT_COMMENT_UPDATED = "account.comment_updated"
+#: payload: comment_id, account_id, author_agent_id, mentioned_agent_ids
+ACCOUNT_COMMENT_DELETED = "account.comment_deleted"
 #: payload: department_id
 DEPARTMENT_CREATED = "department.created"
 #: payload: department_id, changes
@@ -74,17 +102,34 @@ TICKET_EVENTS = frozenset(
         HISTORY_IMPORTED,
     }
 )
+# Organisation-wide: they reach installations holding the contacts or accounts read scope.
+# Comment and import events are named under contact./account. for that reason.
 CUSTOMER_EVENTS = frozenset(
-    {CONTACT_CREATED, CONTACT_UPDATED, CONTACT_MERGED, ACCOUNT_CREATED, ACCOUNT_UPDATED}
+    {
+        CONTACT_CREATED,
+        CONTACT_UPDATED,
+        CONTACT_MERGED,
+        CONTACT_DELETED,
+        CONTACTS_IMPORTED,
+        CONTACT_COMMENT_ADDED,
+        CONTACT_COMMENT_UPDATED,
+        CONTACT_COMMENT_DELETED,
+        ACCOUNT_CREATED,
+        ACCOUNT_UPDATED,
+        ACCOUNT_MERGED,
+        ACCOUNT_DELETED,
+        ACCOUNTS_IMPORTED,
+        ACCOUNT_COMMENT_ADDED,
+        ACCOUNT_COMMENT_UPDATED,
+        ACCOUNT_COMMENT_DELETED,
+        ACTIVITY_CREATED,
+        ACTIVITY_UPDATED,
+        ATTACHMENT_ADDED,
+        ATTACHMENT_DELETED,
+        PRODUCT_CREATED,
+        PRODUCT_LINKED,
+    }
 )
-CUSTOMER_EVENTS = CUSTOMER_EVENTS | {
-    ACTIVITY_CREATED,
-    ACTIVITY_UPDATED,
-    ATTACHMENT_ADDED,
-    ATTACHMENT_DELETED,
-    PRODUCT_CREATED,
-    PRODUCT_LINKED,
-}
 SETUP_EVENTS = frozenset(
     {
         DEPARTMENT_CREATED,

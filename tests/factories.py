@@ -236,3 +236,25 @@ def ticket_panel_html(
     html = next((str(p.html) for p in shown if p.plugin_id == plugin_id), None)
     assert html is None or "panel-error" not in html
     return html
+
+
+@pytest.fixture
+def upload_customers(db: Session) -> Callable[..., Any]:
+    """``upload_customers(content, filename="contacts.csv", **options)``: a customer import
+    uploaded through ``core.customer_import.runner.create_import`` as the system, committed;
+    ``start=True`` also queues it (without enqueuing: tests run it with ``run_import``)."""
+    from core.customer_import import runner
+
+    def upload(
+        content: bytes | str, filename: str = "contacts.csv", *, start: bool = False, **options: Any
+    ) -> Any:
+        data = content.encode() if isinstance(content, str) else content
+        unit = Unit(session=db, actor=Actor.system("test"), host=None)
+        options.setdefault("entity", "contact")
+        record = runner.create_import(unit, filename=filename, content=data, **options)
+        if start:
+            runner.start(unit, record)
+        db.commit()
+        return record
+
+    return upload

@@ -15,7 +15,7 @@ import pytest
 from marshmallow import Schema, fields
 
 from core.plugins.manifest import ManifestSchema, load_manifest
-from hostapi import Context, Location, hookspecs, scopes, testing
+from hostapi import Context, Location, events, hookspecs, scopes, testing
 from hostapi._markers import PROJECT_NAME
 
 #: A row of the guide's hook table: | `deskhost_name(arguments)` | called | returns |
@@ -144,6 +144,28 @@ def test_manifest_reference_has_a_row_for_every_manifest_field(guide: str) -> No
 def test_scope_table_lists_every_scope(guide: str) -> None:
     table = _section(guide, "Scopes")
     assert [name for name in scopes.ALL if f"| `{name}` |" not in table] == []
+
+
+def test_event_table_lists_every_event(guide: str) -> None:
+    documented = _event_rows(_section(guide, "Events and payloads"))
+    assert sorted(name for name in events.ALL_EVENTS if name not in documented) == []
+
+
+def _event_rows(section: str) -> set[str]:
+    """Event names in the table's first column; ``a.x`` / ``_y`` rows name ``a.y`` too."""
+    names: set[str] = set()
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        cell = line.split("|")[1]
+        first = ""
+        for part in re.findall(r"`([^`]+)`", cell):
+            if part.startswith("_") and first:
+                names.add(first.rsplit("_", 1)[0] + part)
+            elif "." in part:
+                first = part
+                names.add(part)
+    return names
 
 
 def test_context_section_names_every_context_member(guide: str) -> None:

@@ -26,7 +26,8 @@ def _extracted_msgids(repo_root: Path) -> set[str]:
     for _filename, _lineno, message, _comments, _context in extract_from_dir(
         str(repo_root), method_map, options_map, keywords=_KEYWORDS
     ):
-        msgids.update([message] if isinstance(message, str) else [m for m in message if m])
+        # A plural message is catalogued under its singular form, with the plural beside it.
+        msgids.add(message if isinstance(message, str) else message[0])
     return msgids
 
 

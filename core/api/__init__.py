@@ -14,7 +14,9 @@ from flask import Blueprint as FlaskBlueprint
 from flask import Flask
 from flask_smorest import Api, abort
 
-from core.api import auth, customers, me, tickets
+from core.api import auth, collaboration, customers, duplicates, fields, me, tickets, views
+from core.api import customer_import as customer_import_api
+from core.api import intake as intake_api
 from core.api.blueprint import URL_PREFIX
 from core.api.errors import ErrorSchema, register_error_handlers
 from marketplace_registry import api as marketplace
@@ -59,13 +61,26 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
 }
 
 _BLUEPRINTS = (
+    fields.blp,
+    views.blp,
     tickets.blp,
     customers.contacts,
     customers.accounts,
+    customer_import_api.blp,
+    duplicates.contact_duplicates,
+    duplicates.account_duplicates,
+    duplicates.duplicate_rules,
     me.departments,
     me.me,
+    collaboration.contact_collaboration,
+    collaboration.account_collaboration,
+    collaboration.products,
+    collaboration.notification_blp,
     marketplace.extensions,
     marketplace.installations,
+    intake_api.inbound,
+    intake_api.calls_blp,
+    intake_api.spam_blp,
 )
 
 

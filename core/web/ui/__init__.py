@@ -5,7 +5,20 @@ from __future__ import annotations
 from flask import Flask, redirect, url_for
 from werkzeug.wrappers import Response
 
-from core.web.ui import admin, auth, customers, errors, labels, settings, tickets
+from core.web.ui import (
+    admin,
+    auth,
+    collaboration,
+    customers,
+    duplicates,
+    errors,
+    fields_admin,
+    labels,
+    settings,
+    tickets,
+)
+from core.web.ui import customer_import as customer_import_ui
+from core.web.ui import intake as intake_ui
 
 
 def init_app(app: Flask) -> None:
@@ -13,8 +26,13 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(tickets.blueprint)
     app.register_blueprint(customers.blueprint)
+    app.register_blueprint(customer_import_ui.blueprint)
+    app.register_blueprint(duplicates.blueprint)
+    app.register_blueprint(fields_admin.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(settings.blueprint)
+    app.register_blueprint(collaboration.blueprint)
+    app.register_blueprint(intake_ui.blueprint)
     errors.init_app(app)
     app.jinja_env.globals.update(
         status_label=lambda code: labels.label(labels.STATUSES, code),
