@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from core.models import Account, Agent, Contact, Ticket
 from core.services import duplicates
@@ -83,19 +84,27 @@ def test_the_review_preselects_the_survivors_values(
     assert 'data-move="tickets"' in page
 
 
-def test_merging_from_the_form_takes_the_chosen_value_and_opens_the_survivor(
-    admin: FlaskClient, db: Session, twins: tuple[Contact, Contact]
-) -> None:
+def _merge_choosing_first_name(
+    admin: FlaskClient, twins: tuple[Contact, Contact], first_name_from: int
+) -> TestResponse:
+    """Submit the merge form keeping the first twin, taking first_name from ``first_name_from``."""
     survivor, other = twins
-    answer = admin.post(
+    return admin.post(
         "/contacts/merge",
         data={
             "csrf_token": _csrf(admin),
             "ids": [survivor.id, other.id],
             "survivor": survivor.id,
-            "choice.first_name": other.id,
+            "choice.first_name": first_name_from,
         },
     )
+
+
+def test_merging_from_the_form_takes_the_chosen_value_and_opens_the_survivor(
+    admin: FlaskClient, db: Session, twins: tuple[Contact, Contact]
+) -> None:
+    survivor, other = twins
+    answer = _merge_choosing_first_name(admin, twins, other.id)
     assert answer.status_code == 302
     assert answer.headers["Location"].endswith(f"/contacts/{survivor.id}")
     _fresh(db)
@@ -107,16 +116,8 @@ def test_merging_from_the_form_takes_the_chosen_value_and_opens_the_survivor(
 def test_a_bad_choice_shows_the_review_again_with_the_error(
     admin: FlaskClient, db: Session, twins: tuple[Contact, Contact]
 ) -> None:
-    survivor, other = twins
-    answer = admin.post(
-        "/contacts/merge",
-        data={
-            "csrf_token": _csrf(admin),
-            "ids": [survivor.id, other.id],
-            "survivor": survivor.id,
-            "choice.first_name": 999999,
-        },
-    )
+    other = twins[1]
+    answer = _merge_choosing_first_name(admin, twins, 999999)
     assert answer.status_code == 422
     assert 'id="merge-errors"' in answer.get_data(as_text=True)
     _fresh(db)

@@ -6,6 +6,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from core.errors import ValidationFailed
 from core.intake import calls
@@ -128,23 +129,32 @@ def test_rest_refuses_a_bad_number_with_422_naming_phone(browser, department) ->
     assert list(answer.json["errors"]["json"]) == ["phone"]
 
 
+def _log_call(client: FlaskClient, department: Department, **fields: str) -> TestResponse:
+    """Submit the log-call form for ``department`` with ``fields``."""
+    return client.post(
+        "/tickets/log-call",
+        data={
+            "csrf_token": csrf_token_of(client, "/tickets/log-call"),
+            "department_id": str(department.id),
+            **fields,
+        },
+    )
+
+
 def test_the_log_call_page_creates_the_ticket_and_opens_it(
     client: FlaskClient, sign_in_as, api_agent: Agent, department: Department, db: Session
 ) -> None:
     sign_in_as(api_agent)
-    answer = client.post(
-        "/tickets/log-call",
-        data={
-            "csrf_token": csrf_token_of(client, "/tickets/log-call"),
-            "phone": "090-1111-2222",
-            "caller_name": "Mika",
-            "direction": "incoming",
-            "department_id": str(department.id),
-            "subject": "Delivery date",
-            "notes": "",
-            "minutes": "2",
-            "seconds": "5",
-        },
+    answer = _log_call(
+        client,
+        department,
+        phone="090-1111-2222",
+        caller_name="Mika",
+        direction="incoming",
+        subject="Delivery date",
+        notes="",
+        minutes="2",
+        seconds="5",
     )
     ticket = db.scalar(select(Ticket))
     assert answer.status_code == 302
@@ -155,15 +165,7 @@ def test_the_log_call_page_reshows_errors(
     client: FlaskClient, sign_in_as, api_agent: Agent, department: Department, db: Session
 ) -> None:
     sign_in_as(api_agent)
-    answer = client.post(
-        "/tickets/log-call",
-        data={
-            "csrf_token": csrf_token_of(client, "/tickets/log-call"),
-            "phone": "nope",
-            "department_id": str(department.id),
-            "subject": "",
-        },
-    )
+    answer = _log_call(client, department, phone="nope", subject="")
     html = answer.get_data(as_text=True)
     assert answer.status_code == 422
     assert 'id="error-phone"' in html and 'id="error-subject"' in html

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,16 +23,22 @@ def _hold_one(work_in: WorkIn) -> SpamMessage:
         ).spam_message
 
 
+@pytest.fixture
+def held(sign_in_as, admin_agent: Agent, work_in: WorkIn, department: Department) -> SpamMessage:
+    """One message held by a content rule, with the admin signed in to act on it."""
+    message = _hold_one(work_in)
+    sign_in_as(admin_agent)
+    return message
+
+
 def _count(db: Session, model: type) -> int:
     db.rollback()
     return int(db.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def test_the_spam_list_shows_held_messages_with_sender_and_reason(
-    client: FlaskClient, sign_in_as, admin_agent: Agent, work_in: WorkIn, department: Department
+    client: FlaskClient, held: SpamMessage
 ) -> None:
-    held = _hold_one(work_in)
-    sign_in_as(admin_agent)
     html = client.get("/spam").get_data(as_text=True)
     assert f'id="spam-{held.id}"' in html
     assert "lucky@casino.example" in html and "Content matches casino" in html
@@ -45,15 +52,8 @@ def test_agents_without_the_spam_permission_get_403(
 
 
 def test_releasing_from_the_list_opens_the_new_ticket(
-    client: FlaskClient,
-    sign_in_as,
-    admin_agent: Agent,
-    work_in: WorkIn,
-    department: Department,
-    db: Session,
+    client: FlaskClient, held: SpamMessage, db: Session
 ) -> None:
-    held = _hold_one(work_in)
-    sign_in_as(admin_agent)
     answer = client.post(
         f"/spam/{held.id}/release", data={"csrf_token": csrf_token_of(client, "/spam")}
     )
@@ -63,15 +63,8 @@ def test_releasing_from_the_list_opens_the_new_ticket(
 
 
 def test_blocking_from_the_list_adds_a_sender_rule(
-    client: FlaskClient,
-    sign_in_as,
-    admin_agent: Agent,
-    work_in: WorkIn,
-    department: Department,
-    db: Session,
+    client: FlaskClient, held: SpamMessage, db: Session
 ) -> None:
-    held = _hold_one(work_in)
-    sign_in_as(admin_agent)
     client.post(f"/spam/{held.id}/block", data={"csrf_token": csrf_token_of(client, "/spam")})
     assert db.scalar(select(SpamRule).where(SpamRule.kind == "sender")).pattern == (
         "lucky@casino.example"
@@ -80,15 +73,8 @@ def test_blocking_from_the_list_adds_a_sender_rule(
 
 
 def test_deleting_from_the_list_removes_the_message(
-    client: FlaskClient,
-    sign_in_as,
-    admin_agent: Agent,
-    work_in: WorkIn,
-    department: Department,
-    db: Session,
+    client: FlaskClient, held: SpamMessage, db: Session
 ) -> None:
-    held = _hold_one(work_in)
-    sign_in_as(admin_agent)
     client.post(f"/spam/{held.id}/delete", data={"csrf_token": csrf_token_of(client, "/spam")})
     assert _count(db, SpamMessage) == 0
 
