@@ -33,6 +33,7 @@ def test_document_lists_every_endpoint(document: dict) -> None:
         "/api/v1/accounts": {"get", "post"},
         "/api/v1/accounts/{account_id}": {"get", "patch"},
         "/api/v1/departments": {"get", "post"},
+        "/api/v1/departments/{department_id}": {"patch"},
         "/api/v1/me": {"get"},
         "/api/v1/me/tokens": {"get", "post"},
         "/api/v1/me/tokens/{token_id}": {"delete"},

@@ -114,6 +114,7 @@ def _department_view(department: Department, member_of: frozenset[int]) -> dict[
         "name": department.name,
         "description": department.description,
         "is_active": department.is_active,
+        "mailbox": department.mailbox,
         "is_member": department.id in member_of,
         "created_at": department.created_at,
     }
@@ -136,5 +137,18 @@ def list_departments() -> dict[str, Any]:
 def create_department(data: dict[str, Any]) -> dict[str, Any]:
     """Create a department (needs the ``setup.manage`` permission)."""
     department = org_service.create_department(unit(), **data)
+    commit()
+    return _department_view(department, principal().department_ids)
+
+
+@departments.route("/<int:department_id>", methods=["PATCH"])
+@scoped(SETTINGS_WRITE)
+@departments.arguments(schemas.DepartmentUpdateSchema)
+@departments.response(200, schemas.DepartmentSchema)
+def update_department(changes: dict[str, Any], department_id: int) -> dict[str, Any]:
+    """Rename, describe, (de)activate a department or set its support mailbox (``setup.manage``)."""
+    work = unit()
+    department = org_service.get_department(work, department_id)
+    org_service.update_department(work, department, **changes)
     commit()
     return _department_view(department, principal().department_ids)

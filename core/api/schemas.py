@@ -358,6 +358,10 @@ class DepartmentSchema(ma.Schema):
     name = fields.String()
     description = fields.String()
     is_active = fields.Boolean()
+    mailbox = fields.String(
+        allow_none=True,
+        metadata={"description": "The support address whose mail becomes its tickets."},
+    )
     is_member = fields.Boolean(metadata={"description": "The caller belongs to it."})
     created_at = fields.AwareDateTime()
 
@@ -367,6 +371,16 @@ class DepartmentCreateSchema(StrictSchema):
 
     name = fields.String(required=True)
     description = fields.String(load_default="")
+    mailbox = fields.String(load_default=None, allow_none=True)
+
+
+class DepartmentUpdateSchema(StrictSchema):
+    """Changes to a department: only the fields given are changed."""
+
+    name = fields.String()
+    description = fields.String()
+    is_active = fields.Boolean()
+    mailbox = fields.String(allow_none=True)
 
 
 class ProfileSummarySchema(ma.Schema):

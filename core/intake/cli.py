@@ -84,6 +84,36 @@ def receive_command(
     click.echo(f"{outcome.status.value}{ticket}")
 
 
+@mail.command("mailbox")
+@click.argument("department")
+@click.argument("address", required=False)
+@click.option("--clear", is_flag=True, help="Remove the department's mailbox.")
+@with_appcontext
+def mailbox_command(department: str, address: str | None, clear: bool) -> None:
+    """Show or set the support ADDRESS whose mail becomes DEPARTMENT's (a name) tickets."""
+    from sqlalchemy import select
+
+    from core.models import Department
+    from core.services import org
+
+    if address and clear:
+        click.echo("Error: give an address or --clear, not both.", err=True)
+        sys.exit(2)
+    try:
+        with _host().transaction() as session:
+            record = session.scalar(select(Department).where(Department.name == department))
+            if record is None:
+                click.echo(f"Error: no department named {department!r}.", err=True)
+                sys.exit(2)
+            if address or clear:
+                org.update_department(_system_unit(session), record, mailbox=address)
+            shown = record.mailbox or "(none)"
+    except DeskError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(2)
+    click.echo(f"{department}: {shown}")
+
+
 @click.group("spam")
 def spam_commands() -> None:
     """Spam rules: list, add and delete them (e.g. to load a list of blocked domains)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -144,6 +145,23 @@ def clean_text(value: object, field: str, *, max_length: int, required: bool = F
         raise ValidationFailed({field: ["This field is required."]})
     if len(value) > max_length:
         raise ValidationFailed({field: [f"At most {max_length} characters."]})
+    return value
+
+
+# Deliberately loose: one "@" with something on each side and a dot in the domain. Stricter
+# checks refuse real addresses; delivery is the real test.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def clean_email(value: str | None, field: str) -> str | None:
+    """An email address trimmed and lower-cased (``None`` when empty); 422 on ``field`` if bad."""
+    if value is None:
+        return None
+    value = clean_text(value, field, max_length=320).lower()
+    if not value:
+        return None
+    if not _EMAIL.match(value):
+        raise ValidationFailed({field: ["Not a valid email address."]})
     return value
 
 

@@ -6,7 +6,6 @@ departments. Merged contacts are kept, pointing at the contact they were merged 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -31,6 +30,7 @@ from core.services.base import (
     Unit,
     apply_changes,
     check_limit,
+    clean_email,
     clean_text,
     gather,
     jsonable,
@@ -42,10 +42,6 @@ from core.services.base import (
 from core.services.fields import clean_custom_values, custom_value_search
 from core.services.phones import organisation_region, to_e164
 from hostapi import clock, events
-
-# Deliberately loose: one "@" with something on each side and a dot in the domain. Stricter
-# checks refuse real addresses; delivery is the real test.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 CONTACT_FIELDS: dict[str, int] = {
     "first_name": 200,
@@ -79,17 +75,6 @@ ACCOUNT_UPDATABLE: frozenset[str] = frozenset({*ACCOUNT_FIELDS, "owner_id", "cus
 # ------------------------------------------------------------------------------- validation
 
 
-def _email(value: str | None, field: str) -> str | None:
-    if value is None:
-        return None
-    value = clean_text(value, field, max_length=320).lower()
-    if not value:
-        return None
-    if not _EMAIL.match(value):
-        raise ValidationFailed({field: ["Not a valid email address."]})
-    return value
-
-
 def _owner(session: Session, owner_id: int | None) -> int | None:
     if owner_id is not None and session.get(Agent, owner_id) is None:
         raise ValidationFailed({"owner_id": ["Unknown agent."]})
@@ -111,7 +96,7 @@ def contact_checks(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
                 v, n, max_length=CONTACT_FIELDS[n], required=n == "last_name"
             )
         elif name in ("email", "secondary_email"):
-            checks[name] = lambda n=name, v=value: _email(v, n)
+            checks[name] = lambda n=name, v=value: clean_email(v, n)
         elif name == "account_id":
             checks[name] = lambda v=value: _account_ref(session, v)
         elif name == "owner_id":

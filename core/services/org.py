@@ -29,6 +29,7 @@ from core.models.org import AgentStatus
 from core.services.base import (
     Unit,
     apply_changes,
+    clean_email,
     clean_text,
     gather,
     gather_changes,
@@ -142,15 +143,32 @@ def list_departments(unit: Unit, *, include_inactive: bool = False) -> list[Depa
     return list(unit.session.scalars(query))
 
 
+def get_department(unit: Unit, department_id: int) -> Department:
+    """The department ``department_id``.
+
+    :raises NotFound: no such department.
+    """
+    department = unit.session.get(Department, department_id)
+    if department is None:
+        raise NotFound("department not found")
+    return department
+
+
 def create_department(
-    unit: Unit, *, name: str, description: str = "", external_id: str | None = None
+    unit: Unit,
+    *,
+    name: str,
+    description: str = "",
+    mailbox: str | None = None,
+    external_id: str | None = None,
 ) -> Department:
-    """Create a department (names are unique)."""
+    """Create a department (names and mailboxes are unique)."""
     unit.actor.require(catalogue.SETUP_MANAGE)
     values = gather(
         {
             "name": lambda: _unique_department_name(unit.session, name, None),
             "description": lambda: clean_text(description, "description", max_length=1000),
+            "mailbox": lambda: _unique_mailbox(unit.session, mailbox, None),
         }
     )
     department = Department(**values, external_id=external_id, created_at=clock.now())
@@ -162,13 +180,14 @@ def create_department(
 
 
 def update_department(unit: Unit, department: Department, **changes: Any) -> Department:
-    """Rename, describe, or (de)activate a department."""
+    """Rename, describe, (de)activate a department or change its support mailbox."""
     unit.actor.require(catalogue.SETUP_MANAGE)
-    refuse_unknown_fields(changes, {"name", "description", "is_active"})
+    refuse_unknown_fields(changes, {"name", "description", "is_active", "mailbox"})
     checks = {
         "name": lambda v: _unique_department_name(unit.session, v, department.id),
         "description": lambda v: clean_text(v, "description", max_length=1000),
         "is_active": bool,
+        "mailbox": lambda v: _unique_mailbox(unit.session, v, department.id),
     }
     values = gather_changes(checks, changes)
     changed = apply_changes(department, values)
@@ -185,6 +204,19 @@ def update_department(unit: Unit, department: Department, **changes: Any) -> Dep
 
 def _unique_department_name(session: Session, name: Any, own_id: int | None) -> str:
     return _unique_name(session, Department, name, own_id, "department")
+
+
+def _unique_mailbox(session: Session, address: str | None, own_id: int | None) -> str | None:
+    """The support address whose mail becomes the department's tickets; one department each."""
+    mailbox = clean_email(address, "mailbox")
+    if mailbox is None:
+        return None
+    taken = session.scalar(
+        select(Department.name).where(Department.mailbox == mailbox, Department.id != own_id)
+    )
+    if taken is not None:
+        raise ValidationFailed({"mailbox": [f"Already the mailbox of {taken}."]})
+    return mailbox
 
 
 # ------------------------------------------------------------------------------------ profiles
