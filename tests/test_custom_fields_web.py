@@ -160,6 +160,27 @@ def test_required_custom_field_left_blank_is_a_form_error(
     assert db.scalar(select(Contact.id)) is None
 
 
+def test_a_refused_contact_form_keeps_what_was_typed_and_names_the_field(
+    admin: FlaskClient, db: Session, make_account: Callable[..., Account]
+) -> None:
+    account = make_account()
+    token = _csrf(admin, "/contacts/new")
+    answer = admin.post(
+        "/contacts/new",
+        data={
+            "csrf_token": token,
+            "last_name": "Yamada",
+            "email": "nope",
+            "account_id": account.id,
+        },
+    )
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert 'class="form-row has-error"' in page and "Not a valid email address." in page
+    assert f'<option value="{account.id}" selected>' in page and 'value="Yamada"' in page
+    assert db.scalar(select(Contact.id)) is None
+
+
 def test_edit_account_form_checks_the_type(
     admin: FlaskClient,
     db: Session,
