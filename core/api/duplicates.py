@@ -231,6 +231,16 @@ def _bulk_delete(entity: str, ids: list[int]) -> dict[str, Any]:
     }
 
 
+def _mark_spam(entity: str, record_id: int, spam: bool) -> Any:
+    work = unit()
+    if entity == "contact":
+        record = spam_marks.mark_contact(work, customers.get_contact(work, record_id), spam=spam)
+    else:
+        record = spam_marks.mark_account(work, customers.get_account(work, record_id), spam=spam)
+    commit()
+    return record
+
+
 # ----------------------------------------------------------------------------------- contacts
 
 
@@ -276,10 +286,7 @@ def bulk_delete_contacts(data: dict[str, Any]) -> dict[str, Any]:
 @contact_duplicates.response(200, schemas.ContactSchema)
 def mark_contact_spam(contact_id: int) -> Contact:
     """Mark the contact as spam: its new messages wait in the spam list."""
-    work = unit()
-    contact = spam_marks.mark_contact(work, customers.get_contact(work, contact_id), spam=True)
-    commit()
-    return contact
+    return _mark_spam("contact", contact_id, spam=True)
 
 
 @contact_duplicates.route("/<int:contact_id>/spam", methods=["DELETE"])
@@ -287,10 +294,7 @@ def mark_contact_spam(contact_id: int) -> Contact:
 @contact_duplicates.response(200, schemas.ContactSchema)
 def unmark_contact_spam(contact_id: int) -> Contact:
     """Take the spam mark back: new messages open tickets again."""
-    work = unit()
-    contact = spam_marks.mark_contact(work, customers.get_contact(work, contact_id), spam=False)
-    commit()
-    return contact
+    return _mark_spam("contact", contact_id, spam=False)
 
 
 # ----------------------------------------------------------------------------------- accounts
@@ -338,10 +342,7 @@ def bulk_delete_accounts(data: dict[str, Any]) -> dict[str, Any]:
 @account_duplicates.response(200, schemas.AccountSchema)
 def mark_account_spam(account_id: int) -> Account:
     """Mark the account as spam: its contacts' new messages wait in the spam list."""
-    work = unit()
-    account = spam_marks.mark_account(work, customers.get_account(work, account_id), spam=True)
-    commit()
-    return account
+    return _mark_spam("account", account_id, spam=True)
 
 
 @account_duplicates.route("/<int:account_id>/spam", methods=["DELETE"])
@@ -349,10 +350,7 @@ def mark_account_spam(account_id: int) -> Account:
 @account_duplicates.response(200, schemas.AccountSchema)
 def unmark_account_spam(account_id: int) -> Account:
     """Take the spam mark back."""
-    work = unit()
-    account = spam_marks.mark_account(work, customers.get_account(work, account_id), spam=False)
-    commit()
-    return account
+    return _mark_spam("account", account_id, spam=False)
 
 
 # -------------------------------------------------------------------------------------- rules
