@@ -118,6 +118,8 @@ class Agent(Base):
     status: Mapped[str] = mapped_column(String(16), default=AgentStatus.OFFLINE.value)
     is_active: Mapped[bool] = mapped_column(default=True)
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    #: Bumped to revoke every session the agent holds (logout, password change, deactivation).
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime]
 
     profile: Mapped[PermissionProfile] = relationship(lazy="joined")
