@@ -16,6 +16,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from core.customer_import.cli import customers as customer_commands
+from core.demo import ADMIN_PASSWORD
 from core.host import Host
 from core.intake.cli import mail as mail_commands
 from core.intake.cli import spam_commands
@@ -108,7 +109,7 @@ def create_admin_command(email: str, name: str, password: str) -> None:
 @click.option("--tickets", default=20_000, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=7, show_default=True, help="Same seed, same data.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when tickets already exist.")
-@click.option("--admin-password", default="deskhost-demo", show_default=True)
+@click.option("--admin-password", default=ADMIN_PASSWORD, show_default=True)
 @with_appcontext
 def demo_command(tickets: int, seed: int, if_empty: bool, admin_password: str) -> None:
     """Load a realistic demo dataset with every bundled extension installed and authorized."""
@@ -117,24 +118,34 @@ def demo_command(tickets: int, seed: int, if_empty: bool, admin_password: str) -
     from core.demo import ADMIN_EMAIL, load_demo
     from core.models import Agent
     from core.services.base import Actor, Unit
-    from core.services.org import set_password
     from marketplace_registry.lifecycle import install_and_grant_all
 
     host = _host()
     if if_empty and _has_tickets(host):
         click.echo("Demo data already loaded.")
-        click.echo(f"Admin login: {ADMIN_EMAIL} / {admin_password}")
+        _echo_demo_logins(host, admin_password)
         return
     with click.progressbar(length=tickets, label="Loading demo tickets") as bar:
         load_demo(
-            host, tickets=tickets, seed=seed, progress=lambda done, _: bar.update(done - bar.pos)
+            host,
+            tickets=tickets,
+            seed=seed,
+            progress=lambda done, _: bar.update(done - bar.pos),
+            admin_password=admin_password,
         )
     with host.transaction() as session:
         admin = session.scalars(select(Agent).where(Agent.email == ADMIN_EMAIL)).one()
-        set_password(Unit(session, Actor.system("demo"), host), admin, admin_password)
         # The admin installs and consents, so the extensions' grants carry the admin's name.
         install_and_grant_all(Unit(session, Actor(admin), host))
+    _echo_demo_logins(host, admin_password)
+
+
+def _echo_demo_logins(host: Host, admin_password: str) -> None:
+    from core.demo import ADMIN_EMAIL, existing_logins
+
     click.echo(f"Admin login: {ADMIN_EMAIL} / {admin_password}")
+    for login in existing_logins(host):
+        click.echo(f"{login.label}: {login.email} / {login.password}")
 
 
 def _has_tickets(host: Host) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
@@ -28,6 +28,57 @@ DEPARTMENTS: tuple[tuple[str, str, str], ...] = (
     ("dept-tech-ja", "技術サポート", "日本語の技術サポート窓口"),
 )
 ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "deskhost-demo"
+
+
+class DemoLogin(NamedTuple):
+    """A demo agent a newcomer (or a test) can sign in as."""
+
+    ref: str
+    email: str
+    password: str
+    name: str
+    profile: str
+    departments: tuple[str, ...]
+    locale: str
+    #: What ``deskhost demo`` prints before the email and password.
+    label: str
+
+
+#: An agent of one department only, with the ordinary agent profile.
+AGENT_LOGIN = DemoLogin(
+    "agent-demo",
+    "agent@example.com",
+    "deskhost-agent",
+    "Demo Agent",
+    "Agent",
+    ("dept-support",),
+    "en",
+    "Agent login (Support department only)",
+)
+#: A light agent (view and comment only) of the Japanese technical desk.
+LIGHT_AGENT_LOGIN = DemoLogin(
+    "light-agent-demo",
+    "light@example.com",
+    "deskhost-light",
+    "デモ ライト担当者",
+    "Light Agent",
+    ("dept-tech-ja",),
+    "ja",
+    "Light agent login (技術サポート department only)",
+)
+#: A support manager of two departments.
+MANAGER_LOGIN = DemoLogin(
+    "manager-demo",
+    "manager@example.com",
+    "deskhost-manager",
+    "Demo Manager",
+    "Support Manager",
+    ("dept-billing", "dept-support"),
+    "en",
+    "Manager login (Support and Billing departments)",
+)
+AGENT_LOGINS: tuple[DemoLogin, ...] = (AGENT_LOGIN, LIGHT_AGENT_LOGIN, MANAGER_LOGIN)
 
 _JA_FAMILY = (
     "佐藤",
@@ -322,9 +373,26 @@ class _Generator:
                 "Support Manager" if index <= 3 else ("Light Agent" if index >= 23 else "Agent")
             )
             yield self._agent(f"agent-{index}", email.lower(), name, profile, departments, locale)
+        for login in AGENT_LOGINS:
+            yield self._agent(
+                login.ref,
+                login.email,
+                login.name,
+                login.profile,
+                list(login.departments),
+                login.locale,
+                status="available",
+            )
 
     def _agent(
-        self, ref: str, email: str, name: str, profile: str, departments: list[str], locale: str
+        self,
+        ref: str,
+        email: str,
+        name: str,
+        profile: str,
+        departments: list[str],
+        locale: str,
+        status: str | None = None,
     ) -> bytes:
         if profile != "Light Agent":
             for department in departments:
@@ -338,15 +406,13 @@ class _Generator:
                 "profile": f"profile-{profile.lower().replace(' ', '-')}",
                 "departments": departments,
                 "locale": locale,
-                "status": self.random.choice(("available", "busy", "offline")),
+                "status": status or self.random.choice(("available", "busy", "offline")),
                 "created_at": _iso(self.start - timedelta(days=20)),
             }
         )
 
-    def customers(self) -> Iterator[bytes]:
+    def customers(self, contact_count: int, account_count: int) -> Iterator[bytes]:
         rnd = self.random
-        account_count = max(3, self.tickets * 3 // 200)
-        contact_count = max(10, self.tickets // 10)
         for index in range(account_count):
             name = (
                 f"{rnd.choice(_COMPANY_STEMS)} {rnd.choice(_COMPANY_KINDS)} "
@@ -569,20 +635,32 @@ class _Generator:
         )
 
 
-def generate(tickets: int = 20_000, seed: int = 7, now: datetime | None = None) -> Iterator[bytes]:
+def generate(
+    tickets: int = 20_000,
+    seed: int = 7,
+    now: datetime | None = None,
+    *,
+    contacts: int | None = None,
+    accounts: int | None = None,
+) -> Iterator[bytes]:
     """Yield the demo dataset as JSON Lines (one record per ``bytes``, newline included).
 
-    The customers scale with ``tickets`` (300 accounts and 2,000 contacts per 20,000 tickets).
-    ``now`` (default: the start of today, UTC) anchors the year of history; the same
-    arguments always give the same bytes.
+    The customers scale with ``tickets`` (300 accounts and 2,000 contacts per 20,000 tickets)
+    unless ``contacts`` or ``accounts`` say how many. ``now`` (default: the start of today,
+    UTC) anchors the year of history; the same arguments always give the same bytes.
     """
     if tickets < 1:
         raise ValueError("tickets must be at least 1")
+    if (contacts is not None and contacts < 1) or (accounts is not None and accounts < 1):
+        raise ValueError("contacts and accounts must be at least 1")
     anchor = now or clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
     generator = _Generator(tickets, seed, anchor.astimezone(UTC))
     yield from generator.organisation()
     yield from generator.agents()
-    yield from generator.customers()
+    yield from generator.customers(
+        contacts if contacts is not None else max(10, tickets // 10),
+        accounts if accounts is not None else max(3, tickets * 3 // 200),
+    )
     for index in range(tickets):
         yield generator.ticket(index)
 
@@ -592,17 +670,55 @@ def load_demo(
     tickets: int = 20_000,
     seed: int = 7,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    contacts: int | None = None,
+    accounts: int | None = None,
+    admin_password: str = ADMIN_PASSWORD,
 ) -> ImportReport:
-    """Generate the demo dataset and import it (``progress(tickets_done, tickets)``)."""
+    """Generate the demo dataset and import it (``progress(tickets_done, tickets)``), then
+    give the admin ``admin_password`` and each of :data:`AGENT_LOGINS` their password."""
     import io
 
     from core.importer import run_import
 
-    buffer = io.BytesIO(b"".join(generate(tickets, seed)))
+    buffer = io.BytesIO(b"".join(generate(tickets, seed, contacts=contacts, accounts=accounts)))
     size = len(buffer.getvalue())
 
     def by_tickets(done_bytes: int, _total: int) -> None:
         if progress is not None:
             progress(min(tickets, tickets * done_bytes // max(size, 1)), tickets)
 
-    return run_import(host, buffer, progress=by_tickets)
+    report = run_import(host, buffer, progress=by_tickets)
+    _set_passwords(
+        host, {ADMIN_EMAIL: admin_password} | {a.email: a.password for a in AGENT_LOGINS}
+    )
+    return report
+
+
+def _set_passwords(host: Host, passwords: dict[str, str]) -> None:
+    from sqlalchemy import select
+
+    from core.models import Agent
+    from core.services.base import Actor, Unit
+    from core.services.org import set_password
+
+    with host.transaction() as session:
+        unit = Unit(session, Actor.system("demo"), host)
+        for agent in session.scalars(select(Agent).where(Agent.email.in_(passwords))):
+            set_password(unit, agent, passwords[agent.email])
+
+
+def existing_logins(host: Host) -> list[DemoLogin]:
+    """The demo agents of :data:`AGENT_LOGINS` this database holds (a demo loaded by an older
+    version has none)."""
+    from sqlalchemy import select
+
+    from core.models import Agent
+
+    with host.sessions() as session:
+        present = set(
+            session.scalars(
+                select(Agent.email).where(Agent.email.in_([a.email for a in AGENT_LOGINS]))
+            )
+        )
+    return [login for login in AGENT_LOGINS if login.email in present]

@@ -5,12 +5,27 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import msgspec
+import pytest
+from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.demo import ADMIN_EMAIL, generate, load_demo
+from core.cli import main
+from core.demo import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    AGENT_LOGIN,
+    AGENT_LOGINS,
+    LIGHT_AGENT_LOGIN,
+    MANAGER_LOGIN,
+    DemoLogin,
+    generate,
+    load_demo,
+)
 from core.host import Host
 from core.models import Agent, Ticket
+from core.permissions import DEFAULT_PROFILES
+from core.services.org import authenticate
 
 NOW = datetime(2026, 1, 15, tzinfo=UTC)
 
@@ -32,6 +47,14 @@ def test_customers_scale_with_tickets() -> None:
     )
 
 
+def test_customer_counts_can_be_chosen() -> None:
+    kinds = [
+        msgspec.json.decode(line)["type"]
+        for line in generate(100, now=NOW, contacts=120, accounts=110)
+    ]
+    assert (kinds.count("contact"), kinds.count("account")) == (120, 110)
+
+
 def test_threads_average_about_five_per_ticket() -> None:
     tickets = [
         r for r in map(msgspec.json.decode, generate(1_000, now=NOW)) if r["type"] == "ticket"
@@ -48,3 +71,69 @@ def test_demo_loads_with_admin_and_history(host: Host, db: Session) -> None:
     admin = db.scalars(select(Agent).where(Agent.email == ADMIN_EMAIL)).one()
     assert admin.is_admin
     assert len(admin.departments) == 4
+
+
+def _agent(db: Session, email: str) -> Agent:
+    return db.scalars(select(Agent).where(Agent.email == email)).one()
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [(ADMIN_EMAIL, ADMIN_PASSWORD)] + [(login.email, login.password) for login in AGENT_LOGINS],
+)
+def test_every_demo_login_signs_in(host: Host, db: Session, email: str, password: str) -> None:
+    load_demo(host, tickets=50)
+    assert authenticate(db, email, password) is not None
+
+
+def test_demo_agent_belongs_to_one_department_with_the_agent_profile(
+    host: Host, db: Session
+) -> None:
+    load_demo(host, tickets=50)
+    agent = _agent(db, AGENT_LOGIN.email)
+    assert (agent.profile.name, [d.name for d in agent.departments]) == ("Agent", ["Support"])
+
+
+def test_demo_light_agent_has_the_most_limited_built_in_profile(host: Host, db: Session) -> None:
+    load_demo(host, tickets=50)
+    fewest = min(DEFAULT_PROFILES, key=lambda name: len(DEFAULT_PROFILES[name]))
+    agent = _agent(db, LIGHT_AGENT_LOGIN.email)
+    assert agent.profile.name == fewest == "Light Agent"
+    assert len(agent.departments) == 1
+
+
+def test_demo_manager_has_the_manager_profile(host: Host, db: Session) -> None:
+    load_demo(host, tickets=50)
+    agent = _agent(db, MANAGER_LOGIN.email)
+    assert agent.profile.name == "Support Manager"
+    assert not agent.is_admin
+
+
+def test_demo_agents_get_tickets_of_their_department(host: Host, db: Session) -> None:
+    load_demo(host, tickets=200)
+    agent = _agent(db, AGENT_LOGIN.email)
+    assigned = db.scalars(select(Ticket).where(Ticket.assignee_id == agent.id)).all()
+    assert assigned
+    assert {t.department_id for t in assigned} == agent.department_ids
+
+
+def _login_lines(logins: tuple[DemoLogin, ...]) -> list[str]:
+    return [f"{login.label}: {login.email} / {login.password}" for login in logins]
+
+
+def test_demo_command_prints_every_login(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(main, ["demo", "--tickets", "20"])
+    assert result.exit_code == 0, result.output
+    assert f"Admin login: {ADMIN_EMAIL} / {ADMIN_PASSWORD}" in result.output
+    for line in _login_lines(AGENT_LOGINS):
+        assert line in result.output
+
+
+def test_demo_command_prints_every_login_when_already_loaded(runner: FlaskCliRunner) -> None:
+    runner.invoke(main, ["demo", "--tickets", "20"])
+    result = runner.invoke(main, ["demo", "--if-empty", "--admin-password", "chosen-password"])
+    assert result.exit_code == 0, result.output
+    assert "already loaded" in result.output
+    assert f"Admin login: {ADMIN_EMAIL} / chosen-password" in result.output
+    for line in _login_lines(AGENT_LOGINS):
+        assert line in result.output
