@@ -30,6 +30,19 @@ PERSONAL_TOKEN_PREFIX = "dhp_"
 OAUTH_TOKEN_PREFIX = "dho_"
 REFRESH_TOKEN_PREFIX = "dhr_"
 
+#: The mail server's credential: it lets ``POST /api/v1/inbound/email`` take raw mail for any
+#: department, as the desk's own mail. Not in ``hostapi.scopes``: no extension may request it,
+#: only administrators may create a token carrying it, and such a token carries nothing else.
+MAIL_INGEST_SCOPE = "desk.mail.ingest"
+
+#: Scopes only the host hands out (personal tokens of administrators), with their labels.
+HOST_ONLY_SCOPES: dict[str, tuple[str, str]] = {
+    MAIL_INGEST_SCOPE: (
+        "Mail server credential: deliver raw inbound mail to every department's mailbox",
+        "メールサーバー用の認証情報: すべての部署の受信メールを取り込む",
+    ),
+}
+
 #: ``last_used_at`` is written at most this often per token: a busy script must not turn
 #: every read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -47,14 +60,30 @@ def hash_token(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
-def validate_scopes(requested: Iterable[str], field: str = "scopes") -> str:
-    """The space-separated form of ``requested``; unknown or no scopes are refused on ``field``."""
+def validate_scopes(
+    requested: Iterable[str], field: str = "scopes", *, agent: Agent | None = None
+) -> str:
+    """The space-separated form of ``requested``; unknown or no scopes are refused on ``field``.
+
+    The mail server's credential (:data:`MAIL_INGEST_SCOPE`) is refused unless ``agent`` is an
+    administrator, and cannot be combined with other scopes: the token handed to a mail server
+    must not also read or write tickets.
+    """
     names = sorted({name.strip() for name in requested if name and name.strip()})
     if not names:
         raise ValidationFailed({field: ["Choose at least one scope."]})
-    unknown = [name for name in names if name not in scopes.ALL]
+    unknown = [name for name in names if name not in scopes.ALL and name not in HOST_ONLY_SCOPES]
     if unknown:
         raise ValidationFailed({field: [f"Unknown scope: {', '.join(unknown)}."]})
+    if MAIL_INGEST_SCOPE in names:
+        if agent is None or not agent.is_admin:
+            raise ValidationFailed(
+                {field: ["Only administrators can create the mail server's credential."]}
+            )
+        if len(names) > 1:
+            raise ValidationFailed(
+                {field: ["The mail server's credential cannot carry other scopes."]}
+            )
     return " ".join(names)
 
 
@@ -77,7 +106,7 @@ def create_personal_token(
     values = gather(
         {
             "name": lambda: clean_text(name, "name", max_length=200, required=True),
-            "scopes": lambda: validate_scopes(scopes),
+            "scopes": lambda: validate_scopes(scopes, agent=agent),
             "expires_at": lambda: _future(expires_at),
         }
     )

@@ -49,3 +49,11 @@ def bearer_for(db: Session) -> Callable[..., dict[str, str]]:
         return {"Authorization": f"Bearer {plaintext}"}
 
     return make
+
+
+@pytest.fixture
+def mail_server_headers(
+    bearer_for: Callable[..., dict[str, str]], admin_agent: Agent
+) -> dict[str, str]:
+    """Headers of the mail server handing over raw mail: its credential and the MIME type."""
+    return bearer_for(admin_agent, [tokens.MAIL_INGEST_SCOPE]) | {"Content-Type": "message/rfc822"}

@@ -302,11 +302,10 @@ def test_rest_lists_and_releases_held_messages(
 
 
 def test_rest_inbound_mail_held_as_spam_answers_202(
-    client, bearer_for, api_agent: Agent, work_in: WorkIn, department: Department
+    client, mail_server_headers, work_in: WorkIn, department: Department
 ) -> None:
     _rule(work_in, kind="content", pattern="order")
-    headers = bearer_for(api_agent, ["desk.tickets.write"]) | {"Content-Type": "message/rfc822"}
-    answer = client.post("/api/v1/inbound/email", data=raw_email(), headers=headers)
+    answer = client.post("/api/v1/inbound/email", data=raw_email(), headers=mail_server_headers)
     assert (answer.status_code, answer.json["status"]) == (202, "held")
 
 

@@ -10,7 +10,10 @@ request is authenticated before its view runs:
   (awaiting authorization, archived) → 401 with ``WWW-Authenticate: Bearer error="invalid_token"``;
 - no credentials → 401;
 - a token without the endpoint's scope → 403 ``insufficient_scope`` naming the scope (RFC 6750);
-- a session request with an unsafe method and no valid CSRF token → 400.
+- a session request with an unsafe method and no valid CSRF token → 400;
+- more requests than the rate limits allow, per client address and per token → 429 with
+  ``Retry-After`` (:mod:`core.web.throttle`; counted before the credentials are checked, so
+  guessing tokens is throttled too).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from flask_smorest import Blueprint, abort
 from core.models import AccessToken, Agent, Installation
 from core.services.base import Actor, Unit
 from core.tokens import resolve
+from core.web import throttle
 from core.web.database import db_session
 from core.web.security import current_agent
 
@@ -86,6 +90,14 @@ class Principal:
 
 def authenticate() -> None:
     """Authenticate the current API request (a blueprint ``before_request``); aborts on failure."""
+    refusal = throttle.api_refusal()
+    if refusal is not None:
+        retry_after, which = refusal
+        abort(
+            429,
+            message=f"Too many requests from this {which}: try again in {retry_after} s.",
+            headers={"Retry-After": str(retry_after)},
+        )
     header = request.headers.get("Authorization", "")
     if header:
         g.api_principal = _bearer_principal(header)
@@ -188,6 +200,39 @@ def scoped(scope: str, *, unsafe: bool | None = None) -> Callable[[F], F]:
         session_requirement = {SESSION_SCHEME: [], **({CSRF_SCHEME: []} if needs_csrf else {})}
         security = [{BEARER_SCHEME: [scope]}, session_requirement]
         return cast(F, Blueprint.doc(security=security)(wrapper))
+
+    return decorator
+
+
+def token_only(scope: str) -> Callable[[F], F]:
+    """Guard a view that only a bearer token carrying ``scope`` may call, an agent's own
+    token of an administrator (for host-only scopes such as the mail server's credential).
+
+    A browser session, an extension's token, or a token whose agent is no longer an
+    administrator gets 403 — unlike :func:`scoped`, a session is not enough.
+    """
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            caller = principal()
+            if not caller.is_bearer or caller.installation is not None:
+                abort(
+                    403,
+                    message=f"Only a token with the scope {scope!r} may call this endpoint.",
+                    error="insufficient_scope",
+                    scope=scope,
+                )
+            require_scope(scope)
+            if not caller.agent.is_admin:
+                abort(
+                    403,
+                    message="The token's agent is no longer an administrator.",
+                    permission="admin",
+                )
+            return view(*args, **kwargs)
+
+        return cast(F, Blueprint.doc(security=[{BEARER_SCHEME: [scope]}])(wrapper))
 
     return decorator
 

@@ -1,8 +1,11 @@
 """Ways in over REST: raw inbound email (for an MTA pipe), logged phone calls, the spam list.
 
-``POST /api/v1/inbound/email`` takes a raw RFC 822 message as the request body. The token's
-agent needs the ``ticket.create`` permission, but the message is processed as the desk's
-mail (the system), so a mailbox of any department can be delivered; see docs/intake.md.
+``POST /api/v1/inbound/email`` takes a raw RFC 822 message as the request body. It is the
+mail server's door: the message is processed as the desk's own mail (the system), for any
+department's mailbox, so only the mail server's credential may call it — a personal token of
+an administrator carrying nothing but ``desk.mail.ingest``. An agent's ordinary token, an
+extension's token and a browser session get 403: otherwise an agent could forge customer
+messages on tickets of departments they cannot see. See docs/intake.md.
 """
 
 from __future__ import annotations
@@ -14,15 +17,15 @@ from flask import request
 from flask_smorest import abort
 from marshmallow import fields, validate
 
-from core import permissions
 from core.api import schemas
-from core.api.auth import principal, scoped, unit
+from core.api.auth import principal, scoped, token_only, unit
 from core.api.blueprint import api_blueprint, commit
 from core.api.paging import page, parse_cursor
 from core.intake import calls, email_in, review, spam
 from core.intake.arrivals import Outcome, Status
 from core.models import SpamMessage, SpamRule, Ticket
 from core.services.base import Actor, Unit
+from core.tokens import MAIL_INGEST_SCOPE
 from hostapi import scopes
 
 inbound = api_blueprint(
@@ -140,7 +143,7 @@ _STATUS_CODES = {Status.CREATED: 201, Status.THREADED: 201, Status.HELD: 202, St
 
 
 @inbound.route("/email", methods=["POST"])
-@scoped(scopes.TICKETS_WRITE)
+@token_only(MAIL_INGEST_SCOPE)
 @inbound.doc(
     requestBody={
         "required": True,
@@ -153,9 +156,11 @@ _STATUS_CODES = {Status.CREATED: 201, Status.THREADED: 201, Status.HELD: 202, St
 @inbound.alt_response(200, schema=InboundResultSchema, description="Seen before: nothing added.")
 @inbound.alt_response(400, description="Not a readable email (no headers, no From address).")
 def receive_email() -> tuple[dict[str, Any], int]:
-    """Take in one raw email: a ticket, a thread on the ticket it answers, or the spam list."""
+    """Take in one raw email: a ticket, a thread on the ticket it answers, or the spam list.
+
+    Needs the mail server's credential (a token with only ``desk.mail.ingest``).
+    """
     caller = unit()
-    caller.actor.require(permissions.TICKET_CREATE)
     label = f"inbound-email:{principal().agent.email}"
     mail_unit = Unit(caller.session, Actor(None, caller.actor.ip_address, label), caller.host)
     try:

@@ -84,6 +84,7 @@ def _render(
         tokens=tokens.personal_tokens(db_session(), agent),
         is_expired=tokens.is_expired,
         scopes=scope_names.ALL,
+        host_scopes=tokens.HOST_ONLY_SCOPES if agent.is_admin else {},
         lifetimes=LIFETIME_DAYS,
         new_token=new_token,
         form_errors=form_errors or {},
