@@ -156,7 +156,8 @@ def _owner_names(session: Session, ids: list[int | None]) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return dict(session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(wanted))).tuples())
+    found = session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(wanted)))
+    return {agent_id: name for agent_id, name in found}
 
 
 def _shown_builtin(record: Contact | Account, name: str, owners: Mapping[int, str]) -> str:

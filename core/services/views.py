@@ -967,4 +967,5 @@ def agent_names(session: Session, rows: Sequence[Any]) -> dict[int, str]:
     ids = {row.owner_id for row in rows if row.owner_id}
     if not ids:
         return {}
-    return dict(session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(ids))).tuples())
+    found = session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(ids)))
+    return {agent_id: name for agent_id, name in found}
