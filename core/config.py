@@ -41,6 +41,35 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class SecurityLimits:
+    """Rate limits against guessing and runaway clients, each a count per window of seconds.
+
+    Sign-in: failed attempts per account (``DESKHOST_LOGIN_ACCOUNT_LIMIT``, 10) and per client
+    address (``DESKHOST_LOGIN_ADDRESS_LIMIT``, 50) in ``DESKHOST_LOGIN_WINDOW_SECONDS`` (900).
+    REST API: requests per token (``DESKHOST_API_TOKEN_LIMIT``, 600) and per client address
+    (``DESKHOST_API_ADDRESS_LIMIT``, 1200) in ``DESKHOST_API_WINDOW_SECONDS`` (60).
+    """
+
+    login_account_limit: int = 10
+    login_address_limit: int = 50
+    login_window_seconds: int = 900
+    api_token_limit: int = 600
+    api_address_limit: int = 1200
+    api_window_seconds: int = 60
+
+    @classmethod
+    def from_env(cls, env: dict[str, object]) -> SecurityLimits:
+        """Read the ``DESKHOST_LOGIN_*`` and ``DESKHOST_API_*`` limits."""
+        defaults = cls()
+        return cls(
+            **{
+                name: _whole_number(env, f"DESKHOST_{name.upper()}", getattr(defaults, name))
+                for name in cls.__dataclass_fields__
+            }
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything deskhost reads from its environment.
 
@@ -51,6 +80,10 @@ class Settings:
     ``smtp`` is where agents' email replies are sent (see :class:`SmtpSettings`); the public
     form allows ``webform_rate_limit`` submissions per client IP in each
     ``webform_rate_window_seconds`` (``DESKHOST_WEBFORM_RATE_LIMIT``, ``…_WINDOW_SECONDS``).
+    ``limits`` holds the sign-in throttle and the REST API's rate limits (see
+    :class:`SecurityLimits`); ``trusted_proxies`` is how many reverse proxies in front of the
+    app set ``X-Forwarded-For``/``-Proto``/``-Host`` (``DESKHOST_TRUSTED_PROXIES``, 0: none,
+    the headers are ignored).
     """
 
     instance_dir: Path
@@ -64,6 +97,8 @@ class Settings:
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     webform_rate_limit: int = 5
     webform_rate_window_seconds: int = 600
+    limits: SecurityLimits = field(default_factory=lambda: SecurityLimits())
+    trusted_proxies: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -96,12 +131,24 @@ class Settings:
             webform_rate_window_seconds=int(
                 str(env.get("DESKHOST_WEBFORM_RATE_WINDOW_SECONDS") or 600)
             ),
+            limits=SecurityLimits.from_env(env),
+            trusted_proxies=_whole_number(env, "DESKHOST_TRUSTED_PROXIES", 0),
         )
 
     @property
     def is_sqlite(self) -> bool:
         """True when the database is SQLite."""
         return self.database_url.startswith("sqlite")
+
+
+def _whole_number(env: dict[str, object], name: str, default: int) -> int:
+    """``env[name]`` as a whole number ≥ 0, or ``default`` when unset; anything else is refused."""
+    raw = str(env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ValueError(f"{name} must be a whole number, not {raw!r}")
+    return int(raw)
 
 
 def _instance_secret(instance_dir: Path, name: str, *, fernet: bool = False) -> str:

@@ -11,40 +11,25 @@ like mail does, and becomes a ``web_form`` ticket raised by the customer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import redis
 from sqlalchemy import select
 
+from core import ratelimit
 from core.errors import ValidationFailed
 from core.intake import arrivals, registration
 from core.intake.arrivals import Arrival, Outcome
 from core.intake.review import PHONE_HEADER
 from core.models import Department
+from core.ratelimit import RateLimit
 from core.services.base import Unit, clean_text, gather
 from core.services.phones import organisation_region, to_e164
-from hostapi import clock
 
 CLIENT_IP_HEADER = "X-Deskhost-Client-IP"
 
 
-@dataclass(frozen=True)
-class RateLimit:
-    """At most ``limit`` submissions per client IP in each ``window_seconds`` window."""
-
-    limit: int
-    window_seconds: int
-
-
 def allow_submission(client: redis.Redis, prefix: str, ip: str, rate: RateLimit) -> bool:
     """Count one submission from ``ip``; False when the current window is already full."""
-    window = int(clock.now().timestamp()) // rate.window_seconds
-    key = f"{prefix}:intake:webform:{ip}:{window}"
-    pipeline = client.pipeline()
-    pipeline.incr(key)
-    pipeline.expire(key, rate.window_seconds)
-    count, _ = pipeline.execute()
-    return int(count) <= rate.limit
+    return ratelimit.hit(client, f"{prefix}:intake:webform:{ip}", rate).allowed
 
 
 def active_department(unit: Unit, department_id: int | None) -> Department:

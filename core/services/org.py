@@ -396,6 +396,8 @@ def update_agent(unit: Unit, agent: Agent, **changes: Any) -> Agent:
     if unit.actor.agent_id == agent.id and values.get("is_active") is False:
         raise ValidationFailed({"is_active": ["You cannot deactivate yourself."]})
     changed = apply_changes(agent, values)
+    if changed.get("is_active") is not None and not agent.is_active:
+        end_sessions(agent)
     if departments is not None:
         before_ids = sorted(agent.department_ids)
         after_ids = sorted(d.id for d in departments)
@@ -443,11 +445,21 @@ def set_password(
         unit.actor.require(catalogue.AGENT_MANAGE)
     _password(new_password, "new_password")
     agent.password_hash = generate_password_hash(new_password)
+    end_sessions(agent)
     unit.session.flush()
     # The hash never goes into the audit log; that the password changed does.
     unit.audit("update", "agent", agent.id, sub_action="password")
     unit.emit(events.AGENT_UPDATED, {"agent_id": agent.id, "changes": {"password": None}})
     return agent
+
+
+def end_sessions(agent: Agent) -> None:
+    """Revoke every browser session ``agent`` holds, from their next request on.
+
+    Sessions remember the agent's ``session_generation`` when they start and are honoured only
+    while it is unchanged; signing out, a password change and deactivation bump it.
+    """
+    agent.session_generation = (agent.session_generation or 0) + 1
 
 
 def authenticate(session: Session, email: str, password: str) -> Agent | None:

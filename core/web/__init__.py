@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.config import Settings
 from core.host import Host
@@ -29,6 +30,14 @@ def create_app(test_config: dict[str, Any] | None = None, host: Host | None = No
     )
     app.config.update(test_config or {})
     app.extensions["deskhost.host"] = host
+    proxies = host.settings.trusted_proxies
+    if proxies:
+        # Behind that many reverse proxies, trust their X-Forwarded-For/-Proto/-Host, so that
+        # client addresses (rate limits, audit) and HTTPS (Secure cookies, HSTS) are the real
+        # ones; without proxies the headers are ignored, since any client could forge them.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
 
     from core.web import database, health, i18n, security
 

@@ -1,9 +1,20 @@
 """Agents' browser sessions: login state, CSRF on unsafe requests, and security headers.
 
 Browsers authenticate with the Flask session cookie and must send a CSRF token with every
-unsafe request; scripts and extensions send ``Authorization: Bearer`` and are authenticated by
-the REST layer instead, so those requests skip the CSRF check (a cross-site page cannot make a
-browser attach a bearer header).
+unsafe request, whatever other headers they carry: an ``Authorization`` header does not switch
+the check off here. Only the REST API's blueprints are exempt from this app-wide check, and
+they verify the bearer token themselves (:mod:`core.api.auth`) or, for a session caller, check
+the CSRF token after authenticating.
+
+A session is revocable on the server: it records the agent's ``session_generation`` when it
+starts, and a request whose session holds an older generation is anonymous. Signing out,
+changing the password and deactivation bump the generation
+(:func:`core.services.org.end_sessions`), so a copy
+of the cookie taken before stops working everywhere at once.
+
+The session cookie is ``HttpOnly``, ``SameSite=Lax``, and ``Secure`` whenever the request came
+over HTTPS (directly, or through the trusted proxies counted by ``DESKHOST_TRUSTED_PROXIES``);
+HTTPS responses also carry ``Strict-Transport-Security``.
 """
 
 from __future__ import annotations
@@ -11,16 +22,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
 from core.models import Agent
+from core.services import org
 from core.web.database import db_session
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _SESSION_KEY = "agent_id"
+_GENERATION_KEY = "generation"
+
+#: One year, the usual HSTS lifetime; sent only on HTTPS responses.
+STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
 
 #: No external source anywhere; inline styles are allowed because extension panels return
 #: HTML fragments (charts as inline SVG) that style elements in place. Scripts stay 'self'.
@@ -50,25 +68,19 @@ SECURITY_HEADERS: dict[str, str] = {
 }
 
 
-def has_bearer_token() -> bool:
-    """True when the request carries an ``Authorization: Bearer`` header."""
-    return request.headers.get("Authorization", "").lower().startswith("bearer ")
+class DeskSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with ``Secure`` set on every cookie sent over HTTPS."""
 
-
-class BearerAwareCSRFProtect(CSRFProtect):
-    """Flask-WTF's CSRF protection, skipped for requests authenticated by a bearer token."""
-
-    def protect(self, apply_exemptions: bool = False) -> None:
-        """Check the CSRF token unless the request is a bearer-token (non-browser) call."""
-        if has_bearer_token():
-            return
-        super().protect(apply_exemptions=apply_exemptions)
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """Secure when configured so or when this request came over HTTPS."""
+        return bool(super().get_cookie_secure(app)) or request.is_secure
 
 
 def init_app(app: Flask) -> None:
     """Install CSRF protection, the current-agent helpers for templates and security headers."""
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session's lifetime
-    csrf = BearerAwareCSRFProtect(app)
+    app.session_interface = DeskSessionInterface()
+    csrf = CSRFProtect(app)
     app.extensions["csrf"] = csrf
 
     @app.context_processor
@@ -79,6 +91,8 @@ def init_app(app: Flask) -> None:
     def _security_headers(response: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
         if current_agent() is not None:
             # Pages of a signed-in agent hold customer data: keep them out of shared caches.
             response.headers.setdefault("Cache-Control", "no-store")
@@ -93,12 +107,17 @@ def login_agent(agent: Agent) -> None:
     """Start a session for ``agent`` (a fresh session: nothing carries over from before)."""
     session.clear()
     session[_SESSION_KEY] = agent.id
+    session[_GENERATION_KEY] = agent.session_generation
     session.permanent = True
     g.current_agent = agent
 
 
 def logout() -> None:
-    """End the current session."""
+    """End the current session, and every other session of its agent (a copied cookie too)."""
+    agent = current_agent()
+    if agent is not None:
+        org.end_sessions(agent)
+        db_session().commit()
     session.clear()
     g.current_agent = None
 
@@ -111,7 +130,8 @@ def current_agent() -> Agent | None:
     agent_id = session.get(_SESSION_KEY)
     if isinstance(agent_id, int):
         agent = db_session().get(Agent, agent_id)
-        if agent is not None and not agent.is_active:
+        revoked = agent is not None and session.get(_GENERATION_KEY, 0) != agent.session_generation
+        if agent is not None and (revoked or not agent.is_active):
             agent = None
     g.current_agent = agent
     return agent
@@ -130,7 +150,18 @@ def login_required(view: F) -> F:
 
 
 def safe_next_url(value: str | None, default: str) -> str:
-    """``value`` when it is a path on this site, else ``default`` (no open redirects)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """``value`` when it is a path on this site, else ``default`` (no open redirects).
+
+    Browsers drop tabs and line breaks from URLs and read ``\\`` as ``/``, so
+    ``/%09/evil.test`` (a tab) would become ``//evil.test``: any control character or
+    backslash is refused outright, and what is left must parse with no scheme and no host, as
+    a path starting with one ``/``.
+    """
+    if not value or any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        return default
+    if "\\" in value or not value.startswith("/") or value.startswith("//"):
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
         return default
     return value

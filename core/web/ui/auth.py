@@ -1,13 +1,17 @@
-"""Signing in and out with an email and a password."""
+"""Signing in and out with an email and a password.
+
+Failed attempts are throttled per account and per client address (:mod:`core.web.throttle`):
+past the limit the form answers 429 with a wait, before the password is checked.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 
 from core.services import org
-from core.web import security
+from core.web import security, throttle
 from core.web.database import db_session
 
 blueprint = Blueprint("auth", __name__)
@@ -23,15 +27,28 @@ def login() -> ResponseReturnValue:
         return render_template("auth/login.html", next_url=next_url, email="", error=None)
     email = request.form.get("email", "").strip()
     password = request.form.get("password", "")
+    wait_seconds = throttle.sign_in_refusal(email)
+    if wait_seconds is not None:
+        minutes = (wait_seconds + 59) // 60
+        error = ngettext(
+            "Too many failed sign-in attempts. Try again in %(num)d minute.",
+            "Too many failed sign-in attempts. Try again in %(num)d minutes.",
+            minutes,
+        )
+        page = render_template("auth/login.html", next_url=next_url, email=email, error=error)
+        return page, 429, {"Retry-After": str(wait_seconds)}
     agent = org.authenticate(db_session(), email, password)
     if agent is None:
+        throttle.record_sign_in_failure(email)
         error = gettext("The email address or password is incorrect.")
         return (
             render_template("auth/login.html", next_url=next_url, email=email, error=error),
             401,
         )
     security.login_agent(agent)
-    return redirect(next_url)
+    response = redirect(next_url)
+    throttle.record_sign_in_success(email, response)
+    return response
 
 
 @blueprint.post("/logout")

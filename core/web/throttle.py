@@ -1,0 +1,227 @@
+"""Rate limits of the web app: sign-in attempts, and requests to the REST API.
+
+**Sign-in.** Failed attempts are counted per client address and per account (Redis fixed
+windows, :mod:`core.ratelimit`). Once either count is full, every attempt in that window is
+refused with 429 before the password is even checked, so the right password found by guessing
+is refused too. The first refusal of a window is audited (``sign_in`` / ``refuse``).
+
+A per-account limit lets anyone lock an agent out by failing on purpose. Against that, a
+browser where the agent signed in successfully keeps a signed *device cookie* for that account
+(the "device cookie" defence OWASP describes): attempts carrying it are counted against that
+device alone, not against the account, so a stranger's failures never lock the agent out of
+their own browser, and the device's own limit still stops guessing from a stolen laptop.
+Windows end by themselves: nothing is locked for longer than one window.
+
+**REST API.** Every request under ``/api/v1`` counts once against its client address and, when
+it carries a bearer token, once against the token (by its hash: the plaintext is never a key).
+Over either limit: 429 with ``Retry-After``, so one runaway integration cannot starve the desk.
+
+The limits come from :class:`core.config.SecurityLimits`; Flask's ``DESKHOST_LIMITS`` config
+key overrides them (tests). A limit of 0 switches that counter off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Response, current_app, request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from core import ratelimit
+from core.config import SecurityLimits
+from core.models import AuditEntry
+from core.ratelimit import Decision, RateLimit
+from core.web.database import db_session
+from hostapi import clock
+
+#: The cookie naming the account a browser last signed in to (signed, HttpOnly).
+DEVICE_COOKIE = "deskhost_device"
+DEVICE_COOKIE_MAX_AGE = 365 * 24 * 3600
+_DEVICE_SALT = "deskhost.sign-in-device"
+
+
+def limits() -> SecurityLimits:
+    """The limits in force for this app."""
+    override = current_app.config.get("DESKHOST_LIMITS")
+    if isinstance(override, SecurityLimits):
+        return override
+    return current_app.extensions["deskhost.host"].settings.limits
+
+
+def _redis_and_prefix() -> tuple[Any, str]:
+    host = current_app.extensions["deskhost.host"]
+    return host.redis, host.settings.redis_prefix
+
+
+def _digest(value: str) -> str:
+    # Keys never hold an address book of emails or tokens in clear.
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+def client_address() -> str:
+    """The caller's address as the app sees it (after the trusted proxies, if any)."""
+    return request.remote_addr or "unknown"
+
+
+# ------------------------------------------------------------------------------------ sign-in
+
+
+@dataclass(frozen=True)
+class _SignInCounters:
+    """The two counters one sign-in attempt is charged to."""
+
+    address_key: str
+    address_rate: RateLimit
+    account_key: str
+    account_rate: RateLimit
+    account_label: str
+
+
+def _sign_in_counters(email: str) -> _SignInCounters:
+    _, prefix = _redis_and_prefix()
+    chosen = limits()
+    window = chosen.login_window_seconds or 1
+    account = email.strip().lower()
+    device = _trusted_device(account)
+    if device is not None:
+        account_key, label = f"{prefix}:login:device:{device}", "device"
+    else:
+        account_key, label = f"{prefix}:login:account:{_digest(account)}", "account"
+    return _SignInCounters(
+        address_key=f"{prefix}:login:address:{_digest(client_address())}",
+        address_rate=RateLimit(chosen.login_address_limit, window),
+        account_key=account_key,
+        account_rate=RateLimit(chosen.login_account_limit, window),
+        account_label=label,
+    )
+
+
+def sign_in_refusal(email: str) -> int | None:
+    """Seconds to wait when sign-in attempts for ``email`` from here are throttled, else None."""
+    client, _ = _redis_and_prefix()
+    counters = _sign_in_counters(email)
+    waits = [
+        decision.retry_after_seconds
+        for decision in (
+            _peek(client, counters.address_key, counters.address_rate),
+            _peek(client, counters.account_key, counters.account_rate),
+        )
+        if decision is not None and not decision.allowed
+    ]
+    if not waits:
+        return None
+    _audit_first_refusal(email, counters)
+    return max(waits)
+
+
+def record_sign_in_failure(email: str) -> None:
+    """Charge a failed attempt for ``email`` to this address and to the account (or device)."""
+    client, _ = _redis_and_prefix()
+    counters = _sign_in_counters(email)
+    for key, rate in (
+        (counters.address_key, counters.address_rate),
+        (counters.account_key, counters.account_rate),
+    ):
+        if rate.limit:
+            ratelimit.hit(client, key, rate)
+
+
+def record_sign_in_success(email: str, response: Response) -> None:
+    """Clear this account's (or device's) failures and remember this browser for the account."""
+    client, _ = _redis_and_prefix()
+    counters = _sign_in_counters(email)
+    ratelimit.reset(client, counters.account_key, counters.account_rate)
+    account = email.strip().lower()
+    nonce = _trusted_device(account) or secrets.token_urlsafe(16)
+    response.set_cookie(
+        DEVICE_COOKIE,
+        _device_serializer().dumps({"account": _digest(account), "device": nonce}),
+        max_age=DEVICE_COOKIE_MAX_AGE,
+        httponly=True,
+        secure=request.is_secure,
+        samesite="Lax",
+    )
+
+
+def _peek(client: Any, key: str, rate: RateLimit) -> Decision | None:
+    return ratelimit.peek(client, key, rate) if rate.limit else None
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_DEVICE_SALT)
+
+
+def _trusted_device(account: str) -> str | None:
+    """This browser's device id when its device cookie is valid and for ``account``."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw:
+        return None
+    try:
+        value = _device_serializer().loads(raw, max_age=DEVICE_COOKIE_MAX_AGE)
+    except BadSignature:
+        return None
+    if not isinstance(value, dict) or value.get("account") != _digest(account):
+        return None
+    device = value.get("device")
+    return device if isinstance(device, str) and device.isascii() and len(device) < 64 else None
+
+
+def _audit_first_refusal(email: str, counters: _SignInCounters) -> None:
+    """One audit entry per throttled window and counter, not one per refused attempt."""
+    client, prefix = _redis_and_prefix()
+    marker = f"{prefix}:login:audited:{_digest(counters.address_key + counters.account_key)}"
+    window = counters.account_rate.window_seconds
+    if not client.set(marker, "1", nx=True, ex=window):
+        return
+    session = db_session()
+    session.add(
+        AuditEntry(
+            at=clock.now(),
+            actor_agent_id=None,
+            actor_label="sign-in",
+            ip_address=client_address(),
+            action="refuse",
+            entity_type="sign_in",
+            entity_id=email.strip().lower()[:60],
+            sub_action=f"throttled ({counters.account_label} or address limit)",
+            before=None,
+            after=None,
+        )
+    )
+    session.commit()
+
+
+# ------------------------------------------------------------------------------------ REST API
+
+
+def api_refusal() -> tuple[int, str] | None:
+    """Count this API request; ``(retry_after_seconds, which limit)`` when it is over one."""
+    client, prefix = _redis_and_prefix()
+    chosen = limits()
+    window = chosen.api_window_seconds or 1
+    counters = [
+        (
+            f"{prefix}:api:address:{_digest(client_address())}",
+            RateLimit(chosen.api_address_limit, window),
+            "client address",
+        )
+    ]
+    header = request.headers.get("Authorization", "")
+    kind, _, token = header.partition(" ")
+    if kind.lower() == "bearer" and token.strip():
+        counters.append(
+            (
+                f"{prefix}:api:token:{_digest(token.strip())}",
+                RateLimit(chosen.api_token_limit, window),
+                "token",
+            )
+        )
+    refusals = [
+        (decision.retry_after_seconds, label)
+        for key, rate, label in counters
+        if rate.limit and not (decision := ratelimit.hit(client, key, rate)).allowed
+    ]
+    return max(refusals) if refusals else None
