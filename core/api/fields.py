@@ -11,7 +11,8 @@ from core.api.auth import scoped, unit
 from core.api.blueprint import api_blueprint, commit
 from core.api.me import SETTINGS_WRITE
 from core.api.schemas import StrictSchema
-from core.models import CustomField
+from core.models import CustomerEntity, CustomField
+from core.permissions import ACCOUNT_VIEW, CONTACT_VIEW
 from core.services import fields as field_service
 from hostapi import scopes
 
@@ -98,8 +99,10 @@ class DeletedFieldSchema(ma.Schema):
 @blp.arguments(EntityArgsSchema, location="query", as_kwargs=True)
 @blp.response(200, CustomFieldListSchema)
 def list_fields(entity: str) -> dict[str, Any]:
-    """List an entity's custom fields in layout order."""
-    return {"items": field_service.fields_for(unit().session, entity)}
+    """List an entity's custom fields in layout order (needs the entity's view permission)."""
+    work = unit()
+    work.actor.require(CONTACT_VIEW if entity == CustomerEntity.CONTACT else ACCOUNT_VIEW)
+    return {"items": field_service.fields_for(work.session, entity)}
 
 
 @blp.route("", methods=["POST"])

@@ -428,10 +428,16 @@ def get_field(unit: Unit, field_id: int, entity: str | None = None) -> CustomFie
     """The custom field ``field_id`` (of ``entity`` when given).
 
     :raises NotFound: no such field.
+    :raises Forbidden: the actor may not see the records the field belongs to.
     """
     field = unit.session.get(CustomField, field_id)
     if field is None or (entity is not None and field.entity != entity):
         raise NotFound("custom field not found")
+    unit.actor.require(
+        permissions.CONTACT_VIEW
+        if field.entity == CustomerEntity.CONTACT
+        else permissions.ACCOUNT_VIEW
+    )
     return field
 
 

@@ -298,7 +298,9 @@ def get_saved_view(unit: Unit, entity: str, view_id: int | str) -> CustomView:
     """The saved view ``view_id`` if the actor may see it.
 
     :raises NotFound: unknown, of another entity, or another agent's private view.
+    :raises Forbidden: the actor may not see ``entity``'s records (their views neither).
     """
+    _require_view(unit, entity)
     view = unit.session.get(CustomView, int(view_id)) if str(view_id).isdigit() else None
     if view is None or view.entity != entity:
         raise NotFound("view not found")

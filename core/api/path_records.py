@@ -1,0 +1,50 @@
+"""The records an API path names, looked up as the caller before the request's input is read.
+
+``POST /tickets/<ticket_id>/threads`` for a ticket outside the caller's departments answers 404
+whatever its body, and one by an agent without the permission to see the ticket answers 403:
+were the body validated first, its 422 would tell the caller that the ticket exists. The
+blueprints' argument parser (:mod:`core.api.blueprint`) calls :func:`check_path_records`
+before it parses a body or a query string; a path parameter is looked up by its name
+(:data:`RESOLVERS`), with the service getter a view would use, so a new endpoint whose path
+names a ticket, a contact… is covered without more code. The view looks the record up again
+(from the session, no second query) and checks what its action needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import request
+
+from core.api.auth import unit
+from core.customer_import import runner as import_runner
+from core.intake import spam
+from core.services import comments, customers, fields, tickets
+from core.services.base import Unit
+
+#: Path parameter name → the service getter that raises NotFound (outside the caller's reach)
+#: or Forbidden (missing permission) for its record.
+RESOLVERS: dict[str, Callable[[Unit, int], object]] = {
+    "ticket_id": tickets.get_ticket,
+    "message_id": spam.get_held,
+    "contact_id": customers.get_contact,
+    "account_id": customers.get_account,
+    "comment_id": comments.get_comment,
+    "field_id": fields.get_field,
+    "import_id": import_runner.get_import,
+    "rule_id": spam.get_rule,
+}
+
+
+def check_path_records() -> None:
+    """Look up, as the caller, every record the request's path names (raises on refusal)."""
+    named = {
+        name: value
+        for name, value in (request.view_args or {}).items()
+        if name in RESOLVERS and isinstance(value, int)
+    }
+    if not named:
+        return
+    work = unit()
+    for name, value in named.items():
+        RESOLVERS[name](work, value)
