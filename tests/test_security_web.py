@@ -12,12 +12,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import tokens
 from core.config import SecurityLimits
 from core.host import Host
 from core.models import Agent, AuditEntry, Department
 from core.services import org
 from core.services.base import Unit
 from core.web import create_app
+from tests.api_fixtures import sign_in
 from tests.factories import TEST_PASSWORD
 from tests.intake_helpers import csrf_token_of
 
@@ -97,8 +99,6 @@ def test_a_bearer_header_does_not_switch_csrf_off_on_web_forms(
         headers={"Authorization": "Bearer anything"},
     )
     assert answer.status_code == 400
-    from core import tokens
-
     assert tokens.personal_tokens(db, api_agent) == []
 
 
@@ -297,3 +297,17 @@ def test_a_new_window_lets_the_token_call_again(
         client.get("/api/v1/tickets", headers=headers)
     deskhost_clock.advance(timedelta(seconds=TIGHT.api_window_seconds))
     assert client.get("/api/v1/tickets", headers=headers).status_code == 200
+
+
+def test_browser_sessions_count_per_agent_so_an_office_behind_one_address_is_not_throttled(
+    tight_app: Flask, make_agent: Callable[..., Agent], department: Department
+) -> None:
+    for number in range(2):
+        agent = make_agent(f"office{number}@example.com", departments=[department])
+        browser = tight_app.test_client()
+        sign_in(browser, agent)  # one API call
+        for _ in range(TIGHT.api_token_limit - 1):
+            assert browser.get("/api/v1/tickets").status_code == 200
+    # Both agents made more calls together than the address limit allows.
+    assert 2 * TIGHT.api_token_limit > TIGHT.api_address_limit
+    assert browser.get("/api/v1/tickets").status_code == 429

@@ -12,8 +12,9 @@ device alone, not against the account, so a stranger's failures never lock the a
 their own browser, and the device's own limit still stops guessing from a stolen laptop.
 Windows end by themselves: nothing is locked for longer than one window.
 
-**REST API.** Every request under ``/api/v1`` counts once against its client address and, when
-it carries a bearer token, once against the token (by its hash: the plaintext is never a key).
+**REST API.** A request under ``/api/v1`` with a bearer token counts against the token (by its
+hash: the plaintext is never a key) and its client address; one from a browser session against
+its agent (a whole office may share one address); one without credentials against the address.
 Over either limit: 429 with ``Retry-After``, so one runaway integration cannot starve the desk.
 
 The limits come from :class:`core.config.SecurityLimits`; Flask's ``DESKHOST_LIMITS`` config
@@ -27,7 +28,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app, request, session
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from core import ratelimit
@@ -198,27 +199,39 @@ def _audit_first_refusal(email: str, counters: _SignInCounters) -> None:
 
 
 def api_refusal() -> tuple[int, str] | None:
-    """Count this API request; ``(retry_after_seconds, which limit)`` when it is over one."""
+    """Count this API request; ``(retry_after_seconds, which limit)`` when it is over one.
+
+    A bearer request counts against its token and its client address; a browser session's
+    request against its agent (not the address: a whole office may share one); anything else
+    against the client address.
+    """
     client, prefix = _redis_and_prefix()
     chosen = limits()
     window = chosen.api_window_seconds or 1
-    counters = [
-        (
-            f"{prefix}:api:address:{_digest(client_address())}",
-            RateLimit(chosen.api_address_limit, window),
-            "client address",
-        )
-    ]
-    header = request.headers.get("Authorization", "")
-    kind, _, token = header.partition(" ")
+    per_address = (
+        f"{prefix}:api:address:{_digest(client_address())}",
+        RateLimit(chosen.api_address_limit, window),
+        "client address",
+    )
+    kind, _, token = request.headers.get("Authorization", "").partition(" ")
+    session_agent = session.get("agent_id")
     if kind.lower() == "bearer" and token.strip():
-        counters.append(
-            (
-                f"{prefix}:api:token:{_digest(token.strip())}",
-                RateLimit(chosen.api_token_limit, window),
-                "token",
-            )
+        per_token = (
+            f"{prefix}:api:token:{_digest(token.strip())}",
+            RateLimit(chosen.api_token_limit, window),
+            "token",
         )
+        counters = [per_address, per_token]
+    elif isinstance(session_agent, int):
+        counters = [
+            (
+                f"{prefix}:api:agent:{session_agent}",
+                RateLimit(chosen.api_token_limit, window),
+                "session",
+            )
+        ]
+    else:
+        counters = [per_address]
     refusals = [
         (decision.retry_after_seconds, label)
         for key, rate, label in counters
