@@ -16,6 +16,7 @@ from datetime import date, datetime, time
 from pathlib import PurePath
 from typing import Any
 
+from core.csv_export import restore_cell
 from core.customer_import.encoding import decode
 from core.customer_import.errors import FileRefused
 
@@ -97,10 +98,16 @@ def read_table(content: bytes, filename: str, encoding: str | None = None) -> Ta
 def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
     sample = text[:65_536]
     try:
-        return csv.Sniffer().sniff(sample, delimiters=_DELIMITERS)
+        sniffed = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS)
     except csv.Error:
         # One column, or too little text to tell: the comma is the default of every tool.
         return csv.excel
+    if sniffed.quotechar != '"':
+        # Spreadsheets quote with '"' only; a leading "'" marks a cell that core.csv_export
+        # neutralised, and two of them on a line fool the sniffer into taking it for a quote.
+        sniffed.quotechar = '"'
+        sniffed.doublequote = True
+    return sniffed
 
 
 def _read_csv(text: str, encoding: str) -> Table:
@@ -111,7 +118,8 @@ def _read_csv(text: str, encoding: str) -> Table:
     try:
         for record in reader:
             if any(cell.strip() for cell in record):
-                records.append((started_on, record))
+                # A file of rejected rows comes back with its formula cells quoted: unquote them.
+                records.append((started_on, [restore_cell(cell) for cell in record]))
             started_on = reader.line_num + 1
     except csv.Error as error:
         if "end of data" in str(error) or "unexpected end" in str(error):

@@ -1,18 +1,19 @@
 """The rejected rows of an import as a CSV file: the original columns plus "errors".
 
-UTF-8 with a byte order mark, so Excel (which reads a CSV without one as Shift_JIS on a
-Japanese Windows) opens it right; the rows can be fixed and imported again.
+Written by :mod:`core.csv_export`: UTF-8 with a byte order mark, so Excel opens it right, and
+every cell that a spreadsheet would run as a formula neutralised with a leading quote (which
+the import removes again, so the rows can be fixed and imported again).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
+from itertools import chain
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.csv_export import excel_csv_bytes
 from core.customer_import.runner import table_of
 from core.models import CustomerImport, CustomerImportRejection
 
@@ -35,15 +36,10 @@ def rejections(session: Session, record: CustomerImport) -> Iterator[CustomerImp
 
 
 def rejections_csv(session: Session, record: CustomerImport) -> bytes:
-    """The rejected rows as CSV bytes (UTF-8 with BOM)."""
+    """The rejected rows as CSV bytes (UTF-8 with BOM, formula cells neutralised)."""
     columns = table_of(record).columns
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([*columns, ERRORS_COLUMN])
-    for rejection in rejections(session, record):
-        values = rejection.values or {}
-        writer.writerow(
-            [*(values.get(column, "") for column in columns), describe_errors(rejection.errors)]
-        )
-    return buffer.getvalue().encode("utf-8")
+    rows = (
+        [*((r.values or {}).get(column, "") for column in columns), describe_errors(r.errors)]
+        for r in rejections(session, record)
+    )
+    return excel_csv_bytes(chain([[*columns, ERRORS_COLUMN]], rows))
