@@ -40,6 +40,7 @@ def init_app(app: Flask) -> None:
         priority_label=lambda code: labels.label(labels.PRIORITIES, code),
         channel_label=lambda code: labels.label(labels.CHANNELS, code),
         thread_kind_label=lambda code: labels.label(labels.THREAD_KINDS, code),
+        view_label=lambda text: labels.label(labels.VIEW_LABELS, text),
     )
 
     @app.get("/")

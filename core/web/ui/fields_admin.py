@@ -20,28 +20,10 @@ from core.permissions import SETUP_MANAGE
 from core.services import fields as field_service
 from core.web.database import db_session
 from core.web.security import current_agent, login_required
+from core.web.ui import labels
 from core.web.ui.units import request_unit
 
 blueprint = Blueprint("fields_admin", __name__, url_prefix="/admin/fields")
-
-#: The palette: each field type with the label the editor shows (translated in templates).
-PALETTE: tuple[tuple[str, str], ...] = (
-    ("text", "Text"),
-    ("number", "Number"),
-    ("date", "Date"),
-    ("picklist", "Picklist"),
-    ("checkbox", "Checkbox"),
-    ("email", "Email"),
-    ("phone", "Phone"),
-    ("url", "URL"),
-    ("lookup", "Lookup"),
-)
-LOOKUP_LABELS: dict[str, str] = {
-    "contact": "Contact",
-    "account": "Account",
-    "product": "Product",
-    "agent": "Agent",
-}
 
 
 def _require_admin(entity: str) -> None:
@@ -64,8 +46,8 @@ def _editor(
             "admin/fields.html",
             entity=entity,
             layout=field_service.fields_for(db_session(), entity),
-            palette=PALETTE,
-            lookup_labels=LOOKUP_LABELS,
+            palette=list(labels.FIELD_TYPES.items()),
+            lookup_labels=labels.LOOKUP_TARGETS,
             form_errors=form_errors or {},
             draft=draft or {},
         ),

@@ -45,6 +45,66 @@ THREAD_KINDS: dict[str, LazyString] = {
     "notification": lazy_gettext("Notification"),
 }
 
+#: What the views service names in English (standard views, built-in columns, condition
+#: operators), translated where a view page shows it. Saved views and custom fields are named
+#: by people and shown as they are.
+VIEW_LABELS: dict[str, LazyString] = {
+    "All": lazy_gettext("All"),
+    "My contacts": lazy_gettext("My contacts"),
+    "My accounts": lazy_gettext("My accounts"),
+    "Created today": lazy_gettext("Created today"),
+    "Created in the last 30 days": lazy_gettext("Created in the last 30 days"),
+    "Spam": lazy_gettext("Spam"),
+    "Name": lazy_gettext("Name"),
+    "First name": lazy_gettext("First name"),
+    "Last name": lazy_gettext("Last name"),
+    "Email": lazy_gettext("Email"),
+    "Phone": lazy_gettext("Phone"),
+    "Mobile": lazy_gettext("Mobile"),
+    "Title": lazy_gettext("Title"),
+    "Account": lazy_gettext("Account"),
+    "Owner": lazy_gettext("Owner"),
+    "Tags": lazy_gettext("Tags"),
+    "Created": lazy_gettext("Created"),
+    "Updated": lazy_gettext("Updated"),
+    "Website": lazy_gettext("Website"),
+    "Industry": lazy_gettext("Industry"),
+    "is": lazy_gettext("is"),
+    "is not": lazy_gettext("is not"),
+    "contains": lazy_gettext("contains"),
+    "does not contain": lazy_gettext("does not contain"),
+    "starts with": lazy_gettext("starts with"),
+    "is empty": lazy_gettext("is empty"),
+    "is not empty": lazy_gettext("is not empty"),
+    "less than": lazy_gettext("less than"),
+    "greater than": lazy_gettext("greater than"),
+    "between": lazy_gettext("between"),
+    "before": lazy_gettext("before"),
+    "after": lazy_gettext("after"),
+    "in the last N days": lazy_gettext("in the last N days"),
+}
+
+#: Custom field types, as the field editor's palette names them.
+FIELD_TYPES: dict[str, LazyString] = {
+    "text": lazy_gettext("Text"),
+    "number": lazy_gettext("Number"),
+    "date": lazy_gettext("Date"),
+    "picklist": lazy_gettext("Picklist"),
+    "checkbox": lazy_gettext("Checkbox"),
+    "email": lazy_gettext("Email"),
+    "phone": lazy_gettext("Phone"),
+    "url": lazy_gettext("URL"),
+    "lookup": lazy_gettext("Lookup"),
+}
+
+#: What a lookup field can point at.
+LOOKUP_TARGETS: dict[str, LazyString] = {
+    "contact": lazy_gettext("Contact"),
+    "account": lazy_gettext("Account"),
+    "product": lazy_gettext("Product"),
+    "agent": lazy_gettext("Agent"),
+}
+
 
 def label(mapping: dict[str, LazyString], code: str | None) -> str:
     """The translated label of ``code``, or the code itself when it is not a known one."""

@@ -1,0 +1,153 @@
+"""Every page the navigation leads to, as an admin, an agent of one department, a light agent and
+a manager see it, in English and in Japanese, on the demo data: no server error, no traceback,
+no link the viewer may not open, no English UI text where the Japanese catalog has a
+translation, and no UI string looked up that the Japanese catalog lacks.
+
+The crawl (tests/crawler.py) follows "Next" to the third page of every list, submits every
+filter option and a search term matching more than one page, and prints one summary line per
+crawl (``crawl: role=… lang=… pages=… checked=… seconds=…``), also in the terminal summary.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from core.demo import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    AGENT_LOGIN,
+    LIGHT_AGENT_LOGIN,
+    MANAGER_LOGIN,
+    load_demo,
+)
+from core.host import Host
+from core.models import Agent
+from core.services.base import Actor, Unit
+from core.web.i18n import TRANSLATIONS_DIR, compile_catalogs
+from marketplace_registry.lifecycle import install_and_grant_all
+from tests.crawler import (
+    LIST_PAGES,
+    Crawler,
+    CrawlReport,
+    MissingTranslations,
+    ui_strings_of_catalog,
+)
+
+#: Enough demo data for three pages of 50 in every list, for each viewer.
+DEMO_TICKETS = 1_000
+DEMO_CUSTOMERS = 150
+#: The lists every viewer must be able to page through to the third page.
+PAGED_LISTS = ("/tickets", "/contacts", "/accounts")
+#: Findings listed in a failure message, at most.
+SHOWN_FINDINGS = 40
+
+VIEWERS = {
+    "admin": (ADMIN_EMAIL, ADMIN_PASSWORD),
+    "agent": (AGENT_LOGIN.email, AGENT_LOGIN.password),
+    "light_agent": (LIGHT_AGENT_LOGIN.email, LIGHT_AGENT_LOGIN.password),
+    "manager": (MANAGER_LOGIN.email, MANAGER_LOGIN.password),
+}
+
+
+class _CrawlSummary:
+    """Prints the crawls' summary lines in pytest's terminal summary."""
+
+    name = "deskhost-crawl-summary"
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.lines:
+            terminalreporter.section("crawl")
+            for line in self.lines:
+                terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="module")
+def crawl_summary(request: pytest.FixtureRequest) -> Iterator[_CrawlSummary]:
+    manager = request.config.pluginmanager
+    summary = manager.get_plugin(_CrawlSummary.name)
+    if summary is None:
+        summary = _CrawlSummary()
+        manager.register(summary, _CrawlSummary.name)
+    yield summary
+    print("\n".join(summary.lines))
+
+
+@pytest.fixture(scope="module")
+def japanese_strings() -> dict[str, str]:
+    compile_catalogs()
+    return ui_strings_of_catalog(TRANSLATIONS_DIR / "ja" / "LC_MESSAGES" / "messages.mo")
+
+
+@pytest.fixture
+def demo(host: Host) -> Host:
+    """The demo as ``deskhost demo`` loads it, smaller: every extension installed and granted."""
+    load_demo(host, tickets=DEMO_TICKETS, contacts=DEMO_CUSTOMERS, accounts=DEMO_CUSTOMERS)
+    with host.transaction() as session:
+        admin = session.scalars(select(Agent).where(Agent.email == ADMIN_EMAIL)).one()
+        install_and_grant_all(Unit(session, Actor(admin), host))
+    return host
+
+
+def _signed_in(app: Flask, host: Host, email: str, password: str, language: str) -> FlaskClient:
+    # The agent's own language wins over the browser's: set it, as the language switch does.
+    with host.transaction() as session:
+        session.scalars(select(Agent).where(Agent.email == email)).one().locale = language
+    client = app.test_client()
+    login_page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login_page)
+    assert token, "no CSRF token on the sign-in page"
+    response = client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token.group(1)}
+    )
+    assert response.status_code == 302, f"{email} could not sign in"
+    return client
+
+
+def _failure_message(report: CrawlReport) -> str:
+    lines = [str(finding) for finding in report.findings[:SHOWN_FINDINGS]]
+    if len(report.findings) > SHOWN_FINDINGS:
+        lines.append(f"… and {len(report.findings) - SHOWN_FINDINGS} more")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+@pytest.mark.parametrize("role", list(VIEWERS))
+def test_every_page_opens_and_speaks_the_viewers_language(
+    app: Flask,
+    demo: Host,
+    role: str,
+    language: str,
+    japanese_strings: dict[str, str],
+    crawl_summary: _CrawlSummary,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    email, password = VIEWERS[role]
+    client = _signed_in(app, demo, email, password, language)
+    japanese = language == "ja"
+    crawler = Crawler(
+        client,
+        japanese_strings=japanese_strings if japanese else None,
+        missing_translations=MissingTranslations(monkeypatch) if japanese else None,
+        search_fallbacks=("example", "81"),
+    )
+    report = crawler.crawl(["/"])
+    line = (
+        f"crawl: role={role} lang={language} pages={report.pages} checked={report.checked} "
+        f"seconds={report.seconds:.1f}"
+    )
+    crawl_summary.lines.append(line)
+    print(line)
+    assert not report.findings, _failure_message(report)
+    for path in PAGED_LISTS:
+        assert report.deepest_page.get(path, 0) >= LIST_PAGES, f"{path}: fewer than 3 pages seen"
+    unpaged = [form for form, term in report.searches.items() if term is None]
+    assert not unpaged, f"no search term gave more than one page on: {unpaged}"
