@@ -43,10 +43,23 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    """Declarative base of the core's tables (one Alembic stream: ``core``)."""
+    """Declarative base of the core's tables (one Alembic stream: ``core``).
+
+    Every table it maps never issues an id twice: ids reach URLs, events, audit entries and
+    other records, so an id freed by a delete must not name a new record. PostgreSQL's
+    sequences never go back; SQLite reuses the highest freed rowid unless the table is
+    created ``AUTOINCREMENT``, which is therefore set here for every table (SQLite applies it
+    to a single integer primary key and ignores it elsewhere).
+    """
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime()}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table = cls.__dict__.get("__table__")
+        if table is not None:
+            table.dialect_kwargs["sqlite_autoincrement"] = True
 
 
 #: Execution option marking connections that will write (``BEGIN IMMEDIATE`` on SQLite).

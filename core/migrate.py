@@ -7,6 +7,8 @@ dropped without the core's migrations knowing about it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -34,12 +36,47 @@ def plugin_version_table(plugin_id: str) -> str:
     return f"alembic_version_{plugin_id}"
 
 
-def upgrade_core(engine: Engine) -> None:
-    """Bring the core schema to its head revision."""
-    with engine.begin() as connection:
+def upgrade_core(engine: Engine, revision: str = "heads") -> None:
+    """Bring the core schema to ``revision`` (its head by default) in one transaction."""
+    with (
+        engine.connect() as connection,
+        _sqlite_foreign_keys_off(connection),
+        connection.begin(),
+    ):
         command.upgrade(
-            _config(connection, CORE_MIGRATIONS / "versions", CORE_VERSION_TABLE), "heads"
+            _config(connection, CORE_MIGRATIONS / "versions", CORE_VERSION_TABLE), revision
         )
+        _refuse_broken_foreign_keys(connection)
+
+
+@contextmanager
+def _sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """On SQLite, foreign key enforcement off while migrations rebuild tables.
+
+    Rebuilding a table drops the old copy, and with enforcement on that drop first deletes
+    every row, cascading to (or nulling) the rows of other tables that point at them. SQLite's
+    documented procedure for altering a table turns enforcement off outside the transaction
+    and runs ``PRAGMA foreign_key_check`` before committing, as :func:`upgrade_core` does.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    # The pragma is a no-op inside a transaction: set it on the driver's connection first.
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA foreign_keys=ON")
+
+
+def _refuse_broken_foreign_keys(connection: Connection) -> None:
+    if connection.dialect.name != "sqlite":
+        return
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"the migration left rows pointing at missing rows: {broken[:5]}")
 
 
 def upgrade_plugin(connection: Connection, plugin_id: str, versions: Path) -> None:

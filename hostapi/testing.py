@@ -189,6 +189,9 @@ def _empty_core_tables(host: Host) -> None:
         else:
             for table in tables:
                 connection.execute(text(f"DELETE FROM {table}"))
+            # Ids start again at 1, as RESTART IDENTITY does on PostgreSQL (AUTOINCREMENT
+            # tables keep their counters here).
+            connection.execute(text("DELETE FROM sqlite_sequence"))
 
 
 def _flush_redis(host: Host) -> None:

@@ -98,6 +98,9 @@ def _empty_all_tables(host: Host) -> None:
         else:
             for table in tables:
                 connection.execute(text(f"DELETE FROM {table}"))
+            # Ids start again at 1, as RESTART IDENTITY does on PostgreSQL (AUTOINCREMENT
+            # tables keep their counters here).
+            connection.execute(text("DELETE FROM sqlite_sequence"))
 
 
 @pytest.fixture(autouse=True)

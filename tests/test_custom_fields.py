@@ -55,6 +55,7 @@ def test_japanese_label_falls_back_to_a_numbered_key(
     make_field: Callable[..., CustomField],
 ) -> None:
     make_field("Plan")
+    assert make_field("契約プラン").key == "cf_1"
     assert make_field("契約プラン").key == "cf_2"
 
 

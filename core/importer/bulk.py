@@ -1,8 +1,9 @@
 """The bulk write path: raw DBAPI ``executemany`` on SQLite, ``COPY … FROM STDIN`` on PostgreSQL.
 
 Everything runs in the one transaction of the import. The import first takes the write lock
-(the database's on SQLite, table locks on PostgreSQL), reads the highest ids and allocates the
-ids of referenced records itself; on PostgreSQL the sequences are moved past them at the end.
+(the database's on SQLite, table locks on PostgreSQL), reads the highest ids ever issued and
+allocates the ids of referenced records itself; on PostgreSQL the sequences are moved past them
+at the end (SQLite's AUTOINCREMENT counters follow the inserted ids by themselves).
 Rows that nothing refers to (threads, status changes…) take their ids from the database.
 """
 
@@ -194,6 +195,29 @@ class BulkWriter:
                 text("UPDATE organisation SET next_ticket_number = next_ticket_number")
             )
 
+    def _sequence(self, table: str) -> str:
+        """The PostgreSQL sequence issuing ``table``'s ids."""
+        return str(
+            self.connection.exec_driver_sql(
+                f"SELECT pg_get_serial_sequence('{table}', 'id')"
+            ).scalar_one()
+        )
+
+    def _next_id(self, table: str) -> int:
+        """The next id of ``table`` that was never issued, deleted rows' ids included."""
+        run = self.connection.exec_driver_sql
+        highest = run(f"SELECT COALESCE(MAX(id), 0) FROM {table}").scalar_one()
+        if self.is_postgres:
+            issued = run(
+                "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END"
+                f" FROM {self._sequence(table)}"
+            ).scalar_one()
+        else:
+            issued = run(
+                "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = ?", (table,)
+            ).scalar_one()
+        return int(max(highest, issued)) + 1
+
     def read_known(self, channels: frozenset[str]) -> Known:
         """Read what earlier imports and live work left: refs, names, ids, counters."""
         run = self.connection.exec_driver_sql
@@ -202,10 +226,7 @@ class BulkWriter:
             query = f"SELECT external_id, id FROM {table} WHERE external_id IS NOT NULL"
             return {ref: row_id for ref, row_id in run(query)}
 
-        next_ids = {
-            table: run(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").scalar_one()
-            for table in ALLOCATED_TABLES
-        }
+        next_ids = {table: self._next_id(table) for table in ALLOCATED_TABLES}
         agent_departments: dict[int, set[int]] = {}
         for agent_id, department_id in run("SELECT agent_id, department_id FROM agent_department"):
             agent_departments.setdefault(agent_id, set()).add(department_id)
@@ -332,7 +353,7 @@ class BulkWriter:
             self.connection.exec_driver_sql("PRAGMA cache_size = -2000")
         if self.is_postgres:
             for table in ALLOCATED_TABLES:
+                # Only ever forward: a sequence moved back would issue deleted ids again.
                 self.connection.exec_driver_sql(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
-                    f" (SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"
+                    f"SELECT setval('{self._sequence(table)}', {self._next_id(table)}, false)"
                 )

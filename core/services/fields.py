@@ -28,6 +28,7 @@ from core.errors import NotFound, ValidationFailed
 from core.models import (
     Account,
     Agent,
+    AuditEntry,
     Contact,
     CustomerEntity,
     CustomField,
@@ -297,19 +298,35 @@ def slug_key(label: str) -> str:
 
 
 def _unique_key(session: Session, entity: str, label: str) -> str:
+    """A key no field of ``entity`` ever had: views, notifications and audit entries name
+    fields by key, so a deleted field's key must not come back as a new field's."""
     taken = set(session.scalars(select(CustomField.key).where(CustomField.entity == entity)))
+    taken |= _deleted_keys(session, entity)
     base = slug_key(label)
     if not base:
-        # Labels with no ASCII letters (日本語 labels) get a number: cf_1, cf_2…
-        number = len(taken) + 1
-        while f"cf_{number}" in taken:
-            number += 1
-        return f"cf_{number}"
+        # Labels with no ASCII letters (日本語 labels) get a number: cf_1, cf_2…, past the
+        # highest ever given (a count would hand a deleted field's number to the next one).
+        numbers = [int(key[3:]) for key in taken if re.fullmatch(r"cf_\d+", key)]
+        return f"cf_{max(numbers, default=0) + 1}"
     key, suffix = base, 2
     while key in taken:
         key = f"{base}_{suffix}"
         suffix += 1
     return key
+
+
+def _deleted_keys(session: Session, entity: str) -> set[str]:
+    """Keys of ``entity``'s deleted fields, as the audit log remembers them."""
+    snapshot = AuditEntry.before
+    return set(
+        session.scalars(
+            select(snapshot["key"].as_string()).where(
+                AuditEntry.entity_type == "custom_field",
+                AuditEntry.action == "delete",
+                snapshot["entity"].as_string() == entity,
+            )
+        )
+    )
 
 
 def _entity(entity: str) -> str:
