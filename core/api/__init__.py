@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint as FlaskBlueprint
-from flask import Flask
-from flask_smorest import Api, abort
+from flask import Flask, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import RequestRedirect
 
 from core.api import auth, collaboration, customers, duplicates, fields, me, tickets, views
 from core.api import customer_import as customer_import_api
 from core.api import intake as intake_api
 from core.api.blueprint import URL_PREFIX
-from core.api.errors import ErrorSchema, register_error_handlers
+from core.api.errors import ErrorResponse, ErrorSchema, http_error_response
 from marketplace_registry import api as marketplace
 
 __all__ = ["init_app"]
@@ -95,16 +96,25 @@ class DeskApi(Api):
         return None
 
 
-def _fallback_blueprint() -> FlaskBlueprint:
-    """Answers unknown paths under /api/v1 with the API's JSON 404 (not the UI's HTML page)."""
-    fallback = FlaskBlueprint("api_fallback", __name__, url_prefix=URL_PREFIX)
-    register_error_handlers(fallback)
+def _answer_routing_errors() -> ErrorResponse | None:
+    """Answer a request under /api/v1 that matches no route in the API's JSON, before anything.
 
-    @fallback.route("/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    def not_found(unknown: str) -> None:
-        abort(404, message=f"No API endpoint at {URL_PREFIX}/{unknown}.")
-
-    return fallback
+    An unknown path is 404; a known path with a method it does not take is 405 with ``Allow``
+    (werkzeug's routing works both out, and ``OPTIONS`` lists only the real methods). Runs
+    first among the app's ``before_request`` functions: no other check (the UI's sign-in,
+    CSRF) should answer for a route that does not exist.
+    """
+    error = request.routing_exception
+    if (
+        not isinstance(error, HTTPException)
+        or isinstance(error, RequestRedirect)
+        or not request.path.startswith(URL_PREFIX + "/")
+    ):
+        return None
+    if isinstance(error, NotFound):
+        error = NotFound()
+        error.data = {"message": f"No API endpoint at {request.path}."}  # type: ignore[attr-defined]
+    return http_error_response(error)
 
 
 def init_app(app: Flask) -> None:
@@ -123,6 +133,4 @@ def init_app(app: Flask) -> None:
         api.register_blueprint(blueprint)
         # core.api.auth checks CSRF itself, after authentication (401 before 400).
         csrf.exempt(blueprint)
-    fallback = _fallback_blueprint()
-    app.register_blueprint(fallback)
-    csrf.exempt(fallback)
+    app.before_request_funcs.setdefault(None, []).insert(0, _answer_routing_errors)

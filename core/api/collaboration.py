@@ -56,8 +56,10 @@ class CommentSchema(ma.Schema):
 class CommentWriteSchema(schemas.StrictSchema):
     """A comment's text: mention an agent with ``@[Name](agent:<id>)`` (active agents only)."""
 
-    body = fields.String(
+    body = schemas.Text(
         required=True,
+        min_length=1,
+        max_length=comment_service.MAX_BODY_LENGTH,
         metadata={"description": f"1 to {comment_service.MAX_BODY_LENGTH} characters."},
     )
 
@@ -83,8 +85,10 @@ class ProductSchema(ma.Schema):
 class ProductSearchArgsSchema(schemas.StrictSchema):
     """A search of the product catalogue (the products lookup)."""
 
-    search = fields.String(
-        load_default="", metadata={"description": "Part of the name or the code."}
+    search = schemas.Text(
+        load_default="",
+        max_length=schemas.MAX_SEARCH_LENGTH,
+        metadata={"description": "Part of the name or the code."},
     )
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
 
@@ -144,7 +148,7 @@ def _customer_routes(blp: Blueprint, kind: str, read_scope: str, write_scope: st
             raise NotFound("comment not found")
         return comment
 
-    @blp.route(f"/<int:{key}>/comments", methods=["GET"])
+    @blp.route(f"/<bigid:{key}>/comments", methods=["GET"])
     @scoped(read_scope)
     @blp.arguments(schemas.PageArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, CommentPage)
@@ -159,7 +163,7 @@ def _customer_routes(blp: Blueprint, kind: str, read_scope: str, write_scope: st
             cursor,
         )
 
-    @blp.route(f"/<int:{key}>/comments", methods=["POST"])
+    @blp.route(f"/<bigid:{key}>/comments", methods=["POST"])
     @scoped(write_scope)
     @blp.arguments(CommentWriteSchema)
     @blp.response(201, CommentSchema)
@@ -170,7 +174,7 @@ def _customer_routes(blp: Blueprint, kind: str, read_scope: str, write_scope: st
         commit()
         return comment
 
-    @blp.route(f"/<int:{key}>/comments/<int:comment_id>", methods=["PATCH"])
+    @blp.route(f"/<bigid:{key}>/comments/<bigid:comment_id>", methods=["PATCH"])
     @scoped(write_scope)
     @blp.arguments(CommentWriteSchema)
     @blp.response(200, CommentSchema)
@@ -183,7 +187,7 @@ def _customer_routes(blp: Blueprint, kind: str, read_scope: str, write_scope: st
         commit()
         return comment
 
-    @blp.route(f"/<int:{key}>/comments/<int:comment_id>", methods=["DELETE"])
+    @blp.route(f"/<bigid:{key}>/comments/<bigid:comment_id>", methods=["DELETE"])
     @scoped(write_scope)
     @blp.response(204)
     def delete_comment(comment_id: int, **path: int) -> None:
@@ -198,7 +202,7 @@ def _customer_routes(blp: Blueprint, kind: str, read_scope: str, write_scope: st
             "follower_count": follow_service.follower_count(work, record),
         }
 
-    @blp.route(f"/<int:{key}>/follow", methods=["GET"])
+    @blp.route(f"/<bigid:{key}>/follow", methods=["GET"])
     @scoped(read_scope)
     @blp.response(200, FollowSchema)
     def get_follow(**path: int) -> dict[str, Any]:
@@ -206,7 +210,7 @@ def _customer_routes(blp: Blueprint, kind: str, read_scope: str, write_scope: st
         work = unit()
         return follow_state(work, customer(work, path[key]))
 
-    @blp.route(f"/<int:{key}>/follow", methods=["PUT"])
+    @blp.route(f"/<bigid:{key}>/follow", methods=["PUT"])
     @scoped(read_scope, unsafe=True)
     @blp.response(200, FollowSchema)
     def follow(**path: int) -> dict[str, Any]:
@@ -217,7 +221,7 @@ def _customer_routes(blp: Blueprint, kind: str, read_scope: str, write_scope: st
         commit()
         return follow_state(work, record)
 
-    @blp.route(f"/<int:{key}>/follow", methods=["DELETE"])
+    @blp.route(f"/<bigid:{key}>/follow", methods=["DELETE"])
     @scoped(read_scope, unsafe=True)
     @blp.response(200, FollowSchema)
     def unfollow(**path: int) -> dict[str, Any]:
@@ -228,7 +232,7 @@ def _customer_routes(blp: Blueprint, kind: str, read_scope: str, write_scope: st
         commit()
         return follow_state(work, record)
 
-    @blp.route(f"/<int:{key}>/products", methods=["GET"])
+    @blp.route(f"/<bigid:{key}>/products", methods=["GET"])
     @scoped(read_scope)
     @blp.response(200, ProductList)
     def list_linked_products(**path: int) -> dict[str, Any]:
@@ -244,7 +248,7 @@ def _customer_routes(blp: Blueprint, kind: str, read_scope: str, write_scope: st
             raise NotFound("product not found")
         return found
 
-    @blp.route(f"/<int:{key}>/products/<int:product_id>", methods=["PUT"])
+    @blp.route(f"/<bigid:{key}>/products/<id:product_id>", methods=["PUT"])
     @scoped(write_scope)
     @blp.response(204)
     def link(product_id: int, **path: int) -> None:
@@ -255,7 +259,7 @@ def _customer_routes(blp: Blueprint, kind: str, read_scope: str, write_scope: st
         customer_service.link_product(work, product(work, product_id), **{kind: record})
         commit()
 
-    @blp.route(f"/<int:{key}>/products/<int:product_id>", methods=["DELETE"])
+    @blp.route(f"/<bigid:{key}>/products/<id:product_id>", methods=["DELETE"])
     @scoped(write_scope)
     @blp.response(204)
     def unlink(product_id: int, **path: int) -> None:
@@ -330,7 +334,7 @@ def unread_count() -> dict[str, int]:
     return {"unread": notification_service.unread_count(unit())}
 
 
-@notification_blp.route("/<int:notification_id>/read", methods=["POST"])
+@notification_blp.route("/<bigid:notification_id>/read", methods=["POST"])
 @scoped(scopes.CONTACTS_READ, unsafe=True)
 @notification_blp.response(200, NotificationSchema)
 def mark_read(notification_id: int) -> Notification:

@@ -17,13 +17,14 @@ from marshmallow import fields, validate
 
 from core.api.auth import require_scope, scoped, unit
 from core.api.blueprint import api_blueprint, commit
-from core.api.schemas import StrictSchema
+from core.api.schemas import StrictSchema, Text, unstorable_reason
 from core.customer_import import runner
 from core.customer_import.encoding import DECLARABLE
 from core.customer_import.mapping import ENTITIES, targets
 from core.customer_import.rejections import rejections_csv
 from core.errors import ValidationFailed
 from core.models import CustomerImport
+from core.web.limits import json_too_deep
 from hostapi import scopes
 
 blp = api_blueprint(
@@ -88,15 +89,17 @@ class UploadFormSchema(StrictSchema):
         metadata={"description": "auto (detect), utf-8 or shift_jis"},
         validate=validate.OneOf(list(DECLARABLE)),
     )
-    mapping = fields.String(
+    mapping = Text(
         load_default=None,
+        max_length=100_000,
         metadata={
             "description": "A JSON object {column: field}; omitted, it is suggested from the "
             "header names."
         },
     )
-    match_on = fields.String(
+    match_on = Text(
         load_default=None,
+        max_length=200,
         metadata={"description": "Comma-separated: email, phone (contacts); name, phone."},
     )
 
@@ -110,8 +113,8 @@ class UploadFileSchema(ma.Schema):
 class MappingSchema(StrictSchema):
     """A new mapping or match fields, before the import starts."""
 
-    mapping = fields.Dict(keys=fields.String(), values=fields.String(), load_default=None)
-    match_on = fields.List(fields.String(), load_default=None)
+    mapping = fields.Dict(keys=Text(max_length=300), values=Text(max_length=100), load_default=None)
+    match_on = fields.List(Text(max_length=20), load_default=None)
 
 
 class PreviewArgsSchema(StrictSchema):
@@ -164,10 +167,16 @@ class _Uploaded:
 def _json_object(raw: str | None, field: str) -> Any:
     if raw is None or not raw.strip():
         return None
+    if json_too_deep(raw.encode()):
+        raise ValidationFailed({field: ["Nested too deeply."]})
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except ValueError as error:
         raise ValidationFailed({field: ["Not valid JSON."]}) from error
+    reason = unstorable_reason(value)
+    if reason is not None:
+        raise ValidationFailed({field: [reason]})
+    return value
 
 
 def _get(import_id: int) -> CustomerImport:
@@ -237,7 +246,7 @@ def upload(files: dict[str, Any]) -> _Uploaded:
     )
 
 
-@blp.route("/<int:import_id>", methods=["GET"])
+@blp.route("/<id:import_id>", methods=["GET"])
 @scoped(scopes.CONTACTS_READ)
 @blp.response(200, ImportSchema)
 def get_import(import_id: int) -> CustomerImport:
@@ -245,7 +254,7 @@ def get_import(import_id: int) -> CustomerImport:
     return runner.get_import(unit(), import_id)
 
 
-@blp.route("/<int:import_id>", methods=["PATCH"])
+@blp.route("/<id:import_id>", methods=["PATCH"])
 @scoped(scopes.CONTACTS_WRITE)
 @blp.arguments(MappingSchema)
 @blp.response(200, ImportSchema)
@@ -256,7 +265,7 @@ def set_mapping(data: dict[str, Any], import_id: int) -> CustomerImport:
     return record
 
 
-@blp.route("/<int:import_id>/preview", methods=["GET"])
+@blp.route("/<id:import_id>/preview", methods=["GET"])
 @scoped(scopes.CONTACTS_READ)
 @blp.arguments(PreviewArgsSchema, location="query", as_kwargs=True)
 @blp.response(200, PreviewSchema)
@@ -266,7 +275,7 @@ def preview(import_id: int, rows: int) -> runner.Preview:
     return runner.preview_import(work, runner.get_import(work, import_id), shown=rows)
 
 
-@blp.route("/<int:import_id>/start", methods=["POST"])
+@blp.route("/<id:import_id>/start", methods=["POST"])
 @scoped(scopes.CONTACTS_WRITE)
 @blp.response(202, ImportSchema)
 def start(import_id: int) -> CustomerImport:
@@ -277,7 +286,7 @@ def start(import_id: int) -> CustomerImport:
     return record
 
 
-@blp.route("/<int:import_id>/rejected-rows", methods=["GET"])
+@blp.route("/<id:import_id>/rejected-rows", methods=["GET"])
 @scoped(scopes.CONTACTS_READ)
 @blp.response(200, {"format": "binary", "type": "string"}, content_type="text/csv")
 def rejected_rows(import_id: int) -> Response:

@@ -40,7 +40,7 @@ def create_contact(data: dict[str, Any]) -> Contact:
     return contact
 
 
-@contacts.route("/<int:contact_id>", methods=["GET"])
+@contacts.route("/<bigid:contact_id>", methods=["GET"])
 @scoped(scopes.CONTACTS_READ)
 @contacts.response(200, schemas.ContactSchema)
 def get_contact(contact_id: int) -> Contact:
@@ -48,7 +48,7 @@ def get_contact(contact_id: int) -> Contact:
     return customer_service.get_contact(unit(), contact_id)
 
 
-@contacts.route("/<int:contact_id>", methods=["PATCH"])
+@contacts.route("/<bigid:contact_id>", methods=["PATCH"])
 @scoped(scopes.CONTACTS_WRITE)
 @contacts.arguments(schemas.ContactUpdateSchema)
 @contacts.response(200, schemas.ContactSchema)
@@ -62,7 +62,7 @@ def update_contact(changes: dict[str, Any], contact_id: int) -> Contact:
     return contact
 
 
-@contacts.route("/<int:contact_id>/merge", methods=["POST"])
+@contacts.route("/<bigid:contact_id>/merge", methods=["POST"])
 @scoped(scopes.CONTACTS_WRITE)
 @contacts.arguments(schemas.ContactMergeSchema)
 @contacts.response(200, schemas.ContactSchema)
@@ -99,7 +99,7 @@ def create_account(data: dict[str, Any]) -> Account:
     return account
 
 
-@accounts.route("/<int:account_id>", methods=["GET"])
+@accounts.route("/<bigid:account_id>", methods=["GET"])
 @scoped(scopes.ACCOUNTS_READ)
 @accounts.response(200, schemas.AccountSchema)
 def get_account(account_id: int) -> Account:
@@ -107,7 +107,7 @@ def get_account(account_id: int) -> Account:
     return customer_service.get_account(unit(), account_id)
 
 
-@accounts.route("/<int:account_id>", methods=["PATCH"])
+@accounts.route("/<bigid:account_id>", methods=["PATCH"])
 @scoped(scopes.ACCOUNTS_WRITE)
 @accounts.arguments(schemas.AccountUpdateSchema)
 @accounts.response(200, schemas.AccountSchema)

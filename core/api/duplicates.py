@@ -57,8 +57,9 @@ SETTINGS_WRITE = "desk.settings.write"
 class DuplicateArgsSchema(schemas.PageArgsSchema):
     """Which rule's groups to list, and the page."""
 
-    rule = fields.String(
+    rule = schemas.Text(
         load_default=None,
+        max_length=20,
         metadata={
             "description": "email, phone or name (contacts); name, phone or website "
             "(accounts). Default: the first rule the organisation uses."
@@ -92,13 +93,13 @@ AccountGroupList = ma.Schema.from_dict(
 class MergeSchema(schemas.StrictSchema):
     """A merge: the survivor, the records merged into it, and the source of chosen values."""
 
-    survivor_id = fields.Integer(required=True)
+    survivor_id = schemas.BigId(required=True)
     merged_ids = fields.List(
-        fields.Integer(), required=True, validate=validate.Length(min=1, max=merge.MAX_RECORDS)
+        schemas.BigId(), required=True, validate=validate.Length(min=1, max=merge.MAX_RECORDS)
     )
     choices = fields.Dict(
-        keys=fields.String(),
-        values=fields.Integer(),
+        keys=schemas.Text(max_length=200),
+        values=schemas.BigId(),
         load_default=dict,
         metadata={
             "description": "Field name (or custom field key) → id of the record whose value "
@@ -111,7 +112,7 @@ class BulkDeleteSchema(schemas.StrictSchema):
     """The records to delete."""
 
     ids = fields.List(
-        fields.Integer(),
+        schemas.BigId(),
         required=True,
         validate=validate.Length(min=1, max=customer_deletion.MAX_RECORDS),
     )
@@ -253,7 +254,7 @@ def list_contact_duplicates(limit: int, cursor: str | None, rule: str | None) ->
     return _group_page("contact", rule, limit, cursor)
 
 
-@contact_duplicates.route("/<int:contact_id>/duplicates", methods=["GET"])
+@contact_duplicates.route("/<bigid:contact_id>/duplicates", methods=["GET"])
 @scoped(scopes.CONTACTS_READ)
 @contact_duplicates.response(200, ContactGroupList)
 def contact_duplicates_of(contact_id: int) -> dict[str, Any]:
@@ -281,7 +282,7 @@ def bulk_delete_contacts(data: dict[str, Any]) -> dict[str, Any]:
     return _bulk_delete("contact", data["ids"])
 
 
-@contact_duplicates.route("/<int:contact_id>/spam", methods=["POST"])
+@contact_duplicates.route("/<bigid:contact_id>/spam", methods=["POST"])
 @scoped(scopes.CONTACTS_WRITE)
 @contact_duplicates.response(200, schemas.ContactSchema)
 def mark_contact_spam(contact_id: int) -> Contact:
@@ -289,7 +290,7 @@ def mark_contact_spam(contact_id: int) -> Contact:
     return _mark_spam("contact", contact_id, spam=True)
 
 
-@contact_duplicates.route("/<int:contact_id>/spam", methods=["DELETE"])
+@contact_duplicates.route("/<bigid:contact_id>/spam", methods=["DELETE"])
 @scoped(scopes.CONTACTS_WRITE)
 @contact_duplicates.response(200, schemas.ContactSchema)
 def unmark_contact_spam(contact_id: int) -> Contact:
@@ -309,7 +310,7 @@ def list_account_duplicates(limit: int, cursor: str | None, rule: str | None) ->
     return _group_page("account", rule, limit, cursor)
 
 
-@account_duplicates.route("/<int:account_id>/duplicates", methods=["GET"])
+@account_duplicates.route("/<bigid:account_id>/duplicates", methods=["GET"])
 @scoped(scopes.ACCOUNTS_READ)
 @account_duplicates.response(200, AccountGroupList)
 def account_duplicates_of(account_id: int) -> dict[str, Any]:
@@ -337,7 +338,7 @@ def bulk_delete_accounts(data: dict[str, Any]) -> dict[str, Any]:
     return _bulk_delete("account", data["ids"])
 
 
-@account_duplicates.route("/<int:account_id>/spam", methods=["POST"])
+@account_duplicates.route("/<bigid:account_id>/spam", methods=["POST"])
 @scoped(scopes.ACCOUNTS_WRITE)
 @account_duplicates.response(200, schemas.AccountSchema)
 def mark_account_spam(account_id: int) -> Account:
@@ -345,7 +346,7 @@ def mark_account_spam(account_id: int) -> Account:
     return _mark_spam("account", account_id, spam=True)
 
 
-@account_duplicates.route("/<int:account_id>/spam", methods=["DELETE"])
+@account_duplicates.route("/<bigid:account_id>/spam", methods=["DELETE"])
 @scoped(scopes.ACCOUNTS_WRITE)
 @account_duplicates.response(200, schemas.AccountSchema)
 def unmark_account_spam(account_id: int) -> Account:

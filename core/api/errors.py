@@ -13,7 +13,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Blueprint
-from werkzeug.exceptions import HTTPException, default_exceptions
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, default_exceptions
 
 from core.errors import DeskError, Forbidden, ValidationFailed
 
@@ -47,6 +47,8 @@ def http_error_response(error: HTTPException) -> ErrorResponse:
     payload: dict[str, Any] = {"code": code, "status": error.name}
     data: dict[str, Any] = getattr(error, "data", None) or {}
     headers: dict[str, str] = dict(data.get("headers") or {})
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        headers["Allow"] = ", ".join(error.valid_methods)
     if "message" in data:
         payload["message"] = data["message"]
     elif error.description and code != 500:

@@ -10,7 +10,7 @@ from marshmallow import fields, validate
 from core.api.auth import scoped, unit
 from core.api.blueprint import api_blueprint, commit
 from core.api.me import SETTINGS_WRITE
-from core.api.schemas import StrictSchema
+from core.api.schemas import Int32, StrictSchema, Text
 from core.models import CustomerEntity, CustomField
 from core.permissions import ACCOUNT_VIEW, CONTACT_VIEW
 from core.services import fields as field_service
@@ -57,33 +57,33 @@ class CustomFieldCreateSchema(StrictSchema):
     """A new custom field (added at the end of the layout unless ``position`` is given)."""
 
     entity = fields.String(required=True, validate=validate.OneOf(field_service.ENTITIES))
-    label = fields.String(required=True)
+    label = Text(required=True, min_length=1, max_length=200)
     field_type = fields.String(required=True, validate=validate.OneOf(field_service.FIELD_TYPES))
     required = fields.Boolean(load_default=False)
-    options = fields.List(fields.String(), load_default=list)
+    options = fields.List(Text(max_length=200), load_default=list)
     lookup_entity = fields.String(
         load_default=None,
         allow_none=True,
         validate=validate.OneOf(sorted(field_service.LOOKUP_TARGETS)),
     )
-    help_text = fields.String(load_default="")
-    position = fields.Integer(load_default=None, allow_none=True)
+    help_text = Text(load_default="", max_length=500)
+    position = Int32(load_default=None, allow_none=True)
 
 
 class CustomFieldUpdateSchema(StrictSchema):
     """Changes to a field: the key and type never change."""
 
-    label = fields.String()
+    label = Text(min_length=1, max_length=200)
     required = fields.Boolean()
-    help_text = fields.String()
-    options = fields.List(fields.String())
+    help_text = Text(max_length=500)
+    options = fields.List(Text(max_length=200))
 
 
 class LayoutOrderSchema(StrictSchema):
     """A new layout order: every key of the entity's fields, once."""
 
     entity = fields.String(required=True, validate=validate.OneOf(field_service.ENTITIES))
-    keys = fields.List(fields.String(), required=True)
+    keys = fields.List(Text(max_length=100), required=True)
 
 
 class DeletedFieldSchema(ma.Schema):
@@ -127,7 +127,7 @@ def reorder_fields(data: dict[str, Any]) -> dict[str, Any]:
     return {"items": ordered}
 
 
-@blp.route("/<int:field_id>", methods=["GET"])
+@blp.route("/<id:field_id>", methods=["GET"])
 @scoped(scopes.SETTINGS_READ)
 @blp.response(200, CustomFieldSchema)
 def get_field(field_id: int) -> CustomField:
@@ -135,7 +135,7 @@ def get_field(field_id: int) -> CustomField:
     return field_service.get_field(unit(), field_id)
 
 
-@blp.route("/<int:field_id>", methods=["PATCH"])
+@blp.route("/<id:field_id>", methods=["PATCH"])
 @scoped(SETTINGS_WRITE)
 @blp.arguments(CustomFieldUpdateSchema)
 @blp.response(200, CustomFieldSchema)
@@ -147,7 +147,7 @@ def update_field(changes: dict[str, Any], field_id: int) -> CustomField:
     return field
 
 
-@blp.route("/<int:field_id>", methods=["DELETE"])
+@blp.route("/<id:field_id>", methods=["DELETE"])
 @scoped(SETTINGS_WRITE)
 @blp.response(200, DeletedFieldSchema)
 def delete_field(field_id: int) -> dict[str, int]:

@@ -96,7 +96,7 @@ def create_token(data: dict[str, Any]) -> dict[str, Any]:
     return _token_view(token, plaintext)
 
 
-@me.route("/tokens/<int:token_id>", methods=["DELETE"])
+@me.route("/tokens/<id:token_id>", methods=["DELETE"])
 @session_only
 @me.response(204)
 def revoke_token(token_id: int) -> None:
@@ -141,7 +141,7 @@ def create_department(data: dict[str, Any]) -> dict[str, Any]:
     return _department_view(department, principal().department_ids)
 
 
-@departments.route("/<int:department_id>", methods=["PATCH"])
+@departments.route("/<id:department_id>", methods=["PATCH"])
 @scoped(SETTINGS_WRITE)
 @departments.arguments(schemas.DepartmentUpdateSchema)
 @departments.response(200, schemas.DepartmentSchema)

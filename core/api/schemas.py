@@ -2,25 +2,128 @@
 
 Field names are the models' (``department_id``, ``created_at``…); times are ISO 8601 with a
 time zone; lists answer ``{"items": [...], "next_cursor": "…" | null}``, newest first.
-Input schemas check shapes and types only; the services check meaning (unknown department,
-permissions…) and their errors come back in the same 422 format.
+Input schemas check shapes, types and the limits of what can be stored, and the OpenAPI
+document declares them: ids within their column's range (:class:`Id`, :class:`BigId`), text
+without NUL characters and no longer than its column (:class:`Text`). The services check
+meaning (unknown department, permissions…) and their errors come back in the same 422 format.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from typing import Any
+
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from core.models.types import INT32_MAX, INT64_MAX
 from core.services.tickets import PRIORITIES, RAISED_BY, RATINGS, THREAD_KINDS
 
 MAX_PAGE_SIZE = 200
 
+#: Search terms are matched, never stored: generous, but bounded.
+MAX_SEARCH_LENGTH = 500
+
+NUL_MESSAGE = "Must not contain the NUL character."
+NUMBER_MESSAGE = "Not a valid number."
+
+# ------------------------------------------------------------------------------ field types
+
+
+def _plus(kwargs: dict[str, Any], *validators: Any) -> dict[str, Any]:
+    """``kwargs`` with ``validators`` added to any ``validate`` already given."""
+    given = kwargs.pop("validate", None)
+    extra = [] if given is None else list(given) if isinstance(given, list | tuple) else [given]
+    return {**kwargs, "validate": [*validators, *extra]}
+
+
+class Id(fields.Integer):
+    """The id of a record whose key is a 32-bit column: 1 to 2,147,483,647."""
+
+    maximum = INT32_MAX
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_plus(kwargs, validate.Range(min=1, max=self.maximum)))
+
+
+class BigId(Id):
+    """The id of a record whose key is a 64-bit column (tickets, contacts, accounts…)."""
+
+    maximum = INT64_MAX
+
+
+class Int32(fields.Integer):
+    """A whole number a 32-bit column holds, ``minimum`` or more."""
+
+    def __init__(self, *, minimum: int = 0, **kwargs: Any) -> None:
+        super().__init__(**_plus(kwargs, validate.Range(min=minimum, max=INT32_MAX)))
+
+
+class Text(fields.String):
+    """Text without NUL characters (no database stores them), ``min_length`` to ``max_length``.
+
+    ``max_length`` is the column's length or the length the service allows; give
+    ``min_length=1`` where the service refuses an empty value.
+    """
+
+    def __init__(
+        self, *, max_length: int | None = None, min_length: int | None = None, **kwargs: Any
+    ) -> None:
+        validators: list[Any] = [validate.Regexp(r"^[^\x00]*$", error=NUL_MESSAGE)]
+        if max_length is not None or min_length is not None:
+            validators.append(validate.Length(min=min_length, max=max_length))
+        super().__init__(**_plus(kwargs, *validators))
+
+
+class CursorArg(Text):
+    """A page cursor; empty is the same as absent (the first page)."""
+
+    def deserialize(self, value: Any, *args: Any, **kwargs: Any) -> Any:
+        """``None`` for an empty cursor, else the checked text."""
+        return None if value == "" else super().deserialize(value, *args, **kwargs)
+
+
+def unstorable_reason(value: Any) -> str | None:
+    """Why ``value`` (any JSON value) cannot be stored: a NUL character or a non-finite number."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return NUL_MESSAGE
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return NUMBER_MESSAGE
+        elif isinstance(item, Mapping):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return None
+
 
 class StrictSchema(ma.Schema):
-    """Refuses unknown fields (marshmallow's default, said explicitly for input schemas)."""
+    """An input schema: refuses unknown fields, and anything no column can store.
+
+    Free-form values (custom fields, view conditions) are searched too: a NUL character or a
+    ``NaN``/``Infinity`` anywhere in a field's value is a 422 on that field.
+    """
 
     class Meta:
         unknown = ma.RAISE
+
+    @ma.pre_load
+    def _refuse_unstorable(self, data: Any, **_kwargs: Any) -> Any:
+        if isinstance(data, Mapping):
+            errors = {
+                str(name): [reason]
+                for name in data
+                if (reason := unstorable_reason(name) or unstorable_reason(data[name])) is not None
+            }
+            if errors:
+                raise ma.ValidationError(errors)
+        return data
 
 
 # ------------------------------------------------------------------------------------ paging
@@ -34,31 +137,41 @@ class PageArgsSchema(StrictSchema):
         validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
         metadata={"description": f"Page size, 1 to {MAX_PAGE_SIZE}."},
     )
-    cursor = fields.String(
+    cursor = CursorArg(
         load_default=None,
-        metadata={"description": "The `next_cursor` of the previous page; omit for the first."},
+        max_length=1000,
+        metadata={
+            "description": "The `next_cursor` of the previous page; omit it (or leave it empty) "
+            "for the first."
+        },
     )
 
 
 class TicketListArgsSchema(PageArgsSchema):
     """Filters of the ticket list."""
 
-    department_id = fields.Integer(load_default=None)
+    department_id = Id(load_default=None)
     status_type = fields.String(
         load_default=None, validate=validate.OneOf(("open", "on_hold", "closed"))
     )
-    contact_id = fields.Integer(load_default=None)
-    account_id = fields.Integer(load_default=None)
-    assignee_id = fields.Integer(load_default=None)
-    search = fields.String(
-        load_default=None, metadata={"description": "Subject words or the ticket number."}
+    contact_id = BigId(load_default=None)
+    account_id = BigId(load_default=None)
+    assignee_id = Id(load_default=None)
+    search = Text(
+        load_default=None,
+        max_length=MAX_SEARCH_LENGTH,
+        metadata={"description": "Subject words or the ticket number."},
     )
 
 
 class SearchPageArgsSchema(PageArgsSchema):
     """A page of a searchable list."""
 
-    search = fields.String(load_default=None, metadata={"description": "Name or e-mail."})
+    search = Text(
+        load_default=None,
+        max_length=MAX_SEARCH_LENGTH,
+        metadata={"description": "Name or e-mail."},
+    )
 
 
 def page_of(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
@@ -105,38 +218,43 @@ class TicketSchema(ma.Schema):
 class TicketCreateSchema(StrictSchema):
     """A new ticket; ``channel`` defaults to ``api``, ``status`` to ``Open``."""
 
-    subject = fields.String(required=True)
-    department_id = fields.Integer(required=True)
-    description = fields.String(load_default="")
-    channel = fields.String(load_default="api")
-    contact_id = fields.Integer(load_default=None, allow_none=True)
-    account_id = fields.Integer(load_default=None, allow_none=True)
-    status = fields.String(load_default="Open")
+    subject = Text(required=True, min_length=1, max_length=500)
+    department_id = Id(required=True)
+    description = Text(load_default="", max_length=1_000_000)
+    channel = Text(load_default="api", min_length=1, max_length=40)
+    contact_id = BigId(load_default=None, allow_none=True)
+    account_id = BigId(load_default=None, allow_none=True)
+    status = Text(load_default="Open", min_length=1, max_length=100)
     priority = fields.String(load_default="medium", validate=validate.OneOf(PRIORITIES))
-    classification = fields.String(load_default="")
+    classification = Text(load_default="", max_length=60)
     raised_by = fields.String(load_default="customer", validate=validate.OneOf(sorted(RAISED_BY)))
-    assignee_id = fields.Integer(load_default=None, allow_none=True)
+    assignee_id = Id(load_default=None, allow_none=True)
     due_at = fields.AwareDateTime(load_default=None, allow_none=True)
-    external_id = fields.String(load_default=None, allow_none=True)
+    external_id = Text(
+        load_default=None,
+        allow_none=True,
+        max_length=200,
+        metadata={"description": "The ticket's id in another system; unique."},
+    )
 
 
 class TicketUpdateSchema(StrictSchema):
     """Changes to a ticket: only the fields given are changed."""
 
-    subject = fields.String()
+    subject = Text(min_length=1, max_length=500)
     priority = fields.String(validate=validate.OneOf(PRIORITIES))
-    classification = fields.String()
+    classification = Text(max_length=60)
     due_at = fields.AwareDateTime(allow_none=True)
-    assignee_id = fields.Integer(allow_none=True)
-    contact_id = fields.Integer(allow_none=True)
-    account_id = fields.Integer(allow_none=True)
-    department_id = fields.Integer()
+    assignee_id = Id(allow_none=True)
+    contact_id = BigId(allow_none=True)
+    account_id = BigId(allow_none=True)
+    department_id = Id()
 
 
 class StatusChangeRequestSchema(StrictSchema):
     """The status to move a ticket to (e.g. ``Closed``, or a custom status)."""
 
-    status = fields.String(required=True)
+    status = Text(required=True, min_length=1, max_length=100)
 
 
 class StatusChangeSchema(ma.Schema):
@@ -168,9 +286,9 @@ class ThreadCreateSchema(StrictSchema):
     """A new message; ``channel`` defaults to the ticket's."""
 
     kind = fields.String(required=True, validate=validate.OneOf(sorted(THREAD_KINDS)))
-    body = fields.String(required=True)
-    channel = fields.String(load_default=None, allow_none=True)
-    author_contact_id = fields.Integer(load_default=None, allow_none=True)
+    body = Text(required=True, min_length=1, max_length=1_000_000)
+    channel = Text(load_default=None, allow_none=True, min_length=1, max_length=40)
+    author_contact_id = BigId(load_default=None, allow_none=True)
 
 
 class RatingSchema(ma.Schema):
@@ -189,7 +307,7 @@ class RatingCreateSchema(StrictSchema):
     """A rating recorded for the customer."""
 
     rating = fields.String(required=True, validate=validate.OneOf(sorted(RATINGS)))
-    feedback = fields.String(load_default="")
+    feedback = Text(load_default="", max_length=10_000)
 
 
 class TimeEntrySchema(ma.Schema):
@@ -208,10 +326,10 @@ class TimeEntrySchema(ma.Schema):
 class TimeEntryCreateSchema(StrictSchema):
     """Time to log (by the calling agent)."""
 
-    seconds = fields.Integer(required=True, validate=validate.Range(min=1))
+    seconds = Int32(required=True, minimum=1)
     billable = fields.Boolean(load_default=False)
     billed = fields.Boolean(load_default=False)
-    description = fields.String(load_default="")
+    description = Text(load_default="", max_length=10_000)
     logged_at = fields.AwareDateTime(load_default=None, allow_none=True)
 
 
@@ -247,16 +365,16 @@ class ContactSchema(ma.Schema):
 class _ContactFieldsSchema(StrictSchema):
     """The contact fields a client both sets on creation and changes later."""
 
-    first_name = fields.String()
-    last_name = fields.String()
-    email = fields.String(allow_none=True)
-    secondary_email = fields.String(allow_none=True)
-    phone = fields.String()
-    mobile = fields.String()
-    title = fields.String()
-    description = fields.String()
-    account_id = fields.Integer(allow_none=True)
-    owner_id = fields.Integer(allow_none=True)
+    first_name = Text(max_length=200)
+    last_name = Text(min_length=1, max_length=200)
+    email = Text(allow_none=True, max_length=320)
+    secondary_email = Text(allow_none=True, max_length=320)
+    phone = Text(max_length=50)
+    mobile = Text(max_length=50)
+    title = Text(max_length=200)
+    description = Text(max_length=100_000)
+    account_id = BigId(allow_none=True)
+    owner_id = Id(allow_none=True)
     custom_fields = fields.Dict(
         keys=fields.String(),
         metadata={
@@ -274,9 +392,13 @@ class ContactUpdateSchema(_ContactFieldsSchema):
 class ContactCreateSchema(_ContactFieldsSchema):
     """A new contact; ``last_name`` is required."""
 
-    last_name = fields.String(required=True)
-    tags = fields.List(fields.String())
-    external_id = fields.String(allow_none=True)
+    last_name = Text(required=True, min_length=1, max_length=200)
+    tags = fields.List(Text(min_length=1, max_length=100))
+    external_id = Text(
+        allow_none=True,
+        max_length=200,
+        metadata={"description": "The contact's id in another system; unique."},
+    )
     custom_fields = fields.Dict(
         keys=fields.String(),
         load_default=dict,
@@ -287,10 +409,10 @@ class ContactCreateSchema(_ContactFieldsSchema):
 class ContactMergeSchema(StrictSchema):
     """The duplicates to merge into this contact (they are kept, marked merged)."""
 
-    contact_ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1))
+    contact_ids = fields.List(BigId(), required=True, validate=validate.Length(min=1))
     choices = fields.Dict(
-        keys=fields.String(),
-        values=fields.Integer(),
+        keys=Text(max_length=200),
+        values=BigId(),
         load_default=dict,
         metadata={"description": "Field name → id of the record whose value survives."},
     )
@@ -322,12 +444,12 @@ class AccountSchema(ma.Schema):
 class AccountUpdateSchema(StrictSchema):
     """Changes to an account: only the fields given are changed."""
 
-    name = fields.String()
-    website = fields.String()
-    phone = fields.String()
-    industry = fields.String()
-    description = fields.String()
-    owner_id = fields.Integer(allow_none=True)
+    name = Text(min_length=1, max_length=300)
+    website = Text(max_length=500)
+    phone = Text(max_length=50)
+    industry = Text(max_length=100)
+    description = Text(max_length=100_000)
+    owner_id = Id(allow_none=True)
     custom_fields = fields.Dict(
         keys=fields.String(),
         metadata={
@@ -339,8 +461,12 @@ class AccountUpdateSchema(StrictSchema):
 class AccountCreateSchema(AccountUpdateSchema):
     """A new account; ``name`` is required."""
 
-    name = fields.String(required=True)
-    external_id = fields.String(allow_none=True)
+    name = Text(required=True, min_length=1, max_length=300)
+    external_id = Text(
+        allow_none=True,
+        max_length=200,
+        metadata={"description": "The account's id in another system; unique."},
+    )
     custom_fields = fields.Dict(
         keys=fields.String(),
         load_default=dict,
@@ -369,18 +495,18 @@ class DepartmentSchema(ma.Schema):
 class DepartmentCreateSchema(StrictSchema):
     """A new department."""
 
-    name = fields.String(required=True)
-    description = fields.String(load_default="")
-    mailbox = fields.String(load_default=None, allow_none=True)
+    name = Text(required=True, min_length=1, max_length=200)
+    description = Text(load_default="", max_length=1000)
+    mailbox = Text(load_default=None, allow_none=True, max_length=320)
 
 
 class DepartmentUpdateSchema(StrictSchema):
     """Changes to a department: only the fields given are changed."""
 
-    name = fields.String()
-    description = fields.String()
+    name = Text(min_length=1, max_length=200)
+    description = Text(max_length=1000)
     is_active = fields.Boolean()
-    mailbox = fields.String(allow_none=True)
+    mailbox = Text(allow_none=True, max_length=320)
 
 
 class ProfileSummarySchema(ma.Schema):
@@ -436,6 +562,6 @@ class CreatedTokenSchema(TokenSchema):
 class TokenCreateSchema(StrictSchema):
     """A new personal access token."""
 
-    name = fields.String(required=True)
-    scopes = fields.List(fields.String(), required=True)
+    name = Text(required=True, min_length=1, max_length=200)
+    scopes = fields.List(Text(max_length=100), required=True)
     expires_at = fields.AwareDateTime(load_default=None, allow_none=True)

@@ -50,7 +50,7 @@ def create_ticket(data: dict[str, Any]) -> Ticket:
     return ticket
 
 
-@blp.route("/<int:ticket_id>", methods=["GET"])
+@blp.route("/<bigid:ticket_id>", methods=["GET"])
 @scoped(scopes.TICKETS_READ)
 @blp.response(200, schemas.TicketSchema)
 def get_ticket(ticket_id: int) -> Ticket:
@@ -58,7 +58,7 @@ def get_ticket(ticket_id: int) -> Ticket:
     return ticket_service.get_ticket(unit(), ticket_id)
 
 
-@blp.route("/<int:ticket_id>", methods=["PATCH"])
+@blp.route("/<bigid:ticket_id>", methods=["PATCH"])
 @scoped(scopes.TICKETS_WRITE)
 @blp.arguments(schemas.TicketUpdateSchema)
 @blp.response(200, schemas.TicketSchema)
@@ -72,7 +72,7 @@ def update_ticket(changes: dict[str, Any], ticket_id: int) -> Ticket:
     return ticket
 
 
-@blp.route("/<int:ticket_id>/status", methods=["POST"])
+@blp.route("/<bigid:ticket_id>/status", methods=["POST"])
 @scoped(scopes.TICKETS_WRITE)
 @blp.arguments(schemas.StatusChangeRequestSchema)
 @blp.response(200, schemas.TicketSchema)
@@ -86,7 +86,7 @@ def change_status(data: dict[str, Any], ticket_id: int) -> Ticket:
     return ticket
 
 
-@blp.route("/<int:ticket_id>/status-history", methods=["GET"])
+@blp.route("/<bigid:ticket_id>/status-history", methods=["GET"])
 @scoped(scopes.TICKETS_READ)
 @blp.response(200, StatusHistory)
 def status_history(ticket_id: int) -> dict[str, Any]:
@@ -122,7 +122,7 @@ def _time_entry_cursor(entry: TimeEntry) -> Cursor:
     return Cursor(entry.logged_at, entry.id)
 
 
-@blp.route("/<int:ticket_id>/threads", methods=["GET"])
+@blp.route("/<bigid:ticket_id>/threads", methods=["GET"])
 @scoped(scopes.THREADS_READ)
 @blp.arguments(schemas.PageArgsSchema, location="query", as_kwargs=True)
 @blp.response(200, ThreadPage)
@@ -131,7 +131,7 @@ def list_threads(ticket_id: int, limit: int, cursor: str | None) -> dict[str, An
     return _ticket_rows_page(Thread, Thread.created_at, ticket_id, limit, cursor)
 
 
-@blp.route("/<int:ticket_id>/threads", methods=["POST"])
+@blp.route("/<bigid:ticket_id>/threads", methods=["POST"])
 @scoped(scopes.THREADS_WRITE)
 @blp.arguments(schemas.ThreadCreateSchema)
 @blp.response(201, schemas.ThreadSchema)
@@ -143,7 +143,7 @@ def add_thread(data: dict[str, Any], ticket_id: int) -> Thread:
     return thread
 
 
-@blp.route("/<int:ticket_id>/ratings", methods=["GET"])
+@blp.route("/<bigid:ticket_id>/ratings", methods=["GET"])
 @scoped(scopes.TICKETS_READ)
 @blp.arguments(schemas.PageArgsSchema, location="query", as_kwargs=True)
 @blp.response(200, RatingPage)
@@ -152,7 +152,7 @@ def list_ratings(ticket_id: int, limit: int, cursor: str | None) -> dict[str, An
     return _ticket_rows_page(HappinessRating, HappinessRating.created_at, ticket_id, limit, cursor)
 
 
-@blp.route("/<int:ticket_id>/ratings", methods=["POST"])
+@blp.route("/<bigid:ticket_id>/ratings", methods=["POST"])
 @scoped(scopes.TICKETS_WRITE)
 @blp.arguments(schemas.RatingCreateSchema)
 @blp.response(201, schemas.RatingSchema)
@@ -164,7 +164,7 @@ def add_rating(data: dict[str, Any], ticket_id: int) -> HappinessRating:
     return rating
 
 
-@blp.route("/<int:ticket_id>/time-entries", methods=["GET"])
+@blp.route("/<bigid:ticket_id>/time-entries", methods=["GET"])
 @scoped(scopes.TICKETS_READ)
 @blp.arguments(schemas.PageArgsSchema, location="query", as_kwargs=True)
 @blp.response(200, TimeEntryPage)
@@ -175,7 +175,7 @@ def list_time_entries(ticket_id: int, limit: int, cursor: str | None) -> dict[st
     )
 
 
-@blp.route("/<int:ticket_id>/time-entries", methods=["POST"])
+@blp.route("/<bigid:ticket_id>/time-entries", methods=["POST"])
 @scoped(scopes.TICKETS_WRITE)
 @blp.arguments(schemas.TimeEntryCreateSchema)
 @blp.response(201, schemas.TimeEntrySchema)

@@ -10,8 +10,10 @@ from marshmallow import fields, validate
 from core.api import schemas
 from core.api.auth import require_scope, scoped, unit
 from core.api.blueprint import api_blueprint, commit
-from core.api.schemas import StrictSchema
+from core.api.schemas import StrictSchema, Text
+from core.errors import NotFound
 from core.models import CustomView
+from core.models.types import INT32_MAX
 from core.services import views as view_service
 from core.services.views import ViewSpec
 from hostapi import scopes
@@ -71,12 +73,12 @@ class EntityArgsSchema(StrictSchema):
 
 
 class _ViewFieldsSchema(StrictSchema):
-    name = fields.String()
+    name = Text(min_length=1, max_length=200)
     match = fields.String(validate=validate.OneOf(("all", "any")))
     conditions = fields.List(fields.Dict())
-    sort_field = fields.String()
+    sort_field = Text(min_length=1, max_length=100)
     sort_descending = fields.Boolean()
-    columns = fields.List(fields.String())
+    columns = fields.List(Text(min_length=1, max_length=100))
     shared = fields.Boolean(metadata={"description": "Visible to every agent when true."})
 
 
@@ -84,7 +86,7 @@ class ViewCreateSchema(_ViewFieldsSchema):
     """A new view owned by the caller."""
 
     entity = fields.String(required=True, validate=validate.OneOf(ENTITIES))
-    name = fields.String(required=True)
+    name = Text(required=True, min_length=1, max_length=200)
 
 
 class ViewUpdateSchema(_ViewFieldsSchema):
@@ -94,7 +96,11 @@ class ViewUpdateSchema(_ViewFieldsSchema):
 class RecordArgsSchema(schemas.PageArgsSchema):
     """A page of a view's records."""
 
-    search = fields.String(load_default=None, metadata={"description": "Also match this text."})
+    search = Text(
+        load_default=None,
+        max_length=schemas.MAX_SEARCH_LENGTH,
+        metadata={"description": "Also match this text."},
+    )
     count = fields.Boolean(
         load_default=True, metadata={"description": "Also count the records (up to 10,000)."}
     )
@@ -139,9 +145,19 @@ def _view(spec: ViewSpec) -> dict[str, Any]:
     }
 
 
+_DEFAULT_KEYS = frozenset(key for key, _name in view_service.DEFAULT_VIEWS)
+
+
+def _view_key(key: str) -> str:
+    """``key`` when it can name a view: a default view's word or a saved view's id in range."""
+    if key in _DEFAULT_KEYS or (key.isascii() and key.isdigit() and 1 <= int(key) <= INT32_MAX):
+        return key
+    raise NotFound("view not found")
+
+
 def _records(entity: str, key: str, limit: int, cursor: str | None, **args: Any) -> dict[str, Any]:
     work = unit()
-    spec = view_service.get_view(work, entity, key)
+    spec = view_service.get_view(work, entity, _view_key(key))
     page = view_service.run_view(work, spec, limit=limit, cursor=cursor, search=args["search"])
     answer: dict[str, Any] = {
         "items": page.rows,
@@ -187,7 +203,7 @@ def _saved_view(view_id: int) -> Any:
     return work, view_service.get_saved_view(work, entity, view_id)
 
 
-@blp.route("/<int:view_id>", methods=["GET"])
+@blp.route("/<id:view_id>", methods=["GET"])
 @blp.response(200, ViewSchema)
 def get_view(view_id: int) -> dict[str, Any]:
     """Read a saved view."""
@@ -195,7 +211,7 @@ def get_view(view_id: int) -> dict[str, Any]:
     return _view(view_service.get_view(work, view.entity, view.id))
 
 
-@blp.route("/<int:view_id>", methods=["PATCH"])
+@blp.route("/<id:view_id>", methods=["PATCH"])
 @blp.arguments(ViewUpdateSchema)
 @blp.response(200, ViewSchema)
 def update_view(changes: dict[str, Any], view_id: int) -> dict[str, Any]:
@@ -206,7 +222,7 @@ def update_view(changes: dict[str, Any], view_id: int) -> dict[str, Any]:
     return _view(view_service.get_view(work, view.entity, view.id))
 
 
-@blp.route("/<int:view_id>", methods=["DELETE"])
+@blp.route("/<id:view_id>", methods=["DELETE"])
 @blp.response(204)
 def delete_view(view_id: int) -> None:
     """Delete one of the caller's views."""

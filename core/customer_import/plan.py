@@ -25,8 +25,12 @@ from core.errors import ValidationFailed
 from core.models import Account, Agent, Contact, Tag, contact_tags
 from core.services import customers as customer_rules
 from core.services import fields as field_rules
-from core.services.base import clean_text, gather
+from core.services.base import NUL_MESSAGE, clean_text, gather
 from core.services.phones import organisation_region, to_e164
+
+NUL = "\x00"
+#: What a NUL character in a rejected row's cell is stored as: the replacement character.
+NUL_SHOWN = "\ufffd"
 
 #: Tag lists in a cell: "vip, tokyo", "vip;tokyo" or "vip、tokyo".
 _TAG_SEPARATORS = re.compile(r"[,;、，]")
@@ -305,6 +309,16 @@ class Planner:
         wanted: set[tuple[str, str]] = set()
         account_names: set[str] = set()
         for row_number, cells in rows:
+            refused = {
+                column: [NUL_MESSAGE]
+                for column, cell in zip(self.columns, cells, strict=True)
+                if NUL in cell
+            }
+            if refused:
+                # Kept as the rejected row with the character shown, since no database stores it.
+                stored = [cell.replace(NUL, NUL_SHOWN) for cell in cells]
+                checked.append((row_number, stored, {}, refused))
+                continue
             values, errors = self._row_values(session, cells)
             checked.append((row_number, cells, values, errors))
             if not errors:

@@ -71,7 +71,11 @@ def read_upload(content: bytes, filename: str, encoding: str | None) -> Table:
     """
     if len(content) > MAX_FILE_BYTES:
         raise ValidationFailed({"file": [f"At most {MAX_FILE_BYTES // 1_000_000} MB."]})
-    return read_table(content, filename, encoding)
+    table = read_table(content, filename, encoding)
+    if any("\x00" in column for column in table.columns):
+        # Column names are kept (the mapping); a NUL row is refused later, as a row.
+        raise ValidationFailed({"file": ["A column name contains the NUL character."]})
+    return table
 
 
 def create_import(

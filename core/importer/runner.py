@@ -29,6 +29,7 @@ from core.importer.records import (
     make_decoder,
 )
 from core.models import AuditEntry
+from core.services.base import NUL_MESSAGE
 from core.services.tickets import channels
 from hostapi import clock
 from hostapi import events as event_names
@@ -98,6 +99,29 @@ def _identify(line: bytes) -> tuple[str | None, str | None]:
         return None, None
     kind, ref = loose.get("type"), loose.get("id")
     return (kind if isinstance(kind, str) else None), (ref if isinstance(ref, str) else None)
+
+
+def _nul_path(line: bytes) -> str | None:
+    """Where a string of the line holds a NUL character (``threads[0].body``), if one does.
+
+    JSON can carry it (``\\u0000``) but no database stores it; only lines with the escape
+    are decoded a second time to find the field.
+    """
+    if b"\\u0000" not in line:
+        return None
+    pending: list[tuple[str, Any]] = [("", msgspec.json.decode(line))]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return path or "$"
+        if isinstance(value, dict):
+            for key, item in value.items():
+                pending.append((f"{path}.{key}" if path else str(key), item))
+                if "\x00" in key:
+                    return path or "$"
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+    return None
 
 
 def _open(source: Path | IO[bytes]) -> tuple[Iterable[bytes], int, Any]:
@@ -201,6 +225,7 @@ def _import(
             bytes_read += len(line)
             try:
                 record = decode(line)
+                nul_at = _nul_path(line)
             except msgspec.DecodeError as error:
                 kind, ref = _identify(line)
                 if kind is not None:
@@ -208,6 +233,8 @@ def _import(
                 errors.append((line_number, _describe_decode_error(error)))
             else:
                 try:
+                    if nul_at is not None:
+                        raise RecordError(nul_at, NUL_MESSAGE)
                     handlers[type(record)](record, batch)
                 except RecordError as error:
                     kind = _TYPE_NAMES[type(record)]

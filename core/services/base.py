@@ -10,12 +10,14 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, and_, or_, true
+from sqlalchemy import Select, and_, or_, select, true
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import events
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.models import Agent, AuditEntry
+from core.models.types import INT64_MAX
 from hostapi import Event, clock
 
 if TYPE_CHECKING:
@@ -136,10 +138,16 @@ def require_aware(value: datetime | None, field: str) -> datetime | None:
     return value
 
 
+NUL_MESSAGE = "Must not contain the NUL character."
+
+
 def clean_text(value: object, field: str, *, max_length: int, required: bool = False) -> str:
-    """Strip a text field, refusing a non-string, an empty required value or an overlong one."""
+    """Strip a text field, refusing a non-string, a NUL character (no database stores one),
+    an empty required value or an overlong one."""
     if not isinstance(value, str):
         raise ValidationFailed({field: ["Must be text."]})
+    if "\x00" in value:
+        raise ValidationFailed({field: [NUL_MESSAGE]})
     value = value.strip()
     if required and not value:
         raise ValidationFailed({field: ["This field is required."]})
@@ -163,6 +171,48 @@ def clean_email(value: str | None, field: str) -> str | None:
     if not _EMAIL.match(value):
         raise ValidationFailed({field: ["Not a valid email address."]})
     return value
+
+
+#: The length of the ``external_id`` columns of tickets, contacts and accounts.
+MAX_EXTERNAL_ID_LENGTH = 200
+
+
+def clean_external_id(
+    session: Session, model: type[Any], value: object, field: str = "external_id"
+) -> str | None:
+    """A record's id in another system: trimmed, ``None`` when blank, unique among ``model``'s.
+
+    The unique constraint still guards a concurrent insert: see :func:`flush_new`.
+    """
+    if value is None:
+        return None
+    text = clean_text(value, field, max_length=MAX_EXTERNAL_ID_LENGTH)
+    if not text:
+        return None
+    if session.scalar(select(model.id).where(model.external_id == text)) is not None:
+        raise ValidationFailed({field: [_taken(model)]})
+    return text
+
+
+def _taken(model: type[Any]) -> str:
+    return f"Another {model.__tablename__} already has this external id."
+
+
+def flush_new(session: Session, record: Any, field: str = "external_id") -> None:
+    """Add ``record`` and flush it; a unique ``field`` taken meanwhile is a 422 on ``field``.
+
+    :func:`clean_external_id` checked the value first; this catches another request that
+    inserted it between that check and this insert. The savepoint keeps the rest of the
+    unit's work (an import's batch) intact.
+    """
+    try:
+        with session.begin_nested():
+            session.add(record)
+            session.flush()
+    except IntegrityError as error:
+        if field not in str(error.orig):
+            raise
+        raise ValidationFailed({field: [_taken(type(record))]}) from error
 
 
 def refuse_unknown_fields(changes: Mapping[str, Any], allowed: Iterable[str]) -> None:
@@ -223,7 +273,10 @@ class Cursor:
             moment = datetime.fromisoformat(created_at)
             if moment.tzinfo is None:
                 raise ValueError("naive")
-            return cls(moment, int(record_id))
+            position = int(record_id)
+            if not 0 < position <= INT64_MAX:
+                raise ValueError("no such id")
+            return cls(moment, position)
         except (ValueError, UnicodeDecodeError) as error:
             raise ValidationFailed({field: ["Not a valid page cursor."]}) from error
 

@@ -31,7 +31,9 @@ from core.services.base import (
     apply_changes,
     check_limit,
     clean_email,
+    clean_external_id,
     clean_text,
+    flush_new,
     gather,
     jsonable,
     newest_first,
@@ -166,6 +168,7 @@ def create_contact(
     }
     checks = contact_checks(unit.session, fields)
     checks["tags"] = lambda: tag_names(tags)
+    checks["external_id"] = lambda: clean_external_id(unit.session, Contact, external_id)
     checks["created_at"] = lambda: require_aware(created_at, "created_at")
     if custom_fields is not None:
         checks["custom_fields"] = lambda: clean_custom_values(
@@ -176,14 +179,13 @@ def create_contact(
     now = created_at or clock.now()
     contact = Contact(
         **{name: values[name] for name in fields},
-        external_id=external_id,
+        external_id=values["external_id"],
         created_at=now,
         updated_at=now,
     )
     contact.tags = [_tag(unit.session, name) for name in values["tags"]]
     _normalise_phones(unit.session, contact)
-    unit.session.add(contact)
-    unit.session.flush()
+    flush_new(unit.session, contact)
     unit.audit(
         "add", "contact", contact.id, after={name: jsonable(values[name]) for name in fields}
     )
@@ -409,6 +411,7 @@ def create_account(
         "owner_id": owner_id,
     }
     checks = account_checks(unit.session, fields)
+    checks["external_id"] = lambda: clean_external_id(unit.session, Account, external_id)
     checks["created_at"] = lambda: require_aware(created_at, "created_at")
     if custom_fields is not None:
         checks["custom_fields"] = lambda: clean_custom_values(
@@ -418,11 +421,13 @@ def create_account(
     values = gather(checks)
     now = created_at or clock.now()
     account = Account(
-        **{n: values[n] for n in fields}, external_id=external_id, created_at=now, updated_at=now
+        **{n: values[n] for n in fields},
+        external_id=values["external_id"],
+        created_at=now,
+        updated_at=now,
     )
     _normalise_phones(unit.session, account)
-    unit.session.add(account)
-    unit.session.flush()
+    flush_new(unit.session, account)
     unit.audit("add", "account", account.id, after={n: values[n] for n in fields})
     unit.emit(events.ACCOUNT_CREATED, {"account_id": account.id})
     return account

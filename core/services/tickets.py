@@ -39,7 +39,9 @@ from core.services.base import (
     Unit,
     apply_changes,
     check_limit,
+    clean_external_id,
     clean_text,
+    flush_new,
     iso,
     newest_first,
     refuse_unknown_fields,
@@ -260,6 +262,7 @@ def create_ticket(
     _collect(errors, values, "account_id", lambda: _existing_account(session, account_id))
     _collect(errors, values, "due_at", lambda: require_aware(due_at, "due_at"))
     _collect(errors, values, "created_at", lambda: require_aware(created_at, "created_at"))
+    _collect(errors, values, "external_id", lambda: clean_external_id(session, Ticket, external_id))
     if "department_id" in values:
         _collect(
             errors,
@@ -294,10 +297,9 @@ def create_ticket(
         created_at=created,
         updated_at=created,
         closed_at=created if values["status_type"] == StatusType.CLOSED else None,
-        external_id=external_id,
+        external_id=values["external_id"],
     )
-    session.add(ticket)
-    session.flush()
+    flush_new(session, ticket)
     session.add(
         StatusChange(
             ticket_id=ticket.id,

@@ -39,8 +39,9 @@ def create_app(test_config: dict[str, Any] | None = None, host: Host | None = No
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
 
-    from core.web import database, health, i18n, security
+    from core.web import database, health, i18n, limits, security
 
+    limits.init_app(app)
     database.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
