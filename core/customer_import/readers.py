@@ -231,10 +231,49 @@ def _joined(value: Any) -> str:
 # ---------------------------------------------------------------------------------------- XLSX
 
 
+#: What a workbook may unpack to, all its parts together: well above a real sheet of the
+#: largest upload, far below what a zip bomb (a few hundred KB that unpack to gigabytes) holds.
+MAX_XLSX_UNPACKED_BYTES = 100_000_000
+#: How many times its packed size one part may unpack to (spreadsheet XML packs about 10:1).
+MAX_XLSX_PACKING_RATIO = 200
+#: Parts below this size are not held to the ratio (a tiny part packs however it likes).
+_RATIO_CHECKED_FROM_BYTES = 1_000_000
+MAX_XLSX_PARTS = 1_000
+
+
+def _check_unpacked_size(content: bytes) -> None:
+    """Refuse a workbook that would unpack to too much, from its zip directory alone.
+
+    The sizes a zip declares bound what :mod:`zipfile` (and so openpyxl) will unpack: a part
+    whose real data is longer is cut there and fails its checksum, so checking the declared
+    sizes before reading anything keeps memory bounded.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise FileRefused("The file is not an Excel workbook (.xlsx).") from error
+    limit_mb = MAX_XLSX_UNPACKED_BYTES // 1_000_000
+    too_big = FileRefused(
+        f"The workbook unpacks to more than {limit_mb} MB: split it, or save it as CSV."
+    )
+    if len(parts) > MAX_XLSX_PARTS:
+        raise FileRefused(f"The workbook has more than {MAX_XLSX_PARTS} parts: save it as CSV.")
+    if sum(part.file_size for part in parts) > MAX_XLSX_UNPACKED_BYTES:
+        raise too_big
+    for part in parts:
+        if (
+            part.file_size >= _RATIO_CHECKED_FROM_BYTES
+            and part.file_size > MAX_XLSX_PACKING_RATIO * max(part.compress_size, 1)
+        ):
+            raise too_big
+
+
 def _read_xlsx(content: bytes) -> Table:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    _check_unpacked_size(content)
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as error:
