@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import msgspec
 import pytest
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session
 
 from core.db import Base, make_engine, throwaway_postgres_database
 from core.host import Host
+from core.importer import run_import
 from core.migrate import is_current, upgrade_core
 from core.models import Agent, Contact, CustomField, Department, Installation
 from core.services import customer_deletion, customers, fields
@@ -94,6 +97,24 @@ def test_a_deleted_custom_fields_slug_key_is_not_issued_again(
     deleted = _field(unit, db, "Tier")
     _delete_field(unit, db, deleted)
     assert _field(unit, db, "Tier").key == "cf_tier_2"
+
+
+def test_the_history_import_allocates_no_deleted_contacts_id(
+    host: Host, unit_for: UnitFor, admin_agent: Agent, db: Session
+) -> None:
+    unit = unit_for(admin_agent)
+    deleted = customers.create_contact(unit, last_name="Deleted")
+    db.commit()
+    customer_deletion.delete_contacts(unit, [deleted])
+    db.commit()
+    record = {"type": "contact", "id": "c1", "last_name": "Imported"}
+    run_import(host, io.BytesIO(msgspec.json.encode(record) + b"\n"))
+    db.expire_all()
+    imported = db.scalars(select(Contact).where(Contact.external_id == "c1")).one()
+    assert imported.id > deleted.id
+    created = customers.create_contact(unit, last_name="Live")
+    db.commit()
+    assert created.id > imported.id
 
 
 # ------------------------------------------------------------------------- upgrading a database
