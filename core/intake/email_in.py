@@ -8,6 +8,12 @@ turned into text. Replies thread by ``In-Reply-To``/``References`` (see
 :func:`core.intake.arrivals.ticket_answered`). A message whose Message-ID was taken in
 before adds nothing; one without a Message-ID is given one derived from its bytes, so the
 same bytes delivered twice still add nothing.
+
+What a sender controls is kept from doing harm: a message over the size limit is refused
+before it is parsed; header values are stored on one line, control characters (a CR or LF
+decoded from an encoded word, a NUL) turned into spaces, so a subject or a sender's name can
+never add a header to a reply; mail an upstream filter marked as spam is held on the spam list
+(both as :class:`core.config.MailIntakeSettings` says).
 """
 
 from __future__ import annotations
@@ -16,17 +22,20 @@ import hashlib
 import re
 from collections.abc import Sequence
 from email import policy
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 
+from core.config import MailIntakeSettings
 from core.errors import DeskError
-from core.intake import arrivals
+from core.intake import arrivals, spam
 from core.intake.arrivals import Arrival, IncomingFile, Outcome
 from core.services.base import Unit
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_HEADER_CHARS = 2_000
 _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
 _BLOCK_TAGS = frozenset(
@@ -38,6 +47,18 @@ class UnreadableMessage(DeskError):
     """The bytes are not an email deskhost can take in (HTTP 400, SMTP 550)."""
 
     status_code = 400
+
+
+class MessageTooLarge(DeskError):
+    """The message is over the intake's size limit (HTTP 413, SMTP 552)."""
+
+    status_code = 413
+
+
+def one_line(value: str) -> str:
+    """A header value safe to store or to write into a header: control characters (CR, LF,
+    NUL…) become spaces and runs of spaces one."""
+    return " ".join(_CONTROL_CHARACTERS.sub(" ", value).split())
 
 
 class _TextOfHtml(HTMLParser):
@@ -91,7 +112,8 @@ def _body(message: EmailMessage) -> str:
     text = _text(part)
     if part.get_content_subtype() == "html":
         text = html_to_text(text)
-    return text.strip()
+    # A NUL is no text anyone wrote, and no database column takes it.
+    return text.replace("\x00", "").strip()
 
 
 def _files(message: EmailMessage) -> list[IncomingFile]:
@@ -118,9 +140,45 @@ def _header(message: EmailMessage, name: str) -> str:
     return str(value) if value is not None else ""
 
 
+def _raw_values(message: EmailMessage, name: str) -> list[str]:
+    """The header's values as sent, encoded words still encoded."""
+    return [str(value) for key, value in message.raw_items() if key.lower() == name.lower()]
+
+
 def _addresses(message: EmailMessage, name: str) -> list[str]:
-    values = [str(v) for v in (message.get_all(name) or [])]
+    try:
+        values = [str(v) for v in (message.get_all(name) or [])]
+    except (ValueError, IndexError, TypeError):
+        # A display name that decodes to a line break: the addresses are still readable raw,
+        # where an encoded word cannot make structure (a second address, a new header).
+        values = _raw_values(message, name)
     return [address for _name, address in getaddresses(values) if address]
+
+
+def _decoded(message: EmailMessage, name: str, raw_value: str) -> str:
+    """A header value as the policy reads it; one it cannot model, decoded word by word."""
+    try:
+        return str(message.policy.header_fetch_parse(name, raw_value))
+    except (ValueError, IndexError, TypeError):
+        return _decoded_words(raw_value)
+
+
+def _decoded_words(value: str) -> str:
+    try:
+        return str(make_header(decode_header(value)))
+    except (ValueError, LookupError, UnicodeError):
+        return value  # undecodable: kept as sent
+
+
+def _sender(message: EmailMessage) -> tuple[str, str]:
+    """The From header's display name (on one line) and address."""
+    value = _header(message, "From")
+    if value:
+        name, address = parseaddr(value)
+        return one_line(name), address
+    raw = next(iter(_raw_values(message, "From")), "")
+    name, address = parseaddr(raw)
+    return one_line(_decoded_words(name)), address
 
 
 def message_ids(value: str) -> list[str]:
@@ -145,7 +203,7 @@ def parse(
     message = BytesParser(policy=policy.default).parsebytes(raw)
     if not isinstance(message, EmailMessage) or not message.keys():
         raise UnreadableMessage("The message has no headers: send a raw RFC 822 message.")
-    sender_name, sender = parseaddr(_header(message, "From"))
+    sender_name, sender = _sender(message)
     if "@" not in sender and envelope_sender:
         sender_name, sender = "", envelope_sender
     if "@" not in sender:
@@ -159,14 +217,15 @@ def parse(
     for name in _RECIPIENT_HEADERS:
         delivered += _addresses(message, name)
     headers: dict[str, str] = {}
-    for name, value in message.items():
-        text = str(value)[:_MAX_HEADER_CHARS]
+    for name, raw_value in message.raw_items():
+        # Each value on its own line; a header that comes more than once keeps one per line.
+        text = one_line(_decoded(message, name, raw_value))[:_MAX_HEADER_CHARS]
         headers[name] = f"{headers[name]}\n{text}" if name in headers else text
     arrival = Arrival(
         channel="email",
-        subject=_header(message, "Subject").strip(),
+        subject=one_line(_header(message, "Subject")),
         body=_body(message),
-        sender_name=sender_name.strip(),
+        sender_name=sender_name,
         email=sender.strip(),
         headers=headers,
         raw=raw,
@@ -187,8 +246,16 @@ def receive_email(
 ) -> Outcome:
     """Take in one raw email (see the module docstring); the caller commits.
 
+    :raises MessageTooLarge: over ``DESKHOST_MAIL_MAX_BYTES``.
     :raises UnreadableMessage: see :func:`parse`.
     """
+    settings = unit.host.settings.mail_intake if unit.host is not None else MailIntakeSettings()
+    if isinstance(raw, bytes) and len(raw) > settings.max_bytes:
+        raise MessageTooLarge(
+            f"The message is larger than the limit of {settings.max_bytes:,} bytes."
+        )
     arrival, delivered = parse(raw, recipients=recipients, envelope_sender=envelope_sender)
     arrival.department_id = arrivals.department_for_addresses(unit.session, delivered)
+    if check_spam and settings.trust_spam_headers:
+        arrival.spam_verdict = spam.upstream_verdict(arrival.headers)
     return arrivals.accept(unit, arrival, check_spam=check_spam)

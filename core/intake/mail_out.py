@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from core import events as core_events
 from core.config import SmtpSettings
+from core.intake.email_in import one_line
 from core.models import (
     Contact,
     Department,
@@ -135,7 +136,8 @@ def build_message(session: Session, mail: MailMessage, smtp: SmtpSettings) -> Em
         (department.mailbox if department else None) or smtp.from_address or (_FALLBACK_FROM)
     )
     message["To"] = contact.email
-    subject = ticket.subject.removeprefix("Re: ")
+    # A subject can hold anything an agent or an older import stored: one line, always.
+    subject = one_line(ticket.subject).removeprefix("Re: ")
     message["Subject"] = f"Re: {subject} [#{number}]"
     message["Date"] = format_datetime(clock.now())
     message["Message-ID"] = mail.message_id

@@ -2,8 +2,9 @@
 
 Each DATA is processed in its own transaction, in a worker thread so the SMTP loop keeps
 serving other connections. Answers: ``250`` taken in (a ticket, a thread, held as spam or a
-duplicate: the sender has nothing to retry), ``550`` not a message deskhost can read (the
-sender should not retry), ``451`` a local failure such as the database being down (the
+duplicate: the sender has nothing to retry), ``552`` over the size limit
+(``DESKHOST_MAIL_MAX_BYTES``), ``550`` not a message deskhost can read (the sender should not
+retry), ``451`` a local failure such as the database being down (the
 sending server retries later, so nothing is lost).
 """
 
@@ -56,6 +57,8 @@ class DeskHandler:
                 list(envelope.rcpt_tos),
                 envelope.mail_from or None,
             )
+        except email_in.MessageTooLarge as refused:
+            return f"552 5.3.4 {refused}"
         except DeskError as refused:
             return f"550 5.6.0 {refused}"
         except Exception:  # the database or disk failed: ask the sender to come back later
@@ -69,11 +72,11 @@ def make_controller(host: Host, hostname: str = "127.0.0.1", port: int = 2525) -
     """An aiosmtpd controller serving the desk on ``hostname:port`` (not started)."""
     from aiosmtpd.controller import Controller
 
-    # Mail sizes: the web endpoint allows 25 MB; say the same over SMTP.
+    # The size limit is announced in EHLO (SIZE) and enforced while DATA is read.
     return Controller(
         DeskHandler(host),
         hostname=hostname,
         port=port,
-        data_size_limit=25 * 1024 * 1024,
+        data_size_limit=host.settings.mail_intake.max_bytes,
         decode_data=False,
     )

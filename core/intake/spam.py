@@ -38,6 +38,7 @@ from hostapi import clock
 RULE_KINDS: tuple[str, ...] = tuple(kind.value for kind in SpamRuleKind)
 #: Bodies longer than this are matched on their beginning only (spam says it early).
 MAX_SCANNED_CHARS = 200_000
+_SPAM_STATUS_YES = re.compile(r"\s*yes\b", re.IGNORECASE)
 _DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
 
 
@@ -226,6 +227,20 @@ def _rule_reason(rule: SpamRule, message: Inspected) -> str | None:
         _matches_text(rule.pattern, text) for text in (message.subject, message.body)
     ):
         return f"Content matches {rule.pattern}"
+    return None
+
+
+def upstream_verdict(headers: Mapping[str, str]) -> str | None:
+    """Why a filter before deskhost (SpamAssassin, rspamd, the mail server) marked a message as
+    spam, read from its ``X-Spam-Flag: YES`` or ``X-Spam-Status: Yes, score=…`` header; None
+    when it did not (or no filter looked)."""
+    for name, value in headers.items():
+        # A header that came more than once is stored one value per line: any "yes" counts.
+        for line in value.splitlines():
+            if name.lower() == "x-spam-flag" and line.strip().lower() == "yes":
+                return "Marked as spam upstream (X-Spam-Flag: YES)"
+            if name.lower() == "x-spam-status" and _SPAM_STATUS_YES.match(line):
+                return f"Marked as spam upstream (X-Spam-Status: {line.strip()[:200]})"
     return None
 
 
