@@ -181,38 +181,87 @@ def import_command(file: Path, skip_invalid: bool) -> None:
     click.echo(f"Imported {counts} in {report.seconds:.1f} s.")
 
 
+#: Seconds ``serve --with-worker``'s worker gets to stop on its own before it is killed.
+WORKER_STOP_SECONDS = 30
+
+
 @main.command("serve")
 @click.option("--host", "bind_host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--with-worker", is_flag=True, help="Also run a job worker (embedded setups).")
 @with_appcontext
 def serve_command(bind_host: str, port: int, with_worker: bool) -> None:
-    """Serve the web app (production runs it under gunicorn; see the README)."""
+    """Serve the web app (production runs it under gunicorn; see the README).
+
+    SIGTERM and SIGINT stop it: the worker is asked to stop the same way and killed if it has
+    not stopped within 30 seconds; a second signal kills it at once.
+    """
     from werkzeug.serving import run_simple
 
+    host = _host()
     worker: subprocess.Popen[bytes] | None = None
     if with_worker:
-        # Same environment, same instance folder: the worker joins the same embedded Redis.
-        worker = subprocess.Popen([sys.executable, "-m", "core.cli", "worker"], env=os.environ)
+        if not host.settings.redis_url:
+            # Started here, the embedded Redis is this process's to stop; the worker joins it.
+            host.redis.ping()
+        # A session of its own: a terminal's Ctrl-C reaches this process only, which then
+        # stops the worker once, warmly.
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "core.cli", "worker", "--parent-pid", str(os.getpid())],
+            env=os.environ,
+            start_new_session=True,
+        )
+    received = [signal.SIGTERM]
+
+    def stop_serving(signum: int, _frame: object) -> None:
+        received[0] = signal.Signals(signum)
+        raise KeyboardInterrupt  # werkzeug's server loop ends on it
+
+    signal.signal(signal.SIGTERM, stop_serving)
+    signal.signal(signal.SIGINT, stop_serving)
     click.echo(f"deskhost on http://{bind_host}:{port}/")
     try:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         run_simple(bind_host, port, app, threaded=True, use_reloader=False)
+    except KeyboardInterrupt:
+        pass  # a signal before the server loop started
     finally:
         if worker is not None:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(timeout=30)
+            _stop_child(worker, received[0])
+
+
+def _stop_child(child: subprocess.Popen[bytes], signum: int) -> None:
+    """Pass ``signum`` on to ``child``; kill it after the deadline, or at a further signal."""
+
+    def kill_now(_signum: int, _frame: object) -> None:
+        child.kill()
+
+    signal.signal(signal.SIGTERM, kill_now)
+    signal.signal(signal.SIGINT, kill_now)
+    if child.poll() is None:
+        child.send_signal(signum)
+    try:
+        child.wait(timeout=WORKER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 @main.command("worker")
 @click.option("--burst", is_flag=True, help="Work until nothing is left, then exit.")
 @click.option("--no-scheduler", is_flag=True, help="Do not run periodic jobs in this worker.")
+@click.option(
+    "--parent-pid",
+    type=int,
+    hidden=True,
+    help="Stop when this process is gone (set by serve --with-worker).",
+)
 @with_appcontext
-def worker_command(burst: bool, no_scheduler: bool) -> None:
+def worker_command(burst: bool, no_scheduler: bool, parent_pid: int | None) -> None:
     """Run a job worker: moves the event outbox to RQ and runs extensions' jobs."""
     from core.worker import run
 
-    run(_host(), burst=burst, with_scheduler=not no_scheduler)
+    run(_host(), burst=burst, with_scheduler=not no_scheduler, parent_pid=parent_pid)
 
 
 @main.command("plugins")

@@ -53,5 +53,13 @@ class Host:
             yield session
 
     def dispose(self) -> None:
-        """Release pooled connections (tests, forked workers)."""
+        """Release pooled connections and the embedded Redis (tests, forked workers).
+
+        The process that started the embedded server stops it when its last host is disposed.
+        """
         self.engine.dispose()
+        client = self.__dict__.pop("redis", None)
+        if client is not None:
+            client.close()
+            if not self.settings.redis_url:
+                redis_connections.release(self.settings.instance_dir)

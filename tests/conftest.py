@@ -25,6 +25,7 @@ from core.config import Settings
 from core.db import Base, throwaway_postgres_database
 from core.host import Host
 from core.migrate import upgrade_core
+from hostapi.testing import _watch_for_leftovers
 
 pytest_plugins = ["tests.factories", "hostapi.testing"]
 
@@ -48,6 +49,18 @@ def _claimed_redis_database(url: str) -> Iterator[str]:
             return
         candidate.close()
     raise RuntimeError("no free Redis database number for this test run")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_process_outlives_the_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Fail the run when a process outlives the last teardown.
+
+    Counted: this process's children, and any process working in the run's temporary folders
+    (an embedded Redis server, a served instance's worker).
+    """
+    _watch_for_leftovers(request.config, tmp_path_factory.getbasetemp(), children=True)
 
 
 @pytest.fixture(scope="session")
@@ -87,6 +100,7 @@ def host(settings: Settings) -> Iterator[Host]:
     host = Host(settings)
     upgrade_core(host.engine)
     yield host
+    # Stops the embedded Redis while its folder (where it saves) is still there.
     host.dispose()
 
 
