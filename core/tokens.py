@@ -39,7 +39,7 @@ MAIL_INGEST_SCOPE = "desk.mail.ingest"
 HOST_ONLY_SCOPES: dict[str, tuple[str, str]] = {
     MAIL_INGEST_SCOPE: (
         "Mail server credential: deliver raw inbound mail to every department's mailbox",
-        "メールサーバー用の認証情報: すべての部署の受信メールを取り込む",
+        "メールサーバー用の認証情報: すべての部門の受信メールを取り込む",
     ),
 }
 

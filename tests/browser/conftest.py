@@ -72,8 +72,16 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def live_server(app, host: Host) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def app_config() -> dict[str, object]:
+    """Flask config the served app gets on top of the test app's (a test module overrides
+    this fixture, e.g. ``{"DESKHOST_LIMITS": SecurityLimits(login_account_limit=3)}``)."""
+    return {}
+
+
+@pytest.fixture
+def live_server(app, host: Host, app_config: dict[str, object]) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The test app (same host and database as ``host``) on a free loopback port."""
+    app.config.update(app_config)
     server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
@@ -83,6 +91,24 @@ def live_server(app, host: Host) -> Iterator[str]:  # type: ignore[no-untyped-de
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+@pytest.fixture
+def open_page(browser) -> Iterator[Callable[[str], object]]:  # type: ignore[no-untyped-def]
+    """Open a page in a fresh browser context of its own (``locale`` sets Accept-Language),
+    as another browser would; every context opened is closed after the test."""
+    contexts: list[object] = []
+
+    def open_in_new_context(locale: str = "en-US") -> object:
+        context = browser.new_context(locale=locale)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield open_in_new_context
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture
