@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from core.models import Account, Agent, Contact, CustomField
 from core.services import fields
 from core.services.base import Unit
+from core.web.i18n import compile_catalogs
 
 pytest_plugins = ["tests.api_fixtures"]
 
@@ -123,6 +124,19 @@ def test_remove_asks_first_and_says_the_values_go(
     admin.post(f"/admin/fields/contact/{field_id}/delete", data={"csrf_token": token})
     db.expire_all()
     assert db.get(Contact, contact.id).custom_fields == {}
+
+
+def test_japanese_editor_names_the_number_type_a_quantity_not_an_identifier(
+    admin: FlaskClient, admin_agent: Agent, db: Session
+) -> None:
+    compile_catalogs()
+    admin_agent.locale = "ja"
+    db.commit()
+    page = admin.get("/admin/fields/contact").get_data(as_text=True)
+    palette_button = re.search(r'id="palette-number">\s*<button[^>]*>([^<]*)</button>', page)
+    option = re.search(r'<option value="number"[^>]*>([^<]*)</option>', page)
+    assert palette_button and option
+    assert (palette_button.group(1), option.group(1)) == ("数値", "数値")
 
 
 def test_agent_cannot_open_the_editor(

@@ -15,20 +15,24 @@ _KEYWORDS = {
     "lazy_gettext": None,
     "lazy_ngettext": (1, 2),
     "pgettext": ((1, "c"), 2),
+    "lazy_pgettext": ((1, "c"), 2),
 }
 
+#: A message as catalogued: its msgid and its context (``None`` for most).
+Message = tuple[str, str | None]
 
-def _extracted_msgids(repo_root: Path) -> set[str]:
+
+def _extracted_messages(repo_root: Path) -> set[Message]:
     """What ``pybabel extract -F babel.cfg`` finds, through babel's Python API."""
     with open(repo_root / "babel.cfg") as config:
         method_map, options_map = parse_mapping_cfg(config)
-    msgids: set[str] = set()
-    for _filename, _lineno, message, _comments, _context in extract_from_dir(
+    messages: set[Message] = set()
+    for _filename, _lineno, message, _comments, context in extract_from_dir(
         str(repo_root), method_map, options_map, keywords=_KEYWORDS
     ):
         # A plural message is catalogued under its singular form, with the plural beside it.
-        msgids.add(message if isinstance(message, str) else message[0])
-    return msgids
+        messages.add((message if isinstance(message, str) else message[0], context))
+    return messages
 
 
 def _catalog(repo_root: Path, locale: str):  # type: ignore[no-untyped-def]
@@ -38,8 +42,12 @@ def _catalog(repo_root: Path, locale: str):  # type: ignore[no-untyped-def]
 
 
 def test_extraction_finds_the_ui_strings(repo_root: Path) -> None:
-    msgids = _extracted_msgids(repo_root)
+    msgids = {msgid for msgid, _context in _extracted_messages(repo_root)}
     assert {"Tickets", "Contacts", "Accounts", "Sign in"} <= msgids
+
+
+def test_extraction_keeps_message_contexts(repo_root: Path) -> None:
+    assert ("Number", "custom field type") in _extracted_messages(repo_root)
 
 
 def _is_translated(message) -> bool:  # type: ignore[no-untyped-def]
@@ -52,7 +60,9 @@ def _is_translated(message) -> bool:  # type: ignore[no-untyped-def]
 def test_every_extracted_string_has_a_japanese_translation(repo_root: Path) -> None:
     catalog = _catalog(repo_root, "ja")
     untranslated = sorted(
-        m for m in _extracted_msgids(repo_root) if not _is_translated(catalog.get(m))
+        (msgid, context or "")
+        for msgid, context in _extracted_messages(repo_root)
+        if not _is_translated(catalog.get(msgid, context=context))
     )
     assert untranslated == [], "add these to ja/LC_MESSAGES/messages.po: " + repr(untranslated)
 
@@ -64,5 +74,9 @@ def test_japanese_translations_are_not_fuzzy(repo_root: Path) -> None:
 
 def test_english_catalog_lists_every_extracted_string(repo_root: Path) -> None:
     catalog = _catalog(repo_root, "en")
-    missing = sorted(m for m in _extracted_msgids(repo_root) if catalog.get(m) is None)
+    missing = sorted(
+        (msgid, context or "")
+        for msgid, context in _extracted_messages(repo_root)
+        if catalog.get(msgid, context=context) is None
+    )
     assert missing == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask_babel import LazyString, lazy_gettext
+from flask_babel import LazyString, lazy_gettext, lazy_pgettext
 
 STATUS_TYPES: dict[str, LazyString] = {
     "open": lazy_gettext("Open"),
@@ -84,10 +84,11 @@ VIEW_LABELS: dict[str, LazyString] = {
     "in the last N days": lazy_gettext("in the last N days"),
 }
 
-#: Custom field types, as the field editor's palette names them.
+#: Custom field types, as the field editor's palette names them. "Number" has a context of its
+#: own: the plain msgid is a ticket's number (an identifier, 番号), this one a quantity (数値).
 FIELD_TYPES: dict[str, LazyString] = {
     "text": lazy_gettext("Text"),
-    "number": lazy_gettext("Number"),
+    "number": lazy_pgettext("custom field type", "Number"),
     "date": lazy_gettext("Date"),
     "picklist": lazy_gettext("Picklist"),
     "checkbox": lazy_gettext("Checkbox"),
