@@ -3,18 +3,26 @@
 Reads are direct queries capped by the context's departments and scopes; writes go through the
 core services as the system actor ``extension:<plugin id>``, after the context has checked its
 own department limits, so every change is validated, audited and emits its event as any other.
+
+A call beyond the installation's granted scopes raises :class:`hostapi.ScopeError` and is
+recorded against the installation as a :class:`~core.models.HookError` (hook
+``scope_denied``), whether or not the extension catches the error. The record is written in a
+transaction of its own once the context's session ends its transaction, committed or rolled
+back: the savepoint of a raising hook, or a page that never commits, would otherwise take it
+with them, and on SQLite no second writer can start while that session holds the write lock.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, event, func, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from core import crypto
 from core.errors import ValidationFailed
@@ -25,6 +33,8 @@ from core.models import (
     ContactIdentity,
     Department,
     HappinessRating,
+    HookError,
+    Installation,
     InstallationStorage,
     Organisation,
     OutboxEvent,
@@ -54,9 +64,14 @@ from hostapi import scopes as scope
 
 if TYPE_CHECKING:
     from core.host import Host
-    from core.models import Installation
+
+log = logging.getLogger(__name__)
 
 SECRET_PREFIX = "secret:"
+#: The ``hook`` of the HookError that records a call beyond the granted scopes.
+SCOPE_DENIED = "scope_denied"
+#: Where a session keeps the scope denials its contexts saw, until its transaction ends.
+_DENIALS_KEY = "deskhost.scope_denials"
 
 
 class HostContext(Context):
@@ -85,6 +100,7 @@ class HostContext(Context):
         self._agent = agent
         self._organisation: Organisation | None = None
         self._department_ids: frozenset[int] | None = None
+        self._denied_scopes: set[str] = set()
 
     @classmethod
     def for_installation(
@@ -495,7 +511,26 @@ class HostContext(Context):
 
     def _need(self, name: str) -> None:
         if name not in self._scopes:
+            self._note_denial(name)
             raise ScopeError(name)
+
+    def _note_denial(self, name: str) -> None:
+        """Keep the denial on the session, to be recorded when its transaction ends (once per
+        context and scope: a loop of denied calls is one record)."""
+        if self._installation_id is None or name in self._denied_scopes:
+            return
+        self._denied_scopes.add(name)
+        log.warning(
+            "extension %r (installation %s) used scope %r, which it was not granted",
+            self._plugin_id,
+            self._installation_id,
+            name,
+        )
+        denial = (self._host, self._installation_id, self._plugin_id, name, clock.now())
+        if self._session.in_transaction():
+            self._session.info.setdefault(_DENIALS_KEY, []).append(denial)
+        else:
+            _record([denial])
 
     def _require_installation(self) -> int:
         if self._installation_id is None:
@@ -549,3 +584,32 @@ class HostContext(Context):
                 .limit(1)
             )
         return None
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _record_scope_denials(session: Session, transaction: SessionTransaction) -> None:
+    """Once a session's outermost transaction ends, record the scope denials it saw."""
+    if transaction.parent is not None or not session.info.get(_DENIALS_KEY):
+        return
+    _record(session.info.pop(_DENIALS_KEY))
+
+
+def _record(denials: list[tuple[Host, int, str, str, datetime]]) -> None:
+    """Write scope denials as HookErrors, each in a transaction of its own."""
+    for host, installation_id, plugin_id, scope_name, at in denials:
+        try:
+            with host.transaction() as writer:
+                if writer.get(Installation, installation_id) is None:
+                    continue  # purged meanwhile: nothing to record it against
+                writer.add(
+                    HookError(
+                        installation_id=installation_id,
+                        plugin_id=plugin_id,
+                        hook=SCOPE_DENIED,
+                        error=f"ScopeError: the extension used the scope {scope_name!r}, "
+                        "which this installation was not granted.",
+                        at=at,
+                    )
+                )
+        except Exception:  # recording must never break the caller's own work
+            log.exception("could not record a scope denial of installation %s", installation_id)
