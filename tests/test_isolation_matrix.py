@@ -56,8 +56,9 @@ from core.models import (
 from core.services import tickets as ticket_service
 from hostapi import clock
 from hostapi import scopes as scope_catalogue
-from tests.api_fixtures import sign_in
 from tests.factories import install_for, system_unit
+
+pytest_plugins = ["tests.api_fixtures"]
 
 API_PREFIX = "/api/v1"
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -435,6 +436,9 @@ class Caller:
     bearer token for the REST API."""
 
     def __init__(self, app: Flask, agent: Agent, bearer: dict[str, str]) -> None:
+        # Imported here: pytest loads the module as a plugin first (pytest_plugins above).
+        from tests.api_fixtures import sign_in
+
         self.browser = app.test_client()
         self.csrf = sign_in(self.browser, agent)
         self.api = app.test_client()
