@@ -49,6 +49,14 @@ def main() -> None:
     Configuration comes from the environment: DATABASE_URL, REDIS_URL, SECRET_KEY,
     DESKHOST_ENCRYPTION_KEY, DESKHOST_INSTANCE_DIR (see the README).
     """
+    # SIGTERM's default action ends the process without its exit handlers, which would leave
+    # an embedded Redis this command started running; exiting normally runs them. serve and
+    # worker install handlers of their own.
+    signal.signal(signal.SIGTERM, _exit_on_terminate)
+
+
+def _exit_on_terminate(signum: int, _frame: object) -> None:
+    sys.exit(128 + signum)
 
 
 @main.command("migrate")

@@ -258,3 +258,45 @@ def test_a_run_that_leaves_a_process_in_its_folder_fails_naming_it(
     assert "1 passed" in run.stdout
     assert "1 process(es) outlived the test run" in run.stdout
     assert "sleep 300" in run.stdout
+
+
+#: A deskhost command that starts the embedded Redis, then works until it is stopped.
+_HOLDING_COMMAND = """
+import time
+from flask import current_app
+from flask.cli import with_appcontext
+from core.cli import main
+
+@main.command("hold")
+@with_appcontext
+def hold():
+    current_app.extensions["deskhost.host"].redis.ping()
+    print("ready", flush=True)
+    time.sleep(600)
+
+main()
+"""
+
+
+def test_any_command_stopped_by_sigterm_stops_the_embedded_redis_it_started(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    instance_dir = tmp_path / "holding"
+    holding = psutil.Popen(
+        [sys.executable, "-c", _HOLDING_COMMAND, "hold"],
+        env=_instance_env(instance_dir),
+        cwd=repo_root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert holding.stdout is not None and holding.stdout.readline().strip() == "ready"
+        server = _embedded_redis(instance_dir)
+        assert server is not None
+        holding.send_signal(signal.SIGTERM)
+        assert holding.wait(timeout=DEADLINE) == 128 + signal.SIGTERM
+        _wait_for(lambda: _gone(server), "the embedded Redis to stop")
+    finally:
+        if holding.poll() is None:
+            holding.kill()
