@@ -8,9 +8,10 @@ from email import policy
 from email.parser import BytesParser
 
 import pytest
+from sqlalchemy.orm import Session
 
 from core.host import Host
-from core.models import Agent
+from core.models import Agent, Department
 from core.services.base import Actor, Unit
 from tests.intake_helpers import SmtpSink, WorkIn, free_port
 
@@ -53,3 +54,11 @@ def smtp_sink() -> Iterator[SmtpSink]:
         yield sink
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def mailbox_department(department: Department, db: Session) -> Department:
+    """ "Support" with its mailbox."""
+    department.mailbox = "support@desk.example"
+    db.commit()
+    return department

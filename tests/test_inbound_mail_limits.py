@@ -41,14 +41,6 @@ def size_limited(host: Host, monkeypatch: pytest.MonkeyPatch) -> Host:
 
 
 @pytest.fixture
-def mailbox_department(department: Department, db: Session) -> Department:
-    """ "Support" with its mailbox."""
-    department.mailbox = "support@desk.example"
-    db.commit()
-    return department
-
-
-@pytest.fixture
 def listener(host: Host) -> Iterator[Any]:
     """The desk's SMTP listener on a free loopback port (made after the settings changed)."""
     controller = make_controller(host, "127.0.0.1", free_port())

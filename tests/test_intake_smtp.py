@@ -32,14 +32,6 @@ def smtp_host(host: Host, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch) 
     return host
 
 
-@pytest.fixture
-def mailbox_department(department: Department, db: Session) -> Department:
-    """ "Support" with its mailbox."""
-    department.mailbox = "support@desk.example"
-    db.commit()
-    return department
-
-
 def _customer_ticket(work_in: WorkIn, message_id: str = "<ask@customer.example>") -> Ticket:
     with work_in() as unit:
         outcome = email_in.receive_email(unit, raw_email(message_id=message_id))
