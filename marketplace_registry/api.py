@@ -30,7 +30,7 @@ from core.api.auth import (
     unit,
 )
 from core.api.blueprint import api_blueprint, commit
-from core.api.schemas import StrictSchema
+from core.api.schemas import Id, StrictSchema, Text
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.host import Host
 from core.models import Installation
@@ -236,23 +236,25 @@ class InstallationListSchema(ma.Schema):
 class InstallationCreateSchema(StrictSchema):
     """A new installation: where it applies, its settings, and the terms accepted."""
 
-    plugin_id = fields.String(required=True)
-    department_ids = fields.List(fields.Integer(), required=True)
-    profile_ids = fields.List(fields.Integer(), required=True)
+    plugin_id = Text(required=True, min_length=1, max_length=100)
+    department_ids = fields.List(Id(), required=True)
+    profile_ids = fields.List(Id(), required=True)
     terms_accepted = fields.Boolean(
         required=True, metadata={"description": "Must be true: the admin accepts the terms."}
     )
     settings = fields.Dict(
         load_default=dict, metadata={"description": "By name, as the manifest's schema says."}
     )
-    label = fields.String(load_default="", metadata={"description": "To tell several apart."})
+    label = Text(
+        load_default="", max_length=200, metadata={"description": "To tell several apart."}
+    )
 
 
 class InstallationUpdateSchema(StrictSchema):
     """What to change: fields left out stay as they are; settings left out too."""
 
-    department_ids = fields.List(fields.Integer())
-    profile_ids = fields.List(fields.Integer())
+    department_ids = fields.List(Id())
+    profile_ids = fields.List(Id())
     settings = fields.Dict(metadata={"description": "Only the settings to change."})
 
 
@@ -332,7 +334,7 @@ def create_installation(data: dict[str, Any]) -> dict[str, Any]:
     return installation_view(_host(), work.session, installation)
 
 
-@installations.route("/<int:installation_id>", methods=["GET"])
+@installations.route("/<id:installation_id>", methods=["GET"])
 @_managing(change=False)
 @installations.response(200, InstallationSchema)
 def get_installation(installation_id: int) -> dict[str, Any]:
@@ -341,7 +343,7 @@ def get_installation(installation_id: int) -> dict[str, Any]:
     return installation_view(_host(), session, _installation(session, installation_id))
 
 
-@installations.route("/<int:installation_id>", methods=["PATCH"])
+@installations.route("/<id:installation_id>", methods=["PATCH"])
 @_managing(change=True)
 @installations.arguments(InstallationUpdateSchema)
 @installations.response(200, InstallationSchema)
@@ -362,7 +364,7 @@ def update_installation(changes: dict[str, Any], installation_id: int) -> dict[s
     return installation_view(_host(), work.session, installation)
 
 
-@installations.route("/<int:installation_id>/upgrade", methods=["POST"])
+@installations.route("/<id:installation_id>/upgrade", methods=["POST"])
 @_managing(change=True)
 @installations.response(200, InstallationSchema)
 def upgrade_installation(installation_id: int) -> dict[str, Any]:
@@ -378,7 +380,7 @@ def upgrade_installation(installation_id: int) -> dict[str, Any]:
     return installation_view(_host(), work.session, installation)
 
 
-@installations.route("/<int:installation_id>/restore", methods=["POST"])
+@installations.route("/<id:installation_id>/restore", methods=["POST"])
 @_managing(change=True)
 @installations.response(200, InstallationSchema)
 def restore_installation(installation_id: int) -> dict[str, Any]:
@@ -394,7 +396,7 @@ def restore_installation(installation_id: int) -> dict[str, Any]:
     return installation_view(_host(), work.session, installation)
 
 
-@installations.route("/<int:installation_id>", methods=["DELETE"])
+@installations.route("/<id:installation_id>", methods=["DELETE"])
 @_managing(change=True)
 @installations.arguments(UninstallArgsSchema, location="query", arg_name="query")
 @installations.arguments(UninstallArgsSchema, location="json", required=False, arg_name="body")

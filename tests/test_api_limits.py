@@ -49,6 +49,7 @@ def admin(bearer_for: Callable[..., dict[str, str]], admin_agent: Agent) -> dict
         f"/api/v1/tickets/{INT64_MAX + 1}",
         f"/api/v1/contacts/{INT64_MAX + 1}/comments",
         f"/api/v1/customer-imports/{INT32_MAX + 1}",
+        f"/api/v1/installations/{INT32_MAX + 1}",
         "/api/v1/views/contact/99999999999/records",
         "/api/v1/views/contact/²/records",
     ],
@@ -284,6 +285,25 @@ def test_history_import_refuses_a_record_with_nul_naming_line_and_field(
     assert line == 2
     assert "last_name" in message and NUL_MESSAGE in message
     assert db.scalar(select(func.count(Contact.id))) == 0
+
+
+def test_form_part_without_a_name_is_422_naming_it_empty(
+    client: FlaskClient, admin: dict[str, str]
+) -> None:
+    boundary = "part"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data\r\n\r\nnull\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n'
+        f"\r\nname\r\nAcme\r\n--{boundary}--\r\n"
+    )
+    answer = client.post(
+        "/api/v1/customer-imports",
+        data=body.encode(),
+        content_type=f"multipart/form-data; boundary={boundary}",
+        headers=admin,
+    )
+    assert answer.status_code == 422
+    assert answer.json["errors"]["json"] == {"": ["Unknown field."]}
 
 
 # --------------------------------------------------------------------------------- JSON

@@ -9,6 +9,7 @@ never answer an API request and the API's JSON never answers a page.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import marshmallow as ma
@@ -41,6 +42,20 @@ class ErrorSchema(ma.Schema):
     )
 
 
+def _named(errors: Any) -> Any:
+    """Field errors with every field name text: a form part may come without a name."""
+    if not isinstance(errors, Mapping):
+        return errors
+    named: dict[str, Any] = {}
+    for key, value in errors.items():
+        name, messages = ("" if key is None else str(key)), _named(value)
+        if isinstance(named.get(name), list) and isinstance(messages, list):
+            named[name] = named[name] + messages
+        else:
+            named[name] = messages
+    return named
+
+
 def http_error_response(error: HTTPException) -> ErrorResponse:
     """The JSON answer for an HTTP exception (``abort(..., message=, errors=, headers=)``)."""
     code = error.code or 500
@@ -54,9 +69,9 @@ def http_error_response(error: HTTPException) -> ErrorResponse:
     elif error.description and code != 500:
         payload["message"] = error.description
     if "errors" in data:
-        payload["errors"] = data["errors"]
+        payload["errors"] = _named(data["errors"])
     elif "messages" in data:  # webargs puts schema errors there
-        payload["errors"] = data["messages"]
+        payload["errors"] = _named(data["messages"])
     for key in ("error", "scope", "permission"):
         if key in data:
             payload[key] = data[key]
@@ -69,7 +84,7 @@ def desk_error_response(error: DeskError) -> ErrorResponse:
     payload: dict[str, Any] = {"code": code, "status": default_exceptions[code]().name}
     if isinstance(error, ValidationFailed):
         # Services name the fields of the request body they were handed.
-        payload["errors"] = {"json": error.errors}
+        payload["errors"] = {"json": _named(error.errors)}
     else:
         payload["message"] = str(error)
     if isinstance(error, Forbidden):
