@@ -58,15 +58,20 @@ class InboundResultSchema(ma.Schema):
 class CallCreateSchema(schemas.StrictSchema):
     """A phone call to log as a ticket."""
 
-    phone = fields.String(required=True, metadata={"description": "The caller's number."})
-    caller_name = fields.String(load_default="")
+    phone = schemas.Text(
+        required=True,
+        min_length=1,
+        max_length=50,
+        metadata={"description": "The caller's number."},
+    )
+    caller_name = schemas.Text(load_default="", max_length=200)
     direction = fields.String(
         load_default="incoming", validate=validate.OneOf(("incoming", "outgoing"))
     )
-    department_id = fields.Integer(required=True)
-    subject = fields.String(required=True)
-    notes = fields.String(load_default="")
-    duration_seconds = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    department_id = schemas.Id(required=True)
+    subject = schemas.Text(required=True, min_length=1, max_length=500)
+    notes = schemas.Text(load_default="", max_length=100_000)
+    duration_seconds = schemas.Int32(load_default=0)
 
 
 class SpamMessageSchema(ma.Schema):
@@ -104,14 +109,16 @@ class SpamRuleCreateSchema(schemas.StrictSchema):
     kind = fields.String(
         required=True, validate=validate.OneOf(spam.RULE_KINDS), metadata={"example": "domain"}
     )
-    pattern = fields.String(
+    pattern = schemas.Text(
         required=True,
+        min_length=1,
+        max_length=500,
         metadata={
             "description": "Address, phone, domain, or a case-insensitive substring; "
             "`/…/` for a regular expression (header and content rules)."
         },
     )
-    header_name = fields.String(load_default=None, allow_none=True)
+    header_name = schemas.Text(load_default=None, allow_none=True, max_length=200)
     is_active = fields.Boolean(load_default=True)
 
 
@@ -198,7 +205,7 @@ def list_spam(limit: int, cursor: str | None) -> dict[str, Any]:
     return page(rows, limit, spam.cursor_of)
 
 
-@spam_blp.route("/messages/<int:message_id>", methods=["GET"])
+@spam_blp.route("/messages/<bigid:message_id>", methods=["GET"])
 @scoped(scopes.TICKETS_READ)
 @spam_blp.response(200, SpamMessageSchema)
 def get_spam(message_id: int) -> SpamMessage:
@@ -206,7 +213,7 @@ def get_spam(message_id: int) -> SpamMessage:
     return spam.get_held(unit(), message_id)
 
 
-@spam_blp.route("/messages/<int:message_id>/release", methods=["POST"])
+@spam_blp.route("/messages/<bigid:message_id>/release", methods=["POST"])
 @scoped(scopes.TICKETS_WRITE)
 @spam_blp.response(200, InboundResultSchema)
 def release_spam(message_id: int) -> dict[str, Any]:
@@ -217,7 +224,7 @@ def release_spam(message_id: int) -> dict[str, Any]:
     return _result(outcome)
 
 
-@spam_blp.route("/messages/<int:message_id>/block", methods=["POST"])
+@spam_blp.route("/messages/<bigid:message_id>/block", methods=["POST"])
 @scoped(scopes.TICKETS_WRITE)
 @spam_blp.response(201, SpamRuleSchema)
 def block_spam_sender(message_id: int) -> SpamRule:
@@ -228,7 +235,7 @@ def block_spam_sender(message_id: int) -> SpamRule:
     return rule
 
 
-@spam_blp.route("/messages/<int:message_id>", methods=["DELETE"])
+@spam_blp.route("/messages/<bigid:message_id>", methods=["DELETE"])
 @scoped(scopes.TICKETS_WRITE)
 @spam_blp.response(204)
 def delete_spam(message_id: int) -> None:
@@ -257,7 +264,7 @@ def create_rule(data: dict[str, Any]) -> SpamRule:
     return rule
 
 
-@spam_blp.route("/rules/<int:rule_id>", methods=["PATCH"])
+@spam_blp.route("/rules/<id:rule_id>", methods=["PATCH"])
 @scoped(scopes.TICKETS_WRITE)
 @spam_blp.arguments(SpamRuleUpdateSchema)
 @spam_blp.response(200, SpamRuleSchema)
@@ -269,7 +276,7 @@ def update_rule(data: dict[str, Any], rule_id: int) -> SpamRule:
     return rule
 
 
-@spam_blp.route("/rules/<int:rule_id>", methods=["DELETE"])
+@spam_blp.route("/rules/<id:rule_id>", methods=["DELETE"])
 @scoped(scopes.TICKETS_WRITE)
 @spam_blp.response(204)
 def delete_rule(rule_id: int) -> None:
