@@ -285,13 +285,13 @@ def installations() -> ResponseReturnValue:
     )
 
 
-@blueprint.get("/installations/<int:installation_id>")
+@blueprint.get("/installations/<id:installation_id>")
 def installation(installation_id: int) -> ResponseReturnValue:
     """One installation: its state, scopes, departments, profiles, settings and history."""
     return _render_installation(_installation(installation_id))
 
 
-@blueprint.post("/installations/<int:installation_id>/scope")
+@blueprint.post("/installations/<id:installation_id>/scope")
 def edit_scope(installation_id: int) -> ResponseReturnValue:
     """Change the departments and permission profiles an installation covers."""
     installation = _installation(installation_id)
@@ -312,7 +312,7 @@ def edit_scope(installation_id: int) -> ResponseReturnValue:
     return redirect(url_for(".installation", installation_id=installation_id))
 
 
-@blueprint.post("/installations/<int:installation_id>/settings")
+@blueprint.post("/installations/<id:installation_id>/settings")
 def edit_settings(installation_id: int) -> ResponseReturnValue:
     """Change an installation's settings; a blank secret keeps the stored one."""
     installation = _installation(installation_id)
@@ -331,7 +331,7 @@ def edit_settings(installation_id: int) -> ResponseReturnValue:
     return redirect(url_for(".installation", installation_id=installation_id))
 
 
-@blueprint.post("/installations/<int:installation_id>/upgrade")
+@blueprint.post("/installations/<id:installation_id>/upgrade")
 def upgrade(installation_id: int) -> ResponseReturnValue:
     """Bring an installation to the deployed version (new scopes then wait for consent)."""
     installation = _installation(installation_id)
@@ -345,7 +345,7 @@ def upgrade(installation_id: int) -> ResponseReturnValue:
     return redirect(url_for(".installation", installation_id=installation_id))
 
 
-@blueprint.post("/installations/<int:installation_id>/restore")
+@blueprint.post("/installations/<id:installation_id>/restore")
 def restore(installation_id: int) -> ResponseReturnValue:
     """Bring an archived installation back with its data; it then needs fresh consent."""
     installation = _installation(installation_id)
@@ -360,7 +360,7 @@ def restore(installation_id: int) -> ResponseReturnValue:
 DATA_CHOICES = ("keep", "purge")
 
 
-@blueprint.route("/installations/<int:installation_id>/uninstall", methods=["GET", "POST"])
+@blueprint.route("/installations/<id:installation_id>/uninstall", methods=["GET", "POST"])
 def uninstall(installation_id: int) -> ResponseReturnValue:
     """Confirm an uninstall, keeping the extension's data (restorable) or purging it."""
     installation = _installation(installation_id)

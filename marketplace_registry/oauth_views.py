@@ -252,7 +252,7 @@ def introspect() -> ResponseReturnValue:
 # ------------------------------------------------------------------------------ host consent
 
 
-@blueprint.get("/admin/marketplace/installations/<int:installation_id>/authorize")
+@blueprint.get("/admin/marketplace/installations/<id:installation_id>/authorize")
 @_writes
 @login_required
 def start_authorization(installation_id: int) -> ResponseReturnValue:

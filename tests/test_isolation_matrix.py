@@ -109,17 +109,17 @@ NON_ID_PARAMETERS: dict[str, str] = {
 #: document spell them), each with why.
 OPTED_OUT: dict[str, str] = {
     "POST /api/v1/inbound/email": (
-        "raw MIME is the mail server's to feed: the endpoint is being moved behind its own "
-        "desk.mail.ingest scope, which no agent's ordinary token holds"
+        "raw MIME is the mail server's to feed: only the mail server's credential (a token "
+        "with desk.mail.ingest alone) may call it, tested in test_security_mail_ingest.py"
     ),
-    "GET /support/<int:department_id>": (
+    "GET /support/<id:department_id>": (
         "the public support form: department ids are published to customers, no agent acts"
     ),
-    "POST /support/<int:department_id>": (
+    "POST /support/<id:department_id>": (
         "the public support form: department ids are published to customers, no agent acts"
     ),
     **{
-        f"{method} /hooks/<plugin_id>/<int:installation_id>/<name>": (
+        f"{method} /hooks/<plugin_id>/<id:installation_id>/<name>": (
             "an extension's webhook: authenticated by the extension's own signature, not by an "
             "agent (core.web.extensions)"
         )
@@ -129,12 +129,12 @@ OPTED_OUT: dict[str, str] = {
 
 #: Rules an agent may use on their own records without any permission, and why.
 NO_PERMISSION_NEEDED: dict[str, str] = {
-    "POST /notifications/<int:notification_id>/read": "an agent's own notification",
-    "GET /notifications/<int:notification_id>/open": (
+    "POST /notifications/<bigid:notification_id>/read": "an agent's own notification",
+    "GET /notifications/<bigid:notification_id>/open": (
         "an agent's own notification (its target checks permissions when opened)"
     ),
     "POST /api/v1/me/notifications/{notification_id}/read": "an agent's own notification",
-    "POST /settings/tokens/<int:token_id>/revoke": "an agent's own access token",
+    "POST /settings/tokens/<id:token_id>/revoke": "an agent's own access token",
     "DELETE /api/v1/me/tokens/{token_id}": "an agent's own access token",
 }
 
@@ -178,7 +178,7 @@ def page_operations(app: Flask) -> list[Operation]:
     """Every method of every page rule (the REST API's rules come from its document)."""
     found = []
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith(API_PREFIX + "/") and rule.endpoint != "api_fallback.not_found":
+        if rule.rule.startswith(API_PREFIX + "/"):
             continue
         names = tuple(_PAGE_PARAMETER.findall(rule.rule))
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):

@@ -57,7 +57,7 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(mount)
     hooks = Blueprint("deskhost_webhooks", __name__, url_prefix="/hooks")
     view = hooks.route(
-        "/<plugin_id>/<int:installation_id>/<name>",
+        "/<plugin_id>/<id:installation_id>/<name>",
         methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
     )(webhook)
     csrf = app.extensions.get("csrf")

@@ -15,6 +15,7 @@ before anything parses it (Python's parser would run out of stack on 100,000 ``[
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask import Flask, request
 from werkzeug.exceptions import BadRequest
@@ -25,6 +26,7 @@ from core.models.types import INT32_MAX, INT64_MAX
 __all__ = [
     "MAX_JSON_DEPTH",
     "BigIdConverter",
+    "BoundedIntConverter",
     "IdConverter",
     "init_app",
     "json_too_deep",
@@ -46,6 +48,19 @@ class BigIdConverter(IntegerConverter):
 
     def __init__(self, url_map: Map) -> None:
         super().__init__(url_map, min=1, max=INT64_MAX)
+
+
+class BoundedIntConverter(IntegerConverter):
+    """werkzeug's ``int``, never beyond :data:`INT64_MAX`: no database column holds more.
+
+    A safety net for routes that still say ``<int:…>`` (an extension's pages, say): the host's
+    own routes name ``id`` or ``bigid``, which a test checks.
+    """
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        super().__init__(url_map, *args, **kwargs)
+        if self.max is None or self.max > INT64_MAX:
+            self.max = INT64_MAX
 
 
 # A JSON string (escapes included); what it holds never counts towards the nesting.
@@ -77,6 +92,7 @@ def _refuse_deep_json() -> None:
 
 def init_app(app: Flask) -> None:
     """Register the id converters (before any route uses them) and the JSON depth check."""
+    app.url_map.converters["int"] = BoundedIntConverter
     app.url_map.converters["id"] = IdConverter
     app.url_map.converters["bigid"] = BigIdConverter
     app.before_request(_refuse_deep_json)

@@ -162,7 +162,7 @@ def _customer_page_again(customer: Contact | Account) -> ResponseReturnValue:
 # ---------------------------------------------------------------------------------- comments
 
 
-@blueprint.post("/<any(contacts, accounts):kinds>/<int:customer_id>/comments")
+@blueprint.post("/<any(contacts, accounts):kinds>/<bigid:customer_id>/comments")
 @login_required
 def add_comment(kinds: str, customer_id: int) -> ResponseReturnValue:
     """Comment on a contact or an account."""
@@ -186,7 +186,7 @@ def _comment_and_customer(comment_id: int) -> tuple[CustomerComment, Contact | A
     return comment, comment_service.customer_of(unit, "account", comment.account_id)
 
 
-@blueprint.post("/comments/<int:comment_id>/edit")
+@blueprint.post("/comments/<bigid:comment_id>/edit")
 @login_required
 def edit_comment(comment_id: int) -> ResponseReturnValue:
     """Change one's own comment."""
@@ -201,7 +201,7 @@ def edit_comment(comment_id: int) -> ResponseReturnValue:
     return redirect(_customer_page_url(customer, f"#comment-{comment_id}"))
 
 
-@blueprint.post("/comments/<int:comment_id>/delete")
+@blueprint.post("/comments/<bigid:comment_id>/delete")
 @login_required
 def delete_comment(comment_id: int) -> ResponseReturnValue:
     """Delete one's own comment."""
@@ -232,7 +232,7 @@ def mentionable_agents() -> ResponseReturnValue:
 # ----------------------------------------------------------------------------------- follows
 
 
-@blueprint.post("/<any(contacts, accounts):kinds>/<int:customer_id>/follow")
+@blueprint.post("/<any(contacts, accounts):kinds>/<bigid:customer_id>/follow")
 @login_required
 def follow(kinds: str, customer_id: int) -> ResponseReturnValue:
     """Follow (``following=1``) or stop following (``following=0``) a contact or an account."""
@@ -263,7 +263,7 @@ def _product_from_form() -> Product:
     return product
 
 
-@blueprint.post("/<any(contacts, accounts):kinds>/<int:customer_id>/products")
+@blueprint.post("/<any(contacts, accounts):kinds>/<bigid:customer_id>/products")
 @login_required
 def link_product(kinds: str, customer_id: int) -> ResponseReturnValue:
     """Link a product to a contact or an account."""
@@ -281,7 +281,7 @@ def link_product(kinds: str, customer_id: int) -> ResponseReturnValue:
 
 
 @blueprint.post(
-    "/<any(contacts, accounts):kinds>/<int:customer_id>/products/<int:product_id>/unlink"
+    "/<any(contacts, accounts):kinds>/<bigid:customer_id>/products/<id:product_id>/unlink"
 )
 @login_required
 def unlink_product(kinds: str, customer_id: int, product_id: int) -> ResponseReturnValue:
@@ -393,7 +393,7 @@ def unread_count() -> ResponseReturnValue:
     return jsonify(unread=notification_service.unread_count(request_unit()))
 
 
-@blueprint.get("/notifications/<int:notification_id>/open")
+@blueprint.get("/notifications/<bigid:notification_id>/open")
 @login_required
 def open_notification(notification_id: int) -> ResponseReturnValue:
     """Mark the notification read and go to what it is about.
@@ -409,7 +409,7 @@ def open_notification(notification_id: int) -> ResponseReturnValue:
     return redirect(view.target_url)
 
 
-@blueprint.post("/notifications/<int:notification_id>/read")
+@blueprint.post("/notifications/<bigid:notification_id>/read")
 @login_required
 def mark_read(notification_id: int) -> ResponseReturnValue:
     """Mark one notification read."""

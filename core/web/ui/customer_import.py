@@ -137,7 +137,7 @@ def upload(kind: str) -> ResponseReturnValue:
     return redirect(url_for("customer_import.detail", kind=kind, import_id=record.id))
 
 
-@blueprint.get("/<any(contacts, accounts):kind>/import/<int:import_id>")
+@blueprint.get("/<any(contacts, accounts):kind>/import/<id:import_id>")
 @login_required
 def detail(kind: str, import_id: int) -> ResponseReturnValue:
     """Mapping and dry-run preview before the start; progress afterwards."""
@@ -177,7 +177,7 @@ def _detail(
     return page, 422 if errors else 200
 
 
-@blueprint.post("/<any(contacts, accounts):kind>/import/<int:import_id>/mapping")
+@blueprint.post("/<any(contacts, accounts):kind>/import/<id:import_id>/mapping")
 @login_required
 def save_mapping(kind: str, import_id: int) -> ResponseReturnValue:
     """Save the mapping and the match fields, then preview again."""
@@ -194,7 +194,7 @@ def save_mapping(kind: str, import_id: int) -> ResponseReturnValue:
     return redirect(url_for("customer_import.detail", kind=kind, import_id=import_id))
 
 
-@blueprint.post("/<any(contacts, accounts):kind>/import/<int:import_id>/start")
+@blueprint.post("/<any(contacts, accounts):kind>/import/<id:import_id>/start")
 @login_required
 def start(kind: str, import_id: int) -> ResponseReturnValue:
     """Start the import job and show its progress."""
@@ -210,7 +210,7 @@ def start(kind: str, import_id: int) -> ResponseReturnValue:
     return redirect(url_for("customer_import.detail", kind=kind, import_id=import_id))
 
 
-@blueprint.get("/<any(contacts, accounts):kind>/import/<int:import_id>/progress")
+@blueprint.get("/<any(contacts, accounts):kind>/import/<id:import_id>/progress")
 @login_required
 def progress(kind: str, import_id: int) -> ResponseReturnValue:
     """The import's progress as JSON, for the page's polling."""
@@ -218,7 +218,7 @@ def progress(kind: str, import_id: int) -> ResponseReturnValue:
     return jsonify({**runner.progress_of(record), "state_label": str(STATES[record.state])})
 
 
-@blueprint.get("/<any(contacts, accounts):kind>/import/<int:import_id>/rejected-rows.csv")
+@blueprint.get("/<any(contacts, accounts):kind>/import/<id:import_id>/rejected-rows.csv")
 @login_required
 def rejected_rows(kind: str, import_id: int) -> ResponseReturnValue:
     """The rejected rows (CSV, UTF-8 with BOM): the file's columns plus "errors"."""

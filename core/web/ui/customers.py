@@ -89,7 +89,7 @@ def accounts() -> ResponseReturnValue:
 # ------------------------------------------------------------------------------ detail pages
 
 
-@blueprint.get("/contacts/<int:contact_id>")
+@blueprint.get("/contacts/<bigid:contact_id>")
 @login_required
 def contact(contact_id: int) -> ResponseReturnValue:
     """One contact: details and the tab area."""
@@ -104,7 +104,7 @@ def contact(contact_id: int) -> ResponseReturnValue:
     )
 
 
-@blueprint.get("/accounts/<int:account_id>")
+@blueprint.get("/accounts/<bigid:account_id>")
 @login_required
 def account(account_id: int) -> ResponseReturnValue:
     """One account: details, its contacts and the tab area."""
@@ -273,7 +273,7 @@ def new_contact() -> ResponseReturnValue:
     return _render_record_form("contact", None, values={})
 
 
-@blueprint.route("/contacts/<int:contact_id>/edit", methods=["GET", "POST"])
+@blueprint.route("/contacts/<bigid:contact_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_contact(contact_id: int) -> ResponseReturnValue:
     """Edit a contact's details and custom fields."""
@@ -292,7 +292,7 @@ def new_account() -> ResponseReturnValue:
     return _render_record_form("account", None, values={})
 
 
-@blueprint.route("/accounts/<int:account_id>/edit", methods=["GET", "POST"])
+@blueprint.route("/accounts/<bigid:account_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_account(account_id: int) -> ResponseReturnValue:
     """Edit an account's details and custom fields."""
@@ -402,7 +402,7 @@ def new_view(plural: str) -> ResponseReturnValue:
     return _render_view_form(entity, None, settings)
 
 
-@blueprint.route("/<plural>/views/<int:view_id>/edit", methods=["GET", "POST"])
+@blueprint.route("/<plural>/views/<id:view_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_view(plural: str, view_id: int) -> ResponseReturnValue:
     """Edit one of the agent's views."""
@@ -423,7 +423,7 @@ def edit_view(plural: str, view_id: int) -> ResponseReturnValue:
     return _render_view_form(entity, view, settings)
 
 
-@blueprint.post("/<plural>/views/<int:view_id>/delete")
+@blueprint.post("/<plural>/views/<id:view_id>/delete")
 @login_required
 def delete_view(plural: str, view_id: int) -> ResponseReturnValue:
     """Delete one of the agent's views and go back to the default view."""

@@ -148,7 +148,7 @@ def groups(kinds: str) -> ResponseReturnValue:
     )
 
 
-@blueprint.get("/<any(contacts, accounts):kinds>/<int:record_id>/duplicates")
+@blueprint.get("/<any(contacts, accounts):kinds>/<bigid:record_id>/duplicates")
 @login_required
 def of_record(kinds: str, record_id: int) -> ResponseReturnValue:
     """The duplicates of one contact or account, by every rule in use."""
@@ -304,7 +304,7 @@ def delete(kinds: str) -> ResponseReturnValue:
 # -------------------------------------------------------------------------------------- spam
 
 
-@blueprint.post("/<any(contacts, accounts):kinds>/<int:record_id>/spam")
+@blueprint.post("/<any(contacts, accounts):kinds>/<bigid:record_id>/spam")
 @login_required
 def mark_spam(kinds: str, record_id: int) -> ResponseReturnValue:
     """Mark the record as spam (``spam=1``) or take the mark back (``spam=0``)."""

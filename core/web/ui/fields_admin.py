@@ -108,7 +108,7 @@ def reorder(entity: str) -> ResponseReturnValue:
     return jsonify({"keys": [field.key for field in ordered]})
 
 
-@blueprint.post("/<entity>/<int:field_id>/move")
+@blueprint.post("/<entity>/<id:field_id>/move")
 @login_required
 def move(entity: str, field_id: int) -> ResponseReturnValue:
     """Move a field one place up or down (the keyboard alternative to dragging)."""
@@ -130,7 +130,7 @@ def _field(entity: str, field_id: int) -> CustomField:
     return field_service.get_field(request_unit(), field_id, entity)
 
 
-@blueprint.route("/<entity>/<int:field_id>/edit", methods=["GET", "POST"])
+@blueprint.route("/<entity>/<id:field_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(entity: str, field_id: int) -> ResponseReturnValue:
     """Edit a field's label, required flag, help text and picklist options."""
@@ -165,7 +165,7 @@ def edit(entity: str, field_id: int) -> ResponseReturnValue:
     )
 
 
-@blueprint.route("/<entity>/<int:field_id>/delete", methods=["GET", "POST"])
+@blueprint.route("/<entity>/<id:field_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(entity: str, field_id: int) -> ResponseReturnValue:
     """Confirm, then remove a field and drop its values from every record."""

@@ -63,7 +63,7 @@ def _public_unit() -> Unit:
 
 
 @blueprint.route("/support", methods=["GET", "POST"])
-@blueprint.route("/support/<int:department_id>", methods=["GET", "POST"])
+@blueprint.route("/support/<id:department_id>", methods=["GET", "POST"])
 def support_form(department_id: int | None = None) -> ResponseReturnValue:
     """The public form customers raise a ticket with (no sign-in)."""
     unit = _public_unit()
@@ -199,7 +199,7 @@ def spam_list() -> ResponseReturnValue:
     )
 
 
-@blueprint.post("/spam/<int:message_id>/release")
+@blueprint.post("/spam/<bigid:message_id>/release")
 @login_required
 def spam_release(message_id: int) -> ResponseReturnValue:
     """Not spam: make the message a ticket and open it."""
@@ -211,7 +211,7 @@ def spam_release(message_id: int) -> ResponseReturnValue:
     return redirect(url_for("intake.spam_list"))
 
 
-@blueprint.post("/spam/<int:message_id>/block")
+@blueprint.post("/spam/<bigid:message_id>/block")
 @login_required
 def spam_block(message_id: int) -> ResponseReturnValue:
     """Block the message's sender (their later messages are held)."""
@@ -221,7 +221,7 @@ def spam_block(message_id: int) -> ResponseReturnValue:
     return redirect(url_for("intake.spam_list"))
 
 
-@blueprint.post("/spam/<int:message_id>/delete")
+@blueprint.post("/spam/<bigid:message_id>/delete")
 @login_required
 def spam_delete(message_id: int) -> ResponseReturnValue:
     """Delete a held message for good."""
@@ -266,7 +266,7 @@ def _rules_page(
     return page, 422 if errors else 200
 
 
-@blueprint.post("/admin/spam-rules/<int:rule_id>/toggle")
+@blueprint.post("/admin/spam-rules/<id:rule_id>/toggle")
 @login_required
 def spam_rule_toggle(rule_id: int) -> ResponseReturnValue:
     """Switch a rule on or off."""
@@ -277,7 +277,7 @@ def spam_rule_toggle(rule_id: int) -> ResponseReturnValue:
     return redirect(url_for("intake.spam_rules"))
 
 
-@blueprint.post("/admin/spam-rules/<int:rule_id>/delete")
+@blueprint.post("/admin/spam-rules/<id:rule_id>/delete")
 @login_required
 def spam_rule_delete(rule_id: int) -> ResponseReturnValue:
     """Delete a rule."""

@@ -57,7 +57,7 @@ def create_token() -> ResponseReturnValue:
     return _render(new_token=plaintext)
 
 
-@blueprint.post("/tokens/<int:token_id>/revoke")
+@blueprint.post("/tokens/<id:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int) -> ResponseReturnValue:
     """Revoke one of the agent's tokens; scripts using it get 401 from then on."""

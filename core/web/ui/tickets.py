@@ -106,7 +106,7 @@ def _render_detail(
     )
 
 
-@blueprint.get("/<int:ticket_id>")
+@blueprint.get("/<bigid:ticket_id>")
 @login_required
 def detail(ticket_id: int) -> ResponseReturnValue:
     """One ticket: properties, conversation, forms and the extension panel area."""
@@ -114,7 +114,7 @@ def detail(ticket_id: int) -> ResponseReturnValue:
     return _render_detail(ticket)
 
 
-@blueprint.post("/<int:ticket_id>/threads")
+@blueprint.post("/<bigid:ticket_id>/threads")
 @login_required
 def add_thread(ticket_id: int) -> ResponseReturnValue:
     """Send a reply to the customer or add an internal comment."""
@@ -132,7 +132,7 @@ def add_thread(ticket_id: int) -> ResponseReturnValue:
     return redirect(url_for("tickets.detail", ticket_id=ticket.id) + "#conversation")
 
 
-@blueprint.post("/<int:ticket_id>/status")
+@blueprint.post("/<bigid:ticket_id>/status")
 @login_required
 def change_status(ticket_id: int) -> ResponseReturnValue:
     """Move the ticket to another status."""
