@@ -14,6 +14,8 @@ from flask.testing import FlaskClient
 from werkzeug.routing import IntegerConverter
 
 from core.models import Agent
+from core.models.types import INT32_MAX
+from core.services.base import parse_whole_number
 from core.web.limits import BigIdConverter, BoundedIntConverter, IdConverter
 
 pytest_plugins = ["tests.api_fixtures"]
@@ -56,3 +58,31 @@ def test_pages_answer_404_for_ids_beyond_their_column(
 ) -> None:
     sign_in_as(admin_agent)
     assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize("text", ["²", "٣", "-1", "1.5", "", " ", "9" * 20, str(2**63)])
+def test_only_ascii_digits_within_range_are_whole_numbers(text: str) -> None:
+    assert parse_whole_number(text) is None
+
+
+def test_a_whole_number_within_range_is_read() -> None:
+    assert parse_whole_number(" 42 ") == 42
+    assert parse_whole_number(str(INT32_MAX + 1), INT32_MAX) is None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/tickets?q=99999999999999999999",
+        f"/tickets?q={BEYOND_32_BITS}",
+        "/contacts?view=²",
+        f"/contacts?view={BEYOND_64_BITS}",
+        "/contacts/merge?ids=²,1",
+        f"/contacts/merge?ids={'9' * 30}",
+    ],
+)
+def test_numbers_in_query_strings_never_crash_a_page(
+    client: FlaskClient, admin_agent: Agent, sign_in_as, path: str
+) -> None:
+    sign_in_as(admin_agent)
+    assert client.get(path).status_code < 500

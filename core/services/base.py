@@ -141,6 +141,19 @@ def require_aware(value: datetime | None, field: str) -> datetime | None:
 NUL_MESSAGE = "Must not contain the NUL character."
 
 
+def parse_whole_number(value: object, maximum: int = INT64_MAX) -> int | None:
+    """``value`` as a whole number from 0 to ``maximum`` (a column's range), else ``None``.
+
+    Only ASCII digits count: ``str.isdigit`` also accepts "²", which ``int`` then refuses, and
+    a number beyond the column would make the database answer with an error.
+    """
+    text = str(value).strip() if value is not None else ""
+    if not text or not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    number = int(text)
+    return number if number <= maximum else None
+
+
 def clean_text(value: object, field: str, *, max_length: int, required: bool = False) -> str:
     """Strip a text field, refusing a non-string, a NUL character (no database stores one),
     an empty required value or an overlong one."""

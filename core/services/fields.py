@@ -35,7 +35,14 @@ from core.models import (
     FieldType,
     Product,
 )
-from core.services.base import Unit, clean_text, gather, jsonable, split_changes
+from core.services.base import (
+    Unit,
+    clean_text,
+    gather,
+    jsonable,
+    parse_whole_number,
+    split_changes,
+)
 from core.services.phones import organisation_region
 from hostapi import clock
 
@@ -137,9 +144,10 @@ def parse_custom_value(field: CustomField, raw: str) -> Any:
                 return option
         raise ValueError(f"Choose one of: {', '.join(field.options or [])}.")
     if kind == FieldType.LOOKUP:
-        if not text.isdigit():
+        record_id = parse_whole_number(text)
+        if record_id is None:
             raise ValueError("Give the id of the record.")
-        return int(text)
+        return record_id
     return text
 
 

@@ -34,6 +34,7 @@ from core.models import (
     TimeEntry,
 )
 from core.models.tickets import RaisedBy, Rating, StatusType, ThreadKind
+from core.models.types import INT32_MAX
 from core.services.base import (
     Cursor,
     Unit,
@@ -44,6 +45,7 @@ from core.services.base import (
     flush_new,
     iso,
     newest_first,
+    parse_whole_number,
     refuse_unknown_fields,
     require_aware,
     split_changes,
@@ -197,8 +199,9 @@ def _search_condition(session: Session, term: str) -> Any:
     digits = term.removeprefix(prefix) if prefix else term
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     condition = Ticket.subject.ilike(f"%{escaped}%", escape="\\")
-    if digits.isdigit():
-        condition = or_(condition, Ticket.number == int(digits))
+    number = parse_whole_number(digits, INT32_MAX)
+    if number is not None:
+        condition = or_(condition, Ticket.number == number)
     return condition
 
 

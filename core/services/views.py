@@ -48,7 +48,16 @@ from core.models import (
     Organisation,
     Tag,
 )
-from core.services.base import Unit, check_limit, clean_text, gather, jsonable, split_changes
+from core.models.types import INT32_MAX
+from core.services.base import (
+    Unit,
+    check_limit,
+    clean_text,
+    gather,
+    jsonable,
+    parse_whole_number,
+    split_changes,
+)
 from core.services.fields import fields_for, parse_custom_value
 from hostapi import clock
 
@@ -301,7 +310,8 @@ def get_saved_view(unit: Unit, entity: str, view_id: int | str) -> CustomView:
     :raises Forbidden: the actor may not see ``entity``'s records (their views neither).
     """
     _require_view(unit, entity)
-    view = unit.session.get(CustomView, int(view_id)) if str(view_id).isdigit() else None
+    number = parse_whole_number(view_id, INT32_MAX)
+    view = unit.session.get(CustomView, number) if number else None
     if view is None or view.entity != entity:
         raise NotFound("view not found")
     if not view.shared and unit.actor.agent_id not in (None, view.owner_id):
@@ -402,9 +412,7 @@ def _condition_value(view_field: ViewField, operator: str, value: Any) -> Any:
 
 
 def _int_text(value: Any) -> int | None:
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+    return parse_whole_number(value) if isinstance(value, str) else None
 
 
 def _one_value(view_field: ViewField, operator: str, value: Any) -> Any:

@@ -14,7 +14,7 @@ from core import permissions
 from core.errors import NotFound, ValidationFailed
 from core.models import Account, Contact, Ticket
 from core.services import customer_deletion, customers, duplicates, merge, spam_marks
-from core.services.base import Unit
+from core.services.base import Unit, parse_whole_number
 from core.web.database import db_session
 from core.web.security import login_required
 from core.web.ui.units import request_unit
@@ -91,10 +91,11 @@ def _ids(values: list[str]) -> list[int]:
             part = part.strip()
             if not part:
                 continue
-            if not part.isdigit():
+            record_id = parse_whole_number(part)
+            if record_id is None:
                 raise ValidationFailed({"ids": ["Give record ids."]})
-            if int(part) not in found:
-                found.append(int(part))
+            if record_id not in found:
+                found.append(record_id)
     return found
 
 
@@ -205,7 +206,7 @@ def review(kinds: str) -> ResponseReturnValue:
     unit = request_unit()
     records = _records(unit, entity, _ids(request.args.getlist("ids")))
     survivor = request.args.get("survivor", "")
-    return _render_review(unit, kinds, records, int(survivor) if survivor.isdigit() else None)
+    return _render_review(unit, kinds, records, parse_whole_number(survivor))
 
 
 @blueprint.post("/<any(contacts, accounts):kinds>/merge")
@@ -215,11 +216,11 @@ def confirm(kinds: str) -> ResponseReturnValue:
     entity = _entity(kinds)
     unit = request_unit()
     records = _records(unit, entity, _ids(request.form.getlist("ids")))
-    survivor_id = int(request.form.get("survivor", "0") or 0)
+    survivor_id = parse_whole_number(request.form.get("survivor"))
     choices = {
-        name.removeprefix("choice."): int(value)
+        name.removeprefix("choice."): record_id
         for name, value in request.form.items()
-        if name.startswith("choice.") and value.isdigit()
+        if name.startswith("choice.") and (record_id := parse_whole_number(value)) is not None
     }
     survivor = next((r for r in records if r.id == survivor_id), None)
     try:
