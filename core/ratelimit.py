@@ -51,11 +51,12 @@ def hit(client: redis.Redis, key: str, rate: RateLimit) -> Decision:
     return Decision(int(count) <= rate.limit, int(count), left)
 
 
-def peek(client: redis.Redis, key: str, rate: RateLimit) -> Decision:
-    """Whether one more hit on ``key`` would be allowed, without counting it."""
-    number, left = _window(rate)
-    count = int(client.get(f"{key}:{number}") or 0)
-    return Decision(count < rate.limit, count, left)
+def forgive(client: redis.Redis, key: str, rate: RateLimit) -> None:
+    """Take back one hit of the current window on ``key`` (an attempt that turned out fine)."""
+    number, _ = _window(rate)
+    window_key = f"{key}:{number}"
+    if int(client.get(window_key) or 0) > 0:
+        client.decr(window_key)
 
 
 def reset(client: redis.Redis, key: str, rate: RateLimit) -> None:

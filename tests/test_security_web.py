@@ -311,3 +311,45 @@ def test_browser_sessions_count_per_agent_so_an_office_behind_one_address_is_not
     # Both agents made more calls together than the address limit allows.
     assert 2 * TIGHT.api_token_limit > TIGHT.api_address_limit
     assert browser.get("/api/v1/tickets").status_code == 429
+
+
+def test_successful_sign_ins_do_not_use_up_the_address_limit(
+    tight_app: Flask, make_agent: Callable[..., Agent], department: Department
+) -> None:
+    for number in range(TIGHT.login_address_limit + 2):
+        colleague = make_agent(f"colleague{number}@example.com", departments=[department])
+        browser = tight_app.test_client()  # one browser each, all behind the same address
+        assert sign_in_with_form(browser, colleague.email, TEST_PASSWORD).status_code == 302
+
+
+def test_a_busy_shared_address_does_not_lock_out_a_remembered_browser(
+    tight_app: Flask, api_agent: Agent, make_agent: Callable[..., Agent], department: Department
+) -> None:
+    own_browser = tight_app.test_client()
+    assert sign_in_with_form(own_browser, api_agent.email, TEST_PASSWORD).status_code == 302
+    own_browser.post("/logout", data={"csrf_token": csrf_token_of(own_browser, "/tickets")})
+    stranger = tight_app.test_client()
+    victims = [make_agent(f"victim{n}@example.com", departments=[department]) for n in range(3)]
+    for number in range(TIGHT.login_address_limit + 1):
+        sign_in_with_form(stranger, victims[number % 3].email, "wrong")
+    assert sign_in_with_form(stranger, api_agent.email, TEST_PASSWORD).status_code == 429
+    assert sign_in_with_form(own_browser, api_agent.email, TEST_PASSWORD).status_code == 302
+
+
+def test_every_attempt_is_counted_before_its_password_is_checked(
+    tight_app: Flask, api_agent: Agent, host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So a burst of parallel guesses cannot all pass the check before one failure counts."""
+    counted_when_checked: list[int] = []
+    real_authenticate = org.authenticate
+
+    def counting_authenticate(session: Session, email: str, password: str) -> Agent | None:
+        keys = host.redis.keys("*:login:account:*")
+        counted_when_checked.append(sum(int(host.redis.get(key) or 0) for key in keys))
+        return real_authenticate(session, email, password)
+
+    monkeypatch.setattr(org, "authenticate", counting_authenticate)
+    client = tight_app.test_client()
+    for number in range(TIGHT.login_account_limit * 2):
+        sign_in_with_form(client, api_agent.email, f"guess {number}")
+    assert counted_when_checked == list(range(1, TIGHT.login_account_limit + 1))

@@ -1,15 +1,17 @@
 """Rate limits of the web app: sign-in attempts, and requests to the REST API.
 
-**Sign-in.** Failed attempts are counted per client address and per account (Redis fixed
-windows, :mod:`core.ratelimit`). Once either count is full, every attempt in that window is
-refused with 429 before the password is even checked, so the right password found by guessing
-is refused too. The first refusal of a window is audited (``sign_in`` / ``refuse``).
+**Sign-in.** Attempts are counted per client address and per account (Redis fixed windows,
+:mod:`core.ratelimit`) before the password is checked, and a successful one is taken back.
+Once either count is full, every attempt in that window is refused with 429 before the
+password is checked, so the right password found by guessing is refused too. The first refusal
+of a window is audited (``sign_in`` / ``refuse``).
 
 A per-account limit lets anyone lock an agent out by failing on purpose. Against that, a
 browser where the agent signed in successfully keeps a signed *device cookie* for that account
 (the "device cookie" defence OWASP describes): attempts carrying it are counted against that
-device alone, not against the account, so a stranger's failures never lock the agent out of
-their own browser, and the device's own limit still stops guessing from a stolen laptop.
+device alone, not against the account or the address, so neither a stranger's failures nor a
+busy shared address locks the agent out of their own browser, and the device's own limit
+still stops guessing from a stolen laptop.
 Windows end by themselves: nothing is locked for longer than one window.
 
 **REST API.** A request under ``/api/v1`` with a bearer token counts against the token (by its
@@ -34,7 +36,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from core import ratelimit
 from core.config import SecurityLimits
 from core.models import AuditEntry
-from core.ratelimit import Decision, RateLimit
+from core.ratelimit import RateLimit
 from core.web.database import db_session
 from hostapi import clock
 
@@ -71,70 +73,68 @@ def client_address() -> str:
 
 
 @dataclass(frozen=True)
-class _SignInCounters:
-    """The two counters one sign-in attempt is charged to."""
+class _Counter:
+    """One Redis counter a sign-in attempt is charged to."""
 
-    address_key: str
-    address_rate: RateLimit
-    account_key: str
-    account_rate: RateLimit
-    account_label: str
+    key: str
+    rate: RateLimit
 
 
-def _sign_in_counters(email: str) -> _SignInCounters:
+def _sign_in_counters(email: str) -> tuple[list[_Counter], str]:
+    """The counters an attempt for ``email`` from this browser is charged to, and their name.
+
+    A browser with this account's device cookie is charged to its device alone: neither a
+    stranger's failures on the account nor a busy shared address can lock it out.
+    """
     _, prefix = _redis_and_prefix()
     chosen = limits()
     window = chosen.login_window_seconds or 1
     account = email.strip().lower()
     device = _trusted_device(account)
     if device is not None:
-        account_key, label = f"{prefix}:login:device:{device}", "device"
-    else:
-        account_key, label = f"{prefix}:login:account:{_digest(account)}", "account"
-    return _SignInCounters(
-        address_key=f"{prefix}:login:address:{_digest(client_address())}",
-        address_rate=RateLimit(chosen.login_address_limit, window),
-        account_key=account_key,
-        account_rate=RateLimit(chosen.login_account_limit, window),
-        account_label=label,
-    )
+        device_key = f"{prefix}:login:device:{device}"
+        return [_Counter(device_key, RateLimit(chosen.login_account_limit, window))], "device"
+    return [
+        _Counter(
+            f"{prefix}:login:address:{_digest(client_address())}",
+            RateLimit(chosen.login_address_limit, window),
+        ),
+        _Counter(
+            f"{prefix}:login:account:{_digest(account)}",
+            RateLimit(chosen.login_account_limit, window),
+        ),
+    ], "account and address"
 
 
-def sign_in_refusal(email: str) -> int | None:
-    """Seconds to wait when sign-in attempts for ``email`` from here are throttled, else None."""
+def sign_in_attempt(email: str) -> int | None:
+    """Count an attempt for ``email`` before its password is checked; the seconds to wait when
+    it is over a limit, else ``None``.
+
+    Counting first (one atomic increment) means a burst of parallel guesses cannot all slip
+    under the limit before any of their failures is recorded.
+    """
     client, _ = _redis_and_prefix()
-    counters = _sign_in_counters(email)
+    counters, label = _sign_in_counters(email)
     waits = [
         decision.retry_after_seconds
-        for decision in (
-            _peek(client, counters.address_key, counters.address_rate),
-            _peek(client, counters.account_key, counters.account_rate),
-        )
-        if decision is not None and not decision.allowed
+        for counter in counters
+        if counter.rate.limit
+        and not (decision := ratelimit.hit(client, counter.key, counter.rate)).allowed
     ]
     if not waits:
         return None
-    _audit_first_refusal(email, counters)
+    _audit_first_refusal(email, counters, label)
     return max(waits)
 
 
-def record_sign_in_failure(email: str) -> None:
-    """Charge a failed attempt for ``email`` to this address and to the account (or device)."""
+def sign_in_succeeded(email: str, response: Response) -> None:
+    """Take back this attempt's count, clear the account's (or device's) failures, and remember
+    this browser for the account."""
     client, _ = _redis_and_prefix()
-    counters = _sign_in_counters(email)
-    for key, rate in (
-        (counters.address_key, counters.address_rate),
-        (counters.account_key, counters.account_rate),
-    ):
-        if rate.limit:
-            ratelimit.hit(client, key, rate)
-
-
-def record_sign_in_success(email: str, response: Response) -> None:
-    """Clear this account's (or device's) failures and remember this browser for the account."""
-    client, _ = _redis_and_prefix()
-    counters = _sign_in_counters(email)
-    ratelimit.reset(client, counters.account_key, counters.account_rate)
+    counters, _ = _sign_in_counters(email)
+    for counter in counters[:-1]:
+        ratelimit.forgive(client, counter.key, counter.rate)
+    ratelimit.reset(client, counters[-1].key, counters[-1].rate)
     account = email.strip().lower()
     nonce = _trusted_device(account) or secrets.token_urlsafe(16)
     response.set_cookie(
@@ -145,10 +145,6 @@ def record_sign_in_success(email: str, response: Response) -> None:
         secure=request.is_secure,
         samesite="Lax",
     )
-
-
-def _peek(client: Any, key: str, rate: RateLimit) -> Decision | None:
-    return ratelimit.peek(client, key, rate) if rate.limit else None
 
 
 def _device_serializer() -> URLSafeTimedSerializer:
@@ -170,12 +166,11 @@ def _trusted_device(account: str) -> str | None:
     return device if isinstance(device, str) and device.isascii() and len(device) < 64 else None
 
 
-def _audit_first_refusal(email: str, counters: _SignInCounters) -> None:
-    """One audit entry per throttled window and counter, not one per refused attempt."""
+def _audit_first_refusal(email: str, counters: list[_Counter], label: str) -> None:
+    """One audit entry per throttled window and counters, not one per refused attempt."""
     client, prefix = _redis_and_prefix()
-    marker = f"{prefix}:login:audited:{_digest(counters.address_key + counters.account_key)}"
-    window = counters.account_rate.window_seconds
-    if not client.set(marker, "1", nx=True, ex=window):
+    marker = f"{prefix}:login:audited:{_digest(''.join(c.key for c in counters))}"
+    if not client.set(marker, "1", nx=True, ex=counters[-1].rate.window_seconds):
         return
     session = db_session()
     session.add(
@@ -187,7 +182,7 @@ def _audit_first_refusal(email: str, counters: _SignInCounters) -> None:
             action="refuse",
             entity_type="sign_in",
             entity_id=email.strip().lower()[:60],
-            sub_action=f"throttled ({counters.account_label} or address limit)",
+            sub_action=f"throttled ({label} limit)",
             before=None,
             after=None,
         )

@@ -1,7 +1,8 @@
 """Signing in and out with an email and a password.
 
-Failed attempts are throttled per account and per client address (:mod:`core.web.throttle`):
-past the limit the form answers 429 with a wait, before the password is checked.
+Attempts are counted per account and per client address before the password is checked, and
+a successful one is taken back (:mod:`core.web.throttle`): past a limit the form answers 429
+with a wait.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def login() -> ResponseReturnValue:
         return render_template("auth/login.html", next_url=next_url, email="", error=None)
     email = request.form.get("email", "").strip()
     password = request.form.get("password", "")
-    wait_seconds = throttle.sign_in_refusal(email)
+    wait_seconds = throttle.sign_in_attempt(email)
     if wait_seconds is not None:
         minutes = (wait_seconds + 59) // 60
         error = ngettext(
@@ -39,7 +40,6 @@ def login() -> ResponseReturnValue:
         return page, 429, {"Retry-After": str(wait_seconds)}
     agent = org.authenticate(db_session(), email, password)
     if agent is None:
-        throttle.record_sign_in_failure(email)
         error = gettext("The email address or password is incorrect.")
         return (
             render_template("auth/login.html", next_url=next_url, email=email, error=error),
@@ -47,7 +47,7 @@ def login() -> ResponseReturnValue:
         )
     security.login_agent(agent)
     response = redirect(next_url)
-    throttle.record_sign_in_success(email, response)
+    throttle.sign_in_succeeded(email, response)
     return response
 
 
