@@ -205,6 +205,9 @@ def test_unknown_key_is_refused_by_name(db: Session) -> None:
         ("phone", {}, "12"),
         ("url", {}, "example.com"),
         ("lookup", {"lookup_entity": "account"}, 999),
+        ("lookup", {"lookup_entity": "agent"}, 2**31),
+        ("lookup", {"lookup_entity": "account"}, 10**20),
+        ("lookup", {"lookup_entity": "product"}, 0),
         ("text", {}, 5),
     ],
 )

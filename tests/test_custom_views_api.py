@@ -129,6 +129,16 @@ def test_another_agents_private_view_is_404(
     assert client.get(f"/api/v1/views/contact/{key}/records").status_code == 404
 
 
+def test_a_bad_change_to_another_agents_private_view_is_404_not_422(
+    client: Any, sign_in_as: Callable, admin_agent: Agent, api_agent: Agent, tier: str
+) -> None:
+    csrf = sign_in_as(admin_agent)
+    key = client.post("/api/v1/views", json=_gold_managers(tier), headers=csrf).json["key"]
+    csrf = sign_in_as(api_agent)
+    answer = client.patch(f"/api/v1/views/{key}", json={"name": 7}, headers=csrf)
+    assert answer.status_code == 404
+
+
 def test_owner_updates_and_deletes_a_view(browser: Any, tier: str, db: Session) -> None:
     client, csrf = browser
     key = client.post("/api/v1/views", json=_gold_managers(tier), headers=csrf).json["key"]

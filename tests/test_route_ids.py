@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from werkzeug.routing import IntegerConverter
 
 from core.models import Agent
-from core.models.types import INT32_MAX
+from core.models.types import INT32_MAX, INT64_MAX
 from core.services.base import parse_whole_number
 from core.web.limits import BigIdConverter, BoundedIntConverter, IdConverter
 
@@ -62,11 +62,11 @@ def test_pages_answer_404_for_ids_beyond_their_column(
 
 @pytest.mark.parametrize("text", ["²", "٣", "-1", "1.5", "", " ", "9" * 20, str(2**63)])
 def test_only_ascii_digits_within_range_are_whole_numbers(text: str) -> None:
-    assert parse_whole_number(text) is None
+    assert parse_whole_number(text, INT64_MAX) is None
 
 
 def test_a_whole_number_within_range_is_read() -> None:
-    assert parse_whole_number(" 42 ") == 42
+    assert parse_whole_number(" 42 ", INT32_MAX) == 42
     assert parse_whole_number(str(INT32_MAX + 1), INT32_MAX) is None
 
 

@@ -19,8 +19,16 @@ from flask import request
 from core.api.auth import unit
 from core.customer_import import runner as import_runner
 from core.intake import spam
-from core.services import comments, customers, fields, tickets
+from core.models import CustomView
+from core.services import comments, customers, fields, tickets, views
 from core.services.base import Unit
+
+
+def _saved_view(work: Unit, view_id: int) -> object:
+    """A saved view, as its entity's view service would give it to the caller."""
+    view = work.session.get(CustomView, view_id)
+    return views.get_saved_view(work, view.entity if view is not None else "contact", view_id)
+
 
 #: Path parameter name → the service getter that raises NotFound (outside the caller's reach)
 #: or Forbidden (missing permission) for its record.
@@ -33,6 +41,7 @@ RESOLVERS: dict[str, Callable[[Unit, int], object]] = {
     "field_id": fields.get_field,
     "import_id": import_runner.get_import,
     "rule_id": spam.get_rule,
+    "view_id": _saved_view,
 }
 
 

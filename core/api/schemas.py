@@ -18,6 +18,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from core.models.types import INT32_MAX, INT64_MAX
+from core.services.base import NUL_MESSAGE
 from core.services.tickets import PRIORITIES, RAISED_BY, RATINGS, THREAD_KINDS
 
 MAX_PAGE_SIZE = 200
@@ -25,7 +26,6 @@ MAX_PAGE_SIZE = 200
 #: Search terms are matched, never stored: generous, but bounded.
 MAX_SEARCH_LENGTH = 500
 
-NUL_MESSAGE = "Must not contain the NUL character."
 NUMBER_MESSAGE = "Not a valid number."
 
 # ------------------------------------------------------------------------------ field types

@@ -16,5 +16,11 @@ INT32_MAX = 2**31 - 1
 #: The largest value a ``BigInteger`` (:data:`BigID`) column holds (64-bit, SQLite's too).
 INT64_MAX = 2**63 - 1
 
+
+def id_maximum(model: type[Any]) -> int:
+    """The largest id ``model``'s table can hold: 64-bit for :data:`BigID` keys, else 32-bit."""
+    return INT64_MAX if isinstance(model.__table__.c.id.type, BigInteger) else INT32_MAX
+
+
 #: JSON documents: JSONB on PostgreSQL.
 JSONDoc: Any = JSON().with_variant(JSONB(), "postgresql")

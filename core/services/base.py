@@ -141,11 +141,12 @@ def require_aware(value: datetime | None, field: str) -> datetime | None:
 NUL_MESSAGE = "Must not contain the NUL character."
 
 
-def parse_whole_number(value: object, maximum: int = INT64_MAX) -> int | None:
+def parse_whole_number(value: object, maximum: int) -> int | None:
     """``value`` as a whole number from 0 to ``maximum`` (a column's range), else ``None``.
 
     Only ASCII digits count: ``str.isdigit`` also accepts "²", which ``int`` then refuses, and
-    a number beyond the column would make the database answer with an error.
+    a number beyond the column would make the database answer with an error. ``maximum`` is
+    the column's (:func:`core.models.types.id_maximum` for a table's id).
     """
     text = str(value).strip() if value is not None else ""
     if not text or not text.isascii() or not text.isdigit() or len(text) > 19:

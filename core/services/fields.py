@@ -35,6 +35,7 @@ from core.models import (
     FieldType,
     Product,
 )
+from core.models.types import INT64_MAX, id_maximum
 from core.services.base import (
     Unit,
     clean_text,
@@ -144,7 +145,7 @@ def parse_custom_value(field: CustomField, raw: str) -> Any:
                 return option
         raise ValueError(f"Choose one of: {', '.join(field.options or [])}.")
     if kind == FieldType.LOOKUP:
-        record_id = parse_whole_number(text)
+        record_id = parse_whole_number(text, INT64_MAX)
         if record_id is None:
             raise ValueError("Give the id of the record.")
         return record_id
@@ -247,7 +248,8 @@ def clean_value(session: Session, field: CustomField, value: Any, region: list[s
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("Must be the id of a record.")
         target = LOOKUP_TARGETS.get(field.lookup_entity or "")
-        if target is None or session.get(target, value) is None:
+        out_of_range = target is None or not 1 <= value <= id_maximum(target)
+        if out_of_range or session.get(target, value) is None:
             raise ValueError(f"No {field.lookup_entity} with id {value}.")
         return value
     if kind == FieldType.DATE and isinstance(value, date):

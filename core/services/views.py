@@ -48,7 +48,7 @@ from core.models import (
     Organisation,
     Tag,
 )
-from core.models.types import INT32_MAX
+from core.models.types import INT32_MAX, INT64_MAX
 from core.services.base import (
     Unit,
     check_limit,
@@ -412,7 +412,7 @@ def _condition_value(view_field: ViewField, operator: str, value: Any) -> Any:
 
 
 def _int_text(value: Any) -> int | None:
-    return parse_whole_number(value) if isinstance(value, str) else None
+    return parse_whole_number(value, INT64_MAX) if isinstance(value, str) else None
 
 
 def _one_value(view_field: ViewField, operator: str, value: Any) -> Any:

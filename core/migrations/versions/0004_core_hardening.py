@@ -33,6 +33,8 @@ TABLES_WITH_IDS = (
 )
 #: The primary key column where it is not ``id``.
 ID_COLUMNS = {'outbox': 'seq'}
+#: The audit log's entity type where it is not the table's name.
+AUDITED_AS = {'happiness_rating': 'rating'}
 
 
 def upgrade() -> None:
@@ -60,7 +62,7 @@ def _rebuild_autoincrement(table: str) -> None:
             "SELECT COALESCE(MAX(CAST(entity_id AS INTEGER)), 0) FROM audit_entry"
             " WHERE entity_type = :table AND entity_id <> '' AND entity_id NOT GLOB '*[^0-9]*'"
         ),
-        {'table': table},
+        {'table': AUDITED_AS.get(table, table)},
     )
     highest = max(highest_held.scalar_one(), highest_audited.scalar_one())
     bind.execute(sa.text('DELETE FROM sqlite_sequence WHERE name = :table'), {'table': table})

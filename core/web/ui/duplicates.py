@@ -13,6 +13,7 @@ from sqlalchemy import select
 from core import permissions
 from core.errors import NotFound, ValidationFailed
 from core.models import Account, Contact, Ticket
+from core.models.types import INT64_MAX
 from core.services import customer_deletion, customers, duplicates, merge, spam_marks
 from core.services.base import Unit, parse_whole_number
 from core.web.database import db_session
@@ -91,7 +92,7 @@ def _ids(values: list[str]) -> list[int]:
             part = part.strip()
             if not part:
                 continue
-            record_id = parse_whole_number(part)
+            record_id = parse_whole_number(part, INT64_MAX)
             if record_id is None:
                 raise ValidationFailed({"ids": ["Give record ids."]})
             if record_id not in found:
@@ -206,7 +207,7 @@ def review(kinds: str) -> ResponseReturnValue:
     unit = request_unit()
     records = _records(unit, entity, _ids(request.args.getlist("ids")))
     survivor = request.args.get("survivor", "")
-    return _render_review(unit, kinds, records, parse_whole_number(survivor))
+    return _render_review(unit, kinds, records, parse_whole_number(survivor, INT64_MAX))
 
 
 @blueprint.post("/<any(contacts, accounts):kinds>/merge")
@@ -216,11 +217,12 @@ def confirm(kinds: str) -> ResponseReturnValue:
     entity = _entity(kinds)
     unit = request_unit()
     records = _records(unit, entity, _ids(request.form.getlist("ids")))
-    survivor_id = parse_whole_number(request.form.get("survivor"))
+    survivor_id = parse_whole_number(request.form.get("survivor"), INT64_MAX)
     choices = {
         name.removeprefix("choice."): record_id
         for name, value in request.form.items()
-        if name.startswith("choice.") and (record_id := parse_whole_number(value)) is not None
+        if name.startswith("choice.")
+        and (record_id := parse_whole_number(value, INT64_MAX)) is not None
     }
     survivor = next((r for r in records if r.id == survivor_id), None)
     try:
