@@ -1,6 +1,6 @@
 """The context object every hook receives, bound to one installation.
 
-What it reaches follows DESIGN's visibility rules: with a viewing agent, tickets (and threads,
+What it reaches follows the installation's visibility: with a viewing agent, tickets (and threads,
 ratings, status history) in the intersection of the installation's departments and the agent's;
 without one (jobs, event hooks), the installation's departments. Contacts and accounts are
 organisation-wide. Every method is further capped by the installation's granted scopes and

@@ -3,7 +3,7 @@
 Every function runs in the caller's unit of work (one transaction) and audits what it changed
 (who, when, from which IP, before and after). A failure anywhere raises, and the caller's
 rollback leaves nothing behind: the extension's own tables included, since DDL is transactional
-on both backends (see ``core.db``). The state machine is DESIGN.md's::
+on both backends (see ``core.db``). The state machine::
 
     install ─▶ awaiting_authorization ─grant─▶ active ─uninstall(keep)─▶ archived ─restore─▶ …
                                                       └uninstall(purge)─▶ (record deleted)

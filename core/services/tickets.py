@@ -5,7 +5,7 @@ ticket outside them is reported as absent (:class:`NotFound`), never as forbidde
 
 A ticket's ``description`` is the customer's opening message: a ticket raised by the customer
 does **not** also get an incoming thread for it. The metrics count the ticket's creation as
-that first customer message (DESIGN, "Metric definitions"), and a duplicate thread would count
+that first customer message (for the first response time), and a duplicate thread would count
 it twice in message totals. Later customer messages are incoming threads.
 """
 

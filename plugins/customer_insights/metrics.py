@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from hostapi import Context, TicketQuery
 
-#: Status types counted as open (DESIGN "Metric definitions": open includes on hold).
+#: Status types counted as open: "open" includes on hold, as the Overview labels it.
 OPEN_STATUS_TYPES = frozenset({"open", "on_hold"})
 CLOSED_STATUS_TYPE = "closed"
 
