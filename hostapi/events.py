@@ -90,6 +90,23 @@ AGENT_CREATED = "agent.created"
 AGENT_UPDATED = "agent.updated"
 #: payload: changes
 ORGANISATION_UPDATED = "organisation.updated"
+#: payload: ticket_id, department_id, target ("first_response" or "resolution"), due_at,
+#: breached_at; once per target and due time (since 1.1)
+TICKET_SLA_BREACHED = "ticket.sla_breached"
+#: payload: product_id, changes (since 1.1)
+PRODUCT_UPDATED = "product.updated"
+#: payload: profile_id, name (since 1.1)
+PROFILE_DELETED = "profile.deleted"
+#: payload: status_id (since 1.1)
+STATUS_CREATED = "status.created"
+#: payload: status_id, changes (since 1.1)
+STATUS_UPDATED = "status.updated"
+#: payload: department_id, changes; business hours, holidays or 24x7 changed (since 1.1)
+BUSINESS_HOURS_UPDATED = "business_hours.updated"
+#: payload: sla_policy_id (since 1.1)
+SLA_POLICY_CREATED = "sla_policy.created"
+#: payload: sla_policy_id, changes (since 1.1)
+SLA_POLICY_UPDATED = "sla_policy.updated"
 
 TICKET_EVENTS = frozenset(
     {
@@ -100,6 +117,7 @@ TICKET_EVENTS = frozenset(
         RATING_ADDED,
         TIME_ENTRY_ADDED,
         HISTORY_IMPORTED,
+        TICKET_SLA_BREACHED,
     }
 )
 # Organisation-wide: they reach installations holding the contacts or accounts read scope.
@@ -127,6 +145,7 @@ CUSTOMER_EVENTS = frozenset(
         ATTACHMENT_ADDED,
         ATTACHMENT_DELETED,
         PRODUCT_CREATED,
+        PRODUCT_UPDATED,
         PRODUCT_LINKED,
     }
 )
@@ -136,9 +155,15 @@ SETUP_EVENTS = frozenset(
         DEPARTMENT_UPDATED,
         PROFILE_CREATED,
         PROFILE_UPDATED,
+        PROFILE_DELETED,
         AGENT_CREATED,
         AGENT_UPDATED,
         ORGANISATION_UPDATED,
+        STATUS_CREATED,
+        STATUS_UPDATED,
+        BUSINESS_HOURS_UPDATED,
+        SLA_POLICY_CREATED,
+        SLA_POLICY_UPDATED,
     }
 )
 ALL_EVENTS = TICKET_EVENTS | CUSTOMER_EVENTS | SETUP_EVENTS
