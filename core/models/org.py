@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
@@ -71,6 +71,11 @@ class PermissionProfile(Base):
     description: Mapped[str] = mapped_column(String(1000), default="")
     is_admin: Mapped[bool] = mapped_column(
         default=False, doc="Administrators hold every permission, present and future."
+    )
+    requires_two_factor: Mapped[bool] = mapped_column(
+        default=False,
+        server_default=false(),
+        doc="Agents with this profile must sign in with a second factor (an authenticator code).",
     )
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     permissions: Mapped[list[ProfilePermission]] = relationship(

@@ -240,6 +240,7 @@ def create_profile(
     permissions: Iterable[str],
     description: str = "",
     is_admin: bool = False,
+    requires_two_factor: bool = False,
 ) -> PermissionProfile:
     """Create a permission profile granting known permissions (core or extensions')."""
     unit.actor.require(catalogue.AGENT_MANAGE)
@@ -248,12 +249,14 @@ def create_profile(
             "name": lambda: _unique_profile_name(unit.session, name, None),
             "description": lambda: clean_text(description, "description", max_length=1000),
             "permissions": lambda: _permission_names(unit, permissions),
+            "requires_two_factor": lambda: _flag(requires_two_factor, "requires_two_factor"),
         }
     )
     profile = PermissionProfile(
         name=values["name"],
         description=values["description"],
         is_admin=bool(is_admin),
+        requires_two_factor=values["requires_two_factor"],
         permissions=[ProfilePermission(permission=p) for p in values["permissions"]],
     )
     unit.session.add(profile)
@@ -269,13 +272,15 @@ def create_profile(
 
 
 def update_profile(unit: Unit, profile: PermissionProfile, **changes: Any) -> PermissionProfile:
-    """Change a profile's name, description or permissions (``permissions``: the full list)."""
+    """Change a profile's name, description, permissions (``permissions``: the full list) or
+    whether its agents must sign in with a second factor (``requires_two_factor``)."""
     unit.actor.require(catalogue.AGENT_MANAGE)
-    refuse_unknown_fields(changes, {"name", "description", "permissions"})
+    refuse_unknown_fields(changes, {"name", "description", "permissions", "requires_two_factor"})
     checks = {
         "name": lambda v: _unique_profile_name(unit.session, v, profile.id),
         "description": lambda v: clean_text(v, "description", max_length=1000),
         "permissions": lambda v: _permission_names(unit, v),
+        "requires_two_factor": lambda v: _flag(v, "requires_two_factor"),
     }
     values = gather_changes(checks, changes)
     granted = values.pop("permissions", None)
@@ -290,6 +295,12 @@ def update_profile(unit: Unit, profile: PermissionProfile, **changes: Any) -> Pe
         unit.audit("update", "permission_profile", profile.id, before=before, after=after)
         unit.emit(events.PROFILE_UPDATED, {"profile_id": profile.id, "changes": jsonable(changed)})
     return profile
+
+
+def _flag(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationFailed({field: ["Give true or false."]})
+    return value
 
 
 def _unique_profile_name(session: Session, name: Any, own_id: int | None) -> str:
