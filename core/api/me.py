@@ -13,6 +13,7 @@ from core.api.auth import principal, scoped, session_only, unit
 from core.api.blueprint import api_blueprint, commit
 from core.models import AccessToken, Department
 from core.services import org as org_service
+from core.services import two_factor
 from core.web.database import db_session
 from hostapi import scopes
 
@@ -50,6 +51,7 @@ def get_me() -> dict[str, Any]:
         "auth": "bearer" if caller.is_bearer else "session",
         "scopes": sorted(caller.scopes) if caller.scopes is not None else None,
         "csrf_token": None if caller.is_bearer else generate_csrf(),
+        "two_factor_enabled": two_factor.is_enabled(db_session(), agent.id),
     }
 
 

@@ -538,6 +538,9 @@ class MeSchema(ma.Schema):
         allow_none=True,
         metadata={"description": "For the X-CSRFToken header of unsafe session requests."},
     )
+    two_factor_enabled = fields.Boolean(
+        metadata={"description": "Whether the agent signs in with a second factor (TOTP)."}
+    )
 
 
 class TokenSchema(ma.Schema):
@@ -565,3 +568,15 @@ class TokenCreateSchema(StrictSchema):
     name = Text(required=True, min_length=1, max_length=200)
     scopes = fields.List(Text(max_length=100), required=True)
     expires_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class TwoFactorStateSchema(ma.Schema):
+    """An agent's two-factor sign-in, as an agent manager sees it (never the secret)."""
+
+    agent_id = fields.Integer()
+    enabled = fields.Boolean()
+    enrolling = fields.Boolean(
+        metadata={"description": "Set-up started and not confirmed with a code yet."}
+    )
+    enabled_at = fields.AwareDateTime(allow_none=True)
+    recovery_codes_left = fields.Integer()

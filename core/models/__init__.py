@@ -48,12 +48,14 @@ from core.models.tickets import (
     TimeEntry,
 )
 from core.models.tokens import AccessToken
+from core.models.two_factor import AgentTwoFactor, RecoveryCode
 
 __all__ = [
     "AccessToken",
     "Account",
     "Activity",
     "Agent",
+    "AgentTwoFactor",
     "Attachment",
     "AuditEntry",
     "Contact",
@@ -84,6 +86,7 @@ __all__ = [
     "PermissionProfile",
     "Product",
     "ProfilePermission",
+    "RecoveryCode",
     "SpamMessage",
     "SpamRule",
     "SpamRuleKind",

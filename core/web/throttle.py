@@ -14,6 +14,11 @@ busy shared address locks the agent out of their own browser, and the device's o
 still stops guessing from a stolen laptop.
 Windows end by themselves: nothing is locked for longer than one window.
 
+A sign-in with two-factor counts the same way: the right password is taken back, each code of
+the second step is an attempt of its own, and only the right code clears the failures and
+remembers the browser. The codes or passwords that confirm a change to two-factor on the
+account page are counted on the same counters, so that page is no way around the limit.
+
 **REST API.** A request under ``/api/v1`` with a bearer token counts against the token (by its
 hash: the plaintext is never a key) and its client address; one from a browser session against
 its agent (a whole office may share one address); one without credentials against the address.
@@ -145,6 +150,16 @@ def sign_in_succeeded(email: str, response: Response) -> None:
         secure=request.is_secure,
         samesite="Lax",
     )
+
+
+def sign_in_attempt_forgiven(email: str) -> None:
+    """Take back this attempt's count, and nothing more: for a right password whose sign-in
+    still waits for its second factor (the failures so far stay counted, the browser is not
+    remembered yet), and for a right code or password confirming a change to two-factor."""
+    client, _ = _redis_and_prefix()
+    counters, _ = _sign_in_counters(email)
+    for counter in counters:
+        ratelimit.forgive(client, counter.key, counter.rate)
 
 
 def _device_serializer() -> URLSafeTimedSerializer:

@@ -16,6 +16,7 @@ from core.web.ui import (
     labels,
     settings,
     tickets,
+    two_factor,
 )
 from core.web.ui import customer_import as customer_import_ui
 from core.web.ui import intake as intake_ui
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(settings.blueprint)
     app.register_blueprint(collaboration.blueprint)
     app.register_blueprint(intake_ui.blueprint)
+    app.register_blueprint(two_factor.blueprint)
     errors.init_app(app)
     app.jinja_env.globals.update(
         status_label=lambda code: labels.label(labels.STATUSES, code),
