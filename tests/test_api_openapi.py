@@ -90,6 +90,7 @@ def test_document_lists_every_endpoint(document: dict) -> None:
         "/api/v1/spam/messages/{message_id}/block": {"post"},
         "/api/v1/spam/rules": {"get", "post"},
         "/api/v1/spam/rules/{rule_id}": {"patch", "delete"},
+        "/api/v1/agents/{agent_id}/two-factor": {"get", "delete"},
     }
     methods = {"get", "post", "patch", "put", "delete"}
     found = {path: set(item) & methods for path, item in document["paths"].items()}

@@ -92,6 +92,7 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "installation_id": (ORGANISATION, "installation"),
     "plugin_id": (ORGANISATION, "plugin"),
     "rule_id": (ORGANISATION, "spam_rule"),
+    "agent_id": (ORGANISATION, "agent"),
 }
 
 #: Path parameters that are not record ids, and the value the matrix gives them.
@@ -421,6 +422,7 @@ def desk(
             "installation": installation.id,
             "plugin": "ticket_history",
             "spam_rule": rule.id,
+            "agent": stranger.id,
         },
         outsider=outsider,
         powerless=powerless,
