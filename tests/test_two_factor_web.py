@@ -251,6 +251,8 @@ def test_a_session_from_before_the_requirement_is_held_on_enrolment(
     assert client.get("/account/two-factor").status_code == 200
     refused = client.get("/api/v1/me")
     assert refused.status_code == 403 and "two-factor" in refused.json["message"]
+    sneaking = client.get("/contacts", headers={"Authorization": "Bearer nothing"})
+    assert sneaking.status_code == 302 and sneaking.location.endswith("/account/two-factor")
 
 
 def test_bearer_tokens_are_not_held_by_the_requirement(

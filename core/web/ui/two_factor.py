@@ -56,12 +56,15 @@ _OPEN_WHILE_ENROLLING = frozenset(
 @blueprint.before_app_request
 def _enrolment_first() -> ResponseReturnValue | None:
     """Hold a signed-in agent whose profile requires two-factor on the set-up page."""
-    if request.endpoint in _OPEN_WHILE_ENROLLING or request.headers.get("Authorization"):
+    if request.endpoint in _OPEN_WHILE_ENROLLING:
         return None
+    api = request.path.startswith("/api/")
+    if api and request.headers.get("Authorization"):
+        return None  # the API authenticates the bearer then, not the session
     agent = security.current_agent()
     if agent is None or not two_factor.must_enrol(db_session(), agent):
         return None
-    if request.path.startswith("/api/"):
+    if api:
         message = "Your permission profile requires two-factor sign-in: set it up first."
         return jsonify(code=403, status="Forbidden", message=message), 403
     return redirect(url_for("two_factor.settings"))
