@@ -321,6 +321,24 @@ def test_turning_off_on_the_page_keeps_this_session_and_ends_the_others(
     assert other.get("/api/v1/me").status_code == 401
 
 
+def test_wrong_codes_or_passwords_on_the_page_count_against_the_sign_in_throttle(
+    host: Host, db: Session, agent: Agent, secret: str
+) -> None:
+    client = create_app({"TESTING": True, "DESKHOST_LIMITS": TIGHT}, host=host).test_client()
+    open_session(client, agent)
+    token = csrf_token_of(client, "/account/two-factor")
+    form = {"csrf_token": token, "proof": "wrong one"}
+    statuses = [client.post("/account/two-factor/disable", data=form).status_code for _ in range(3)]
+    assert statuses == [422, 422, 422]
+    form["proof"] = TEST_PASSWORD
+    refused = client.post("/account/two-factor/disable", data=form)
+    assert refused.status_code == 429
+    wait = r"Too many wrong codes or passwords. Try again in \d+ min."
+    assert re.search(wait, refused.get_data(True))
+    db.expire_all()
+    assert two_factor.is_enabled(db, agent.id)
+
+
 # -------------------------------------------------------------------------------- admin reset
 
 

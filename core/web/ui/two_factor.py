@@ -126,7 +126,7 @@ def confirm() -> ResponseReturnValue:
 def regenerate() -> ResponseReturnValue:
     """Replace the agent's recovery codes (a current code or the password confirms it)."""
     agent = _signed_in()
-    refused = _throttled(agent)
+    refused = _throttled(agent, "regenerate")
     if refused is not None:
         return refused
     try:
@@ -149,7 +149,7 @@ def regenerate() -> ResponseReturnValue:
 def disable() -> ResponseReturnValue:
     """Switch two-factor off (a current code or the password confirms it)."""
     agent = _signed_in()
-    refused = _throttled(agent)
+    refused = _throttled(agent, "disable")
     if refused is not None:
         return refused
     try:
@@ -226,15 +226,15 @@ def _unit(agent: Agent) -> Unit:
     )
 
 
-def _throttled(agent: Agent) -> ResponseReturnValue | None:
+def _throttled(agent: Agent, form: str) -> ResponseReturnValue | None:
     """Count a code or password given to confirm a change, as a sign-in attempt would be."""
     wait_seconds = throttle.sign_in_attempt(agent.email)
     if wait_seconds is None:
         return None
     minutes = (wait_seconds + 59) // 60
     error = gettext("Too many wrong codes or passwords. Try again in %(num)d min.", num=minutes)
-    page = _render(agent, errors={"proof": [error]}, status=429)
-    return page[0], 429, {"Retry-After": str(wait_seconds)}
+    page, status = _render(agent, errors={"proof": [error]}, form=form, status=429)
+    return page, status, {"Retry-After": str(wait_seconds)}
 
 
 def _render(
