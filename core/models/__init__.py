@@ -47,6 +47,7 @@ from core.models.tickets import (
     TicketStatus,
     TimeEntry,
 )
+from core.models.ticket_work import ticket_tags
 from core.models.tokens import AccessToken
 
 __all__ = [
@@ -97,4 +98,5 @@ __all__ = [
     "agent_departments",
     "contact_products",
     "contact_tags",
+    "ticket_tags",
 ]
