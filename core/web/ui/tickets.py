@@ -599,6 +599,8 @@ def move(ticket_id: int) -> ResponseReturnValue:
     target_id = _int_or_none(request.values.get("department_id"))
     target = db_session().get(Department, target_id) if target_id else None
     if target is None or not target.is_active or target.id == ticket.department_id:
+        if request.method == "GET":
+            return _back_to(ticket, "#move-form")  # nothing chosen yet: choose on the page
         return _render_detail(
             ticket,
             form_errors={"department_id": [gettext("Choose another active department.")]},
