@@ -37,6 +37,7 @@ from core.models.org import (
     ProfilePermission,
     agent_departments,
 )
+from core.models.ticket_work import ticket_tags
 from core.models.tickets import (
     Activity,
     Attachment,
@@ -47,7 +48,6 @@ from core.models.tickets import (
     TicketStatus,
     TimeEntry,
 )
-from core.models.ticket_work import ticket_tags
 from core.models.tokens import AccessToken
 
 __all__ = [
