@@ -434,3 +434,21 @@ def test_the_thank_you_page_gives_the_ticket_number_with_the_prefix(
     db.commit()
     number = db.scalars(select(Ticket.number)).one()
     assert f"Your ticket number is HELP-{number}." in _text(answer)
+
+
+def test_the_comment_box_offers_only_agents_who_see_the_ticket(
+    client: FlaskClient,
+    hanako: Agent,
+    taro: Agent,
+    make_agent: Callable[..., Agent],
+    sales: Department,
+    make_ticket: Callable[..., Ticket],
+) -> None:
+    make_agent("tanaka@example.com", name="Tanaka Sales", departments=[sales])
+    ticket = make_ticket()
+    _as(client, hanako)
+    page = _text(client.get(f"/tickets/{ticket.id}"))
+    assert f'data-mentions="/tickets/{ticket.id}/mentionable"' in page
+    offered = client.get(f"/tickets/{ticket.id}/mentionable?q=ta").json["items"]
+    assert [item["name"] for item in offered] == ["Taro"]
+    assert offered[0]["token"] == mention_token(taro)

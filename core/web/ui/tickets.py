@@ -29,7 +29,7 @@ from core.models.tickets import StatusType, ThreadKind
 from core.services import comments as comment_service
 from core.services import customers as customer_service
 from core.services import new_ticket as new_ticket_service
-from core.services import ticket_bulk, ticket_tags, ticket_timeline
+from core.services import ticket_bulk, ticket_mentions, ticket_tags, ticket_timeline
 from core.services import tickets as ticket_service
 from core.services.base import Cursor
 from core.web.database import db_session
@@ -47,6 +47,8 @@ ASSIGNEE_FILTERS = ("all", "me", "unassigned")
 STATUS_NAME_PREFIX = "name:"
 #: Contacts the new-ticket form offers for one search.
 CONTACT_CHOICES = 10
+#: Agents the @-autocomplete offers for one search.
+MENTION_CHOICES = 10
 #: The "moved away" notice shown on the list after a move the agent can no longer see.
 MOVED_CATEGORY = "ticket-moved"
 
@@ -468,6 +470,28 @@ def detail(ticket_id: int) -> ResponseReturnValue:
     """One ticket: properties, conversation with its timeline, forms and the panel area."""
     ticket = ticket_service.get_ticket(request_unit(), ticket_id)
     return _render_detail(ticket)
+
+
+@blueprint.get("/<bigid:ticket_id>/mentionable")
+@login_required
+def mentionable(ticket_id: int) -> ResponseReturnValue:
+    """Agents matching ``?q=`` who may see the ticket, for the comment box's @-autocomplete
+    (a mention of anyone else would notify nobody)."""
+    unit = request_unit()
+    ticket = ticket_service.get_ticket(unit, ticket_id)
+    found = comment_service.mentionable_agents(unit, request.args.get("q", "")[:100], limit=50)
+    agents = [a for a in found if ticket_mentions.may_be_told(a, ticket)][:MENTION_CHOICES]
+    return jsonify(
+        items=[
+            {
+                "id": agent.id,
+                "name": agent.name,
+                "email": agent.email,
+                "token": comment_service.mention_token(agent),
+            }
+            for agent in agents
+        ]
+    )
 
 
 def _back_to(ticket: Ticket, anchor: str = "") -> ResponseReturnValue:
