@@ -3,7 +3,7 @@ ticket comments, opening a ticket with a new contact, counts and the status-name
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -28,6 +28,14 @@ from core.services.comments import mention_token
 from hostapi import clock
 
 UnitFor = Callable[[Agent | None], Unit]
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[None]:
+    """The clock stands at 2026-12-01 09:00 UTC until advanced (and runs again afterwards)."""
+    clock.freeze(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
+    yield
+    clock.unfreeze()
 
 
 @pytest.fixture
@@ -177,8 +185,8 @@ def test_timeline_interleaves_threads_and_changes_by_time(
     hanako: Agent,
     taro: Agent,
     sales: Department,
+    frozen_clock: None,
 ) -> None:
-    clock.freeze(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
     ticket = make_ticket()
     unit = unit_for(hanako)
     clock.advance(timedelta(minutes=1))
