@@ -66,7 +66,7 @@ _BULK_DONE: dict[str, Any] = {
     ticket_bulk.BulkAction.CLOSE: lazy_gettext("closed"),
 }
 #: The permission each bulk action needs (the page offers only what the agent may do).
-_BULK_PERMISSIONS = {
+_BULK_PERMISSIONS: dict[str, str] = {
     ticket_bulk.BulkAction.ASSIGN: permissions.TICKET_ASSIGN,
     ticket_bulk.BulkAction.STATUS: permissions.TICKET_CHANGE_STATUS,
     ticket_bulk.BulkAction.CLOSE: permissions.TICKET_CHANGE_STATUS,
@@ -203,7 +203,7 @@ def bulk() -> ResponseReturnValue:
     """Apply one change to the chosen tickets, each on its own, and say what became of each."""
     agent = _signed_in()
     action = request.form.get("action", "")
-    needed = _BULK_PERMISSIONS.get(action)  # type: ignore[call-overload]
+    needed = _BULK_PERMISSIONS.get(action)
     if needed is not None:
         _require(agent, needed)
     ids = [int(v) for v in request.form.getlist("ticket_ids") if _int_or_none(v) is not None]
