@@ -21,6 +21,7 @@ def document(client: FlaskClient) -> dict:
 def test_document_lists_every_endpoint(document: dict) -> None:
     expected = {
         "/api/v1/tickets": {"get", "post"},
+        "/api/v1/tickets/bulk": {"post"},
         "/api/v1/tickets/{ticket_id}": {"get", "patch"},
         "/api/v1/tickets/{ticket_id}/status": {"post"},
         "/api/v1/tickets/{ticket_id}/status-history": {"get"},

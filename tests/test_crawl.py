@@ -44,6 +44,8 @@ DEMO_TICKETS = 1_000
 DEMO_CUSTOMERS = 150
 #: The lists every viewer must be able to page through to the third page.
 PAGED_LISTS = ("/tickets", "/contacts", "/accounts")
+#: Ticket-work pages every viewer who may work tickets must have opened (a light agent none).
+TICKET_WORK_PAGES = (r"/tickets/new", r"/tickets/\d+/move")
 #: Findings listed in a failure message, at most.
 SHOWN_FINDINGS = 40
 
@@ -149,5 +151,11 @@ def test_every_page_opens_and_speaks_the_viewers_language(
     assert not report.findings, _failure_message(report)
     for path in PAGED_LISTS:
         assert report.deepest_page.get(path, 0) >= LIST_PAGES, f"{path}: fewer than 3 pages seen"
+    opened = [p for p in report.deepest_page if any(re.fullmatch(w, p) for w in TICKET_WORK_PAGES)]
+    if role == "light_agent":
+        assert opened == [], f"a light agent was shown ticket-work pages: {opened}"
+    else:
+        for pattern in TICKET_WORK_PAGES:
+            assert any(re.fullmatch(pattern, p) for p in opened), f"{pattern} never opened"
     unpaged = [form for form, term in report.searches.items() if term is None]
     assert not unpaged, f"no search term gave more than one page on: {unpaged}"

@@ -19,9 +19,11 @@ from marshmallow import fields, validate
 
 from core.models.types import INT32_MAX, INT64_MAX
 from core.services.base import NUL_MESSAGE
+from core.services.ticket_bulk import MAX_BULK_TICKETS, BulkAction
 from core.services.tickets import PRIORITIES, RAISED_BY, RATINGS, THREAD_KINDS
 
 MAX_PAGE_SIZE = 200
+BULK_ACTIONS = tuple(action.value for action in BulkAction)
 
 #: Search terms are matched, never stored: generous, but bounded.
 MAX_SEARCH_LENGTH = 500
@@ -157,6 +159,12 @@ class TicketListArgsSchema(PageArgsSchema):
     contact_id = BigId(load_default=None)
     account_id = BigId(load_default=None)
     assignee_id = Id(load_default=None)
+    status = Text(
+        load_default=None,
+        min_length=1,
+        max_length=100,
+        metadata={"description": "One status by name (a custom one too)."},
+    )
     search = Text(
         load_default=None,
         max_length=MAX_SEARCH_LENGTH,
@@ -251,6 +259,55 @@ class TicketUpdateSchema(StrictSchema):
     department_id = Id()
 
 
+class TicketBulkSchema(StrictSchema):
+    """One change to many tickets; each ticket is checked, changed and audited on its own.
+
+    ``assign`` takes ``assignee_id`` (null: unassign), ``status`` takes ``status``,
+    ``priority`` takes ``priority``; ``close`` moves to the first closed status.
+    """
+
+    ticket_ids = fields.List(
+        BigId(), required=True, validate=validate.Length(min=1, max=MAX_BULK_TICKETS)
+    )
+    action = fields.String(required=True, validate=validate.OneOf(BULK_ACTIONS))
+    assignee_id = Id(allow_none=True)
+    status = Text(min_length=1, max_length=100)
+    priority = fields.String(validate=validate.OneOf(PRIORITIES))
+
+    @ma.validates_schema
+    def _value_for_action(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        needed = {"assign": "assignee_id", "status": "status", "priority": "priority"}
+        field = needed.get(data.get("action", ""))
+        if field is not None and field not in data:
+            raise ma.ValidationError(f"Required for the action {data['action']}.", field)
+
+
+class TicketBulkOutcomeSchema(ma.Schema):
+    """What became of one ticket of a bulk change."""
+
+    ticket_id = fields.Integer()
+    number = fields.Integer(allow_none=True, metadata={"description": "Null when not found."})
+    ok = fields.Boolean(metadata={"description": "True when the change was made."})
+    failure = fields.String(
+        allow_none=True,
+        metadata={"description": "not_found, forbidden or invalid; null when ok."},
+    )
+    permission = fields.String(
+        allow_none=True, metadata={"description": "The missing permission (forbidden)."}
+    )
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "Field errors (invalid)."},
+    )
+
+
+class TicketBulkResultSchema(ma.Schema):
+    """The outcome of each ticket of a bulk change, in the order asked."""
+
+    items = fields.List(fields.Nested(TicketBulkOutcomeSchema), required=True)
+
+
 class StatusChangeRequestSchema(StrictSchema):
     """The status to move a ticket to (e.g. ``Closed``, or a custom status)."""
 
@@ -269,6 +326,17 @@ class StatusChangeSchema(ma.Schema):
     changed_at = fields.AwareDateTime()
 
 
+class DeliverySchema(ma.Schema):
+    """Where the email of a public reply is."""
+
+    state = fields.String(
+        metadata={"description": "queued, retrying, sent, failed or not_configured"}
+    )
+    reason = fields.String(metadata={"description": "Why the last attempt failed; else empty."})
+    sent_at = fields.AwareDateTime(allow_none=True)
+    attempts = fields.Integer()
+
+
 class ThreadSchema(ma.Schema):
     """A message on a ticket."""
 
@@ -280,6 +348,11 @@ class ThreadSchema(ma.Schema):
     author_contact_id = fields.Integer(allow_none=True)
     body = fields.String()
     created_at = fields.AwareDateTime()
+    delivery = fields.Nested(
+        DeliverySchema,
+        allow_none=True,
+        metadata={"description": "A reply mailed to the customer: its email; null otherwise."},
+    )
 
 
 class ThreadCreateSchema(StrictSchema):

@@ -12,8 +12,9 @@ from core.api.auth import scoped, unit
 from core.api.blueprint import api_blueprint, commit
 from core.api.paging import list_page, page, parse_cursor
 from core.models import HappinessRating, Thread, Ticket, TimeEntry
+from core.services import ticket_bulk, ticket_timeline
 from core.services import tickets as ticket_service
-from core.services.base import Cursor, newest_first
+from core.services.base import Cursor, Unit, newest_first
 from hostapi import scopes
 
 blp = api_blueprint(
@@ -50,6 +51,41 @@ def create_ticket(data: dict[str, Any]) -> Ticket:
     return ticket
 
 
+@blp.route("/bulk", methods=["POST"])
+@scoped(scopes.TICKETS_WRITE)
+@blp.arguments(schemas.TicketBulkSchema)
+@blp.response(200, schemas.TicketBulkResultSchema)
+def bulk(data: dict[str, Any]) -> dict[str, Any]:
+    """Assign, change the status or priority of, or close many tickets, each on its own.
+
+    Each ticket is checked (department, permission, value) and audited like a change of that
+    ticket alone; one that fails does not stop the others. The answer says, per ticket, what
+    happened (``ok``, else ``failure``: ``not_found``, ``forbidden`` or ``invalid``).
+    """
+    value = {
+        "assign": data.get("assignee_id"),
+        "status": data.get("status"),
+        "priority": data.get("priority"),
+    }.get(data["action"])
+    outcomes = ticket_bulk.apply(
+        unit(), ticket_ids=data["ticket_ids"], action=data["action"], value=value
+    )
+    commit()
+    return {
+        "items": [
+            {
+                "ticket_id": o.ticket_id,
+                "number": o.number,
+                "ok": o.ok,
+                "failure": o.failure,
+                "permission": o.permission,
+                "errors": o.messages,
+            }
+            for o in outcomes
+        ]
+    }
+
+
 @blp.route("/<bigid:ticket_id>", methods=["GET"])
 @scoped(scopes.TICKETS_READ)
 @blp.response(200, schemas.TicketSchema)
@@ -63,7 +99,8 @@ def get_ticket(ticket_id: int) -> Ticket:
 @blp.arguments(schemas.TicketUpdateSchema)
 @blp.response(200, schemas.TicketSchema)
 def update_ticket(changes: dict[str, Any], ticket_id: int) -> Ticket:
-    """Change the fields given; moving to another department needs membership of both."""
+    """Change the fields given; a ticket may move to any active department (the caller may
+    then no longer see it)."""
     work = unit()
     ticket = ticket_service.update_ticket(
         work, ticket_service.get_ticket(work, ticket_id), **changes
@@ -127,20 +164,35 @@ def _time_entry_cursor(entry: TimeEntry) -> Cursor:
 @blp.arguments(schemas.PageArgsSchema, location="query", as_kwargs=True)
 @blp.response(200, ThreadPage)
 def list_threads(ticket_id: int, limit: int, cursor: str | None) -> dict[str, Any]:
-    """The ticket's threads, newest first."""
-    return _ticket_rows_page(Thread, Thread.created_at, ticket_id, limit, cursor)
+    """The ticket's threads, newest first; a reply mailed to the customer with its delivery."""
+    found = _ticket_rows_page(Thread, Thread.created_at, ticket_id, limit, cursor)
+    found["items"] = _with_delivery(unit(), found["items"])
+    return found
+
+
+_THREAD_FIELDS = tuple(name for name in schemas.ThreadSchema().fields if name != "delivery")
+
+
+def _with_delivery(work: Unit, threads: list[Thread]) -> list[dict[str, Any]]:
+    """The threads as the API shows them, each with its email's delivery (or null)."""
+    sent = ticket_timeline.deliveries(work, threads)
+    return [
+        {name: getattr(thread, name) for name in _THREAD_FIELDS} | {"delivery": sent.get(thread.id)}
+        for thread in threads
+    ]
 
 
 @blp.route("/<bigid:ticket_id>/threads", methods=["POST"])
 @scoped(scopes.THREADS_WRITE)
 @blp.arguments(schemas.ThreadCreateSchema)
 @blp.response(201, schemas.ThreadSchema)
-def add_thread(data: dict[str, Any], ticket_id: int) -> Thread:
+def add_thread(data: dict[str, Any], ticket_id: int) -> dict[str, Any]:
     """Reply to the customer, comment internally, or record an incoming message."""
     work = unit()
     thread = ticket_service.add_thread(work, ticket_service.get_ticket(work, ticket_id), **data)
+    shown = _with_delivery(work, [thread])[0]
     commit()
-    return thread
+    return shown
 
 
 @blp.route("/<bigid:ticket_id>/ratings", methods=["GET"])

@@ -19,10 +19,11 @@ from core.errors import ValidationFailed
 from core.intake import arrivals, registration
 from core.intake.arrivals import Arrival, Outcome
 from core.intake.review import PHONE_HEADER
-from core.models import Department
+from core.models import Department, Organisation
 from core.ratelimit import RateLimit
 from core.services.base import Unit, clean_text, gather
 from core.services.phones import organisation_region, to_e164
+from core.services.tickets import display_number
 
 CLIENT_IP_HEADER = "X-Deskhost-Client-IP"
 
@@ -110,3 +111,14 @@ def submit(
         headers=headers,
     )
     return arrivals.accept(unit, arrival)
+
+
+def ticket_number(unit: Unit, outcome: Outcome) -> str | None:
+    """The number the customer quotes for the ticket their submission made ("DESK-123"), or
+    ``None`` when it made none (held for review)."""
+    if outcome.ticket is None:
+        return None
+    organisation = unit.session.scalar(select(Organisation).limit(1))
+    if organisation is None:
+        return str(outcome.ticket.number)
+    return display_number(organisation, outcome.ticket.number)

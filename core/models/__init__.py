@@ -37,6 +37,7 @@ from core.models.org import (
     ProfilePermission,
     agent_departments,
 )
+from core.models.ticket_work import ticket_tags
 from core.models.tickets import (
     Activity,
     Attachment,
@@ -100,4 +101,5 @@ __all__ = [
     "agent_departments",
     "contact_products",
     "contact_tags",
+    "ticket_tags",
 ]

@@ -12,10 +12,11 @@ it twice in message totals. Later customer messages are incoming threads.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import permissions
@@ -32,6 +33,7 @@ from core.models import (
     Ticket,
     TicketStatus,
     TimeEntry,
+    agent_departments,
 )
 from core.models.tickets import RaisedBy, Rating, StatusType, ThreadKind
 from core.models.types import INT32_MAX
@@ -45,6 +47,7 @@ from core.services.base import (
     flush_new,
     iso,
     newest_first,
+    older_than,
     parse_whole_number,
     refuse_unknown_fields,
     require_aware,
@@ -153,6 +156,7 @@ def list_tickets(
     *,
     department_id: int | None = None,
     status_type: str | None = None,
+    status: str | None = None,
     contact_id: int | None = None,
     account_id: int | None = None,
     assignee_id: int | None = None,
@@ -163,13 +167,73 @@ def list_tickets(
 ) -> list[Ticket]:
     """Tickets the actor may see, newest first, one page at a time.
 
-    ``before`` is the :class:`Cursor` of the last ticket of the previous page. ``search``
-    matches the subject, or the number (with or without the prefix); ``unassigned`` keeps
-    only tickets without an assignee.
+    ``before`` is the :class:`Cursor` of the last ticket of the previous page. ``status``
+    names one status (a custom one too), ``status_type`` a type of them; ``search`` matches
+    the subject, or the number (with or without the prefix); ``unassigned`` keeps only
+    tickets without an assignee.
     """
-    unit.actor.require(permissions.TICKET_VIEW)
     check_limit(limit)
     cursor = Cursor.parse(before)
+    query = _listed(
+        unit,
+        department_id=department_id,
+        status_type=status_type,
+        status=status,
+        contact_id=contact_id,
+        account_id=account_id,
+        assignee_id=assignee_id,
+        unassigned=unassigned,
+        search=search,
+    )
+    query = newest_first(query, Ticket.created_at, Ticket.id, cursor, limit)
+    return list(unit.session.scalars(query))
+
+
+#: Ticket counts stop here; beyond it the list says "10,000+".
+COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class TicketCount:
+    """How many tickets a list holds (exact up to :data:`COUNT_CAP`, else ``capped``), and how
+    many of them come before the page shown (``newer``, for "51–100 of 1,234")."""
+
+    count: int
+    capped: bool
+    newer: int = 0
+
+
+def count_tickets(unit: Unit, *, before: Cursor | str | None = None, **filters: Any) -> TicketCount:
+    """How many tickets :func:`list_tickets` with ``filters`` lists, and how many of them are
+    newer than ``before`` (the page's cursor); each count stops after :data:`COUNT_CAP` + 1."""
+    cursor = Cursor.parse(before)
+    query = _listed(unit, **filters)
+
+    def capped_count(selection: Any) -> int:
+        limited = selection.with_only_columns(Ticket.id).limit(COUNT_CAP + 1).subquery()
+        return int(unit.session.scalar(select(func.count()).select_from(limited)) or 0)
+
+    number = capped_count(query)
+    newer = 0
+    if cursor is not None:
+        newer = capped_count(query.where(not_(older_than(Ticket.created_at, Ticket.id, cursor))))
+    return TicketCount(min(number, COUNT_CAP), number > COUNT_CAP, min(newer, COUNT_CAP))
+
+
+def _listed(
+    unit: Unit,
+    *,
+    department_id: int | None = None,
+    status_type: str | None = None,
+    status: str | None = None,
+    contact_id: int | None = None,
+    account_id: int | None = None,
+    assignee_id: int | None = None,
+    unassigned: bool = False,
+    search: str | None = None,
+) -> Any:
+    """The query of the tickets the actor may see that match the list's filters."""
+    unit.actor.require(permissions.TICKET_VIEW)
     if status_type is not None and status_type not in {t.value for t in StatusType}:
         raise ValidationFailed({"status_type": ["Unknown status type."]})
     query = select(Ticket)
@@ -179,6 +243,7 @@ def list_tickets(
     filters: dict[str, Any] = {
         "department_id": department_id,
         "status_type": status_type,
+        "status": status,
         "contact_id": contact_id,
         "account_id": account_id,
         "assignee_id": assignee_id,
@@ -190,8 +255,7 @@ def list_tickets(
         query = query.where(Ticket.assignee_id.is_(None))
     if search and search.strip():
         query = query.where(_search_condition(unit.session, search.strip()))
-    query = newest_first(query, Ticket.created_at, Ticket.id, cursor, limit)
-    return list(unit.session.scalars(query))
+    return query
 
 
 def _search_condition(session: Session, term: str) -> Any:
@@ -369,6 +433,17 @@ def _visible_department(unit: Unit, department_id: int | None) -> Department:
     return department
 
 
+def _move_target(unit: Unit, department_id: int | None) -> Department:
+    # A ticket may be moved to any active department, one the actor is not in included (it
+    # goes where it can be worked; the actor is warned they may lose sight of it).
+    department = unit.session.get(Department, department_id) if department_id else None
+    if department is None:
+        raise ValidationFailed({"department_id": ["Unknown department."]})
+    if not department.is_active:
+        raise ValidationFailed({"department_id": ["This department is inactive."]})
+    return department
+
+
 def _valid_channel(channel: str) -> str:
     if channel not in channels():
         raise ValidationFailed({"channel": ["Unknown channel."]})
@@ -450,8 +525,9 @@ def _audit_snapshot(ticket: Ticket) -> dict[str, Any]:
 def update_ticket(unit: Unit, ticket: Ticket, **changes: Any) -> Ticket:
     """Change a ticket's fields (see ``UPDATABLE_FIELDS``); a no-op change writes nothing.
 
-    Changing the assignee needs ``ticket.assign`` besides ``ticket.edit``. Moving the ticket
-    to another department emits the event to both departments.
+    Changing the assignee needs ``ticket.assign`` besides ``ticket.edit``. A ticket may move
+    to any active department (the actor may then no longer see it); the assignee stays only
+    if they are in the new department, and the event goes to both departments.
     """
     unit.actor.require(permissions.TICKET_EDIT)
     unit.actor.require_department(ticket.department_id, "ticket")
@@ -466,7 +542,7 @@ def update_ticket(unit: Unit, ticket: Ticket, **changes: Any) -> Ticket:
         "due_at": lambda v: require_aware(v, "due_at"),
         "contact_id": lambda v: _existing_contact(session, v) and v,
         "account_id": lambda v: _existing_account(session, v) and v,
-        "department_id": lambda v: _visible_department(unit, v).id,
+        "department_id": lambda v: _move_target(unit, v).id,
     }
     for name, value in changes.items():
         if name in checks:
@@ -796,3 +872,20 @@ def add_time_entry(
         [ticket.department_id],
     )
     return entry
+
+
+# ------------------------------------------------------------------------------ assignees
+
+
+def assignable_agents(unit: Unit, department_id: int) -> list[Agent]:
+    """The agents a ticket of ``department_id`` may be assigned to: active members of the
+    department who may view tickets, by name (what :func:`update_ticket` accepts)."""
+    unit.actor.require(permissions.TICKET_VIEW)
+    unit.actor.require_department(department_id, "department")
+    members = unit.session.scalars(
+        select(Agent)
+        .join(agent_departments, agent_departments.c.agent_id == Agent.id)
+        .where(agent_departments.c.department_id == department_id, Agent.is_active.is_(True))
+        .order_by(Agent.name, Agent.id)
+    )
+    return [agent for agent in members if agent.has_permission(permissions.TICKET_VIEW)]

@@ -96,7 +96,9 @@ def support_form(department_id: int | None = None) -> ResponseReturnValue:
         for name in ("name", "email", "phone", "subject", "description")
     }
     try:
-        webform.submit(unit, department_id=chosen, client_ip=request.remote_addr or "", **form)
+        outcome = webform.submit(
+            unit, department_id=chosen, client_ip=request.remote_addr or "", **form
+        )
     except ValidationFailed as error:
         db_session().rollback()
         errors = {
@@ -114,7 +116,9 @@ def support_form(department_id: int | None = None) -> ResponseReturnValue:
             chosen=chosen,
         )
     db_session().commit()
-    return _public_page("intake/support_thanks.html")
+    return _public_page(
+        "intake/support_thanks.html", ticket_number=webform.ticket_number(unit, outcome)
+    )
 
 
 def _int(value: str | None) -> int | None:
