@@ -66,6 +66,11 @@ def family_first(given: str, family: str, language: str, order: str | None = Non
     return (language or "").split("_")[0].split("-")[0].lower() in FAMILY_FIRST_LANGUAGES
 
 
+def family_name_first(language: str | None = None) -> bool:
+    """Whether forms in ``language`` (default: the page's) ask for the family name first."""
+    return family_first("", "", language or current_language())
+
+
 def display_name(
     given: str | None, family: str | None, language: str | None = None, order: str | None = None
 ) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from core.errors import ValidationFailed
 from core.models import Agent, Contact, Department
 from core.names import display_name, family_first, is_east_asian, normalise
-from core.services import customers, tickets, views
+from core.services import customers, merge, tickets, views
 from core.services.base import Unit
 
 UnitFor = Callable[[Agent | None], Unit]
@@ -83,7 +83,9 @@ def yamada(unit_for: UnitFor, db: Session) -> Contact:
     contact = customers.create_contact(
         unit_for(None), last_name="山田", first_name="花子", phone="03-1234-5678"
     )
-    customers.create_contact(unit_for(None), last_name="佐藤", first_name="太郎", phone="06-6543-2100")
+    customers.create_contact(
+        unit_for(None), last_name="佐藤", first_name="太郎", phone="06-6543-2100"
+    )
     db.commit()
     return contact
 
@@ -135,7 +137,9 @@ def test_whole_name_stored_in_the_family_name_is_found_without_its_space(
     assert [c.id for c in found] == [stuffed.id]
 
 
-@pytest.mark.parametrize("term", ["花子 山田", "山田花子", "０３－１２３４－５６７８", "+81312345678"])
+@pytest.mark.parametrize(
+    "term", ["花子 山田", "山田花子", "０３－１２３４－５６７８", "+81312345678"]
+)
 def test_ticket_search_finds_the_contact_by_name_or_phone(
     unit_for: UnitFor, yamada: Contact, make_ticket, department: Department, term: str
 ) -> None:
@@ -143,3 +147,65 @@ def test_ticket_search_finds_the_contact_by_name_or_phone(
     make_ticket("Another")
     found = tickets.list_tickets(unit_for(None), search=term)
     assert [t.id for t in found] == [ticket.id]
+
+
+# ------------------------------------------------------------------------------------ merge
+
+
+@pytest.fixture
+def stuffed_and_split(unit_for: UnitFor, db: Session) -> tuple[Contact, Contact]:
+    """The same person twice: the whole name in the family name (an old web form), and split."""
+    stuffed = customers.create_contact(unit_for(None), last_name="佐藤 花子", email="h@example.com")
+    split = customers.create_contact(unit_for(None), last_name="佐藤", first_name="花子")
+    db.commit()
+    return stuffed, split
+
+
+def test_merge_review_takes_both_name_parts_from_one_record(
+    unit_for: UnitFor, stuffed_and_split: tuple[Contact, Contact]
+) -> None:
+    stuffed, split = stuffed_and_split
+    plan = merge.plan_merge(unit_for(None), [stuffed, split])
+    defaults = {row.key: row.default_source for row in plan.fields}
+    assert defaults["first_name"] == defaults["last_name"] == split.id
+    assert defaults["email"] == stuffed.id
+
+
+def test_merge_by_default_never_repeats_a_name(
+    unit_for: UnitFor, stuffed_and_split: tuple[Contact, Contact]
+) -> None:
+    stuffed, split = stuffed_and_split
+    merged = merge.merge_contacts(unit_for(None), stuffed, [split])
+    assert (merged.last_name, merged.first_name) == ("佐藤", "花子")
+    assert merged.name == "佐藤 花子"
+    assert merged.email == "h@example.com"
+
+
+def test_merge_with_the_review_page_defaults_never_repeats_a_name(
+    unit_for: UnitFor, stuffed_and_split: tuple[Contact, Contact]
+) -> None:
+    stuffed, split = stuffed_and_split
+    plan = merge.plan_merge(unit_for(None), [stuffed, split])
+    choices = {row.key: row.default_source for row in plan.fields if row.default_source}
+    merged = merge.merge_contacts(unit_for(None), stuffed, [split], choices)
+    assert merged.name == "佐藤 花子"
+
+
+def test_merge_takes_the_other_name_part_from_where_one_was_chosen(
+    unit_for: UnitFor, stuffed_and_split: tuple[Contact, Contact]
+) -> None:
+    stuffed, split = stuffed_and_split
+    merged = merge.merge_contacts(unit_for(None), split, [stuffed], {"last_name": stuffed.id})
+    assert (merged.last_name, merged.first_name) == ("佐藤 花子", "")
+
+
+def test_merge_keeps_the_name_order_of_the_record_the_name_comes_from(
+    unit_for: UnitFor, db: Session
+) -> None:
+    survivor = customers.create_contact(unit_for(None), last_name="Yamada Hanako")
+    other = customers.create_contact(
+        unit_for(None), last_name="Yamada", first_name="Hanako", name_order="family_first"
+    )
+    merged = merge.merge_contacts(unit_for(None), survivor, [other])
+    assert merged.name_order == "family_first"
+    assert merged.name == "Yamada Hanako"

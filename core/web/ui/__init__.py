@@ -17,6 +17,7 @@ from core.web.ui import (
     settings,
     tickets,
 )
+from core.names import family_name_first
 from core.web.ui import customer_import as customer_import_ui
 from core.web.ui import intake as intake_ui
 
@@ -41,6 +42,8 @@ def init_app(app: Flask) -> None:
         channel_label=lambda code: labels.label(labels.CHANNELS, code),
         thread_kind_label=lambda code: labels.label(labels.THREAD_KINDS, code),
         view_label=lambda text: labels.label(labels.VIEW_LABELS, text),
+        name_orders=labels.NAME_ORDERS,
+        family_name_first=family_name_first,
     )
 
     @app.get("/")

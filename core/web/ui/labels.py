@@ -84,6 +84,13 @@ VIEW_LABELS: dict[str, LazyString] = {
     "in the last N days": lazy_gettext("in the last N days"),
 }
 
+#: How a contact's name is ordered (see core.names).
+NAME_ORDERS: dict[str, LazyString] = {
+    "auto": lazy_gettext("Automatic: by the name's script and the page's language"),
+    "family_first": lazy_gettext("Family name first"),
+    "given_first": lazy_gettext("Given name first"),
+}
+
 #: Custom field types, as the field editor's palette names them. "Number" has a context of its
 #: own: the plain msgid is a ticket's number (an identifier, 番号), this one a quantity (数値).
 FIELD_TYPES: dict[str, LazyString] = {
