@@ -50,3 +50,8 @@ def init_app(app: Flask) -> None:
     def home() -> Response:
         """The desk opens on the ticket list."""
         return redirect(url_for("tickets.index"))
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        """Browsers that ask for /favicon.ico unprompted get the SVG icon the pages link to."""
+        return redirect(url_for("static", filename="favicon.svg"), 301)
