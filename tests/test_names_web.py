@@ -151,3 +151,11 @@ def test_favicon_is_linked_and_served(client: FlaskClient) -> None:
     assert answer.status_code == 301 and answer.headers["Location"].endswith("/static/favicon.svg")
     icon = client.get("/static/favicon.svg")
     assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+
+
+def test_built_in_profile_is_named_in_the_page_language(
+    client: FlaskClient, japanese_agent: Agent
+) -> None:
+    page = _page(client, japanese_agent, "/contacts")
+    assert '<p class="muted">担当者</p>' in page
+    assert '<p class="muted">Agent</p>' not in page

@@ -42,6 +42,7 @@ def init_app(app: Flask) -> None:
         channel_label=lambda code: labels.label(labels.CHANNELS, code),
         thread_kind_label=lambda code: labels.label(labels.THREAD_KINDS, code),
         view_label=lambda text: labels.label(labels.VIEW_LABELS, text),
+        profile_label=lambda name: labels.label(labels.PROFILES, name),
         name_orders=labels.NAME_ORDERS,
         family_name_first=family_name_first,
     )

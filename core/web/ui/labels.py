@@ -84,6 +84,15 @@ VIEW_LABELS: dict[str, LazyString] = {
     "in the last N days": lazy_gettext("in the last N days"),
 }
 
+#: The built-in permission profiles, stored by their English names (core.permissions
+#: DEFAULT_PROFILES) and translated where shown; profiles people make are shown as named.
+PROFILES: dict[str, LazyString] = {
+    "Administrator": lazy_gettext("Administrator"),
+    "Support Manager": lazy_gettext("Support Manager"),
+    "Agent": lazy_gettext("Agent"),
+    "Light Agent": lazy_gettext("Light Agent"),
+}
+
 #: How a contact's name is ordered (see core.names).
 NAME_ORDERS: dict[str, LazyString] = {
     "auto": lazy_gettext("Automatic: by the name's script and the page's language"),
