@@ -47,7 +47,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 extract-messages: $(STAMP)
-	$(BIN)/pybabel -q extract -F babel.cfg -k lazy_gettext -k lazy_pgettext:1c,2 -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel -q extract -F babel.cfg -k lazy_gettext -k lazy_pgettext:1c,2 -k Message -o $(TRANSLATIONS)/messages.pot .
 	$(BIN)/pybabel -q update -N -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
 
 clean:

@@ -159,3 +159,28 @@ def test_built_in_profile_is_named_in_the_page_language(
     page = _page(client, japanese_agent, "/contacts")
     assert '<p class="muted">担当者</p>' in page
     assert '<p class="muted">Agent</p>' not in page
+
+
+def test_validation_messages_are_shown_in_the_page_language(
+    client: FlaskClient, japanese_agent: Agent
+) -> None:
+    page = _page(client, japanese_agent, "/contacts/new")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    answer = client.post(
+        "/contacts/new",
+        data={"csrf_token": token, "last_name": "", "first_name": "花" * 201, "email": "x"},
+    )
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert "この項目は必須です。" in html
+    assert "200 文字以内で入力してください。" in html
+    assert "メールアドレスの形式が正しくありません。" in html
+    assert "characters." not in html and "This field is required." not in html
+
+
+def test_a_message_with_values_is_its_english_text_everywhere_else() -> None:
+    from core.errors import Message
+
+    message = Message("At most %(count)d characters.", count=200)
+    assert message == "At most 200 characters."
+    assert (message.msgid, message.values) == ("At most %(count)d characters.", {"count": 200})

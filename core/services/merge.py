@@ -237,7 +237,8 @@ def merge_contacts(
     """Merge ``others`` into ``survivor``; ``choices`` maps a field to the record id it comes from.
 
     A field not in ``choices`` keeps the survivor's value, or takes the first other record's
-    non-empty one; the name's parts come from one record together (see ``NAME_FIELDS``). Emits ``contact.merged`` (contact_id, merged_contact_ids, ticket_ids).
+    non-empty one; the name's parts come from one record together (see ``NAME_FIELDS``).
+    Emits ``contact.merged`` (contact_id, merged_contact_ids, ticket_ids).
 
     :raises ValidationFailed: no other record, a merged record, an unknown field or source.
     """

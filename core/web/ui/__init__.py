@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, redirect, url_for
 from werkzeug.wrappers import Response
 
+from core.names import family_name_first
 from core.web.ui import (
     admin,
     auth,
@@ -17,7 +18,6 @@ from core.web.ui import (
     settings,
     tickets,
 )
-from core.names import family_name_first
 from core.web.ui import customer_import as customer_import_ui
 from core.web.ui import intake as intake_ui
 
@@ -43,6 +43,7 @@ def init_app(app: Flask) -> None:
         thread_kind_label=lambda code: labels.label(labels.THREAD_KINDS, code),
         view_label=lambda text: labels.label(labels.VIEW_LABELS, text),
         profile_label=lambda name: labels.label(labels.PROFILES, name),
+        message_text=labels.message_text,
         name_orders=labels.NAME_ORDERS,
         family_name_first=family_name_first,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask_babel import LazyString, lazy_gettext, lazy_pgettext
+from flask_babel import LazyString, gettext, lazy_gettext, lazy_pgettext
+
+from core.errors import Message
 
 STATUS_TYPES: dict[str, LazyString] = {
     "open": lazy_gettext("Open"),
@@ -129,3 +131,14 @@ def label(mapping: dict[str, LazyString], code: str | None) -> str:
         return ""
     found = mapping.get(code)
     return str(found) if found is not None else code
+
+
+def message_text(message: str) -> str:
+    """A service's validation message in the page's language (English when not translated).
+
+    Plain messages are their own msgid; a :class:`~core.errors.Message` is translated from its
+    msgid and filled with its values.
+    """
+    if isinstance(message, Message):
+        return gettext(message.msgid, **message.values)
+    return gettext(message)
