@@ -119,14 +119,29 @@ def name_matches(given: Any, family: Any, term: str) -> ColumnElement[bool]:
     if not joined:
         return false()
     pattern, joined_pattern = _like(plain), _like(joined)
-    given_l, family_l = func.lower(given, type_=String), func.lower(family, type_=String)
-    given_j, family_j = _without_spaces(given_l), _without_spaces(family_l)
     return or_(
-        given_l.like(pattern, escape="\\"),
-        family_l.like(pattern, escape="\\"),
-        (family_j + given_j).like(joined_pattern, escape="\\"),
-        (given_j + family_j).like(joined_pattern, escape="\\"),
+        func.lower(given, type_=String).like(pattern, escape="\\"),
+        func.lower(family, type_=String).like(pattern, escape="\\"),
+        *(whole.like(joined_pattern, escape="\\") for whole in _both_orders(given, family)),
     )
+
+
+def name_is(given: Any, family: Any, term: str) -> ColumnElement[bool]:
+    """True when the whole name is ``term`` in either order, spaces and case aside."""
+    joined = normalise(term).lower().replace(" ", "")
+    return or_(*(whole == joined for whole in _both_orders(given, family)))
+
+
+def name_starts_with(given: Any, family: Any, term: str) -> ColumnElement[bool]:
+    """True when the whole name, in either order, starts with ``term`` (spaces and case aside)."""
+    pattern = _like(normalise(term).lower().replace(" ", ""))[1:]
+    return or_(*(whole.like(pattern, escape="\\") for whole in _both_orders(given, family)))
+
+
+def _both_orders(given: Any, family: Any) -> tuple[Any, Any]:
+    given_j = _without_spaces(func.lower(given, type_=String))
+    family_j = _without_spaces(func.lower(family, type_=String))
+    return family_j + given_j, given_j + family_j
 
 
 def _without_spaces(column: Any) -> Any:

@@ -209,3 +209,36 @@ def test_merge_keeps_the_name_order_of_the_record_the_name_comes_from(
     merged = merge.merge_contacts(unit_for(None), survivor, [other])
     assert merged.name_order == "family_first"
     assert merged.name == "Yamada Hanako"
+
+
+@pytest.mark.parametrize(
+    ("operator", "value"),
+    [("is", "花子 山田"), ("is", "山田花子"), ("starts_with", "花子 山"), ("contains", "花子山田")],
+)
+def test_view_condition_on_the_name_reads_either_order(
+    unit_for: UnitFor, yamada: Contact, make_agent, operator: str, value: str
+) -> None:
+    agent = make_agent("views@example.com")
+    unit = unit_for(agent)
+    view = views.create_view(
+        unit,
+        entity="contact",
+        name="Hanako",
+        conditions=[{"field": "name", "operator": operator, "value": value}],
+    )
+    page = views.run_view(unit, views.get_view(unit, "contact", view.id))
+    assert [c.id for c in page.rows] == [yamada.id]
+
+
+def test_view_condition_name_is_not_leaves_the_name_out(
+    unit_for: UnitFor, yamada: Contact, make_agent
+) -> None:
+    unit = unit_for(make_agent("views@example.com"))
+    view = views.create_view(
+        unit,
+        entity="contact",
+        name="Not Hanako",
+        conditions=[{"field": "name", "operator": "is_not", "value": "花子 山田"}],
+    )
+    page = views.run_view(unit, views.get_view(unit, "contact", view.id))
+    assert yamada.id not in [c.id for c in page.rows] and len(page.rows) == 1

@@ -49,7 +49,7 @@ from core.models import (
     Tag,
 )
 from core.models.types import INT32_MAX, INT64_MAX
-from core.names import name_matches
+from core.names import name_is, name_matches, name_starts_with
 from core.services.base import (
     Unit,
     check_limit,
@@ -570,7 +570,7 @@ def _condition(
         return not_(has) if operator in ("not_contains", "empty") else has
     column = view_field.expression
     if entity == CustomerEntity.CONTACT and view_field.name == "name":
-        # "Name contains Hanako" means the whole name, as lists show it.
+        # "Name is empty" means the whole name; the other operators read either order below.
         column = func.trim(Contact.first_name + " " + Contact.last_name)
     if view_field.custom is not None:
         present = model.custom_fields[view_field.name].as_string().isnot(None)
@@ -588,6 +588,14 @@ def _condition(
         value = unit.actor.agent_id if unit.actor.agent_id is not None else -1
     if view_field.kind == TEXT:
         lowered = func.lower(column)
+        if entity == CustomerEntity.CONTACT and view_field.name == "name":
+            # The whole name in either order, as lists show it in one language or the other.
+            if operator == "is":
+                return name_is(Contact.first_name, Contact.last_name, str(value))
+            if operator == "is_not":
+                return not_(name_is(Contact.first_name, Contact.last_name, str(value)))
+            if operator == "starts_with":
+                return name_starts_with(Contact.first_name, Contact.last_name, str(value))
         if operator == "is":
             return lowered == str(value).lower()
         if operator == "is_not":
