@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TRANSLATIONS := core/web/translations
 EXAMPLE := examples/hello_extension
+# Where `make run` serves: `make run HOST=0.0.0.0 PORT=8000` to reach it from another machine.
+HOST ?= 127.0.0.1
+PORT ?= 5000
 
 .PHONY: run test test-example lint translations extract-messages clean
 
@@ -22,7 +25,7 @@ translations: $(STAMP)
 run: translations
 	$(BIN)/deskhost migrate
 	$(BIN)/deskhost demo --if-empty
-	$(BIN)/deskhost serve --with-worker --host 127.0.0.1 --port 5000
+	$(BIN)/deskhost serve --with-worker --host $(HOST) --port $(PORT)
 
 test: translations
 	$(BIN)/ruff check .
@@ -44,7 +47,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 extract-messages: $(STAMP)
-	$(BIN)/pybabel -q extract -F babel.cfg -k lazy_gettext -k lazy_pgettext:1c,2 -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel -q extract -F babel.cfg -k lazy_gettext -k lazy_pgettext:1c,2 -k Message -o $(TRANSLATIONS)/messages.pot .
 	$(BIN)/pybabel -q update -N -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
 
 clean:

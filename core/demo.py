@@ -27,6 +27,9 @@ DEPARTMENTS: tuple[tuple[str, str, str], ...] = (
     ("dept-sales", "Sales", "Quotes, trials and new contracts"),
     ("dept-tech-ja", "技術サポート", "日本語の技術サポート窓口"),
 )
+#: The demo organisation is a Japanese desk (its Japanese departments and customers say so):
+#: times in Tokyo's zone, pages in Japanese for whoever has not chosen a language.
+ORGANISATION_SETTINGS: dict[str, str] = {"timezone": "Asia/Tokyo", "default_locale": "ja"}
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "deskhost-demo"
 
@@ -321,11 +324,24 @@ class _Generator:
         self.random = random.Random(seed)
         self.tickets = tickets
         self.now = now
+        self.now_iso = _iso(now)
         self.start = now - timedelta(days=365)
         self.encode = msgspec.json.Encoder().encode
         self.agents_by_department: dict[str, list[str]] = {ref: [] for ref, _, _ in DEPARTMENTS}
         self.department_by_name = {name: ref for ref, name, _ in DEPARTMENTS}
         self.contacts: list[tuple[str, str | None]] = []
+
+    def _state(self, last_activity: datetime) -> str:
+        """Where a ticket ends up: old ones are nearly all closed; of the recent ones, most
+        are open or answered, some wait on hold, a few are escalated."""
+        roll = self.random.random()
+        if last_activity < self.now - timedelta(days=7):
+            return "closed" if roll < 0.96 else ("open" if roll < 0.985 else "on_hold")
+        if roll < 0.35:
+            return "closed"
+        if roll < 0.8:
+            return "open"
+        return "on_hold" if roll < 0.93 else "escalated"
 
     def line(self, record: dict[str, Any]) -> bytes:
         return self.encode(record) + b"\n"
@@ -490,16 +506,23 @@ class _Generator:
             seconds=int(span * index / self.tickets) + rnd.randrange(0, 3600)
         )
         raised_by = "customer" if rnd.random() < 0.85 else "agent"
+        # This week's tickets move faster (answered within hours, not days), so the newest
+        # page shows a desk at work: some answered and closed, some on hold, most still open.
+        pace = 0.1 if created > self.now - timedelta(days=7) else 1.0
+
+        def later(**amount: int) -> timedelta:
+            return timedelta(**amount) * pace
+
         at = created
         threads: list[dict[str, Any]] = []
         if rnd.random() < 0.3:
-            at += timedelta(seconds=rnd.randrange(5, 60))
+            at += later(seconds=rnd.randrange(5, 60))
             threads.append(
                 {"kind": "notification", "body": rnd.choice(_NOTIFICATIONS), "created_at": _iso(at)}
             )
         replier = assignee or rnd.choice(agents)
         if raised_by == "agent":
-            at += timedelta(minutes=rnd.randrange(5, 600))
+            at += later(minutes=rnd.randrange(5, 600))
             threads.append(
                 {
                     "kind": "incoming",
@@ -509,7 +532,7 @@ class _Generator:
                 }
             )
         for exchange in range(rnd.choice((1, 1, 2, 2, 2, 3))):
-            at += timedelta(minutes=rnd.randrange(3, 1440))
+            at += later(minutes=rnd.randrange(3, 1440))
             threads.append(
                 {
                     "kind": "outgoing",
@@ -519,7 +542,7 @@ class _Generator:
                 }
             )
             if rnd.random() < 0.25:
-                at += timedelta(minutes=rnd.randrange(1, 120))
+                at += later(minutes=rnd.randrange(1, 120))
                 threads.append(
                     {
                         "kind": "comment",
@@ -529,7 +552,7 @@ class _Generator:
                     }
                 )
             if exchange < 2 or rnd.random() < 0.5:
-                at += timedelta(minutes=rnd.randrange(10, 2880))
+                at += later(minutes=rnd.randrange(10, 2880))
                 threads.append(
                     {
                         "kind": "incoming",
@@ -540,13 +563,19 @@ class _Generator:
                 )
         history = [{"to_status": "Open", "changed_at": _iso(created)}]
         ratings: list[dict[str, Any]] = []
-        outcome = rnd.random()
-        closed = False
-        if at < self.now - timedelta(days=3) and outcome < 0.85:
+        state = self._state(at)
+        closed = state == "closed"
+        if state == "on_hold":
+            at += later(hours=rnd.randrange(1, 24))
+            history.append({"to_status": "On Hold", "changed_at": _iso(at), "agent": replier})
+        elif state == "escalated":
+            at += later(hours=1)
+            history.append({"to_status": "Escalated", "changed_at": _iso(at), "agent": replier})
+        elif closed:
             if rnd.random() < 0.15:
-                at += timedelta(hours=rnd.randrange(1, 48))
+                at += later(hours=rnd.randrange(1, 48))
                 history.append({"to_status": "On Hold", "changed_at": _iso(at), "agent": replier})
-            at += timedelta(minutes=rnd.randrange(10, 600))
+            at += later(minutes=rnd.randrange(10, 600))
             history.append(
                 {
                     "to_status": rnd.choice(("Closed", "Resolved")),
@@ -554,10 +583,9 @@ class _Generator:
                     "agent": replier,
                 }
             )
-            closed = True
             if rnd.random() < 0.12:
                 # Reopened by the customer, answered, closed again.
-                at += timedelta(hours=rnd.randrange(2, 96))
+                at += later(hours=rnd.randrange(2, 96))
                 threads.append(
                     {
                         "kind": "incoming",
@@ -567,7 +595,7 @@ class _Generator:
                     }
                 )
                 history.append({"to_status": "Open", "changed_at": _iso(at)})
-                at += timedelta(minutes=rnd.randrange(10, 600))
+                at += later(minutes=rnd.randrange(10, 600))
                 threads.append(
                     {
                         "kind": "outgoing",
@@ -576,11 +604,11 @@ class _Generator:
                         "created_at": _iso(at),
                     }
                 )
-                at += timedelta(minutes=rnd.randrange(5, 120))
+                at += later(minutes=rnd.randrange(5, 120))
                 history.append({"to_status": "Closed", "changed_at": _iso(at), "agent": replier})
             if rnd.random() < 0.4:
                 for _ in range(2 if rnd.random() < 0.1 else 1):
-                    at += timedelta(minutes=rnd.randrange(5, 2000))
+                    at += later(minutes=rnd.randrange(5, 2000))
                     ratings.append(
                         {
                             "rating": rnd.choice(("good", "good", "good", "okay", "bad")),
@@ -588,11 +616,8 @@ class _Generator:
                             "created_at": _iso(at),
                         }
                     )
-        elif outcome < 0.9:
-            at += timedelta(hours=1)
-            history.append({"to_status": "Escalated", "changed_at": _iso(at), "agent": replier})
         if rnd.random() < 0.35:
-            at += timedelta(minutes=rnd.randrange(1, 30))
+            at += later(minutes=rnd.randrange(1, 30))
             threads.append(
                 {"kind": "notification", "body": rnd.choice(_NOTIFICATIONS), "created_at": _iso(at)}
             )
@@ -611,7 +636,16 @@ class _Generator:
         # Open tickets get a due time; some of those are already past (overdue).
         due = None
         if not closed:
-            due = created + timedelta(days=rnd.choice((1, 2, 3, 7, 14, 400)))
+            due = created + timedelta(days=rnd.choice((1, 2, 3, 7, 14, 30)))
+        # Nothing happens after the clock: a recent ticket's later messages, status changes,
+        # ratings and time have not happened yet (times only grow, so what is left is a
+        # consistent beginning of its story: a ticket whose closing lies ahead is still open).
+        threads = [t for t in threads if t["created_at"] <= self.now_iso]
+        history = [h for h in history if h["changed_at"] <= self.now_iso]
+        ratings = [r for r in ratings if r["created_at"] <= self.now_iso]
+        time_entries = [e for e in time_entries if e["logged_at"] <= self.now_iso]
+        if history[-1]["to_status"] not in ("Closed", "Resolved"):
+            ratings = []
         return self.line(
             {
                 "type": "ticket",
@@ -675,8 +709,9 @@ def load_demo(
     accounts: int | None = None,
     admin_password: str = ADMIN_PASSWORD,
 ) -> ImportReport:
-    """Generate the demo dataset and import it (``progress(tickets_done, tickets)``), then
-    give the admin ``admin_password`` and each of :data:`AGENT_LOGINS` their password."""
+    """Generate the demo dataset and import it (``progress(tickets_done, tickets)``), set the
+    organisation up as :data:`ORGANISATION_SETTINGS` says, then give the admin
+    ``admin_password`` and each of :data:`AGENT_LOGINS` their password."""
     import io
 
     from core.importer import run_import
@@ -689,10 +724,19 @@ def load_demo(
             progress(min(tickets, tickets * done_bytes // max(size, 1)), tickets)
 
     report = run_import(host, buffer, progress=by_tickets)
+    _set_up_organisation(host)
     _set_passwords(
         host, {ADMIN_EMAIL: admin_password} | {a.email: a.password for a in AGENT_LOGINS}
     )
     return report
+
+
+def _set_up_organisation(host: Host) -> None:
+    from core.services.base import Actor, Unit
+    from core.services.org import update_organisation
+
+    with host.transaction() as session:
+        update_organisation(Unit(session, Actor.system("demo"), host), **ORGANISATION_SETTINGS)
 
 
 def _set_passwords(host: Host, passwords: dict[str, str]) -> None:

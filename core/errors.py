@@ -2,6 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+
+class Message(str):
+    """A validation message whose text has values in it ("At most 200 characters."), which also
+    keeps its msgid ("At most %(count)d characters.") and the values, so a page can show it in
+    its reader's language (``core.web.ui.labels.message_text``). It is the English text
+    everywhere else: in comparisons, logs, JSON. Messages without values stay plain strings:
+    their text is their msgid. Mark each msgid for extraction by calling ``Message`` with it.
+    """
+
+    msgid: str
+    values: dict[str, Any]
+
+    def __new__(cls, msgid: str, **values: Any) -> Message:
+        message = super().__new__(cls, msgid % values if values else msgid)
+        message.msgid = msgid
+        message.values = values
+        return message
+
 
 class DeskError(Exception):
     """Base of the errors deskhost reports to users."""

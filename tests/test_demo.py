@@ -23,9 +23,10 @@ from core.demo import (
     load_demo,
 )
 from core.host import Host
-from core.models import Agent, Ticket
+from core.models import Agent, Department, Organisation, StatusChange, Thread, Ticket
 from core.permissions import DEFAULT_PROFILES
 from core.services.org import authenticate
+from hostapi import clock
 
 NOW = datetime(2026, 1, 15, tzinfo=UTC)
 
@@ -137,3 +138,68 @@ def test_demo_command_prints_every_login_when_already_loaded(runner: FlaskCliRun
     assert f"Admin login: {ADMIN_EMAIL} / chosen-password" in result.output
     for line in _login_lines(AGENT_LOGINS):
         assert line in result.output
+
+
+# ------------------------------------------------------------- a demo a newcomer believes
+
+
+def _records(tickets: int = 2_000) -> list[dict]:
+    return [msgspec.json.decode(line) for line in generate(tickets, now=NOW)]
+
+
+def _times(record: dict) -> list[str]:
+    nested = [
+        *(t["created_at"] for t in record.get("threads", [])),
+        *(h["changed_at"] for h in record.get("status_history", [])),
+        *(r["created_at"] for r in record.get("ratings", [])),
+        *(e["logged_at"] for e in record.get("time_entries", [])),
+    ]
+    return [t for t in (record.get("created_at"), *nested) if t]
+
+
+def test_nothing_in_the_dataset_is_dated_after_its_clock() -> None:
+    latest = max(datetime.fromisoformat(t) for record in _records() for t in _times(record))
+    assert latest <= NOW
+
+
+def test_newest_page_shows_a_mix_with_a_few_escalated() -> None:
+    tickets = [r for r in _records() if r["type"] == "ticket"]
+    newest = sorted(tickets, key=lambda t: t["created_at"], reverse=True)[:50]
+    statuses = [t["status_history"][-1]["to_status"] for t in newest]
+    assert statuses.count("Escalated") <= 10
+    assert statuses.count("Open") >= 15
+    assert statuses.count("On Hold") >= 1
+    assert statuses.count("Closed") + statuses.count("Resolved") >= 5
+
+
+def test_most_tickets_of_the_year_are_closed() -> None:
+    tickets = [r for r in _records() if r["type"] == "ticket"]
+    closed = [t for t in tickets if t["status_history"][-1]["to_status"] in ("Closed", "Resolved")]
+    assert len(closed) / len(tickets) > 0.8
+
+
+def test_only_closed_tickets_carry_ratings() -> None:
+    for ticket in (r for r in _records() if r["type"] == "ticket" and r["ratings"]):
+        assert ticket["status_history"][-1]["to_status"] in ("Closed", "Resolved")
+
+
+def test_demo_organisation_is_a_japanese_desk_in_tokyo(host: Host, db: Session) -> None:
+    load_demo(host, tickets=50)
+    organisation = db.scalars(select(Organisation)).one()
+    assert (organisation.timezone, organisation.default_locale) == ("Asia/Tokyo", "ja")
+
+
+def test_loaded_demo_has_nothing_after_the_clock(host: Host, db: Session) -> None:
+    load_demo(host, tickets=200)
+    now = clock.now()
+    for column in (Ticket.created_at, Thread.created_at, StatusChange.changed_at):
+        latest = db.scalar(select(func.max(column)))
+        assert latest is not None and latest.replace(tzinfo=UTC) <= now
+
+
+def test_every_department_has_several_non_admin_agents(host: Host, db: Session) -> None:
+    load_demo(host, tickets=50)
+    agents = db.scalars(select(Agent)).all()
+    for department in db.scalars(select(Department)):
+        working = [a for a in agents if department.id in a.department_ids and not a.is_admin]
+        assert len(working) >= 2, department.name

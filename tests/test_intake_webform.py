@@ -18,7 +18,8 @@ from tests.intake_helpers import WorkIn, csrf_token_of
 pytest_plugins = ["tests.intake_fixtures"]
 
 GOOD_FORM = {
-    "name": "Hanako Yamada",
+    "family_name": "Yamada",
+    "given_name": "Hanako",
     "email": "Hanako@Example.com",
     "phone": "03-1234-5678",
     "subject": "Cannot sign in",
@@ -59,8 +60,9 @@ def test_a_submission_creates_a_web_form_ticket_and_registers_the_customer(
         department.id,
     )
     contact = db.get(Contact, ticket.contact_id)
-    assert (contact.last_name, contact.email, contact.phone_e164) == (
-        "Hanako Yamada",
+    assert (contact.last_name, contact.first_name, contact.email, contact.phone_e164) == (
+        "Yamada",
+        "Hanako",
         "hanako@example.com",
         "+81312345678",
     )
@@ -95,8 +97,8 @@ def test_bad_fields_reshow_the_form_with_messages_and_store_nothing(
     html = answer.get_data(as_text=True)
     assert answer.status_code == 422
     assert 'id="error-email"' in html and 'id="error-subject"' in html
-    assert 'id="error-phone"' in html and 'id="error-name"' not in html
-    assert 'value="Hanako Yamada"' in html  # what the visitor typed is kept
+    assert 'id="error-phone"' in html and 'id="error-family-name"' not in html
+    assert 'value="Yamada"' in html and 'value="Hanako"' in html  # what the visitor typed is kept
     assert (_count(db, Ticket), _count(db, Contact)) == (0, 0)
 
 
@@ -170,3 +172,34 @@ def test_the_browser_language_is_used_by_default(
 ) -> None:
     html = client.get("/support", headers={"Accept-Language": "ja"}).get_data(as_text=True)
     assert '<html lang="ja">' in html
+
+
+def test_a_missing_family_name_is_asked_for_and_nothing_is_stored(
+    client: FlaskClient, department: Department, db: Session
+) -> None:
+    answer = _post(client, family_name=" ", given_name="Hanako Yamada")
+    assert answer.status_code == 422
+    assert 'id="error-family-name"' in answer.get_data(as_text=True)
+    assert (_count(db, Ticket), _count(db, Contact)) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("lang", "first", "second"),
+    [
+        ("ja", "support-family-name", "support-given-name"),
+        ("en", "support-given-name", "support-family-name"),
+    ],
+)
+def test_the_form_asks_for_the_name_in_the_languages_order(
+    client: FlaskClient, department: Department, lang: str, first: str, second: str
+) -> None:
+    html = client.get(f"/support?lang={lang}").get_data(as_text=True)
+    assert html.index(f'id="{first}"') < html.index(f'id="{second}"')
+
+
+def test_a_japanese_name_is_stored_in_its_parts_and_shown_family_first(
+    client: FlaskClient, department: Department, db: Session
+) -> None:
+    _post(client, "/support?lang=ja", family_name="山田", given_name="花子")
+    contact = db.get(Contact, db.scalar(select(Ticket)).contact_id)
+    assert (contact.last_name, contact.first_name, contact.name) == ("山田", "花子", "山田 花子")

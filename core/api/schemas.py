@@ -18,6 +18,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from core.models.types import INT32_MAX, INT64_MAX
+from core.names import NAME_ORDERS
 from core.services.base import NUL_MESSAGE
 from core.services.ticket_bulk import MAX_BULK_TICKETS, BulkAction
 from core.services.tickets import PRIORITIES, RAISED_BY, RATINGS, THREAD_KINDS
@@ -415,7 +416,16 @@ class ContactSchema(ma.Schema):
     id = fields.Integer()
     first_name = fields.String()
     last_name = fields.String()
-    name = fields.String()
+    name_order = fields.String(
+        metadata={"description": "auto, family_first or given_first (see ``name``)."}
+    )
+    name = fields.String(
+        metadata={
+            "description": "The name as the request's language orders it: family name first in"
+            " Japanese and for names in Japanese script, given name first in English, unless"
+            " ``name_order`` fixes the order."
+        }
+    )
     email = fields.String(allow_none=True)
     secondary_email = fields.String(allow_none=True)
     phone = fields.String()
@@ -440,6 +450,7 @@ class _ContactFieldsSchema(StrictSchema):
 
     first_name = Text(max_length=200)
     last_name = Text(min_length=1, max_length=200)
+    name_order = fields.String(validate=validate.OneOf(NAME_ORDERS))
     email = Text(allow_none=True, max_length=320)
     secondary_email = Text(allow_none=True, max_length=320)
     phone = Text(max_length=50)

@@ -64,6 +64,10 @@ class Arrival:
     subject: str
     body: str
     sender_name: str = ""
+    #: The sender's name in its two parts when the channel asks for them (the web form);
+    #: otherwise the new contact's family name is ``sender_name`` whole.
+    given_name: str = ""
+    family_name: str = ""
     email: str | None = None
     phone: str | None = None
     external_id: str | None = None
@@ -189,6 +193,8 @@ def accept(unit: Unit, arrival: Arrival, *, check_spam: bool = True) -> Outcome:
         phone=arrival.phone,
         external_id=arrival.external_id,
         name=arrival.sender_name,
+        given_name=arrival.given_name,
+        family_name=arrival.family_name,
     )
     ticket = ticket_answered(session, arrival, contact)
     body = arrival.body.strip() or EMPTY_BODY

@@ -156,14 +156,17 @@ def match_or_create_contact(
     phone: str | None = None,
     external_id: str | None = None,
     name: str = "",
+    given_name: str = "",
+    family_name: str = "",
 ) -> tuple[Contact, bool]:
     """The contact who sent a message on ``channel``, and whether it was created just now.
 
     Matches by channel identity (``external_id``), email, then phone (see the module
     docstring). A new contact's last name is ``name``, else the email's local part, else the
     phone or the identity; the full display name goes into the last name because no rule
-    splits every culture's names right. On chat and IM channels the identity is recorded, on a
-    matched contact too, so the next message matches by it first.
+    splits every culture's names right. A channel that asks for the name in its parts (the web
+    form) gives ``family_name`` and ``given_name``, stored as they are. On chat and IM channels
+    the identity is recorded, on a matched contact too, so the next message matches by it first.
 
     :raises ValidationFailed: none of email, phone or ``external_id`` is usable.
     """
@@ -179,7 +182,8 @@ def match_or_create_contact(
     if contact is None:
         contact = customers.create_contact(
             unit,
-            last_name=_last_name(name, keys, phone),
+            last_name=" ".join(family_name.split())[:200] or _last_name(name, keys, phone),
+            first_name=" ".join(given_name.split())[:200] if family_name.strip() else "",
             email=keys.email,
             phone=phone.strip() if phone and keys.phone_e164 else "",
         )

@@ -7,6 +7,10 @@ the usual thank-you page. And each client IP may submit at most ``limit`` forms 
 window come from ``DESKHOST_WEBFORM_RATE_LIMIT`` (5) and
 ``DESKHOST_WEBFORM_RATE_WINDOW_SECONDS`` (600). Then the message goes through the spam check
 like mail does, and becomes a ``web_form`` ticket raised by the customer.
+
+The visitor gives their family and given names separately (the page asks for them in its
+language's order: 姓 then 名 in Japanese, first then last name in English), so the contact's name
+is stored in its two parts, never the whole name in the family name.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from core.intake import arrivals, registration
 from core.intake.arrivals import Arrival, Outcome
 from core.intake.review import PHONE_HEADER
 from core.models import Department, Organisation
+from core.names import display_name
 from core.ratelimit import RateLimit
 from core.services.base import Unit, clean_text, gather
 from core.services.phones import organisation_region, to_e164
@@ -74,7 +79,8 @@ def submit(
     unit: Unit,
     *,
     department_id: int | None,
-    name: str,
+    family_name: str,
+    given_name: str = "",
     email: str,
     subject: str,
     description: str,
@@ -88,7 +94,10 @@ def submit(
     values = gather(
         {
             "department_id": lambda: active_department(unit, department_id).id,
-            "name": lambda: clean_text(name, "name", max_length=200, required=True),
+            "family_name": lambda: clean_text(
+                family_name, "family_name", max_length=200, required=True
+            ),
+            "given_name": lambda: clean_text(given_name, "given_name", max_length=200),
             "email": lambda: _email(email),
             "phone": lambda: _phone(unit, phone),
             "subject": lambda: clean_text(subject, "subject", max_length=500, required=True),
@@ -104,7 +113,9 @@ def submit(
         channel="web_form",
         subject=values["subject"],
         body=values["description"],
-        sender_name=values["name"],
+        sender_name=display_name(values["given_name"], values["family_name"]),
+        given_name=values["given_name"],
+        family_name=values["family_name"],
         email=values["email"],
         phone=values["phone"] or None,
         department_id=values["department_id"],

@@ -86,6 +86,12 @@ class Contact(Base):
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
     first_name: Mapped[str] = mapped_column(String(200), default="")
     last_name: Mapped[str] = mapped_column(String(200))
+    name_order: Mapped[str] = mapped_column(
+        String(20),
+        default="auto",
+        server_default="auto",
+        doc="auto, family_first or given_first: how the name is ordered (see core.names).",
+    )
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     secondary_email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str] = mapped_column(String(50), default="")
@@ -125,8 +131,10 @@ class Contact(Base):
 
     @property
     def name(self) -> str:
-        """Display name: first and last name."""
-        return f"{self.first_name} {self.last_name}".strip()
+        """The name as the current page's language orders it (see :mod:`core.names`)."""
+        from core.names import display_name
+
+        return display_name(self.first_name, self.last_name, order=self.name_order)
 
 
 class ContactIdentity(Base):

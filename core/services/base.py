@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import events
-from core.errors import Forbidden, NotFound, ValidationFailed
+from core.errors import Forbidden, Message, NotFound, ValidationFailed
 from core.models import Agent, AuditEntry
 from core.models.types import INT64_MAX
 from hostapi import Event, clock
@@ -166,7 +166,9 @@ def clean_text(value: object, field: str, *, max_length: int, required: bool = F
     if required and not value:
         raise ValidationFailed({field: ["This field is required."]})
     if len(value) > max_length:
-        raise ValidationFailed({field: [f"At most {max_length} characters."]})
+        raise ValidationFailed(
+            {field: [Message("At most %(count)d characters.", count=max_length)]}
+        )
     return value
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import ColumnElement, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from core import permissions
@@ -25,6 +25,7 @@ from core.models import (
     account_products,
     contact_products,
 )
+from core.names import NAME_ORDERS, NameOrder, name_matches
 from core.services.base import (
     Cursor,
     Unit,
@@ -42,7 +43,7 @@ from core.services.base import (
     split_changes,
 )
 from core.services.fields import clean_custom_values, custom_value_search
-from core.services.phones import organisation_region, to_e164
+from core.services.phones import organisation_region, phone_matches, to_e164
 from hostapi import clock, events
 
 CONTACT_FIELDS: dict[str, int] = {
@@ -56,6 +57,7 @@ CONTACT_FIELDS: dict[str, int] = {
 CONTACT_UPDATABLE: frozenset[str] = frozenset(
     {
         *CONTACT_FIELDS,
+        "name_order",
         "email",
         "secondary_email",
         "account_id",
@@ -105,7 +107,15 @@ def contact_checks(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
             checks[name] = lambda v=value: _owner(session, v)
         elif name == "is_spam":
             checks[name] = lambda v=value: bool(v)
+        elif name == "name_order":
+            checks[name] = lambda v=value: _name_order(v)
     return checks
+
+
+def _name_order(value: object) -> str:
+    if value not in NAME_ORDERS:
+        raise ValidationFailed({"name_order": [f"Choose one of: {', '.join(NAME_ORDERS)}."]})
+    return str(value)
 
 
 def _custom_check(
@@ -134,6 +144,7 @@ def create_contact(
     *,
     last_name: str,
     first_name: str = "",
+    name_order: str = NameOrder.AUTO.value,
     email: str | None = None,
     secondary_email: str | None = None,
     phone: str = "",
@@ -149,6 +160,9 @@ def create_contact(
 ) -> Contact:
     """Create a contact (``last_name`` required; email lower-cased and checked).
 
+    ``name_order`` is how the name is shown (:mod:`core.names`): ``auto`` unless the rule
+    would order this contact's name wrongly.
+
     ``custom_fields`` (values by field key) are checked with
     :func:`core.services.fields.clean_custom_values`, required ones included; without them
     (automatic registration) required custom fields are not asked for.
@@ -157,6 +171,7 @@ def create_contact(
     fields = {
         "last_name": last_name,
         "first_name": first_name,
+        "name_order": name_order,
         "email": email,
         "secondary_email": secondary_email,
         "phone": phone,
@@ -233,21 +248,31 @@ def list_contacts(
         pattern = _like(search.strip())
         query = query.where(
             or_(
-                *(
-                    column.ilike(pattern, escape="\\")
-                    for column in (
-                        Contact.first_name,
-                        Contact.last_name,
-                        Contact.email,
-                        Contact.phone,
-                        Contact.mobile,
-                    )
-                ),
+                contact_search(unit.session, search.strip()),
                 *custom_value_search(unit.session, "contact", Contact.custom_fields, pattern),
             )
         )
     query = newest_first(query, Contact.created_at, Contact.id, cursor, limit)
     return list(unit.session.scalars(query))
+
+
+def contact_search(session: Session, term: str) -> ColumnElement[bool]:
+    """Contacts whose name (either order, see :func:`core.names.name_matches`), email or phone
+    (typed in any form, see :func:`core.services.phones.phone_matches`) matches ``term``."""
+    pattern = _like(term)
+    conditions = [
+        name_matches(Contact.first_name, Contact.last_name, term),
+        *(
+            column.ilike(pattern, escape="\\")
+            for column in (Contact.email, Contact.phone, Contact.mobile)
+        ),
+    ]
+    phone = phone_matches(
+        term, organisation_region(session), Contact.phone_e164, Contact.mobile_e164
+    )
+    if phone is not None:
+        conditions.append(phone)
+    return or_(*conditions)
 
 
 def _like(term: str) -> str:

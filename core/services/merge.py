@@ -65,6 +65,10 @@ ACCOUNT_FIELDS: tuple[str, ...] = (
     "owner_id",
     "description",
 )
+#: The parts of a contact's name: they come from one record together unless the agent picks
+#: otherwise, so that a whole name stored in one part ("佐藤 花子" in the family name) and the
+#: same name in two parts never combine into "花子 佐藤 花子". ``name_order`` travels with them.
+NAME_FIELDS: tuple[str, ...] = ("first_name", "last_name")
 #: At most this many records merge at once (the review page shows one column each).
 MAX_RECORDS = 10
 
@@ -138,10 +142,12 @@ def plan_merge(
     ordered = [survivor, *(r for r in records if r.id != survivor.id)]
     owners = _owner_names(unit.session, [r.owner_id for r in ordered])
     rows: list[FieldChoice] = []
+    name_source = _name_source(ordered) if entity == "contact" else None
     for name in CONTACT_FIELDS if entity == "contact" else ACCOUNT_FIELDS:
         values = {r.id: getattr(r, name) for r in ordered}
         shown = {r.id: _shown_builtin(r, name, owners) for r in ordered}
-        rows.append(FieldChoice(name, None, False, values, shown, _default_source(values)))
+        default = name_source if name in NAME_FIELDS else _default_source(values)
+        rows.append(FieldChoice(name, None, False, values, shown, default))
     for custom in fields_for(unit.session, entity):
         values = {r.id: (r.custom_fields or {}).get(custom.key) for r in ordered}
         shown = {rid: display_value(custom, value) for rid, value in values.items()}
@@ -177,6 +183,15 @@ def _empty(value: Any) -> bool:
 def _default_source(values: Mapping[int, Any]) -> int | None:
     """The survivor's (first) value when it has one, else the first record that has one."""
     return next((rid for rid, value in values.items() if not _empty(value)), None)
+
+
+def _name_source(records: Sequence[Contact]) -> int:
+    """The record a contact's name comes from: the first (survivor first) whose name has both
+    parts, else the first with a family name: both parts always from that one record."""
+    complete = next((r.id for r in records if r.first_name.strip() and r.last_name.strip()), None)
+    if complete is not None:
+        return complete
+    return next((r.id for r in records if r.last_name.strip()), records[0].id)
 
 
 def _counts(session: Session, entity: str, ids: list[int]) -> dict[int, dict[str, int]]:
@@ -222,7 +237,8 @@ def merge_contacts(
     """Merge ``others`` into ``survivor``; ``choices`` maps a field to the record id it comes from.
 
     A field not in ``choices`` keeps the survivor's value, or takes the first other record's
-    non-empty one. Emits ``contact.merged`` (contact_id, merged_contact_ids, ticket_ids).
+    non-empty one; the name's parts come from one record together (see ``NAME_FIELDS``).
+    Emits ``contact.merged`` (contact_id, merged_contact_ids, ticket_ids).
 
     :raises ValidationFailed: no other record, a merged record, an unknown field or source.
     """
@@ -389,6 +405,13 @@ def _apply_choices(
             return getattr(record, name)
         return (record.custom_fields or {}).get(name)
 
+    if entity == "contact":
+        # A name part not chosen comes from where the other part was chosen, else both
+        # from the record with the whole name (see NAME_FIELDS).
+        picked = [choices[n] for n in NAME_FIELDS if n in choices]
+        source = picked[0] if picked else _name_source(list(records.values()))
+        for name in NAME_FIELDS:
+            choices.setdefault(name, source)
     sources: dict[str, int] = {}
     changes: dict[str, Any] = {}
     custom_changes: dict[str, Any] = {}
@@ -402,6 +425,10 @@ def _apply_choices(
         value = value_of(records[source], name)
         if value != value_of(survivor, name):
             (changes if name in builtin else custom_changes)[name] = value
+    if entity == "contact":
+        order = records[sources["last_name"]].name_order
+        if order != survivor.name_order:
+            changes["name_order"] = order
     if custom_changes:
         changes["custom_fields"] = custom_changes
     if changes:

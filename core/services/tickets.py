@@ -53,6 +53,7 @@ from core.services.base import (
     require_aware,
     split_changes,
 )
+from core.services.customers import contact_search
 from hostapi import clock, events
 
 #: The channels tickets arrive through in the core; extensions add theirs with
@@ -169,8 +170,8 @@ def list_tickets(
 
     ``before`` is the :class:`Cursor` of the last ticket of the previous page. ``status``
     names one status (a custom one too), ``status_type`` a type of them; ``search`` matches
-    the subject, or the number (with or without the prefix); ``unassigned`` keeps only
-    tickets without an assignee.
+    the subject, the number (with or without the prefix), or the contact's name (either
+    order), email or phone (any form); ``unassigned`` keeps only tickets without an assignee.
     """
     check_limit(limit)
     cursor = Cursor.parse(before)
@@ -266,7 +267,9 @@ def _search_condition(session: Session, term: str) -> Any:
     number = parse_whole_number(digits, INT32_MAX)
     if number is not None:
         condition = or_(condition, Ticket.number == number)
-    return condition
+    # The contact's name in either order, or their phone typed in any form.
+    contacts = select(Contact.id).where(contact_search(session, term))
+    return or_(condition, Ticket.contact_id.in_(contacts))
 
 
 # ----------------------------------------------------------------------------------- creating

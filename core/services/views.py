@@ -49,6 +49,7 @@ from core.models import (
     Tag,
 )
 from core.models.types import INT32_MAX, INT64_MAX
+from core.names import name_is, name_matches, name_starts_with
 from core.services.base import (
     Unit,
     check_limit,
@@ -59,6 +60,7 @@ from core.services.base import (
     split_changes,
 )
 from core.services.fields import fields_for, parse_custom_value
+from core.services.phones import organisation_region, phone_matches
 from hostapi import clock
 
 #: Counts stop here; beyond it a view shows "10,000+".
@@ -568,7 +570,7 @@ def _condition(
         return not_(has) if operator in ("not_contains", "empty") else has
     column = view_field.expression
     if entity == CustomerEntity.CONTACT and view_field.name == "name":
-        # "Name contains Hanako" means the whole name, as lists show it.
+        # "Name is empty" means the whole name; the other operators read either order below.
         column = func.trim(Contact.first_name + " " + Contact.last_name)
     if view_field.custom is not None:
         present = model.custom_fields[view_field.name].as_string().isnot(None)
@@ -586,6 +588,14 @@ def _condition(
         value = unit.actor.agent_id if unit.actor.agent_id is not None else -1
     if view_field.kind == TEXT:
         lowered = func.lower(column)
+        if entity == CustomerEntity.CONTACT and view_field.name == "name":
+            # The whole name in either order, as lists show it in one language or the other.
+            if operator == "is":
+                return name_is(Contact.first_name, Contact.last_name, str(value))
+            if operator == "is_not":
+                return not_(name_is(Contact.first_name, Contact.last_name, str(value)))
+            if operator == "starts_with":
+                return name_starts_with(Contact.first_name, Contact.last_name, str(value))
         if operator == "is":
             return lowered == str(value).lower()
         if operator == "is_not":
@@ -594,6 +604,9 @@ def _condition(
         if operator == "starts_with":
             return lowered.like(pattern[1:], escape="\\")
         matched = lowered.like(pattern, escape="\\")
+        if entity == CustomerEntity.CONTACT and view_field.name == "name":
+            # Either order, with or without a space: "山田 花子" and "花子 山田" alike.
+            matched = name_matches(Contact.first_name, Contact.last_name, str(value))
         return or_(not_(present), not_(matched)) if operator == "not_contains" else matched
     if operator == "is":
         return column == value
@@ -674,19 +687,17 @@ def _search(unit: Unit, entity: str, term: str) -> ColumnElement[bool]:
 
     pattern = _like(term)
     model = _model(entity)
+    custom = custom_value_search(unit.session, entity, model.custom_fields, pattern)
     if entity == CustomerEntity.CONTACT:
-        columns = [
-            Contact.first_name,
-            Contact.last_name,
-            Contact.email,
-            Contact.phone,
-            Contact.mobile,
-        ]
-    else:
-        columns = [Account.name, Account.website, Account.phone]
+        from core.services.customers import contact_search
+
+        return or_(contact_search(unit.session, term), *custom)
+    columns = [Account.name, Account.website, Account.phone]
+    phone = phone_matches(term, organisation_region(unit.session), Account.phone_e164)
     return or_(
         *(column.ilike(pattern, escape="\\") for column in columns),
-        *custom_value_search(unit.session, entity, model.custom_fields, pattern),
+        *([phone] if phone is not None else []),
+        *custom,
     )
 
 

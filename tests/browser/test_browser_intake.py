@@ -16,7 +16,8 @@ def test_a_customer_form_becomes_a_ticket_the_agent_opens(
     page, live_server: str, sign_in, support: Department, desk_agent: Agent
 ) -> None:
     page.goto(f"{live_server}/support")
-    page.fill("#support-name", "Hanako Yamada")
+    page.fill("#support-given-name", "Hanako")
+    page.fill("#support-family-name", "Yamada")
     page.fill("#support-email", "hanako@example.com")
     page.fill("#support-subject", "The kettle leaks")
     page.fill("#support-description", "Water comes out of the bottom.")
@@ -35,14 +36,19 @@ def test_a_visitor_sees_which_fields_to_fix_in_japanese(
     page, live_server: str, support: Department
 ) -> None:
     page.goto(f"{live_server}/support?lang=ja")
-    page.fill("#support-name", "山田 花子")
+    page.fill("#support-family-name", "山田")
+    page.fill("#support-given-name", "花子")
     page.fill("#support-email", "not an address")
     page.fill("#support-subject", "やかん")
     page.fill("#support-description", "水が漏れます。")
     page.click("#support-form button[type=submit]")
     page.wait_for_selector("#error-email")
     assert page.get_attribute("html", "lang") == "ja"
-    assert page.input_value("#support-name") == "山田 花子"
+    assert page.input_value("#support-family-name") == "山田"
+    assert page.input_value("#support-given-name") == "花子"
+    # 姓 comes before 名 on a Japanese page.
+    labels = page.locator("#support-form label").all_inner_texts()
+    assert labels.index("姓") < labels.index("名")
 
 
 def test_an_agent_logs_a_call_and_lands_on_its_ticket(

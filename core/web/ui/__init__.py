@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, redirect, url_for
 from werkzeug.wrappers import Response
 
+from core.names import family_name_first
 from core.web.ui import (
     admin,
     auth,
@@ -43,9 +44,18 @@ def init_app(app: Flask) -> None:
         channel_label=lambda code: labels.label(labels.CHANNELS, code),
         thread_kind_label=lambda code: labels.label(labels.THREAD_KINDS, code),
         view_label=lambda text: labels.label(labels.VIEW_LABELS, text),
+        profile_label=lambda name: labels.label(labels.PROFILES, name),
+        message_text=labels.message_text,
+        name_orders=labels.NAME_ORDERS,
+        family_name_first=family_name_first,
     )
 
     @app.get("/")
     def home() -> Response:
         """The desk opens on the ticket list."""
         return redirect(url_for("tickets.index"))
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        """Browsers that ask for /favicon.ico unprompted get the SVG icon the pages link to."""
+        return redirect(url_for("static", filename="favicon.svg"), 301)

@@ -144,7 +144,16 @@ def _lookup_name(target: str, record_id: int) -> str | None:
 
 # ------------------------------------------------------------------------- record forms
 
-_CONTACT_TEXT = ("first_name", "last_name", "email", "phone", "mobile", "title", "description")
+_CONTACT_TEXT = (
+    "first_name",
+    "last_name",
+    "name_order",
+    "email",
+    "phone",
+    "mobile",
+    "title",
+    "description",
+)
 _ACCOUNT_TEXT = ("name", "website", "phone", "industry", "description")
 
 
@@ -238,6 +247,7 @@ def _save_record(entity: str, record: Contact | Account | None) -> ResponseRetur
         if entity == "contact":
             form["account_id"] = _optional_id("account_id")
             form["email"] = form["email"] or None
+            form["name_order"] = form["name_order"] or "auto"
     except ValidationFailed as failure:
         errors |= failure.errors
     if not errors:

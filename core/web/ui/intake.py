@@ -26,7 +26,8 @@ PAGE_SIZE = 50
 
 #: What visitors of the public form read for a bad field (services' messages are English).
 _FORM_MESSAGES: dict[str, Any] = {
-    "name": lazy_gettext("Please enter your name."),
+    "family_name": lazy_gettext("Please enter your family name."),
+    "given_name": lazy_gettext("Please shorten your given name."),
     "email": lazy_gettext("Please enter a valid email address."),
     "phone": lazy_gettext("Please enter a valid phone number, or leave it empty."),
     "subject": lazy_gettext("Please enter a subject."),
@@ -93,7 +94,7 @@ def support_form(department_id: int | None = None) -> ResponseReturnValue:
     chosen = department_id or _int(request.form.get("department_id")) or department.id
     form = {
         name: request.form.get(name, "")
-        for name in ("name", "email", "phone", "subject", "description")
+        for name in ("family_name", "given_name", "email", "phone", "subject", "description")
     }
     try:
         outcome = webform.submit(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask_babel import LazyString, lazy_gettext, lazy_pgettext
+from flask_babel import LazyString, gettext, lazy_gettext, lazy_pgettext
+
+from core.errors import Message
 
 STATUS_TYPES: dict[str, LazyString] = {
     "open": lazy_gettext("Open"),
@@ -84,6 +86,22 @@ VIEW_LABELS: dict[str, LazyString] = {
     "in the last N days": lazy_gettext("in the last N days"),
 }
 
+#: The built-in permission profiles, stored by their English names (core.permissions
+#: DEFAULT_PROFILES) and translated where shown; profiles people make are shown as named.
+PROFILES: dict[str, LazyString] = {
+    "Administrator": lazy_gettext("Administrator"),
+    "Support Manager": lazy_gettext("Support Manager"),
+    "Agent": lazy_gettext("Agent"),
+    "Light Agent": lazy_gettext("Light Agent"),
+}
+
+#: How a contact's name is ordered (see core.names).
+NAME_ORDERS: dict[str, LazyString] = {
+    "auto": lazy_gettext("Automatic: by the name's script and the page's language"),
+    "family_first": lazy_gettext("Family name first"),
+    "given_first": lazy_gettext("Given name first"),
+}
+
 #: Custom field types, as the field editor's palette names them. "Number" has a context of its
 #: own: the plain msgid is a ticket's number (an identifier, 番号), this one a quantity (数値).
 FIELD_TYPES: dict[str, LazyString] = {
@@ -113,3 +131,14 @@ def label(mapping: dict[str, LazyString], code: str | None) -> str:
         return ""
     found = mapping.get(code)
     return str(found) if found is not None else code
+
+
+def message_text(message: str) -> str:
+    """A service's validation message in the page's language (English when not translated).
+
+    Plain messages are their own msgid; a :class:`~core.errors.Message` is translated from its
+    msgid and filled with its values.
+    """
+    if isinstance(message, Message):
+        return gettext(message.msgid, **message.values)
+    return gettext(message)
