@@ -423,7 +423,8 @@ def test_the_thank_you_page_gives_the_ticket_number_with_the_prefix(
         "/support",
         data={
             "csrf_token": token,
-            "name": "Ito Jun",
+            "family_name": "Ito",
+            "given_name": "Jun",
             "email": "jun@example.com",
             "subject": "Where is my order?",
             "description": "Ordered last week.",
