@@ -1,5 +1,6 @@
 """The core's tables: organisation, customers, tickets, audit, extensions and the event outbox."""
 
+from core.models.agent_links import AgentLink, LinkPurpose
 from core.models.audit import AuditEntry
 from core.models.collaboration import (
     CustomerComment,
@@ -54,6 +55,7 @@ __all__ = [
     "Account",
     "Activity",
     "Agent",
+    "AgentLink",
     "Attachment",
     "AuditEntry",
     "Contact",
@@ -73,6 +75,7 @@ __all__ = [
     "ImportState",
     "Installation",
     "InstallationStorage",
+    "LinkPurpose",
     "MailDirection",
     "MailMessage",
     "Notification",
