@@ -7,6 +7,7 @@ from werkzeug.wrappers import Response
 
 from core.web.ui import (
     admin,
+    agents_admin,
     auth,
     collaboration,
     customers,
@@ -14,6 +15,7 @@ from core.web.ui import (
     errors,
     fields_admin,
     labels,
+    password,
     settings,
     tickets,
 )
@@ -33,6 +35,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(settings.blueprint)
     app.register_blueprint(collaboration.blueprint)
     app.register_blueprint(intake_ui.blueprint)
+    app.register_blueprint(agents_admin.blueprint)
+    app.register_blueprint(password.blueprint)
     errors.init_app(app)
     app.jinja_env.globals.update(
         status_label=lambda code: labels.label(labels.STATUSES, code),
