@@ -15,7 +15,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import RequestRedirect
 
-from core.api import auth, collaboration, customers, duplicates, fields, me, tickets, views
+from core.api import agents, auth, collaboration, customers, duplicates, fields, me, tickets, views
 from core.api import customer_import as customer_import_api
 from core.api import intake as intake_api
 from core.api.blueprint import URL_PREFIX
@@ -72,6 +72,7 @@ _BLUEPRINTS = (
     duplicates.account_duplicates,
     duplicates.duplicate_rules,
     me.departments,
+    agents.blp,
     me.me,
     collaboration.contact_collaboration,
     collaboration.account_collaboration,
