@@ -185,7 +185,8 @@ def update_agent(changes: dict[str, Any], agent_id: int) -> dict[str, Any]:
     work = unit()
     agent = org_service.get_agent(work, agent_id)
     status = changes.pop("status", None)
-    if changes:
+    if changes or status is None:
+        # Anything but an agent's own availability needs agent.manage, an empty change too.
         org_service.update_agent(work, agent, **changes)
     if status is not None:
         org_service.set_status(work, agent, status)
