@@ -51,14 +51,6 @@ STATUS_LABELS: dict[str, Any] = {
     AgentStatus.OFFLINE.value: lazy_gettext("Offline"),
 }
 
-#: The names of the built-in profiles, translated where they are shown.
-BUILTIN_PROFILE_LABELS: dict[str, Any] = {
-    "Administrator": lazy_gettext("Administrator"),
-    "Support Manager": lazy_gettext("Support Manager"),
-    "Agent": lazy_gettext("Agent"),
-    "Light Agent": lazy_gettext("Light Agent"),
-}
-
 #: The services' refusals these forms can meet, as the reader reads them.
 _MESSAGES: dict[str, Any] = {
     "This field is required.": lazy_gettext("This field is required."),
@@ -80,12 +72,6 @@ _MESSAGES: dict[str, Any] = {
     "At most 200 characters.": lazy_gettext("At most 200 characters."),
     "At most 320 characters.": lazy_gettext("At most 320 characters."),
 }
-
-
-def profile_label(profile: PermissionProfile) -> str:
-    """A profile's name as the reader reads it (built-in ones translated)."""
-    label = BUILTIN_PROFILE_LABELS.get(profile.name)
-    return str(label) if label is not None else profile.name
 
 
 def status_label(status: str) -> str:
@@ -148,7 +134,6 @@ def index() -> ResponseReturnValue:
         activity=activity,
         activity_filters=ACTIVITY_FILTERS,
         search=search,
-        profile_label=profile_label,
     )
 
 
@@ -232,7 +217,6 @@ def _form_page(
         "errors": errors,
         "profiles": profiles,
         "departments": departments,
-        "profile_label": profile_label,
         "locales": org_service.LOCALES,
     }
     if agent is not None:
@@ -286,7 +270,6 @@ def edit(agent_id: int) -> ResponseReturnValue:
             new_profile=new_profile,
             gained=[_permission_label(name) for name in gained],
             lost=[_permission_label(name) for name in lost],
-            profile_label=profile_label,
         )
     try:
         org_service.update_agent(
