@@ -15,6 +15,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from core.agents_cli import agents as agent_commands
 from core.customer_import.cli import customers as customer_commands
 from core.demo import ADMIN_PASSWORD
 from core.host import Host
@@ -287,6 +288,7 @@ main.add_command(marketplace_commands)
 main.add_command(customer_commands)
 main.add_command(mail_commands)
 main.add_command(spam_commands)
+main.add_command(agent_commands)
 
 if __name__ == "__main__":
     main()

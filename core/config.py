@@ -71,6 +71,9 @@ class SecurityLimits:
     address (``DESKHOST_LOGIN_ADDRESS_LIMIT``, 50) in ``DESKHOST_LOGIN_WINDOW_SECONDS`` (900).
     REST API: requests per token (``DESKHOST_API_TOKEN_LIMIT``, 600) and per client address
     (``DESKHOST_API_ADDRESS_LIMIT``, 1200) in ``DESKHOST_API_WINDOW_SECONDS`` (60).
+    Password reset requests: per email address asked for (``DESKHOST_PASSWORD_RESET_EMAIL_LIMIT``,
+    3) and per client address (``DESKHOST_PASSWORD_RESET_ADDRESS_LIMIT``, 20) in
+    ``DESKHOST_PASSWORD_RESET_WINDOW_SECONDS`` (3600).
     """
 
     login_account_limit: int = 10
@@ -79,6 +82,9 @@ class SecurityLimits:
     api_token_limit: int = 600
     api_address_limit: int = 1200
     api_window_seconds: int = 60
+    password_reset_email_limit: int = 3
+    password_reset_address_limit: int = 20
+    password_reset_window_seconds: int = 3600
 
     @classmethod
     def from_env(cls, env: dict[str, object]) -> SecurityLimits:

@@ -18,6 +18,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import permissions
 from core.errors import NotFound, ValidationFailed
 from core.models import AccessToken, Agent, AuditEntry, Installation, OAuthClient
 from core.services.base import clean_text, gather, require_aware
@@ -35,11 +36,28 @@ REFRESH_TOKEN_PREFIX = "dhr_"
 #: only administrators may create a token carrying it, and such a token carries nothing else.
 MAIL_INGEST_SCOPE = "desk.mail.ingest"
 
-#: Scopes only the host hands out (personal tokens of administrators), with their labels.
+#: Changing the desk's setup through the REST API: agents, departments, profiles, statuses,
+#: the organisation, business hours, SLAs, products, custom fields. Not in ``hostapi.scopes``:
+#: no extension may request it (an extension that could would act as an administrator on
+#: everything). A personal token carries it only for an agent who may change some of the
+#: setup (:data:`SETTINGS_WRITE_PERMISSIONS`); each call still checks its own permission.
+SETTINGS_WRITE_SCOPE = "desk.settings.write"
+
+#: An agent needs one of these permissions (or an administrator profile) for a personal token
+#: with :data:`SETTINGS_WRITE_SCOPE`.
+SETTINGS_WRITE_PERMISSIONS: frozenset[str] = frozenset(
+    {permissions.SETUP_MANAGE, permissions.AGENT_MANAGE}
+)
+
+#: Scopes only the host hands out (personal tokens, never extensions), with their labels.
 HOST_ONLY_SCOPES: dict[str, tuple[str, str]] = {
     MAIL_INGEST_SCOPE: (
         "Mail server credential: deliver raw inbound mail to every department's mailbox",
         "メールサーバー用の認証情報: すべての部門の受信メールを取り込む",
+    ),
+    SETTINGS_WRITE_SCOPE: (
+        "Change the desk's setup (agents, departments, profiles and other settings)",
+        "デスクの設定の変更(担当者、部署、権限プロファイルなどの設定)",
     ),
 }
 
@@ -67,7 +85,8 @@ def validate_scopes(
 
     The mail server's credential (:data:`MAIL_INGEST_SCOPE`) is refused unless ``agent`` is an
     administrator, and cannot be combined with other scopes: the token handed to a mail server
-    must not also read or write tickets.
+    must not also read or write tickets. :data:`SETTINGS_WRITE_SCOPE` is refused unless
+    ``agent`` may change some of the setup (:func:`may_hold_scope`).
     """
     names = sorted({name.strip() for name in requested if name and name.strip()})
     if not names:
@@ -84,7 +103,29 @@ def validate_scopes(
             raise ValidationFailed(
                 {field: ["The mail server's credential cannot carry other scopes."]}
             )
+    if SETTINGS_WRITE_SCOPE in names and (
+        agent is None or not may_hold_scope(agent, SETTINGS_WRITE_SCOPE)
+    ):
+        raise ValidationFailed(
+            {field: ["Only agents who manage the setup or agents can change settings by token."]}
+        )
     return " ".join(names)
+
+
+def may_hold_scope(agent: Agent, scope: str) -> bool:
+    """True when a personal token of ``agent`` may carry the host-only ``scope``."""
+    if scope == MAIL_INGEST_SCOPE:
+        return agent.is_admin
+    if scope == SETTINGS_WRITE_SCOPE:
+        return any(agent.has_permission(name) for name in SETTINGS_WRITE_PERMISSIONS)
+    return scope in scopes.ALL
+
+
+def host_scopes_for(agent: Agent) -> dict[str, tuple[str, str]]:
+    """The host-only scopes ``agent`` may give a personal token, with their labels."""
+    return {
+        name: labels for name, labels in HOST_ONLY_SCOPES.items() if may_hold_scope(agent, name)
+    }
 
 
 def create_personal_token(

@@ -104,6 +104,7 @@ NON_ID_PARAMETERS: dict[str, str] = {
     "filename": "style.css",
     "unknown": "nothing",
     "name": "ping",
+    "token": "dhl_not-a-link",
 }
 
 #: Rules left out of the matrix (``"METHOD path"``, paths as the URL map or the OpenAPI
@@ -137,6 +138,7 @@ NO_PERMISSION_NEEDED: dict[str, str] = {
     "POST /api/v1/me/notifications/{notification_id}/read": "an agent's own notification",
     "POST /settings/tokens/<id:token_id>/revoke": "an agent's own access token",
     "DELETE /api/v1/me/tokens/{token_id}": "an agent's own access token",
+    "GET /api/v1/agents/{agent_id}": "agents are visible to every agent (names on tickets)",
 }
 
 #: Where only administrators go: an ordinary agent ("Agent" profile) gets 403 there.

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import RequestRedirect
 
 from core.api import (
+    agents,
     auth,
     collaboration,
     customers,
@@ -82,6 +83,7 @@ _BLUEPRINTS = (
     duplicates.account_duplicates,
     duplicates.duplicate_rules,
     me.departments,
+    agents.blp,
     me.me,
     collaboration.contact_collaboration,
     collaboration.account_collaboration,

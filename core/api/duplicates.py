@@ -25,6 +25,7 @@ from core.errors import NotFound, ValidationFailed
 from core.models import Account, Contact
 from core.services import customer_deletion, customers, duplicates, merge, spam_marks
 from core.services.base import Unit
+from core.tokens import SETTINGS_WRITE_SCOPE
 from hostapi import scopes
 
 contact_duplicates = api_blueprint(
@@ -45,11 +46,6 @@ duplicate_rules = api_blueprint(
     "/duplicate-rules",
     "Which fields make two contacts or two accounts duplicates.",
 )
-
-#: Changing organisation settings through a token would need a settings-write scope, which
-#: the vocabulary does not have yet: until it does, only a signed-in session can.
-SETTINGS_WRITE = "desk.settings.write"
-
 
 # ------------------------------------------------------------------------------------ schemas
 
@@ -366,7 +362,7 @@ def get_rules() -> dict[str, list[str]]:
 
 
 @duplicate_rules.route("", methods=["PUT"])
-@scoped(SETTINGS_WRITE)
+@scoped(SETTINGS_WRITE_SCOPE)
 @duplicate_rules.arguments(DuplicateRulesSchema)
 @duplicate_rules.response(200, DuplicateRulesSchema)
 def set_rules(data: dict[str, list[str]]) -> dict[str, list[str]]:

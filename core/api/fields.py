@@ -9,11 +9,11 @@ from marshmallow import fields, validate
 
 from core.api.auth import scoped, unit
 from core.api.blueprint import api_blueprint, commit
-from core.api.me import SETTINGS_WRITE
 from core.api.schemas import Int32, StrictSchema, Text
 from core.models import CustomerEntity, CustomField
 from core.permissions import ACCOUNT_VIEW, CONTACT_VIEW
 from core.services import fields as field_service
+from core.tokens import SETTINGS_WRITE_SCOPE
 from hostapi import scopes
 
 blp = api_blueprint(
@@ -106,7 +106,7 @@ def list_fields(entity: str) -> dict[str, Any]:
 
 
 @blp.route("", methods=["POST"])
-@scoped(SETTINGS_WRITE)
+@scoped(SETTINGS_WRITE_SCOPE)
 @blp.arguments(CustomFieldCreateSchema)
 @blp.response(201, CustomFieldSchema)
 def create_field(data: dict[str, Any]) -> CustomField:
@@ -117,7 +117,7 @@ def create_field(data: dict[str, Any]) -> CustomField:
 
 
 @blp.route("/order", methods=["POST"])
-@scoped(SETTINGS_WRITE)
+@scoped(SETTINGS_WRITE_SCOPE)
 @blp.arguments(LayoutOrderSchema)
 @blp.response(200, CustomFieldListSchema)
 def reorder_fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -136,7 +136,7 @@ def get_field(field_id: int) -> CustomField:
 
 
 @blp.route("/<id:field_id>", methods=["PATCH"])
-@scoped(SETTINGS_WRITE)
+@scoped(SETTINGS_WRITE_SCOPE)
 @blp.arguments(CustomFieldUpdateSchema)
 @blp.response(200, CustomFieldSchema)
 def update_field(changes: dict[str, Any], field_id: int) -> CustomField:
@@ -148,7 +148,7 @@ def update_field(changes: dict[str, Any], field_id: int) -> CustomField:
 
 
 @blp.route("/<id:field_id>", methods=["DELETE"])
-@scoped(SETTINGS_WRITE)
+@scoped(SETTINGS_WRITE_SCOPE)
 @blp.response(200, DeletedFieldSchema)
 def delete_field(field_id: int) -> dict[str, int]:
     """Remove a field; its values are dropped from every record."""

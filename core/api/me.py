@@ -14,6 +14,7 @@ from core.api.blueprint import api_blueprint, commit
 from core.models import AccessToken, Department
 from core.services import org as org_service
 from core.services import two_factor
+from core.tokens import SETTINGS_WRITE_SCOPE
 from core.web.database import db_session
 from hostapi import scopes
 
@@ -22,10 +23,6 @@ departments = api_blueprint("api_departments", __name__, "/departments", "Depart
 
 TokenList = schemas.page_of(schemas.TokenSchema, "TokenList")
 DepartmentList = schemas.page_of(schemas.DepartmentSchema, "DepartmentList")
-
-#: Creating departments through a token would need a settings-write scope, which the scope
-#: vocabulary does not have yet: until it does, only a signed-in session can.
-SETTINGS_WRITE = "desk.settings.write"
 
 
 @me.route("", methods=["GET"])
@@ -133,7 +130,7 @@ def list_departments() -> dict[str, Any]:
 
 
 @departments.route("", methods=["POST"])
-@scoped(SETTINGS_WRITE)
+@scoped(SETTINGS_WRITE_SCOPE)
 @departments.arguments(schemas.DepartmentCreateSchema)
 @departments.response(201, schemas.DepartmentSchema)
 def create_department(data: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +141,7 @@ def create_department(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @departments.route("/<id:department_id>", methods=["PATCH"])
-@scoped(SETTINGS_WRITE)
+@scoped(SETTINGS_WRITE_SCOPE)
 @departments.arguments(schemas.DepartmentUpdateSchema)
 @departments.response(200, schemas.DepartmentSchema)
 def update_department(changes: dict[str, Any], department_id: int) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The core's tables: organisation, customers, tickets, audit, extensions and the event outbox."""
 
+from core.models.agent_links import AgentLink, LinkPurpose
 from core.models.audit import AuditEntry
 from core.models.collaboration import (
     CustomerComment,
@@ -56,6 +57,7 @@ __all__ = [
     "Account",
     "Activity",
     "Agent",
+    "AgentLink",
     "AgentTwoFactor",
     "Attachment",
     "AuditEntry",
@@ -76,6 +78,7 @@ __all__ = [
     "ImportState",
     "Installation",
     "InstallationStorage",
+    "LinkPurpose",
     "MailDirection",
     "MailMessage",
     "Notification",

@@ -6,29 +6,37 @@ audited but emit no domain event (``hostapi.events`` defines none for them).
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core import permissions as catalogue
 from core.errors import NotFound, ValidationFailed
 from core.models import (
+    AccessToken,
     Agent,
     Department,
     Installation,
     Organisation,
     PermissionProfile,
     ProfilePermission,
+    Ticket,
 )
 from core.models.extensions import InstallationState
 from core.models.org import AgentStatus
+from core.models.tickets import StatusType
+from core.models.types import INT32_MAX
 from core.services.base import (
     Unit,
     apply_changes,
+    check_limit,
     clean_email,
     clean_text,
     gather,
@@ -330,22 +338,29 @@ def create_agent(
     *,
     email: str,
     name: str,
-    password: str,
+    password: str | None = None,
     profile_name: str | None = None,
     profile_id: int | None = None,
     department_ids: Iterable[int] = (),
     locale: str | None = None,
     external_id: str | None = None,
 ) -> Agent:
-    """Create an agent with a hashed password, a profile (by name or id) and departments."""
+    """Create an agent with a profile (by name or id) and departments.
+
+    Without ``password`` the agent has no usable password until they set one from a
+    set-password link (:mod:`core.services.agent_links`); with one, it is stored hashed.
+    Only an administrator gives an administrator profile.
+    """
     unit.actor.require(catalogue.AGENT_MANAGE)
     session = unit.session
     values = gather(
         {
             "email": lambda: _unique_agent_email(session, email, None),
             "name": lambda: clean_text(name, "name", max_length=200, required=True),
-            "password": lambda: _password(password),
-            "profile": lambda: _profile(session, profile_name, profile_id),
+            "password": lambda: None if password is None else _password(password),
+            "profile": lambda: _grantable_profile(
+                unit, _profile(session, profile_name, profile_id)
+            ),
             "departments": lambda: _departments(session, department_ids),
             "locale": lambda: None if locale is None else _locale(locale, "locale"),
         }
@@ -353,7 +368,7 @@ def create_agent(
     agent = Agent(
         email=values["email"],
         name=values["name"],
-        password_hash=generate_password_hash(values["password"]),
+        password_hash=generate_password_hash(values["password"]) if values["password"] else "",
         profile=values["profile"],
         departments=values["departments"],
         locale=values["locale"],
@@ -390,25 +405,41 @@ def list_agents(
     return list(unit.session.scalars(query))
 
 
+AGENT_UPDATABLE = frozenset(
+    {"name", "email", "profile_id", "department_ids", "is_active", "locale"}
+)
+
+
 def update_agent(unit: Unit, agent: Agent, **changes: Any) -> Agent:
-    """Change an agent's name, email, profile (``profile_id``), departments or activity."""
+    """Change an agent's name, email, language, profile (``profile_id``), departments or
+    activity.
+
+    Deactivating (``is_active=False``) ends the agent's browser sessions, revokes their
+    tokens (personal and extensions' OAuth tokens acting as them) and closes their
+    set-password links; their tickets stay assigned to them until someone reassigns them.
+    Only an administrator changes an administrator, or gives an administrator profile.
+    """
     unit.actor.require(catalogue.AGENT_MANAGE)
-    refuse_unknown_fields(changes, {"name", "email", "profile_id", "department_ids", "is_active"})
+    refuse_unknown_fields(changes, AGENT_UPDATABLE)
     session = unit.session
     checks = {
         "name": lambda v: clean_text(v, "name", max_length=200, required=True),
         "email": lambda v: _unique_agent_email(session, v, agent.id),
-        "profile_id": lambda v: _profile(session, None, v).id,
+        "profile_id": lambda v: _grantable_profile(unit, _profile(session, None, v)).id,
         "department_ids": lambda v: _departments(session, v),
-        "is_active": bool,
+        "is_active": lambda v: _flag(v, "is_active"),
+        "locale": lambda v: None if v is None else _locale(v, "locale"),
     }
     values = gather_changes(checks, changes)
     departments = values.pop("department_ids", None)
+    if agent.is_admin:
+        _grantable_profile(unit, agent.profile, field="agent")
     if unit.actor.agent_id == agent.id and values.get("is_active") is False:
         raise ValidationFailed({"is_active": ["You cannot deactivate yourself."]})
     changed = apply_changes(agent, values)
     if changed.get("is_active") is not None and not agent.is_active:
         end_sessions(agent)
+        _revoke_access(unit, agent)
     if departments is not None:
         before_ids = sorted(agent.department_ids)
         after_ids = sorted(d.id for d in departments)
@@ -423,6 +454,162 @@ def update_agent(unit: Unit, agent: Agent, **changes: Any) -> Agent:
         unit.audit("update", "agent", agent.id, before=before, after=after)
         unit.emit(events.AGENT_UPDATED, {"agent_id": agent.id, "changes": jsonable(changed)})
     return agent
+
+
+def _revoke_access(unit: Unit, agent: Agent) -> None:
+    """Revoke every live token acting as ``agent`` and close their set-password links."""
+    from core import tokens
+    from core.services import agent_links
+
+    live = unit.session.scalars(
+        select(AccessToken).where(
+            AccessToken.agent_id == agent.id, AccessToken.revoked_at.is_(None)
+        )
+    )
+    for token in live:
+        tokens.revoke(
+            unit.session,
+            token,
+            by=unit.actor.agent,
+            ip_address=unit.actor.ip_address,
+            label=unit.actor.label or "system",
+        )
+    agent_links.revoke_links(unit.session, agent)
+
+
+def require_may_manage(unit: Unit, agent: Agent) -> None:
+    """Refuse unless the actor may manage ``agent``: ``agent.manage``, and an administrator's
+    profile for an administrator (an agent manager must not take an administrator's account
+    over, by a set-password link say).
+
+    :raises Forbidden: without ``agent.manage``.
+    :raises ValidationFailed: on ``agent``, for an administrator managed by a non-administrator.
+    """
+    unit.actor.require(catalogue.AGENT_MANAGE)
+    if agent.is_admin:
+        _grantable_profile(unit, agent.profile, field="agent")
+
+
+def _grantable_profile(
+    unit: Unit, profile: PermissionProfile, field: str = "profile_id"
+) -> PermissionProfile:
+    """``profile``, unless it is an administrator profile and the actor no administrator: an
+    agent manager must not make anyone (themselves included) an administrator."""
+    actor = unit.actor.agent
+    if profile.is_admin and actor is not None and not actor.is_admin:
+        message = (
+            "Only an administrator can change an administrator."
+            if field == "agent"
+            else "Only an administrator can give an administrator profile."
+        )
+        raise ValidationFailed({field: [message]})
+    return profile
+
+
+def available_agents(session: Session, department_id: int) -> list[Agent]:
+    """Agents round-robin assignment may give work of ``department_id`` to now, by id.
+
+    Active members of the department whose status is "available" and who may answer a
+    ticket (a light agent may not).
+    """
+    rows = session.scalars(
+        select(Agent)
+        .where(
+            Agent.is_active.is_(True),
+            Agent.status == AgentStatus.AVAILABLE.value,
+            Agent.departments.any(Department.id == department_id),
+        )
+        .order_by(Agent.id)
+    )
+    return [agent for agent in rows if agent.has_permission(catalogue.TICKET_REPLY)]
+
+
+@dataclass(frozen=True)
+class AgentCursor:
+    """A keyset position in the agents' list (by name, then id): the last row shown."""
+
+    name: str
+    id: int
+
+    def encode(self) -> str:
+        """The opaque string form."""
+        raw = json.dumps([self.name, self.id], ensure_ascii=False).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def parse(cls, value: str | None, field: str = "after") -> AgentCursor | None:
+        """A cursor from its string form; a malformed one is a validation error on ``field``."""
+        if not value:
+            return None
+        try:
+            name, agent_id = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+            if not isinstance(name, str) or not isinstance(agent_id, int):
+                raise ValueError("shape")
+            if not 0 < agent_id <= INT32_MAX:
+                raise ValueError("no such id")
+            return cls(name, agent_id)
+        except (ValueError, TypeError, UnicodeDecodeError) as error:
+            raise ValidationFailed({field: ["Not a valid page cursor."]}) from error
+
+
+def page_agents(
+    unit: Unit,
+    *,
+    limit: int,
+    after: AgentCursor | str | None = None,
+    search: str | None = None,
+    active: bool | None = True,
+) -> list[Agent]:
+    """A page of agents by name (then id), after ``after``; ``search`` matches name or email,
+    ``active`` ``None`` lists active and inactive agents alike."""
+    check_limit(limit)
+    cursor = after if isinstance(after, AgentCursor) else AgentCursor.parse(after)
+    query = select(Agent)
+    if active is not None:
+        query = query.where(Agent.is_active.is_(active))
+    term = clean_text(search or "", "search", max_length=200)
+    if term:
+        escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(
+            or_(
+                func.lower(Agent.name).like(f"%{escaped}%", escape="\\"),
+                Agent.email.like(f"%{escaped}%", escape="\\"),
+            )
+        )
+    if cursor is not None:
+        query = query.where(
+            or_(Agent.name > cursor.name, and_(Agent.name == cursor.name, Agent.id > cursor.id))
+        )
+    return list(unit.session.scalars(query.order_by(Agent.name, Agent.id).limit(limit)))
+
+
+def assigned_open_tickets(unit: Unit, agent: Agent, *, limit: int = 100) -> list[Ticket]:
+    """Tickets not closed that are assigned to ``agent`` (those the actor may see), oldest
+    first: what waits for reassignment when the agent leaves."""
+    check_limit(limit)
+    query = select(Ticket).where(
+        Ticket.assignee_id == agent.id, Ticket.status_type != StatusType.CLOSED.value
+    )
+    visible = unit.actor.visible_department_ids()
+    if visible is not None:
+        query = query.where(Ticket.department_id.in_(visible))
+    return list(unit.session.scalars(query.order_by(Ticket.created_at, Ticket.id).limit(limit)))
+
+
+def profile_permissions(
+    session: Session, host: Host | None, profile: PermissionProfile
+) -> frozenset[str]:
+    """What ``profile`` grants now: everything known for an administrator profile."""
+    return known_permissions(session, host) if profile.is_admin else profile.permission_names
+
+
+def permission_changes(
+    session: Session, host: Host | None, before: PermissionProfile, after: PermissionProfile
+) -> tuple[list[str], list[str]]:
+    """The permissions an agent gains and loses moving from profile ``before`` to ``after``."""
+    held = profile_permissions(session, host, before)
+    granted = profile_permissions(session, host, after)
+    return sorted(granted - held), sorted(held - granted)
 
 
 def set_status(unit: Unit, agent: Agent, status: str) -> Agent:
@@ -510,6 +697,11 @@ def _unique_agent_email(session: Session, email: Any, own_id: int | None) -> str
     if clash is not None and clash != own_id:
         raise ValidationFailed({"email": ["An agent with this email exists."]})
     return value
+
+
+def check_new_password(password: Any, field: str = "password") -> str:
+    """``password`` when it is long enough for a new password, else 422 on ``field``."""
+    return _password(password, field)
 
 
 def _password(password: Any, field: str = "password") -> str:

@@ -8,6 +8,7 @@ from werkzeug.wrappers import Response
 from core.names import family_name_first
 from core.web.ui import (
     admin,
+    agents_admin,
     auth,
     collaboration,
     customers,
@@ -15,6 +16,7 @@ from core.web.ui import (
     errors,
     fields_admin,
     labels,
+    password,
     settings,
     tickets,
     two_factor,
@@ -36,6 +38,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(collaboration.blueprint)
     app.register_blueprint(intake_ui.blueprint)
     app.register_blueprint(two_factor.blueprint)
+    app.register_blueprint(agents_admin.blueprint)
+    app.register_blueprint(password.blueprint)
     errors.init_app(app)
     app.jinja_env.globals.update(
         status_label=lambda code: labels.label(labels.STATUSES, code),

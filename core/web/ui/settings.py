@@ -84,7 +84,16 @@ def _render(
         tokens=tokens.personal_tokens(db_session(), agent),
         is_expired=tokens.is_expired,
         scopes=scope_names.ALL,
-        host_scopes=tokens.HOST_ONLY_SCOPES if agent.is_admin else {},
+        host_scopes={
+            name: labels
+            for name, labels in tokens.host_scopes_for(agent).items()
+            if name == tokens.MAIL_INGEST_SCOPE
+        },
+        setup_scopes={
+            name: labels
+            for name, labels in tokens.host_scopes_for(agent).items()
+            if name == tokens.SETTINGS_WRITE_SCOPE
+        },
         lifetimes=LIFETIME_DAYS,
         new_token=new_token,
         form_errors=form_errors or {},
