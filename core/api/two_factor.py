@@ -10,8 +10,8 @@ from core import permissions as catalogue
 from core.api import schemas
 from core.api.auth import scoped, unit
 from core.api.blueprint import api_blueprint, commit
-from core.api.me import SETTINGS_WRITE
 from core.services import org, two_factor
+from core.tokens import SETTINGS_WRITE_SCOPE
 from hostapi import scopes
 
 blp = api_blueprint(
@@ -41,7 +41,7 @@ def get_two_factor(agent_id: int) -> dict[str, Any]:
 
 
 @blp.route("/<id:agent_id>/two-factor", methods=["DELETE"])
-@scoped(SETTINGS_WRITE)
+@scoped(SETTINGS_WRITE_SCOPE)
 @blp.response(204)
 def reset_two_factor(agent_id: int) -> None:
     """Reset the agent's two-factor (lost phone): secret and recovery codes are deleted and
