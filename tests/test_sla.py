@@ -393,7 +393,9 @@ def test_a_department_belongs_to_one_active_policy(
     sla.create_policy(system, name="Gold", targets=TARGETS, department_ids=[department.id])
     with pytest.raises(ValidationFailed) as failed:
         sla.create_policy(system, name="Silver", targets=TARGETS, department_ids=[department.id])
-    assert failed.value.errors == {"department_ids": ["Support is covered by the policy Gold."]}
+    assert failed.value.errors == {
+        "department_ids": ["A chosen department is covered by another active policy."]
+    }
 
 
 def test_a_deactivated_policys_department_can_be_taken_by_another(
@@ -438,3 +440,21 @@ def test_an_unknown_country_is_refused(department: Department, system: Unit) -> 
     with pytest.raises(ValidationFailed) as failed:
         sla.add_national_holidays(system, department.id, country="XX", year=1800)
     assert set(failed.value.errors) == {"country", "year"}
+
+
+def test_the_worker_scheduler_emits_the_breaches_due(
+    db: Session,
+    host: Host,
+    office: Callable[..., Department],
+    make_ticket: Callable[..., Ticket],
+    frozen,
+) -> None:
+    from core import worker
+
+    office(TOKYO)
+    frozen(datetime(2026, 12, 7, 9, 0, tzinfo=TOKYO))
+    make_ticket()
+    frozen(datetime(2026, 12, 7, 13, 30, tzinfo=TOKYO))
+    worker.run(host, burst=True)
+    db.commit()
+    assert [event.payload["target"] for event in _breaches(db)] == ["first_response"]

@@ -133,6 +133,33 @@ def get_business_hours(unit: Unit, department_id: int) -> BusinessHours | None:
     return unit.session.get(BusinessHours, department_id)
 
 
+def list_department_hours(
+    unit: Unit, *, limit: int = 50, after: int | None = None
+) -> list[tuple[Department, BusinessHours | None]]:
+    """The actor's departments by name with their business hours, one page at a time.
+
+    ``after`` is the id of the last department of the previous page.
+    """
+    unit.actor.require(permissions.SETUP_MANAGE)
+    check_limit(limit)
+    query = select(Department, BusinessHours).outerjoin(
+        BusinessHours, BusinessHours.department_id == Department.id
+    )
+    visible = unit.actor.visible_department_ids()
+    if visible is not None:
+        query = query.where(Department.id.in_(sorted(visible)))
+    last = unit.session.get(Department, after) if after is not None else None
+    if last is not None:
+        query = query.where(
+            or_(
+                Department.name > last.name,
+                and_(Department.name == last.name, Department.id > last.id),
+            )
+        )
+    rows = unit.session.execute(query.order_by(Department.name, Department.id).limit(limit))
+    return [(department, hours) for department, hours in rows]
+
+
 def parse_clock_time(value: str, field: str) -> int:
     """``"9:00"`` or ``"24:00"`` as minutes of the day; 422 on ``field`` otherwise."""
     match = _TIME.match(value.strip()) if isinstance(value, str) else None
@@ -178,11 +205,7 @@ def _valid_intervals(
         elif not 0 <= interval.weekday <= 6:
             errors.append("A weekday is 0 (Monday) to 6 (Sunday).")
         elif not 0 <= interval.start_minute < interval.end_minute <= DAY_MINUTES:
-            errors.append(
-                f"{format_minutes(max(0, interval.start_minute))}–"
-                f"{format_minutes(max(0, interval.end_minute))}: an interval must end after "
-                "it starts, within one day."
-            )
+            errors.append("An interval must end after it starts, within one day.")
         else:
             clean.append(interval)
     by_day = sorted(clean, key=lambda i: (i.weekday, i.start_minute))
@@ -462,6 +485,16 @@ def policy_for_department(session: Session, department_id: int) -> SlaPolicy | N
     )
 
 
+def policies_by_department(session: Session) -> dict[int, SlaPolicy]:
+    """Every department covered by a policy (active or not), with that policy."""
+    rows = session.execute(
+        select(sla_policy_departments.c.department_id, SlaPolicy).join(
+            SlaPolicy, SlaPolicy.id == sla_policy_departments.c.policy_id
+        )
+    )
+    return {department_id: policy for department_id, policy in rows}
+
+
 def _valid_targets(targets: object) -> dict[str, tuple[int, int]]:
     """``{priority: {"first_response_minutes": n, "resolution_minutes": m}}`` checked."""
     if not isinstance(targets, Mapping):
@@ -470,7 +503,7 @@ def _valid_targets(targets: object) -> dict[str, tuple[int, int]]:
     clean: dict[str, tuple[int, int]] = {}
     for priority, target in targets.items():
         if priority not in PRIORITIES:
-            errors.setdefault("targets", []).append(f"Unknown priority: {priority}.")
+            errors.setdefault("targets", []).append("Unknown priority.")
             continue
         values = []
         for key in ("first_response_minutes", "resolution_minutes"):
@@ -481,7 +514,7 @@ def _valid_targets(targets: object) -> dict[str, tuple[int, int]]:
                 or not 1 <= value <= MAX_TARGET_MINUTES
             ):
                 errors.setdefault(f"targets.{priority}.{key}", []).append(
-                    f"Give a whole number of minutes from 1 to {MAX_TARGET_MINUTES}."
+                    "Give a whole number of minutes from 1 to 527040 (a year)."
                 )
             values.append(value)
         if len(values) == 2 and all(isinstance(v, int) for v in values):
@@ -500,12 +533,15 @@ def _valid_departments(
         raise ValidationFailed({"department_ids": ["Give a list of departments."]})
     departments: list[Department] = []
     errors: list[str] = []
+    if not all(isinstance(d, int) and not isinstance(d, bool) for d in department_ids):
+        raise ValidationFailed({"department_ids": ["Give department ids."]})
     for department_id in sorted(set(department_ids)):
         department = (
             unit.session.get(Department, department_id) if isinstance(department_id, int) else None
         )
         if department is None or not unit.actor.can_see_department(department.id):
-            errors.append("Unknown department.")
+            if "Unknown department." not in errors:
+                errors.append("Unknown department.")
             continue
         holder = unit.session.scalar(
             select(SlaPolicy)
@@ -513,7 +549,8 @@ def _valid_departments(
             .where(sla_policy_departments.c.department_id == department.id)
         )
         if holder is not None and holder is not policy and holder.is_active:
-            errors.append(f"{department.name} is covered by the policy {holder.name}.")
+            if "A chosen department is covered by another active policy." not in errors:
+                errors.append("A chosen department is covered by another active policy.")
             continue
         departments.append(department)
     if errors:

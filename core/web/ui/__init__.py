@@ -15,6 +15,7 @@ from core.web.ui import (
     fields_admin,
     labels,
     settings,
+    sla_admin,
     tickets,
 )
 from core.web.ui import customer_import as customer_import_ui
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(settings.blueprint)
     app.register_blueprint(collaboration.blueprint)
     app.register_blueprint(intake_ui.blueprint)
+    app.register_blueprint(sla_admin.blueprint)
     errors.init_app(app)
     app.jinja_env.globals.update(
         status_label=lambda code: labels.label(labels.STATUSES, code),
