@@ -15,7 +15,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import RequestRedirect
 
-from core.api import auth, collaboration, customers, duplicates, fields, me, tickets, views
+from core.api import auth, collaboration, customers, duplicates, fields, me, sla, tickets, views
 from core.api import customer_import as customer_import_api
 from core.api import intake as intake_api
 from core.api.blueprint import URL_PREFIX
@@ -82,6 +82,8 @@ _BLUEPRINTS = (
     intake_api.inbound,
     intake_api.calls_blp,
     intake_api.spam_blp,
+    sla.policies,
+    sla.business_hours,
 )
 
 

@@ -116,11 +116,29 @@ def business_seconds_between(
     return _business_seconds_between(start, end, schedule_for(session, department_id))
 
 
-def _setup_department(unit: Unit, department_id: int) -> Department:
-    unit.actor.require(permissions.SETUP_MANAGE)
+def setup_department(unit: Unit, department_id: int) -> Department:
+    """A department whose business hours the actor may set up.
+
+    :raises NotFound: no such department, or outside the actor's departments.
+    :raises Forbidden: the actor lacks ``setup.manage``.
+    """
     department = unit.session.get(Department, department_id)
     if department is None or not unit.actor.can_see_department(department.id):
         raise NotFound("department not found")
+    unit.actor.require(permissions.SETUP_MANAGE)
+    return department
+
+
+def department_for_setup(unit: Unit, department_id: int) -> Department:
+    """A department as a setup path names it (departments are organisation-wide records).
+
+    :raises NotFound: no such department.
+    :raises Forbidden: the actor lacks ``setup.manage``.
+    """
+    department = unit.session.get(Department, department_id)
+    if department is None:
+        raise NotFound("department not found")
+    unit.actor.require(permissions.SETUP_MANAGE)
     return department
 
 
@@ -129,7 +147,7 @@ def get_business_hours(unit: Unit, department_id: int) -> BusinessHours | None:
 
     :raises NotFound: the department does not exist or is outside the actor's departments.
     """
-    _setup_department(unit, department_id)
+    setup_department(unit, department_id)
     return unit.session.get(BusinessHours, department_id)
 
 
@@ -233,7 +251,7 @@ def set_business_hours(
     ``timezone`` ``None`` (or empty) follows the organisation's. Due times already computed
     stay; tickets created or re-prioritised from now on use the new hours.
     """
-    department = _setup_department(unit, department_id)
+    department = setup_department(unit, department_id)
     errors: dict[str, list[str]] = {}
     clean_zone: str | None = None
     clean_intervals: list[WeeklyInterval] = []
@@ -325,7 +343,7 @@ def list_holidays(
     after: HolidayCursor | str | None = None,
 ) -> list[Holiday]:
     """A department's holidays, earliest first, one page at a time (``after`` the last)."""
-    _setup_department(unit, department_id)
+    setup_department(unit, department_id)
     check_limit(limit)
     cursor = after if isinstance(after, HolidayCursor) else HolidayCursor.parse(after)
     query = select(Holiday).where(Holiday.department_id == department_id)
@@ -340,7 +358,7 @@ def list_holidays(
 
 def add_holiday(unit: Unit, department_id: int, *, day: date, name: str) -> Holiday:
     """Close a department all day on ``day``."""
-    department = _setup_department(unit, department_id)
+    department = setup_department(unit, department_id)
     errors: dict[str, list[str]] = {}
     clean_name = ""
     try:
@@ -379,16 +397,29 @@ def _emit_hours_changed(unit: Unit, department_id: int, changes: dict[str, Any])
 
 def get_holiday(unit: Unit, department_id: int, holiday_id: int) -> Holiday:
     """One holiday of a department. :raises NotFound: not this department's."""
-    _setup_department(unit, department_id)
+    setup_department(unit, department_id)
     holiday = unit.session.get(Holiday, holiday_id)
     if holiday is None or holiday.department_id != department_id:
         raise NotFound("holiday not found")
     return holiday
 
 
+def find_holiday(unit: Unit, holiday_id: int) -> Holiday:
+    """A holiday of one of the actor's departments (what an API path names).
+
+    :raises NotFound: no such holiday, or its department is outside the actor's.
+    :raises Forbidden: the actor lacks ``setup.manage``.
+    """
+    holiday = unit.session.get(Holiday, holiday_id)
+    if holiday is None or not unit.actor.can_see_department(holiday.department_id):
+        raise NotFound("holiday not found")
+    unit.actor.require(permissions.SETUP_MANAGE)
+    return holiday
+
+
 def delete_holiday(unit: Unit, holiday: Holiday) -> None:
     """Open a department again on a day it had as a holiday."""
-    _setup_department(unit, holiday.department_id)
+    setup_department(unit, holiday.department_id)
     day, department_id = holiday.day.isoformat(), holiday.department_id
     unit.session.delete(holiday)
     unit.session.flush()
@@ -411,7 +442,7 @@ def add_national_holidays(
 
     :returns: the holidays added.
     """
-    department = _setup_department(unit, department_id)
+    department = setup_department(unit, department_id)
     errors: dict[str, list[str]] = {}
     code = country.strip().upper() if isinstance(country, str) else ""
     if code not in holiday_calendars.list_supported_countries():
