@@ -42,11 +42,12 @@ from core.models import (
     Organisation,
     SlaPolicy,
     SlaTarget,
+    Thread,
     Ticket,
     TicketSla,
     sla_policy_departments,
 )
-from core.models.tickets import StatusType
+from core.models.tickets import StatusType, ThreadKind
 from core.services.base import (
     Actor,
     Cursor,
@@ -774,12 +775,33 @@ def _is_running(ticket: Ticket) -> bool:
     return ticket.status_type == StatusType.OPEN
 
 
-def _recompute(session: Session, ticket: Ticket, sla: TicketSla) -> None:
+@dataclass
+class _Rules:
+    """The policy and schedule of each department, read once for many tickets."""
+
+    policies: dict[int, SlaPolicy | None]
+    schedules: dict[int, Schedule]
+
+    def policy(self, session: Session, department_id: int) -> SlaPolicy | None:
+        if department_id not in self.policies:
+            self.policies[department_id] = policy_for_department(session, department_id)
+        return self.policies[department_id]
+
+    def schedule(self, session: Session, department_id: int) -> Schedule:
+        if department_id not in self.schedules:
+            self.schedules[department_id] = schedule_for(session, department_id)
+        return self.schedules[department_id]
+
+
+def _recompute(
+    session: Session, ticket: Ticket, sla: TicketSla, rules: _Rules | None = None
+) -> None:
     """Due times from the creation, the department's policy and the time spent paused."""
-    policy = policy_for_department(session, ticket.department_id)
+    rules = rules or _Rules({}, {})
+    policy = rules.policy(session, ticket.department_id)
     target = policy.target_for(ticket.priority) if policy is not None else None
     sla.policy_id = policy.id if policy is not None else None
-    schedule = schedule_for(session, ticket.department_id)
+    schedule = rules.schedule(session, ticket.department_id)
     paused = sla.paused_seconds or 0
     if target is None:
         sla.first_response_due_at = None
@@ -880,6 +902,47 @@ def on_thread_added(
         sla.first_responded_at = at
         _rewatch(ticket, sla)
         unit.session.flush()
+
+
+def start_clocks(unit: Unit, tickets: Iterable[Ticket]) -> int:
+    """Start the clocks of existing tickets under their departments' policies now in force.
+
+    For tickets that predate their department's policy (the demo data, an import): due times
+    count from each ticket's creation, a due date the ticket carries is replaced by the
+    policy's, the first public agent reply meets the first response, and a ticket not open is
+    paused from now. Due times already past are not escalated (the breach happened before the
+    clock ran). Writes no events: nobody changed these tickets.
+
+    :returns: how many clocks were started.
+    """
+    unit.actor.require(permissions.SETUP_MANAGE)
+    session = unit.session
+    started = 0
+    now = clock.now()
+    rules = _Rules({}, {})
+    for ticket in tickets:
+        sla = _clock_of(session, ticket)
+        sla.due_at_manual = False
+        sla.paused_seconds, sla.paused_at = 0, None if _is_running(ticket) else now
+        sla.first_responded_at = session.scalar(
+            select(Thread.created_at)
+            .where(
+                Thread.ticket_id == ticket.id,
+                Thread.kind == ThreadKind.OUTGOING,
+                Thread.author_agent_id.isnot(None),
+            )
+            .order_by(Thread.created_at)
+            .limit(1)
+        )
+        _recompute(session, ticket, sla, rules)
+        if sla.first_response_due_at is not None and sla.first_response_due_at <= now:
+            sla.first_response_breached_due = sla.first_response_due_at
+        if ticket.due_at is not None and ticket.due_at <= now:
+            sla.resolution_breached_due = ticket.due_at
+        _rewatch(ticket, sla)
+        started += 1
+    session.flush()
+    return started
 
 
 # ---------------------------------------------------------------------------------- reading
