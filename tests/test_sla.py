@@ -458,3 +458,31 @@ def test_the_worker_scheduler_emits_the_breaches_due(
     worker.run(host, burst=True)
     db.commit()
     assert [event.payload["target"] for event in _breaches(db)] == ["first_response"]
+
+
+def test_clocks_started_late_count_from_creation_and_do_not_escalate_the_past(
+    db: Session,
+    host: Host,
+    department: Department,
+    office: Callable[..., Department],
+    make_ticket: Callable[..., Ticket],
+    admin_agent: Agent,
+    unit_for: Callable[[Agent | None], Unit],
+    system: Unit,
+    frozen,
+) -> None:
+    frozen(datetime(2026, 12, 7, 9, 0, tzinfo=TOKYO))
+    answered = make_ticket("Answered", due_at=datetime(2027, 1, 1, tzinfo=TOKYO))
+    tickets.add_thread(unit_for(admin_agent), answered, kind="outgoing", body="On it")
+    waiting = make_ticket("Waiting")
+    office(TOKYO)  # the policy comes after the tickets
+    frozen(datetime(2026, 12, 7, 14, 0, tzinfo=TOKYO))
+    assert sla.start_clocks(system, [answered, waiting]) == 2
+    db.commit()
+    assert not sla.due_at_is_manual(answered)
+    assert answered.due_at == datetime(2026, 12, 7, 17, 0, tzinfo=TOKYO)
+    assert _sla(db, answered).first_responded_at == datetime(2026, 12, 7, 9, 0, tzinfo=TOKYO)
+    assert sla.is_overdue(waiting)  # first response was due at 13:00
+    assert sla.escalate_breaches(host) == 0
+    frozen(datetime(2026, 12, 7, 17, 30, tzinfo=TOKYO))
+    assert sla.escalate_breaches(host) == 2  # both resolutions, due 17:00, after the start
