@@ -277,3 +277,54 @@ def test_japanese_pages_show_due_times_in_japanese(
     frozen(datetime(2026, 12, 7, 9, 0, tzinfo=TOKYO) + timedelta(hours=6))
     page = admin.get(f"/tickets/{ticket.id}").get_data(as_text=True)
     assert "初回応答期限" in page and "2 時間超過" in page and "残り 2 時間" in page
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_the_crawler_reads_every_sla_page_without_findings(
+    admin: FlaskClient,
+    db: Session,
+    system: Unit,
+    admin_agent: Agent,
+    department: Department,
+    make_ticket: Callable[..., Ticket],
+    monkeypatch: pytest.MonkeyPatch,
+    language: str,
+) -> None:
+    from core.web.i18n import TRANSLATIONS_DIR, compile_catalogs
+    from tests.crawler import Crawler, MissingTranslations, ui_strings_of_catalog
+
+    admin_agent.locale = language
+    sla.set_business_hours(
+        system,
+        department.id,
+        timezone="Asia/Tokyo",
+        always_open=False,
+        intervals=[{"weekday": 0, "start_minute": 540, "end_minute": 1080}],
+    )
+    sla.add_national_holidays(system, department.id, country="JP", year=2026, language="ja")
+    policy = sla.create_policy(
+        system, name="Standard", targets=TARGETS, department_ids=[department.id]
+    )
+    db.commit()
+    make_ticket()
+    compile_catalogs()
+    japanese = language == "ja"
+    crawler = Crawler(
+        admin,
+        japanese_strings=ui_strings_of_catalog(
+            TRANSLATIONS_DIR / "ja" / "LC_MESSAGES" / "messages.mo"
+        )
+        if japanese
+        else None,
+        missing_translations=MissingTranslations(monkeypatch) if japanese else None,
+    )
+    report = crawler.crawl(["/admin/sla"])
+    assert report.findings == []
+    seen = {url.split("?")[0] for url in crawler._seen}
+    assert {
+        "/admin/sla",
+        "/admin/sla/policies/new",
+        f"/admin/sla/policies/{policy.id}",
+        "/admin/sla/business-hours",
+        f"/admin/sla/business-hours/{department.id}",
+    } <= seen
