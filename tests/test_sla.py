@@ -486,3 +486,38 @@ def test_clocks_started_late_count_from_creation_and_do_not_escalate_the_past(
     assert sla.escalate_breaches(host) == 0
     frozen(datetime(2026, 12, 7, 17, 30, tzinfo=TOKYO))
     assert sla.escalate_breaches(host) == 2  # both resolutions, due 17:00, after the start
+
+
+def test_a_priority_change_reports_the_moved_due_date_in_its_event(
+    db: Session,
+    office: Callable[..., Department],
+    make_ticket: Callable[..., Ticket],
+    system: Unit,
+    frozen,
+) -> None:
+    office(TOKYO)
+    frozen(datetime(2026, 12, 7, 9, 0, tzinfo=TOKYO))
+    ticket = make_ticket()
+    tickets.update_ticket(system, ticket, priority="urgent")
+    db.commit()
+    (event,) = db.scalars(
+        select(OutboxEvent).where(OutboxEvent.name == events.TICKET_UPDATED)
+    ).all()
+    assert event.payload["changes"]["due_at"] == [
+        "2026-12-07T08:00:00+00:00",  # 17:00 in Tokyo
+        "2026-12-07T04:00:00+00:00",  # 13:00 in Tokyo
+    ]
+
+
+def test_a_ticket_recorded_after_the_fact_is_not_escalated_for_the_past(
+    db: Session,
+    host: Host,
+    office: Callable[..., Department],
+    make_ticket: Callable[..., Ticket],
+    frozen,
+) -> None:
+    office(TOKYO)
+    frozen(datetime(2026, 12, 9, 9, 0, tzinfo=TOKYO))
+    ticket = make_ticket(created_at=datetime(2026, 12, 7, 9, 0, tzinfo=TOKYO))
+    assert sla.is_overdue(ticket)
+    assert sla.escalate_breaches(host) == 0

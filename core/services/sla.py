@@ -839,7 +839,8 @@ def _rewatch(ticket: Ticket, sla: TicketSla) -> None:
 def on_ticket_created(unit: Unit, ticket: Ticket) -> None:
     """Start a new ticket's clock (paused at once when it is created on hold or closed).
 
-    A ``due_at`` given at creation was set by hand and wins over the policy.
+    A ``due_at`` given at creation was set by hand and wins over the policy. Due times
+    already past when the ticket is recorded (``created_at`` in the past) are not escalated.
     """
     session = unit.session
     sla = _clock_of(session, ticket)
@@ -847,17 +848,30 @@ def on_ticket_created(unit: Unit, ticket: Ticket) -> None:
     if not _is_running(ticket):
         sla.paused_at = ticket.created_at
     _recompute(session, ticket, sla)
+    # A ticket recorded after the fact (history, an import) is not escalated for the past.
+    now = clock.now()
+    if sla.first_response_due_at is not None and sla.first_response_due_at <= now:
+        sla.first_response_breached_due = sla.first_response_due_at
+    if ticket.due_at is not None and ticket.due_at <= now:
+        sla.resolution_breached_due = ticket.due_at
+    _rewatch(ticket, sla)
     session.flush()
 
 
-def on_ticket_changed(unit: Unit, ticket: Ticket, changed: Mapping[str, Any]) -> None:
+def on_ticket_changed(
+    unit: Unit, ticket: Ticket, changed: Mapping[str, Any]
+) -> dict[str, list[Any]]:
     """Follow a ticket's changed fields: priority or department recompute, a due date by hand.
 
     ``changed`` is ``update_ticket``'s ``{field: [before, after]}``.
+
+    :returns: ``{"due_at": [before, after]}`` when the resolution due time moved with them
+        (for the update's audit entry and event), else ``{}``.
     """
     session = unit.session
     if not {"priority", "department_id", "due_at"} & set(changed):
-        return
+        return {}
+    due_before = ticket.due_at
     sla = _clock_of(session, ticket)
     if "priority" in changed:
         sla.due_at_manual = False
@@ -871,6 +885,9 @@ def on_ticket_changed(unit: Unit, ticket: Ticket, changed: Mapping[str, Any]) ->
     else:
         _recompute(session, ticket, sla)
     session.flush()
+    if ticket.due_at == due_before or "due_at" in changed:
+        return {}
+    return {"due_at": [iso(due_before), iso(ticket.due_at)]}
 
 
 def on_status_changed(unit: Unit, ticket: Ticket, from_type: str | None, at: datetime) -> None:

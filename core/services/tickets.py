@@ -500,7 +500,7 @@ def update_ticket(unit: Unit, ticket: Ticket, **changes: Any) -> Ticket:
         return ticket
     ticket.updated_at = clock.now()
     session.flush()
-    sla.on_ticket_changed(unit, ticket, changed)  # SLA: priority/department/due date
+    changed.update(sla.on_ticket_changed(unit, ticket, changed))  # SLA: due times follow
     before, after = split_changes(changed)
     unit.audit("update", "ticket", ticket.id, before=before, after=after)
     unit.emit(
