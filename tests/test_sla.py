@@ -521,3 +521,7 @@ def test_a_ticket_recorded_after_the_fact_is_not_escalated_for_the_past(
     ticket = make_ticket(created_at=datetime(2026, 12, 7, 9, 0, tzinfo=TOKYO))
     assert sla.is_overdue(ticket)
     assert sla.escalate_breaches(host) == 0
+
+
+def test_policies_know_every_ticket_priority() -> None:
+    assert sla.PRIORITIES == tickets.PRIORITIES

@@ -31,8 +31,12 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import permissions
-from core.business_hours import DAY_MINUTES, Schedule, add_business_seconds
-from core.business_hours import business_seconds_between as _business_seconds_between
+from core.business_hours import (
+    DAY_MINUTES,
+    Schedule,
+    add_business_seconds,
+    business_seconds_between,
+)
 from core.errors import NotFound, ValidationFailed
 from core.models import (
     BusinessHours,
@@ -108,13 +112,6 @@ def schedule_for(session: Session, department_id: int) -> Schedule:
             (interval.start_minute, interval.end_minute),
         )
     return Schedule(timezone=zone, weekly=weekly, holidays=days)
-
-
-def business_seconds_between(
-    session: Session, department_id: int, start: datetime, end: datetime
-) -> float:
-    """Business seconds of a department's schedule from ``start`` to ``end``."""
-    return _business_seconds_between(start, end, schedule_for(session, department_id))
 
 
 def setup_department(unit: Unit, department_id: int) -> Department:
@@ -890,13 +887,13 @@ def on_ticket_changed(
     return {"due_at": [iso(due_before), iso(ticket.due_at)]}
 
 
-def on_status_changed(unit: Unit, ticket: Ticket, from_type: str | None, at: datetime) -> None:
+def on_status_changed(unit: Unit, ticket: Ticket, at: datetime) -> None:
     """Pause the clock when a ticket goes on hold or closes; resume it when it opens again."""
     session = unit.session
     sla = _clock_of(session, ticket)
     if _is_running(ticket):
         if sla.paused_at is not None:
-            held = _business_seconds_between(
+            held = business_seconds_between(
                 sla.paused_at, at, schedule_for(session, ticket.department_id)
             )
             sla.paused_seconds = (sla.paused_seconds or 0) + max(0, round(held))

@@ -546,7 +546,7 @@ def change_status(
         )
     )
     unit.session.flush()
-    sla.on_status_changed(unit, ticket, from_type, at)  # SLA: pause on hold/closed, resume
+    sla.on_status_changed(unit, ticket, at)  # SLA: pause on hold/closed, resume
     unit.audit(
         "update",
         "ticket",
