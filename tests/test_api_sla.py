@@ -207,3 +207,17 @@ def test_a_ticket_answers_its_sla_fields(
     assert answer["first_response_due_at"] == "2026-12-07T04:00:00+00:00"
     assert answer["due_at"] == "2026-12-07T08:00:00+00:00"
     assert answer["overdue"] is True
+
+
+def test_a_ticket_created_through_the_api_answers_its_due_times_at_once(
+    client: FlaskClient, sign_in_as, api_agent: Agent, department: Department, db: Session
+) -> None:
+    sla.create_policy(_system(db), name="Standard", targets=TARGETS, department_ids=[department.id])
+    db.commit()
+    csrf = sign_in_as(api_agent)
+    answer = client.post(
+        "/api/v1/tickets", json={"subject": "Help", "department_id": department.id}, headers=csrf
+    )
+    assert answer.status_code == 201, answer.json
+    assert answer.json["first_response_due_at"] is not None
+    assert answer.json["due_at"] is not None and answer.json["overdue"] is False

@@ -761,9 +761,10 @@ def _valid_flag(value: object) -> bool:
 
 
 def _clock_of(session: Session, ticket: Ticket) -> TicketSla:
-    sla = session.get(TicketSla, ticket.id)
+    sla: TicketSla | None = ticket.sla  # type: ignore[attr-defined]
     if sla is None:
-        sla = TicketSla(ticket_id=ticket.id, due_at_manual=False, paused_seconds=0)
+        # Through the relationship, so that ``ticket.sla`` answers it in this session at once.
+        sla = TicketSla(ticket=ticket, due_at_manual=False, paused_seconds=0)
         session.add(sla)
     return sla
 
