@@ -728,6 +728,7 @@ def load_demo(
     _set_passwords(
         host, {ADMIN_EMAIL: admin_password} | {a.email: a.password for a in AGENT_LOGINS}
     )
+    _set_up_slas(host)
     return report
 
 
@@ -737,6 +738,58 @@ def _set_up_organisation(host: Host) -> None:
 
     with host.transaction() as session:
         update_organisation(Unit(session, Actor.system("demo"), host), **ORGANISATION_SETTINGS)
+
+
+#: The demo's SLA targets per priority, in business minutes (first response, resolution).
+DEMO_SLA_TARGETS = {
+    "low": (8 * 60, 5 * 9 * 60),
+    "medium": (4 * 60, 3 * 9 * 60),
+    "high": (2 * 60, 9 * 60),
+    "urgent": (30, 4 * 60),
+}
+
+
+def _set_up_slas(host: Host) -> None:
+    """Weekday hours 9:00–18:00 with the national holidays in every demo department, one SLA
+    policy over them all, and the clocks of the open tickets started, so that due times and
+    overdue tickets show from the first `make run`."""
+    from sqlalchemy import select
+
+    from core.models import Department, Organisation, Ticket
+    from core.models.tickets import StatusType
+    from core.services import sla
+    from core.services.base import Actor, Unit
+
+    with host.transaction() as session:
+        unit = Unit(session, Actor.system("demo"), host)
+        country = session.scalar(select(Organisation.phone_region).limit(1)) or "JP"
+        departments = list(session.scalars(select(Department).order_by(Department.id)))
+        weekdays = [
+            {"weekday": day, "start_minute": 9 * 60, "end_minute": 18 * 60} for day in range(5)
+        ]
+        year = clock.now().year
+        for department in departments:
+            sla.set_business_hours(
+                unit, department.id, timezone=None, always_open=False, intervals=weekdays
+            )
+            for each in (year - 1, year, year + 1):
+                sla.add_national_holidays(
+                    unit, department.id, country=country, year=each, language="ja"
+                )
+        sla.create_policy(
+            unit,
+            name="Standard",
+            description="Business-hours targets for every team.",
+            department_ids=[d.id for d in departments],
+            targets={
+                priority: {"first_response_minutes": first, "resolution_minutes": resolution}
+                for priority, (first, resolution) in DEMO_SLA_TARGETS.items()
+            },
+        )
+        sla.start_clocks(
+            unit,
+            session.scalars(select(Ticket).where(Ticket.status_type != StatusType.CLOSED)),
+        )
 
 
 def _set_passwords(host: Host, passwords: dict[str, str]) -> None:

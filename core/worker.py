@@ -4,7 +4,7 @@ The worker is an RQ ``SimpleWorker`` (jobs run in the worker process, not a spaw
 jobs need the process's host (its engine, loaded plugins), and a crashed worker is recovered
 from the outbox lease anyway, not from RQ's registries. Beside it, a thread moves outbox rows
 to RQ every ``relay_interval`` seconds and, with the scheduler on, writes periodic jobs' runs
-to the outbox and prunes old delivered rows.
+to the outbox, emits the SLA breaches due (``core.services.sla``) and prunes old delivered rows.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from rq import Queue, SimpleWorker
 from core import jobs, outbox
 from core.customer_import.runner import enqueue_waiting
 from core.intake import mail_out
+from core.services import sla
 from hostapi import clock
 
 if TYPE_CHECKING:
@@ -123,6 +124,7 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 def _run_burst(host: Host, *, with_scheduler: bool) -> None:
     if with_scheduler:
         jobs.schedule_due(host)
+        sla.escalate_breaches(host)
     while True:
         relayed = 0
         while (handed := outbox.relay_once(host)) > 0:
@@ -154,6 +156,7 @@ def _relay_loop(
             mail_out.send_pending(host)
             if with_scheduler and clock.monotonic() >= next_schedule:
                 jobs.schedule_due(host)
+                sla.escalate_breaches(host)  # SLA targets passed since the last pass
                 next_schedule = clock.monotonic() + jobs.SCHEDULER_INTERVAL_SECONDS
             if with_scheduler and clock.monotonic() >= next_prune:
                 outbox.prune(host, OUTBOX_RETENTION)

@@ -218,9 +218,7 @@ def test_api_answers_200_for_a_duplicate(client, mail_server_headers, department
     assert (answer.status_code, answer.json["status"]) == (200, "duplicate")
 
 
-def test_api_answers_400_for_an_unreadable_message(
-    client, mail_server_headers, department
-) -> None:
+def test_api_answers_400_for_an_unreadable_message(client, mail_server_headers, department) -> None:
     answer = client.post(
         "/api/v1/inbound/email", data=b"no headers here", headers=mail_server_headers
     )

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pytest
@@ -53,6 +54,7 @@ from core.models import (
     SpamMessage,
     SpamRule,
 )
+from core.services import sla
 from core.services import tickets as ticket_service
 from hostapi import clock
 from hostapi import scopes as scope_catalogue
@@ -93,6 +95,8 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "plugin_id": (ORGANISATION, "plugin"),
     "rule_id": (ORGANISATION, "spam_rule"),
     "agent_id": (ORGANISATION, "agent"),
+    "policy_id": (ORGANISATION, "sla_policy"),
+    "holiday_id": (ORGANISATION, "holiday"),
 }
 
 #: Path parameters that are not record ids, and the value the matrix gives them.
@@ -407,6 +411,14 @@ def desk(
     )
     db.add_all([comment, account_comment, customer_import])
     installation = install_for(db, host, "ticket_history", [first.id])
+    sla_policy = sla.create_policy(
+        system_unit(db, None),
+        name="Standard",
+        targets={"medium": {"first_response_minutes": 60, "resolution_minutes": 480}},
+    )
+    holiday = sla.add_holiday(
+        system_unit(db, None), first.id, day=date(2026, 12, 31), name="New Year's Eve"
+    )
     db.commit()
     desk = Desk(
         reachable=reachable,
@@ -425,6 +437,8 @@ def desk(
             "plugin": "ticket_history",
             "spam_rule": rule.id,
             "agent": stranger.id,
+            "sla_policy": sla_policy.id,
+            "holiday": holiday.id,
         },
         outsider=outsider,
         powerless=powerless,

@@ -23,6 +23,7 @@ from core.api import (
     duplicates,
     fields,
     me,
+    sla,
     tickets,
     two_factor,
     views,
@@ -95,6 +96,8 @@ _BLUEPRINTS = (
     intake_api.calls_blp,
     intake_api.spam_blp,
     two_factor.blp,
+    sla.policies,
+    sla.business_hours,
 )
 
 

@@ -20,7 +20,7 @@ from core.api.auth import unit
 from core.customer_import import runner as import_runner
 from core.intake import spam
 from core.models import CustomView
-from core.services import comments, customers, fields, org, tickets, views
+from core.services import comments, customers, fields, org, sla, tickets, views
 from core.services.base import Unit
 
 
@@ -43,6 +43,10 @@ RESOLVERS: dict[str, Callable[[Unit, int], object]] = {
     "rule_id": spam.get_rule,
     "view_id": _saved_view,
     "agent_id": org.get_agent,
+    "policy_id": sla.get_policy,
+    # Only setup paths name a department (business hours, its own settings): 404, then 403.
+    "department_id": sla.department_for_setup,
+    "holiday_id": sla.find_holiday,
 }
 
 

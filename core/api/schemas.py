@@ -19,7 +19,8 @@ from marshmallow import fields, validate
 
 from core.models.types import INT32_MAX, INT64_MAX
 from core.names import NAME_ORDERS
-from core.services.base import NUL_MESSAGE
+from core.services import sla
+from core.services.base import NUL_MESSAGE, iso
 from core.services.ticket_bulk import MAX_BULK_TICKETS, BulkAction
 from core.services.tickets import PRIORITIES, RAISED_BY, RATINGS, THREAD_KINDS
 
@@ -222,6 +223,17 @@ class TicketSchema(ma.Schema):
     updated_at = fields.AwareDateTime()
     closed_at = fields.AwareDateTime(allow_none=True)
     external_id = fields.String(allow_none=True)
+    # SLA (core.services.sla): due_at above is the resolution due time.
+    first_response_due_at = fields.Function(
+        lambda ticket: iso(sla.first_response_due_at(ticket)),
+        allow_none=True,
+        metadata={"type": "string", "format": "date-time"},
+    )
+    sla_policy_id = fields.Function(sla.policy_id_of, allow_none=True, metadata={"type": "integer"})
+    overdue = fields.Function(
+        sla.is_overdue,
+        metadata={"type": "boolean", "description": "A due time passed unmet while open."},
+    )
 
 
 class TicketCreateSchema(StrictSchema):

@@ -38,6 +38,15 @@ from core.models.org import (
     ProfilePermission,
     agent_departments,
 )
+from core.models.sla import (
+    BusinessHours,
+    BusinessHoursInterval,
+    Holiday,
+    SlaPolicy,
+    SlaTarget,
+    TicketSla,
+    sla_policy_departments,
+)
 from core.models.ticket_work import ticket_tags
 from core.models.tickets import (
     Activity,
@@ -61,6 +70,8 @@ __all__ = [
     "AgentTwoFactor",
     "Attachment",
     "AuditEntry",
+    "BusinessHours",
+    "BusinessHoursInterval",
     "Contact",
     "ContactIdentity",
     "CustomField",
@@ -74,6 +85,7 @@ __all__ = [
     "FieldType",
     "Follow",
     "HappinessRating",
+    "Holiday",
     "HookError",
     "ImportState",
     "Installation",
@@ -91,6 +103,8 @@ __all__ = [
     "Product",
     "ProfilePermission",
     "RecoveryCode",
+    "SlaPolicy",
+    "SlaTarget",
     "SpamMessage",
     "SpamRule",
     "SpamRuleKind",
@@ -98,11 +112,13 @@ __all__ = [
     "Tag",
     "Thread",
     "Ticket",
+    "TicketSla",
     "TicketStatus",
     "TimeEntry",
     "account_products",
     "agent_departments",
     "contact_products",
     "contact_tags",
+    "sla_policy_departments",
     "ticket_tags",
 ]

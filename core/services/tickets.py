@@ -37,6 +37,7 @@ from core.models import (
 )
 from core.models.tickets import RaisedBy, Rating, StatusType, ThreadKind
 from core.models.types import INT32_MAX
+from core.services import sla
 from core.services.base import (
     Cursor,
     Unit,
@@ -382,6 +383,7 @@ def create_ticket(
         )
     )
     session.flush()
+    sla.on_ticket_created(unit, ticket)  # SLA: due times from the department's policy
     unit.audit("add", "ticket", ticket.id, after=_audit_snapshot(ticket))
     unit.emit(
         events.TICKET_CREATED,
@@ -577,6 +579,7 @@ def update_ticket(unit: Unit, ticket: Ticket, **changes: Any) -> Ticket:
         return ticket
     ticket.updated_at = clock.now()
     session.flush()
+    changed.update(sla.on_ticket_changed(unit, ticket, changed))  # SLA: due times follow
     before, after = split_changes(changed)
     unit.audit("update", "ticket", ticket.id, before=before, after=after)
     unit.emit(
@@ -622,6 +625,7 @@ def change_status(
         )
     )
     unit.session.flush()
+    sla.on_status_changed(unit, ticket, at)  # SLA: pause on hold/closed, resume
     unit.audit(
         "update",
         "ticket",
@@ -735,6 +739,9 @@ def add_thread(
     session.add(thread)
     ticket.updated_at = max(ticket.updated_at, at)
     session.flush()
+    sla.on_thread_added(  # SLA: the first public agent reply meets the first response
+        unit, ticket, is_public_agent_reply=thread.is_public_agent_reply, at=at
+    )
     unit.audit(
         "add",
         "thread",

@@ -18,6 +18,7 @@ from core.web.ui import (
     labels,
     password,
     settings,
+    sla_admin,
     tickets,
     two_factor,
 )
@@ -40,6 +41,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(two_factor.blueprint)
     app.register_blueprint(agents_admin.blueprint)
     app.register_blueprint(password.blueprint)
+    app.register_blueprint(sla_admin.blueprint)
     errors.init_app(app)
     app.jinja_env.globals.update(
         status_label=lambda code: labels.label(labels.STATUSES, code),
