@@ -15,12 +15,12 @@ from marshmallow import fields, validate
 from core.api import schemas
 from core.api.auth import scoped, unit
 from core.api.blueprint import api_blueprint, commit
-from core.api.me import SETTINGS_WRITE
 from core.api.paging import list_page
 from core.business_hours import DAY_MINUTES
 from core.errors import ValidationFailed
 from core.models import BusinessHours, Holiday, SlaPolicy
 from core.services import sla as sla_service
+from core.tokens import SETTINGS_WRITE_SCOPE
 from hostapi import scopes
 
 policies = api_blueprint(
@@ -210,7 +210,7 @@ def list_policies(limit: int, cursor: str | None) -> dict[str, Any]:
 
 
 @policies.route("", methods=["POST"])
-@scoped(SETTINGS_WRITE)
+@scoped(SETTINGS_WRITE_SCOPE)
 @policies.arguments(SlaPolicyCreateSchema)
 @policies.response(201, SlaPolicySchema)
 def create_policy(data: dict[str, Any]) -> SlaPolicy:
@@ -229,7 +229,7 @@ def get_policy(policy_id: int) -> SlaPolicy:
 
 
 @policies.route("/<id:policy_id>", methods=["PATCH"])
-@scoped(SETTINGS_WRITE)
+@scoped(SETTINGS_WRITE_SCOPE)
 @policies.arguments(SlaPolicyUpdateSchema)
 @policies.response(200, SlaPolicySchema)
 def update_policy(changes: dict[str, Any], policy_id: int) -> SlaPolicy:
@@ -273,7 +273,7 @@ def get_business_hours(department_id: int) -> dict[str, Any]:
 
 
 @business_hours.route("/<id:department_id>", methods=["PUT"])
-@scoped(SETTINGS_WRITE)
+@scoped(SETTINGS_WRITE_SCOPE)
 @business_hours.arguments(BusinessHoursUpdateSchema)
 @business_hours.response(200, BusinessHoursSchema)
 def set_business_hours(data: dict[str, Any], department_id: int) -> dict[str, Any]:
@@ -309,7 +309,7 @@ def list_holidays(
 
 
 @business_hours.route("/<id:department_id>/holidays", methods=["POST"])
-@scoped(SETTINGS_WRITE)
+@scoped(SETTINGS_WRITE_SCOPE)
 @business_hours.arguments(HolidayCreateSchema)
 @business_hours.response(201, HolidaySchema)
 def add_holiday(data: dict[str, Any], department_id: int) -> Holiday:
@@ -320,7 +320,7 @@ def add_holiday(data: dict[str, Any], department_id: int) -> Holiday:
 
 
 @business_hours.route("/<id:department_id>/holidays/national", methods=["POST"])
-@scoped(SETTINGS_WRITE)
+@scoped(SETTINGS_WRITE_SCOPE)
 @business_hours.arguments(NationalHolidaysSchema)
 @business_hours.response(201, HolidayList)
 def add_national_holidays(data: dict[str, Any], department_id: int) -> dict[str, Any]:
@@ -331,7 +331,7 @@ def add_national_holidays(data: dict[str, Any], department_id: int) -> dict[str,
 
 
 @business_hours.route("/<id:department_id>/holidays/<id:holiday_id>", methods=["DELETE"])
-@scoped(SETTINGS_WRITE)
+@scoped(SETTINGS_WRITE_SCOPE)
 @business_hours.response(204)
 def delete_holiday(department_id: int, holiday_id: int) -> None:
     """Remove a holiday."""
