@@ -15,6 +15,7 @@ from core.web.ui import (
     fields_admin,
     labels,
     settings,
+    setup,
     tickets,
 )
 from core.web.ui import customer_import as customer_import_ui
@@ -31,6 +32,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(fields_admin.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(settings.blueprint)
+    app.register_blueprint(setup.blueprint)
     app.register_blueprint(collaboration.blueprint)
     app.register_blueprint(intake_ui.blueprint)
     errors.init_app(app)
