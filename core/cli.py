@@ -15,6 +15,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from core import setup_cli as setup_commands
 from core.customer_import.cli import customers as customer_commands
 from core.demo import ADMIN_PASSWORD
 from core.host import Host
@@ -287,6 +288,7 @@ main.add_command(marketplace_commands)
 main.add_command(customer_commands)
 main.add_command(mail_commands)
 main.add_command(spam_commands)
+setup_commands.register(main)
 
 if __name__ == "__main__":
     main()

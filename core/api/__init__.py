@@ -15,7 +15,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import RequestRedirect
 
-from core.api import auth, collaboration, customers, duplicates, fields, me, tickets, views
+from core.api import auth, collaboration, customers, duplicates, fields, me, setup, tickets, views
 from core.api import customer_import as customer_import_api
 from core.api import intake as intake_api
 from core.api.blueprint import URL_PREFIX
@@ -73,6 +73,10 @@ _BLUEPRINTS = (
     duplicates.duplicate_rules,
     me.departments,
     me.me,
+    setup.organisation_blp,
+    setup.profiles_blp,
+    setup.permissions_blp,
+    setup.statuses_blp,
     collaboration.contact_collaboration,
     collaboration.account_collaboration,
     collaboration.products,

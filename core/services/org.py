@@ -32,6 +32,7 @@ from core.models import (
 from core.models.extensions import InstallationState
 from core.models.org import AgentStatus
 from core.models.tickets import StatusType
+from core.models.types import INT32_MAX
 from core.services import tickets as ticket_service
 from core.services.base import (
     Unit,
@@ -146,25 +147,34 @@ def _extension_labels(
 # ------------------------------------------------------------------------------------- paging
 
 
+#: The longest department or profile name (their columns' length).
+_MAX_NAME_LENGTH = 200
+
+
 def encode_name_cursor(name: str, record_id: int) -> str:
     """The opaque position after the row ``(name, record_id)`` in a by-name list."""
     raw = f"{record_id}|{name}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _name_cursor(value: str | None) -> tuple[str, int] | None:
+def _name_cursor(value: str | None, field: str) -> tuple[str, int] | None:
     if value is None:
         return None
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
         record_id, name = raw.split("|", 1)
-        return name, int(record_id)
+        position = int(record_id)
+        if not 0 < position <= INT32_MAX or "\x00" in name or len(name) > _MAX_NAME_LENGTH:
+            raise ValueError("no such row")
+        return name, position
     except (ValueError, UnicodeDecodeError, binascii.Error) as error:
-        raise ValidationFailed({"after": ["Not a valid page cursor."]}) from error
+        raise ValidationFailed({field: ["Not a valid page cursor."]}) from error
 
 
-def _by_name(query: Any, model: Any, after: str | None, limit: int | None) -> Any:
-    position = _name_cursor(after)
+def _by_name(
+    query: Any, model: Any, after: str | None, limit: int | None, cursor_field: str
+) -> Any:
+    position = _name_cursor(after, cursor_field)
     if position is not None:
         query = query.where(tuple_(model.name, model.id) > tuple_(*position))
     query = query.order_by(model.name, model.id)
@@ -258,13 +268,15 @@ def list_departments(
     include_inactive: bool = False,
     after: str | None = None,
     limit: int | None = None,
+    cursor_field: str = "after",
 ) -> list[Department]:
     """Departments by name (names are not secret; their tickets are); ``after`` a cursor from
-    :func:`encode_name_cursor` and ``limit`` page them."""
+    :func:`encode_name_cursor` and ``limit`` page them (a bad cursor is an error on
+    ``cursor_field``, the caller's name for it)."""
     query = select(Department)
     if not include_inactive:
         query = query.where(Department.is_active.is_(True))
-    return list(unit.session.scalars(_by_name(query, Department, after, limit)))
+    return list(unit.session.scalars(_by_name(query, Department, after, limit, cursor_field)))
 
 
 def get_department(unit: Unit, department_id: int) -> Department:
@@ -498,12 +510,18 @@ def update_profile(unit: Unit, profile: PermissionProfile, **changes: Any) -> Pe
 
 
 def list_profiles(
-    unit: Unit, *, after: str | None = None, limit: int | None = None
+    unit: Unit,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
+    cursor_field: str = "after",
 ) -> list[PermissionProfile]:
     """Permission profiles by name; ``after`` (from :func:`encode_name_cursor`) and ``limit``
-    page them."""
+    page them (a bad cursor is an error on ``cursor_field``)."""
     return list(
-        unit.session.scalars(_by_name(select(PermissionProfile), PermissionProfile, after, limit))
+        unit.session.scalars(
+            _by_name(select(PermissionProfile), PermissionProfile, after, limit, cursor_field)
+        )
     )
 
 

@@ -218,6 +218,21 @@ WEEKDAYS: tuple[LazyString, ...] = (
 
 LANGUAGE_NAMES: dict[str, str] = {"en": "English", "ja": "日本語"}
 
+#: The built-in profiles' names as agents read them (stored in English, translated when shown).
+BUILTIN_PROFILE_NAMES: dict[str, LazyString] = {
+    "Administrator": lazy_gettext("Administrator"),
+    "Support Manager": lazy_gettext("Support Manager"),
+    "Agent": lazy_gettext("Agent"),
+    "Light Agent": lazy_gettext("Light Agent"),
+}
+
+
+def profile_label(profile: PermissionProfile) -> str:
+    """A profile's name as shown: a built-in profile's translated, a custom one's as given."""
+    if profile.is_builtin and profile.name in BUILTIN_PROFILE_NAMES:
+        return str(BUILTIN_PROFILE_NAMES[profile.name])
+    return profile.name
+
 
 def visible_groups(agent: Agent | None) -> list[tuple[SetupGroup, list[SetupPage]]]:
     """The Setup menu as ``agent`` sees it: the groups with the entries they may open whose
@@ -256,6 +271,7 @@ def _setup_menu() -> dict[str, Any]:
         "setup_menu": groups,
         "setup_current": current,
         "in_setup": request.endpoint == "setup.index" or current is not None,
+        "profile_label": profile_label,
     }
 
 
