@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
@@ -52,6 +53,7 @@ from core.models import (
     ProfilePermission,
     SpamMessage,
     SpamRule,
+    TicketStatus,
 )
 from core.services import tickets as ticket_service
 from hostapi import clock
@@ -92,6 +94,8 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "installation_id": (ORGANISATION, "installation"),
     "plugin_id": (ORGANISATION, "plugin"),
     "rule_id": (ORGANISATION, "spam_rule"),
+    "profile_id": (ORGANISATION, "profile"),
+    "status_id": (ORGANISATION, "status"),
 }
 
 #: Path parameters that are not record ids, and the value the matrix gives them.
@@ -139,7 +143,13 @@ NO_PERMISSION_NEEDED: dict[str, str] = {
 }
 
 #: Where only administrators go: an ordinary agent ("Agent" profile) gets 403 there.
-ADMIN_AREAS = ("/admin/", "/api/v1/installations", "/api/v1/marketplace/")
+ADMIN_AREAS = (
+    "/admin/",
+    "/setup/",
+    "/api/v1/installations",
+    "/api/v1/marketplace/",
+    "/api/v1/profiles",
+)
 
 _PAGE_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _API_PARAMETER = re.compile(r"{([^{}]+)}")
@@ -421,6 +431,10 @@ def desk(
             "installation": installation.id,
             "plugin": "ticket_history",
             "spam_rule": rule.id,
+            "profile": db.scalars(
+                select(PermissionProfile.id).where(PermissionProfile.name == "Nothing")
+            ).one(),
+            "status": db.scalars(select(TicketStatus.id).where(TicketStatus.name == "Open")).one(),
         },
         outsider=outsider,
         powerless=powerless,

@@ -191,9 +191,7 @@ def create_profile(data: dict[str, Any]) -> dict[str, Any]:
 @profiles_blp.response(200, ProfileSchema)
 def get_profile(profile_id: int) -> dict[str, Any]:
     """One profile with what it grants (needs ``agent.manage``)."""
-    work = unit()
-    work.actor.require(permissions.AGENT_MANAGE)
-    return _one_profile(org_service.get_profile(work, profile_id))
+    return _one_profile(org_service.get_profile(unit(), profile_id))
 
 
 @profiles_blp.route("/<id:profile_id>", methods=["PATCH"])
@@ -326,8 +324,10 @@ class StatusMoveSchema(StrictSchema):
 @scoped(scopes.SETTINGS_READ)
 @statuses_blp.response(200, StatusListSchema)
 def list_statuses() -> dict[str, Any]:
-    """Every status, built in and custom, in the order choices show them."""
-    return {"items": ticket_service.list_statuses(unit().session)}
+    """Every status, built in and custom, in the order choices show them (``ticket.view``)."""
+    work = unit()
+    work.actor.require(permissions.TICKET_VIEW)
+    return {"items": ticket_service.list_statuses(work.session)}
 
 
 @statuses_blp.route("", methods=["POST"])
@@ -345,7 +345,7 @@ def create_status(data: dict[str, Any]) -> TicketStatus:
 @scoped(scopes.SETTINGS_READ)
 @statuses_blp.response(200, StatusSchema)
 def get_status(status_id: int) -> TicketStatus:
-    """One status."""
+    """One status (``ticket.view``)."""
     return ticket_service.get_status(unit(), status_id)
 
 

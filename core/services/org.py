@@ -526,10 +526,12 @@ def list_profiles(
 
 
 def get_profile(unit: Unit, profile_id: int) -> PermissionProfile:
-    """The profile ``profile_id`` (profiles are visible to every agent: they are on agents).
+    """The profile ``profile_id``, for those who manage agents and their profiles.
 
     :raises NotFound: no such profile.
+    :raises Forbidden: the actor lacks ``agent.manage``.
     """
+    unit.actor.require(catalogue.AGENT_MANAGE)
     profile = unit.session.get(PermissionProfile, profile_id)
     if profile is None:
         raise NotFound("profile not found")

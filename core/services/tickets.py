@@ -121,10 +121,12 @@ def status_choices(session: Session, current: str | None = None) -> list[TicketS
 
 
 def get_status(unit: Unit, status_id: int) -> TicketStatus:
-    """The status ``status_id`` (statuses are organisation-wide: every agent sees them).
+    """The status ``status_id`` (organisation-wide: any agent who may view tickets sees them).
 
     :raises NotFound: no such status.
+    :raises Forbidden: the actor may not view tickets.
     """
+    unit.actor.require(permissions.TICKET_VIEW)
     status = unit.session.get(TicketStatus, status_id)
     if status is None:
         raise NotFound("status not found")
