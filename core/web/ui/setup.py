@@ -227,9 +227,11 @@ BUILTIN_PROFILE_NAMES: dict[str, LazyString] = {
 }
 
 
-def profile_label(profile: PermissionProfile) -> str:
-    """A profile's name as shown: a built-in profile's translated, a custom one's as given."""
-    if profile.is_builtin and profile.name in BUILTIN_PROFILE_NAMES:
+@blueprint.app_template_global("profile_label")
+def profile_label(profile: PermissionProfile | Department) -> str:
+    """A profile's name as shown: a built-in profile's translated, a custom one's as given
+    (any other named record, such as a department in a shared checkbox list, as given)."""
+    if getattr(profile, "is_builtin", False) and profile.name in BUILTIN_PROFILE_NAMES:
         return str(BUILTIN_PROFILE_NAMES[profile.name])
     return profile.name
 
@@ -271,7 +273,6 @@ def _setup_menu() -> dict[str, Any]:
         "setup_menu": groups,
         "setup_current": current,
         "in_setup": request.endpoint == "setup.index" or current is not None,
-        "profile_label": profile_label,
     }
 
 
