@@ -47,6 +47,7 @@ def ensure_baseline(session: Session, organisation_name: str = "deskhost") -> Or
                 PermissionProfile(
                     name=name,
                     is_admin=name == "Administrator",
+                    is_builtin=True,
                     permissions=[ProfilePermission(permission=p) for p in sorted(permissions)],
                 )
             )

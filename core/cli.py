@@ -15,6 +15,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from core import setup_cli as setup_commands
 from core.agents_cli import agents as agent_commands
 from core.customer_import.cli import customers as customer_commands
 from core.demo import ADMIN_PASSWORD
@@ -289,6 +290,7 @@ main.add_command(customer_commands)
 main.add_command(mail_commands)
 main.add_command(spam_commands)
 main.add_command(agent_commands)
+setup_commands.register(main)
 
 if __name__ == "__main__":
     main()

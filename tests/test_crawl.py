@@ -27,7 +27,9 @@ from core.demo import (
     load_demo,
 )
 from core.host import Host
-from core.models import Agent
+from core.models import Agent, PermissionProfile
+from core.services import org as org_services
+from core.services import tickets as ticket_services
 from core.services.base import Actor, Unit
 from core.web.i18n import TRANSLATIONS_DIR, compile_catalogs
 from marketplace_registry.lifecycle import install_and_grant_all
@@ -36,6 +38,7 @@ from tests.crawler import (
     Crawler,
     CrawlReport,
     MissingTranslations,
+    path_shape_of,
     ui_strings_of_catalog,
 )
 
@@ -46,6 +49,20 @@ DEMO_CUSTOMERS = 150
 PAGED_LISTS = ("/tickets", "/contacts", "/accounts")
 #: Ticket-work pages every viewer who may work tickets must have opened (a light agent none).
 TICKET_WORK_PAGES = (r"/tickets/new", r"/tickets/\d+/move")
+#: The setup pages an administrator reaches from the navigation (paths, ids as ``{id}``).
+SETUP_PAGES = (
+    "/setup",
+    "/setup/organisation",
+    "/setup/departments",
+    "/setup/departments/{id}",
+    "/setup/departments/{id}/deactivate",
+    "/setup/profiles",
+    "/setup/profiles/{id}",
+    "/setup/profiles/{id}/clone",
+    "/setup/profiles/{id}/delete",
+    "/setup/statuses",
+    "/setup/statuses/{id}",
+)
 #: Findings listed in a failure message, at most.
 SHOWN_FINDINGS = 40
 
@@ -95,7 +112,14 @@ def demo(host: Host) -> Host:
     load_demo(host, tickets=DEMO_TICKETS, contacts=DEMO_CUSTOMERS, accounts=DEMO_CUSTOMERS)
     with host.transaction() as session:
         admin = session.scalars(select(Agent).where(Agent.email == ADMIN_EMAIL)).one()
-        install_and_grant_all(Unit(session, Actor(admin), host))
+        work = Unit(session, Actor(admin), host)
+        install_and_grant_all(work)
+        # A custom status and an unused custom profile: their edit and delete pages exist.
+        ticket_services.create_status(work, name="Awaiting parts", status_type="on_hold")
+        agent_profile = session.scalars(
+            select(PermissionProfile).where(PermissionProfile.name == "Agent")
+        ).one()
+        org_services.clone_profile(work, agent_profile, name="Tier 2")
     return host
 
 
@@ -157,5 +181,8 @@ def test_every_page_opens_and_speaks_the_viewers_language(
     else:
         for pattern in TICKET_WORK_PAGES:
             assert any(re.fullmatch(pattern, p) for p in opened), f"{pattern} never opened"
+    if role == "admin":
+        reached = {path_shape_of(path) for path in report.deepest_page}
+        assert sorted(set(SETUP_PAGES) - reached) == [], "setup pages the crawl did not reach"
     unpaged = [form for form, term in report.searches.items() if term is None]
     assert not unpaged, f"no search term gave more than one page on: {unpaged}"

@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
@@ -53,6 +54,7 @@ from core.models import (
     ProfilePermission,
     SpamMessage,
     SpamRule,
+    TicketStatus,
 )
 from core.services import sla
 from core.services import tickets as ticket_service
@@ -97,6 +99,8 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "agent_id": (ORGANISATION, "agent"),
     "policy_id": (ORGANISATION, "sla_policy"),
     "holiday_id": (ORGANISATION, "holiday"),
+    "profile_id": (ORGANISATION, "profile"),
+    "status_id": (ORGANISATION, "status"),
 }
 
 #: Path parameters that are not record ids, and the value the matrix gives them.
@@ -146,7 +150,13 @@ NO_PERMISSION_NEEDED: dict[str, str] = {
 }
 
 #: Where only administrators go: an ordinary agent ("Agent" profile) gets 403 there.
-ADMIN_AREAS = ("/admin/", "/api/v1/installations", "/api/v1/marketplace/")
+ADMIN_AREAS = (
+    "/admin/",
+    "/setup/",
+    "/api/v1/installations",
+    "/api/v1/marketplace/",
+    "/api/v1/profiles",
+)
 
 _PAGE_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _API_PARAMETER = re.compile(r"{([^{}]+)}")
@@ -439,6 +449,10 @@ def desk(
             "agent": stranger.id,
             "sla_policy": sla_policy.id,
             "holiday": holiday.id,
+            "profile": db.scalars(
+                select(PermissionProfile.id).where(PermissionProfile.name == "Nothing")
+            ).one(),
+            "status": db.scalars(select(TicketStatus.id).where(TicketStatus.name == "Open")).one(),
         },
         outsider=outsider,
         powerless=powerless,

@@ -121,12 +121,24 @@ def _department_view(department: Department, member_of: frozenset[int]) -> dict[
 
 @departments.route("", methods=["GET"])
 @scoped(scopes.TICKETS_READ)
+@departments.arguments(schemas.DepartmentListArgsSchema, location="query", as_kwargs=True)
 @departments.response(200, DepartmentList)
-def list_departments() -> dict[str, Any]:
-    """Active departments by name, each saying whether the caller belongs to it."""
+def list_departments(include_inactive: bool, limit: int, cursor: str | None) -> dict[str, Any]:
+    """Departments by name (active ones unless ``include_inactive``), each saying whether the
+    caller belongs to it."""
     member_of = principal().department_ids
-    rows = org_service.list_departments(unit())
-    return {"items": [_department_view(d, member_of) for d in rows], "next_cursor": None}
+    rows = org_service.list_departments(
+        unit(),
+        include_inactive=include_inactive,
+        after=cursor,
+        limit=limit + 1,
+        cursor_field="cursor",
+    )
+    page = rows[:limit]
+    next_cursor = (
+        org_service.encode_name_cursor(page[-1].name, page[-1].id) if len(rows) > limit else None
+    )
+    return {"items": [_department_view(d, member_of) for d in page], "next_cursor": next_cursor}
 
 
 @departments.route("", methods=["POST"])
@@ -149,5 +161,21 @@ def update_department(changes: dict[str, Any], department_id: int) -> dict[str, 
     work = unit()
     department = org_service.get_department(work, department_id)
     org_service.update_department(work, department, **changes)
+    commit()
+    return _department_view(department, principal().department_ids)
+
+
+@departments.route("/<id:department_id>/deactivate", methods=["POST"])
+@scoped(SETTINGS_WRITE_SCOPE)
+@departments.arguments(schemas.DepartmentDeactivateSchema)
+@departments.response(200, schemas.DepartmentSchema)
+def deactivate_department(data: dict[str, Any], department_id: int) -> dict[str, Any]:
+    """Deactivate a department; its open tickets move to ``move_to_department_id`` (each move
+    audited, as a ticket update), and without one it is refused while it holds open tickets
+    (``setup.manage``; moving needs ``ticket.edit`` in both departments). Reactivate with PATCH
+    ``is_active``."""
+    work = unit()
+    department = org_service.get_department(work, department_id)
+    org_service.deactivate_department(work, department, **data)
     commit()
     return _department_view(department, principal().department_ids)

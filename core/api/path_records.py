@@ -44,9 +44,10 @@ RESOLVERS: dict[str, Callable[[Unit, int], object]] = {
     "view_id": _saved_view,
     "agent_id": org.get_agent,
     "policy_id": sla.get_policy,
-    # Only setup paths name a department (business hours, its own settings): 404, then 403.
-    "department_id": sla.department_for_setup,
     "holiday_id": sla.find_holiday,
+    "department_id": org.get_department,
+    "profile_id": org.get_profile,
+    "status_id": tickets.get_status,
 }
 
 

@@ -596,6 +596,24 @@ class DepartmentCreateSchema(StrictSchema):
     mailbox = Text(load_default=None, allow_none=True, max_length=320)
 
 
+class DepartmentListArgsSchema(PageArgsSchema):
+    """A page of departments by name."""
+
+    include_inactive = fields.Boolean(
+        load_default=False, metadata={"description": "List deactivated departments too."}
+    )
+
+
+class DepartmentDeactivateSchema(StrictSchema):
+    """Where a deactivated department's open tickets go."""
+
+    move_to_department_id = Id(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "An active department; needed while open tickets remain."},
+    )
+
+
 class DepartmentUpdateSchema(StrictSchema):
     """Changes to a department: only the fields given are changed."""
 

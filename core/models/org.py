@@ -77,6 +77,11 @@ class PermissionProfile(Base):
         server_default=false(),
         doc="Agents with this profile must sign in with a second factor (an authenticator code).",
     )
+    is_builtin: Mapped[bool] = mapped_column(
+        default=False,
+        server_default=false(),
+        doc="One of the profiles every desk starts with: read-only, cloned to be changed.",
+    )
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     permissions: Mapped[list[ProfilePermission]] = relationship(
         cascade="all, delete-orphan", lazy="selectin"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
@@ -62,6 +62,11 @@ class TicketStatus(Base):
     status_type: Mapped[str] = mapped_column(String(16))
     is_builtin: Mapped[bool] = mapped_column(default=False)
     position: Mapped[int] = mapped_column(default=0)
+    is_active: Mapped[bool] = mapped_column(
+        default=True,
+        server_default=true(),
+        doc="Offered as a choice; a retired custom status stays on the tickets that have it.",
+    )
 
 
 class Ticket(Base):

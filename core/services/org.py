@@ -1,24 +1,26 @@
 """The organisation: its settings, departments, permission profiles and agents.
 
-Departments, profiles and agents are settings rather than domain data: changes to them are
-audited but emit no domain event (``hostapi.events`` defines none for them).
+Every change is audited and emits its ``hostapi.events`` event (``department.updated``,
+``profile.deleted``…), so extensions can follow the desk's setup.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sqlalchemy import and_, func, or_, select
+import phonenumbers
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core import permissions as catalogue
-from core.errors import NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import (
     AccessToken,
     Agent,
@@ -33,6 +35,7 @@ from core.models.extensions import InstallationState
 from core.models.org import AgentStatus
 from core.models.tickets import StatusType
 from core.models.types import INT32_MAX
+from core.services import tickets as ticket_service
 from core.services.base import (
     Unit,
     apply_changes,
@@ -74,6 +77,112 @@ def known_permissions(session: Session, host: Host | None) -> frozenset[str]:
     return catalogue.ALL_NAMES | frozenset(names)
 
 
+@dataclass(frozen=True)
+class PermissionGroup:
+    """Permissions shown together in a profile editor: a core area or one extension's own.
+
+    ``area`` is a key of :data:`core.permissions.AREAS` for the core's groups; for an
+    extension's it is ``None`` and ``title``/``title_ja`` carry the extension's name.
+    """
+
+    key: str
+    area: str | None
+    title: str
+    title_ja: str
+    permissions: tuple[catalogue.PermissionInfo, ...]
+
+
+def permission_catalogue(session: Session, host: Host | None) -> list[PermissionGroup]:
+    """The permissions a profile may grant now, grouped: the core's by area, then each
+    extension with a live installation under its own name (with the labels it declares)."""
+    groups = [
+        PermissionGroup(
+            key=area,
+            area=area,
+            title=area,
+            title_ja=area,
+            permissions=tuple(p for p in catalogue.CATALOGUE if p.area == area),
+        )
+        for area in catalogue.AREAS
+    ]
+    if host is None:
+        return groups
+    installed = session.scalars(
+        select(Installation.plugin_id)
+        .where(Installation.state.in_(InstallationState.live()))
+        .distinct()
+        .order_by(Installation.plugin_id)
+    )
+    for plugin_id in installed:
+        names = host.plugins.permission_names(plugin_id)
+        if not names:
+            continue
+        manifest = host.plugins.loaded[plugin_id].manifest
+        labels = {p.name: (p.label.en, p.label.ja, "") for p in manifest.permissions if p.label}
+        for spec in host.plugins.call(plugin_id, "deskhost_permissions") or []:
+            labels[spec.name] = (spec.label, spec.label_ja or spec.label, spec.description)
+        infos = tuple(
+            catalogue.PermissionInfo(name, *_extension_labels(labels.get(name), name))
+            for name in names
+        )
+        groups.append(
+            PermissionGroup(
+                key=plugin_id,
+                area=None,
+                title=manifest.name,
+                title_ja=manifest.name,
+                permissions=infos,
+            )
+        )
+    return groups
+
+
+def _extension_labels(
+    declared: tuple[str, str, str] | None, name: str
+) -> tuple[str, str, str, str]:
+    """An extension permission's label, Japanese label and description (one language only:
+    extensions declare a single description)."""
+    label, label_ja, description = declared or (name, name, "")
+    return label, label_ja, description, description
+
+
+# ------------------------------------------------------------------------------------- paging
+
+
+#: The longest department or profile name (their columns' length).
+_MAX_NAME_LENGTH = 200
+
+
+def encode_name_cursor(name: str, record_id: int) -> str:
+    """The opaque position after the row ``(name, record_id)`` in a by-name list."""
+    raw = f"{record_id}|{name}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _name_cursor(value: str | None, field: str) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        record_id, name = raw.split("|", 1)
+        position = int(record_id)
+        if not 0 < position <= INT32_MAX or "\x00" in name or len(name) > _MAX_NAME_LENGTH:
+            raise ValueError("no such row")
+        return name, position
+    except (ValueError, UnicodeDecodeError, binascii.Error) as error:
+        raise ValidationFailed({field: ["Not a valid page cursor."]}) from error
+
+
+def _by_name(
+    query: Any, model: Any, after: str | None, limit: int | None, cursor_field: str
+) -> Any:
+    position = _name_cursor(after, cursor_field)
+    if position is not None:
+        query = query.where(tuple_(model.name, model.id) > tuple_(*position))
+    query = query.order_by(model.name, model.id)
+    return query if limit is None else query.limit(check_limit(limit))
+
+
 # ------------------------------------------------------------------------------ organisation
 
 
@@ -83,12 +192,16 @@ def get_organisation(session: Session) -> Organisation:
 
 
 ORGANISATION_UPDATABLE = frozenset(
-    {"name", "timezone", "ticket_prefix", "default_locale", "week_start"}
+    {"name", "timezone", "ticket_prefix", "default_locale", "week_start", "phone_region"}
 )
+
+#: The ISO countries whose national numbering ``phonenumbers`` knows.
+PHONE_REGIONS: frozenset[str] = frozenset(phonenumbers.SUPPORTED_REGIONS)
 
 
 def update_organisation(unit: Unit, **changes: Any) -> Organisation:
-    """Change the organisation's settings (name, time zone, ticket prefix, locale, week start)."""
+    """Change the organisation's settings (name, time zone, ticket prefix, locale, week start,
+    and the phone region national numbers are read in)."""
     unit.actor.require(catalogue.SETUP_MANAGE)
     refuse_unknown_fields(changes, ORGANISATION_UPDATABLE)
     checks = {
@@ -97,6 +210,7 @@ def update_organisation(unit: Unit, **changes: Any) -> Organisation:
         "ticket_prefix": _ticket_prefix,
         "default_locale": lambda v: _locale(v, "default_locale"),
         "week_start": _week_start,
+        "phone_region": _phone_region,
     }
     values = gather_changes(checks, changes)
     organisation = get_organisation(unit.session)
@@ -118,6 +232,13 @@ def _timezone(value: Any) -> str:
     if name not in available_timezones() and name != "UTC":
         raise ValidationFailed({"timezone": ["Unknown time zone."]})
     return name
+
+
+def _phone_region(value: Any) -> str:
+    region = value.strip().upper() if isinstance(value, str) else ""
+    if region not in PHONE_REGIONS:
+        raise ValidationFailed({"phone_region": ["Give a country code such as JP or US."]})
+    return region
 
 
 def _ticket_prefix(value: Any) -> str:
@@ -143,12 +264,21 @@ def _week_start(value: Any) -> int:
 # ------------------------------------------------------------------------------- departments
 
 
-def list_departments(unit: Unit, *, include_inactive: bool = False) -> list[Department]:
-    """Departments by name (names are not secret; their tickets are)."""
-    query = select(Department).order_by(Department.name)
+def list_departments(
+    unit: Unit,
+    *,
+    include_inactive: bool = False,
+    after: str | None = None,
+    limit: int | None = None,
+    cursor_field: str = "after",
+) -> list[Department]:
+    """Departments by name (names are not secret; their tickets are); ``after`` a cursor from
+    :func:`encode_name_cursor` and ``limit`` page them (a bad cursor is an error on
+    ``cursor_field``, the caller's name for it)."""
+    query = select(Department)
     if not include_inactive:
         query = query.where(Department.is_active.is_(True))
-    return list(unit.session.scalars(query))
+    return list(unit.session.scalars(_by_name(query, Department, after, limit, cursor_field)))
 
 
 def get_department(unit: Unit, department_id: int) -> Department:
@@ -188,16 +318,30 @@ def create_department(
 
 
 def update_department(unit: Unit, department: Department, **changes: Any) -> Department:
-    """Rename, describe, (de)activate a department or change its support mailbox."""
+    """Rename, describe, (de)activate a department or change its support mailbox.
+
+    Deactivation is refused while the department holds open tickets (any not closed):
+    :func:`deactivate_department` moves them elsewhere first.
+    """
     unit.actor.require(catalogue.SETUP_MANAGE)
     refuse_unknown_fields(changes, {"name", "description", "is_active", "mailbox"})
     checks = {
         "name": lambda v: _unique_department_name(unit.session, v, department.id),
         "description": lambda v: clean_text(v, "description", max_length=1000),
-        "is_active": bool,
+        "is_active": lambda v: _flag(v, "is_active"),
         "mailbox": lambda v: _unique_mailbox(unit.session, v, department.id),
     }
     values = gather_changes(checks, changes)
+    if values.get("is_active") is False and department.is_active:
+        held = open_ticket_count(unit.session, department.id)
+        if held:
+            raise ValidationFailed(
+                {
+                    "is_active": [
+                        "The department holds open tickets: choose a department to move them to."
+                    ]
+                }
+            )
     changed = apply_changes(department, values)
     if changed:
         unit.session.flush()
@@ -208,6 +352,64 @@ def update_department(unit: Unit, department: Department, **changes: Any) -> Dep
             {"department_id": department.id, "changes": jsonable(changed)},
         )
     return department
+
+
+def open_ticket_count(session: Session, department_id: int) -> int:
+    """How many tickets of the department are not closed (open or on hold)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.department_id == department_id, Ticket.status_type != StatusType.CLOSED)
+        )
+        or 0
+    )
+
+
+def deactivate_department(
+    unit: Unit, department: Department, *, move_to_department_id: int | None = None
+) -> Department:
+    """Deactivate a department, first moving its open tickets to ``move_to_department_id``.
+
+    Without a target the deactivation is refused while open tickets remain. Each ticket moves
+    through :func:`core.services.tickets.update_ticket`, so each move is checked as the actor's
+    own (they must see both departments), audited, and emits ``ticket.updated`` to both
+    departments; all of it in the caller's transaction.
+    """
+    unit.actor.require(catalogue.SETUP_MANAGE)
+    target: Department | None = None
+    if move_to_department_id is not None:
+        target = _move_target(unit, department, move_to_department_id)
+        unit.actor.require(catalogue.TICKET_EDIT)
+        if not unit.actor.can_see_department(department.id):
+            raise ValidationFailed(
+                {"move_to_department_id": ["You must belong to both departments to move tickets."]}
+            )
+        open_tickets = unit.session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.department_id == department.id,
+                Ticket.status_type != StatusType.CLOSED,
+            )
+            .order_by(Ticket.id)
+        )
+        for ticket in list(open_tickets):
+            ticket_service.update_ticket(unit, ticket, department_id=target.id)
+    return update_department(unit, department, is_active=False)
+
+
+def _move_target(unit: Unit, department: Department, target_id: Any) -> Department:
+    field = "move_to_department_id"
+    if isinstance(target_id, bool) or not isinstance(target_id, int):
+        raise ValidationFailed({field: ["Choose a department."]})
+    target = unit.session.get(Department, target_id)
+    if target is None or not target.is_active:
+        raise ValidationFailed({field: ["Choose an active department."]})
+    if target.id == department.id:
+        raise ValidationFailed({field: ["Choose another department."]})
+    if not unit.actor.can_see_department(target.id):
+        raise ValidationFailed({field: ["You must belong to both departments to move tickets."]})
+    return target
 
 
 def _unique_department_name(session: Session, name: Any, own_id: int | None) -> str:
@@ -281,8 +483,12 @@ def create_profile(
 
 def update_profile(unit: Unit, profile: PermissionProfile, **changes: Any) -> PermissionProfile:
     """Change a profile's name, description, permissions (``permissions``: the full list) or
-    whether its agents must sign in with a second factor (``requires_two_factor``)."""
+    whether its agents must sign in with a second factor (``requires_two_factor``).
+
+    :raises Conflict: the profile is built in (read-only: clone it to change it).
+    """
     unit.actor.require(catalogue.AGENT_MANAGE)
+    _refuse_builtin(profile)
     refuse_unknown_fields(changes, {"name", "description", "permissions", "requires_two_factor"})
     checks = {
         "name": lambda v: _unique_profile_name(unit.session, v, profile.id),
@@ -303,6 +509,90 @@ def update_profile(unit: Unit, profile: PermissionProfile, **changes: Any) -> Pe
         unit.audit("update", "permission_profile", profile.id, before=before, after=after)
         unit.emit(events.PROFILE_UPDATED, {"profile_id": profile.id, "changes": jsonable(changed)})
     return profile
+
+
+def list_profiles(
+    unit: Unit,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
+    cursor_field: str = "after",
+) -> list[PermissionProfile]:
+    """Permission profiles by name; ``after`` (from :func:`encode_name_cursor`) and ``limit``
+    page them (a bad cursor is an error on ``cursor_field``)."""
+    return list(
+        unit.session.scalars(
+            _by_name(select(PermissionProfile), PermissionProfile, after, limit, cursor_field)
+        )
+    )
+
+
+def get_profile(unit: Unit, profile_id: int) -> PermissionProfile:
+    """The profile ``profile_id``, for those who manage agents and their profiles.
+
+    :raises NotFound: no such profile.
+    :raises Forbidden: the actor lacks ``agent.manage``.
+    """
+    unit.actor.require(catalogue.AGENT_MANAGE)
+    profile = unit.session.get(PermissionProfile, profile_id)
+    if profile is None:
+        raise NotFound("profile not found")
+    return profile
+
+
+def profile_agent_counts(session: Session, profile_ids: Iterable[int]) -> dict[int, int]:
+    """How many agents (active or not) hold each of ``profile_ids``."""
+    wanted = list(profile_ids)
+    rows = session.execute(
+        select(Agent.profile_id, func.count())
+        .where(Agent.profile_id.in_(wanted))
+        .group_by(Agent.profile_id)
+    )
+    counts = dict.fromkeys(wanted, 0)
+    counts.update({profile_id: count for profile_id, count in rows})
+    return counts
+
+
+def clone_profile(unit: Unit, source: PermissionProfile, *, name: str) -> PermissionProfile:
+    """A new custom profile called ``name`` granting what ``source`` grants now.
+
+    An administrator profile's clone lists every permission known now explicitly (it is not an
+    administrator profile: permissions added later are not granted until ticked).
+    """
+    known = known_permissions(unit.session, unit.host)
+    granted = known if source.is_admin else source.permission_names & known
+    return create_profile(
+        unit,
+        name=name,
+        permissions=sorted(granted),
+        description=source.description,
+        requires_two_factor=source.requires_two_factor,
+    )
+
+
+def delete_profile(unit: Unit, profile: PermissionProfile) -> None:
+    """Delete a custom profile no agent holds.
+
+    :raises Conflict: the profile is built in, or agents (active or not) hold it.
+    """
+    unit.actor.require(catalogue.AGENT_MANAGE)
+    _refuse_builtin(profile)
+    holders = profile_agent_counts(unit.session, [profile.id])[profile.id]
+    if holders:
+        raise Conflict(
+            f"{holders} agent{'s' if holders != 1 else ''} use this profile: "
+            "give them another profile first."
+        )
+    profile_id, name = profile.id, profile.name
+    unit.session.delete(profile)
+    unit.session.flush()
+    unit.audit("delete", "permission_profile", profile_id, before={"name": name})
+    unit.emit(events.PROFILE_DELETED, {"profile_id": profile_id, "name": name})
+
+
+def _refuse_builtin(profile: PermissionProfile) -> None:
+    if profile.is_builtin:
+        raise Conflict("Built-in profiles are read-only: clone one to change it.")
 
 
 def _flag(value: Any, field: str) -> bool:

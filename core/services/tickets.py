@@ -46,6 +46,7 @@ from core.services.base import (
     clean_external_id,
     clean_text,
     flush_new,
+    gather,
     iso,
     newest_first,
     older_than,
@@ -99,38 +100,172 @@ def channels() -> frozenset[str]:
 
 
 def status_type_of(session: Session, name: str) -> str | None:
-    """The type (open, on_hold, closed) of the status called ``name``; ``None`` if unknown."""
-    return session.scalar(select(TicketStatus.status_type).where(TicketStatus.name == name))
+    """The type (open, on_hold, closed) of the active status called ``name``; ``None`` if no
+    active status has that name (a retired custom status is no longer a choice)."""
+    return session.scalar(
+        select(TicketStatus.status_type).where(
+            TicketStatus.name == name, TicketStatus.is_active.is_(True)
+        )
+    )
 
 
-def list_statuses(session: Session) -> list[TicketStatus]:
-    """Every status, built in and custom, in display order."""
-    return list(session.scalars(select(TicketStatus).order_by(TicketStatus.position)))
+def list_statuses(session: Session, *, include_inactive: bool = True) -> list[TicketStatus]:
+    """Every status, built in and custom, in display order (retired ones unless excluded)."""
+    query = select(TicketStatus).order_by(TicketStatus.position, TicketStatus.id)
+    if not include_inactive:
+        query = query.where(TicketStatus.is_active.is_(True))
+    return list(session.scalars(query))
+
+
+def status_choices(session: Session, current: str | None = None) -> list[TicketStatus]:
+    """The statuses to offer for a ticket: the active ones, plus ``current`` (the ticket's own,
+    shown even when retired so the choice does not silently change it)."""
+    return [
+        status for status in list_statuses(session) if status.is_active or status.name == current
+    ]
+
+
+def get_status(unit: Unit, status_id: int) -> TicketStatus:
+    """The status ``status_id`` (organisation-wide: any agent who may view tickets sees them).
+
+    :raises NotFound: no such status.
+    :raises Forbidden: the actor may not view tickets.
+    """
+    unit.actor.require(permissions.TICKET_VIEW)
+    status = unit.session.get(TicketStatus, status_id)
+    if status is None:
+        raise NotFound("status not found")
+    return status
 
 
 def create_status(unit: Unit, *, name: str, status_type: str) -> TicketStatus:
     """Add a custom status of one of the three types (an "Awaiting parts" that is on hold…)."""
     unit.actor.require(permissions.SETUP_MANAGE)
-    errors: dict[str, list[str]] = {}
-    clean_name = ""
-    try:
-        clean_name = clean_text(name, "name", max_length=100, required=True)
-    except ValidationFailed as failed:
-        errors.update(failed.errors)
-    if status_type not in {t.value for t in StatusType}:
-        errors["status_type"] = ["Must be one of: open, on_hold, closed."]
-    if clean_name and status_type_of(unit.session, clean_name) is not None:
-        errors["name"] = ["A status with this name exists."]
-    if errors:
-        raise ValidationFailed(errors)
+    values = gather(
+        {
+            "name": lambda: _unique_status_name(unit.session, name, None),
+            "status_type": lambda: _valid_status_type(status_type),
+        }
+    )
     position = unit.session.scalar(select(func.max(TicketStatus.position))) or 0
     status = TicketStatus(
-        name=clean_name, status_type=status_type, is_builtin=False, position=position + 1
+        name=values["name"],
+        status_type=values["status_type"],
+        is_builtin=False,
+        is_active=True,
+        position=position + 1,
     )
     unit.session.add(status)
     unit.session.flush()
-    unit.audit("add", "ticket_status", status.id, after={"name": clean_name, "type": status_type})
+    unit.audit(
+        "add",
+        "ticket_status",
+        status.id,
+        after={"name": status.name, "type": status.status_type, "position": status.position},
+    )
+    unit.emit(events.STATUS_CREATED, {"status_id": status.id})
     return status
+
+
+def update_status(unit: Unit, status: TicketStatus, **changes: Any) -> TicketStatus:
+    """Rename a custom status, change its type, or retire/restore it (``is_active``).
+
+    Built-in statuses keep their name, type and place among the choices (they are translated
+    by name when shown); only their order changes, through :func:`move_status`. A rename is
+    carried to every ticket and status change that names the status, in the same transaction,
+    because tickets store the status by name. The type changes only while no ticket has the
+    status: a ticket's type is what its open/closed counts and close times were computed from.
+    """
+    unit.actor.require(permissions.SETUP_MANAGE)
+    refuse_unknown_fields(changes, {"name", "status_type", "is_active"})
+    if status.is_builtin and changes:
+        field = next(iter(sorted(changes)))
+        raise ValidationFailed({field: ["Built-in statuses keep their name, type and use."]})
+    session = unit.session
+    values = gather(
+        {
+            name: check
+            for name, check in {
+                "name": lambda: _unique_status_name(session, changes["name"], status.id),
+                "status_type": lambda: _valid_status_type(changes["status_type"]),
+                "is_active": lambda: _status_flag(changes["is_active"]),
+            }.items()
+            if name in changes
+        }
+    )
+    if values.get("status_type", status.status_type) != status.status_type and _status_in_use(
+        session, status.name
+    ):
+        raise ValidationFailed({"status_type": ["Tickets have this status: its type is fixed."]})
+    old_name = status.name
+    changed = apply_changes(status, values)
+    if not changed:
+        return status
+    if "name" in changed:
+        session.execute(update(Ticket).where(Ticket.status == old_name).values(status=status.name))
+        for column in (StatusChange.from_status, StatusChange.to_status):
+            session.execute(
+                update(StatusChange).where(column == old_name).values({column: status.name})
+            )
+    session.flush()
+    _audit_and_emit_status(unit, status, changed)
+    return status
+
+
+def move_status(unit: Unit, status: TicketStatus, direction: str) -> TicketStatus:
+    """Move a status one place ``"up"`` or ``"down"`` in the order choices are shown in."""
+    unit.actor.require(permissions.SETUP_MANAGE)
+    if direction not in ("up", "down"):
+        raise ValidationFailed({"direction": ["Give up or down."]})
+    ordered = list_statuses(unit.session)
+    index = next(i for i, row in enumerate(ordered) if row.id == status.id)
+    target = index - 1 if direction == "up" else index + 1
+    if not 0 <= target < len(ordered):
+        return status
+    ordered[index], ordered[target] = ordered[target], ordered[index]
+    # Positions are renumbered densely: older databases may hold ties, which would make a
+    # swap of two equal positions change nothing.
+    moved = {}
+    for position, row in enumerate(ordered):
+        if row.position != position:
+            moved[row.id] = (row, [row.position, position])
+            row.position = position
+    unit.session.flush()
+    for row, change in moved.values():
+        _audit_and_emit_status(unit, row, {"position": change})
+    return status
+
+
+def _audit_and_emit_status(unit: Unit, status: TicketStatus, changed: dict[str, Any]) -> None:
+    before, after = split_changes(changed)
+    unit.audit("update", "ticket_status", status.id, before=before, after=after)
+    unit.emit(events.STATUS_UPDATED, {"status_id": status.id, "changes": changed})
+
+
+def _unique_status_name(session: Session, name: Any, own_id: int | None) -> str:
+    clean_name = clean_text(name, "name", max_length=100, required=True)
+    clash = session.scalar(
+        select(TicketStatus.id).where(func.lower(TicketStatus.name) == clean_name.lower())
+    )
+    if clash is not None and clash != own_id:
+        raise ValidationFailed({"name": ["A status with this name exists."]})
+    return clean_name
+
+
+def _valid_status_type(value: Any) -> str:
+    if value not in {t.value for t in StatusType}:
+        raise ValidationFailed({"status_type": ["Must be one of: open, on_hold, closed."]})
+    return value
+
+
+def _status_flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationFailed({"is_active": ["Give true or false."]})
+    return value
+
+
+def _status_in_use(session: Session, name: str) -> bool:
+    return session.scalar(select(Ticket.id).where(Ticket.status == name).limit(1)) is not None
 
 
 def display_number(organisation: Organisation, number: int) -> str:

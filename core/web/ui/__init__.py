@@ -18,6 +18,7 @@ from core.web.ui import (
     labels,
     password,
     settings,
+    setup,
     sla_admin,
     tickets,
     two_factor,
@@ -36,6 +37,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(fields_admin.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(settings.blueprint)
+    app.register_blueprint(setup.blueprint)
     app.register_blueprint(collaboration.blueprint)
     app.register_blueprint(intake_ui.blueprint)
     app.register_blueprint(two_factor.blueprint)
@@ -50,7 +52,6 @@ def init_app(app: Flask) -> None:
         channel_label=lambda code: labels.label(labels.CHANNELS, code),
         thread_kind_label=lambda code: labels.label(labels.THREAD_KINDS, code),
         view_label=lambda text: labels.label(labels.VIEW_LABELS, text),
-        profile_label=lambda name: labels.label(labels.PROFILES, name),
         message_text=labels.message_text,
         name_orders=labels.NAME_ORDERS,
         family_name_first=family_name_first,
