@@ -122,7 +122,7 @@ def test_agents_without_agent_manage_neither_see_nor_open_the_setup(
 
 
 def test_the_setup_menu_links_the_agents_page_for_admins(admin_client: FlaskClient) -> None:
-    assert 'href="/admin/agents"' in admin_client.get("/tickets").get_data(as_text=True)
+    assert 'href="/admin/agents"' in admin_client.get("/setup").get_data(as_text=True)
 
 
 # ------------------------------------------------------------------------------------- add

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.plugins.manifest import ManifestError, load_manifest
+from hostapi import HOSTAPI_VERSION
 from tests.plugin_fixtures import manifest
 
 
@@ -37,7 +38,9 @@ def test_unknown_scope_names_its_index() -> None:
 def test_host_api_range_that_excludes_this_host_is_refused() -> None:
     with pytest.raises(ManifestError) as raised:
         load_manifest(manifest("x_ext", hostapi=">=2,<3"), "x_ext")
-    assert raised.value.errors["hostapi"] == ["Needs host API <3,>=2; this host provides 1.0."]
+    assert raised.value.errors["hostapi"] == [
+        f"Needs host API <3,>=2; this host provides {HOSTAPI_VERSION}."
+    ]
 
 
 def test_missing_required_field_is_named() -> None:

@@ -45,7 +45,8 @@ RESOLVERS: dict[str, Callable[[Unit, int], object]] = {
     "agent_id": org.get_agent,
     "policy_id": sla.get_policy,
     "holiday_id": sla.find_holiday,
-    "department_id": org.get_department,
+    # Only setup paths name a department (its settings, business hours): 404, then 403.
+    "department_id": sla.department_for_setup,
     "profile_id": org.get_profile,
     "status_id": tickets.get_status,
 }
