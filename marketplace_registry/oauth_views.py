@@ -19,8 +19,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from authlib.oauth2 import OAuth2Error
@@ -32,7 +31,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     make_response,
     redirect,
     render_template,
@@ -47,7 +45,7 @@ from core.errors import Forbidden
 from core.models import Agent, Installation
 from core.models.extensions import InstallationState
 from core.permissions import MARKETPLACE_MANAGE
-from core.web.database import db_session
+from core.web.database import db_session, writes_on_get
 from core.web.security import CONTENT_SECURITY_POLICY, current_agent, login_required
 from core.web.ui.units import request_unit
 from hostapi import clock, scopes
@@ -79,19 +77,6 @@ def init_app(app: Flask) -> None:
     csrf = app.extensions["csrf"]
     for view in (token, revoke, introspect):
         csrf.exempt(view)
-
-
-def _writes(view: F) -> F:
-    """Open the request's session as a writing one: these GET views record grants and clients
-    (on SQLite, a writing session takes the write lock up front instead of failing later)."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if "db_session" not in g:
-            g.db_session = current_app.extensions["deskhost.host"].write_sessions()
-        return view(*args, **kwargs)
-
-    return cast(F, wrapper)
 
 
 def _marketplace_manager() -> Agent:
@@ -253,7 +238,7 @@ def introspect() -> ResponseReturnValue:
 
 
 @blueprint.get("/admin/marketplace/installations/<id:installation_id>/authorize")
-@_writes
+@writes_on_get
 @login_required
 def start_authorization(installation_id: int) -> ResponseReturnValue:
     """Send the admin to the consent page for the installation's own (host) client."""
@@ -299,7 +284,7 @@ def start_authorization(installation_id: int) -> ResponseReturnValue:
 
 
 @blueprint.get("/oauth/callback")
-@_writes
+@writes_on_get
 @login_required
 def callback() -> ResponseReturnValue:
     """The host clients' redirect URI: exchange the code in-process and record the grant."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from flask import Flask, g
 from sqlalchemy.orm import Session
 
@@ -19,6 +22,16 @@ def init_app(app: Flask) -> None:
 
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_WRITES_ON_GET = "deskhost_writes_on_get"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def writes_on_get(view: F) -> F:
+    """Mark a GET view that changes data (an OAuth callback recording a grant): its request's
+    session takes SQLite's write lock up front, whichever code opens the session first."""
+    setattr(view, _WRITES_ON_GET, True)
+    return view
 
 
 def db_session() -> Session:
@@ -29,6 +42,8 @@ def db_session() -> Session:
     if session is None:
         host: Host = current_app.extensions["deskhost.host"]
         # Requests that may change data take SQLite's write lock up front (see core.db).
-        factory = host.sessions if request.method in _READ_METHODS else host.write_sessions
+        view = current_app.view_functions.get(request.endpoint or "")
+        writes = request.method not in _READ_METHODS or getattr(view, _WRITES_ON_GET, False)
+        factory = host.write_sessions if writes else host.sessions
         session = g.db_session = factory()
     return session
