@@ -38,6 +38,7 @@ ACCOUNT_CREATE = "account.create"
 ACCOUNT_EDIT = "account.edit"
 ACCOUNT_DELETE = "account.delete"
 ACCOUNT_MERGE = "account.merge"
+ACCOUNT_EXPORT = "account.export"
 ACTIVITY_MANAGE = "activity.manage"
 PRODUCT_MANAGE = "product.manage"
 ATTACHMENT_MANAGE = "attachment.manage"
@@ -72,6 +73,7 @@ CATALOGUE: tuple[PermissionInfo, ...] = (
     PermissionInfo(ACCOUNT_EDIT, "Edit accounts", "取引先の編集"),
     PermissionInfo(ACCOUNT_DELETE, "Delete accounts", "取引先の削除"),
     PermissionInfo(ACCOUNT_MERGE, "Merge duplicate accounts", "重複した取引先の統合"),
+    PermissionInfo(ACCOUNT_EXPORT, "Export accounts", "取引先のエクスポート"),
     PermissionInfo(ACTIVITY_MANAGE, "Manage calls, events and tasks", "通話・予定・タスクの管理"),
     PermissionInfo(PRODUCT_MANAGE, "Manage products", "商品の管理"),
     PermissionInfo(ATTACHMENT_MANAGE, "Upload and delete attachments", "添付ファイルの管理"),

@@ -15,7 +15,19 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import RequestRedirect
 
-from core.api import auth, collaboration, customers, duplicates, fields, me, tickets, views
+from core.api import (
+    audit,
+    auth,
+    collaboration,
+    customers,
+    duplicates,
+    export,
+    fields,
+    me,
+    products,
+    tickets,
+    views,
+)
 from core.api import customer_import as customer_import_api
 from core.api import intake as intake_api
 from core.api.blueprint import URL_PREFIX
@@ -75,7 +87,10 @@ _BLUEPRINTS = (
     me.me,
     collaboration.contact_collaboration,
     collaboration.account_collaboration,
-    collaboration.products,
+    products.products,
+    audit.blp,
+    export.contacts,
+    export.accounts,
     collaboration.notification_blp,
     marketplace.extensions,
     marketplace.installations,

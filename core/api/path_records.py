@@ -20,7 +20,7 @@ from core.api.auth import unit
 from core.customer_import import runner as import_runner
 from core.intake import spam
 from core.models import CustomView
-from core.services import comments, customers, fields, tickets, views
+from core.services import comments, customers, fields, products, tickets, views
 from core.services.base import Unit
 
 
@@ -42,6 +42,7 @@ RESOLVERS: dict[str, Callable[[Unit, int], object]] = {
     "import_id": import_runner.get_import,
     "rule_id": spam.get_rule,
     "view_id": _saved_view,
+    "product_id": products.get_product,
 }
 
 

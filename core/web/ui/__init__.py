@@ -7,13 +7,16 @@ from werkzeug.wrappers import Response
 
 from core.web.ui import (
     admin,
+    audit,
     auth,
     collaboration,
+    customer_export,
     customers,
     duplicates,
     errors,
     fields_admin,
     labels,
+    products_admin,
     settings,
     tickets,
 )
@@ -33,6 +36,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(settings.blueprint)
     app.register_blueprint(collaboration.blueprint)
     app.register_blueprint(intake_ui.blueprint)
+    app.register_blueprint(products_admin.blueprint)
+    app.register_blueprint(audit.blueprint)
+    app.register_blueprint(customer_export.blueprint)
     errors.init_app(app)
     app.jinja_env.globals.update(
         status_label=lambda code: labels.label(labels.STATUSES, code),
