@@ -66,7 +66,7 @@ def _export_routes(plural: str, entity: str, read_scope: str) -> Any:
     @scoped(read_scope)
     @blp.arguments(ExportArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, {"format": "binary", "type": "string"}, content_type="text/csv")
-    @blp.doc(responses={"200": {"content": _FILE_CONTENT}})
+    @blp.doc(responses={200: {"content": _FILE_CONTENT}})
     def export(view_id: str, format: str, search: str | None) -> Response:
         """Download a view's records, with their custom fields (needs the export permission)."""
         work = unit()

@@ -1,8 +1,8 @@
 """The product catalogue: products are created, edited and retired (deactivated) in setup.
 
 A product is organisation-wide (not department-scoped). Managing the catalogue needs
-``product.manage``; reading it needs nothing beyond being an agent, as contact and account
-pages show the products linked to them. An inactive product cannot be newly linked
+``product.manage``; reading it one of the permissions of :data:`READ_PERMISSIONS`, as contact
+and account pages show the products linked to them. An inactive product cannot be newly linked
 (:func:`core.services.customers.link_product` refuses it) but stays on the records that have it.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from core import permissions
-from core.errors import NotFound, ValidationFailed
+from core.errors import Forbidden, NotFound, ValidationFailed
 from core.models import Product
 from core.models.types import id_maximum
 from core.services.base import (
@@ -119,8 +119,25 @@ def create_product(
     return product
 
 
+#: Reading the catalogue needs one of these: the product lookup serves contact and account
+#: pages, the setup page the product managers.
+READ_PERMISSIONS: tuple[str, ...] = (
+    permissions.CONTACT_VIEW,
+    permissions.ACCOUNT_VIEW,
+    permissions.PRODUCT_MANAGE,
+)
+
+
+def require_reader(unit: Unit) -> None:
+    """Raise :class:`Forbidden` unless the actor may read the catalogue."""
+    agent = unit.actor.agent
+    if agent is not None and not any(agent.has_permission(p) for p in READ_PERMISSIONS):
+        raise Forbidden(permissions.CONTACT_VIEW)
+
+
 def get_product(unit: Unit, product_id: int) -> Product:
     """The product ``product_id``; :class:`NotFound` when there is none."""
+    require_reader(unit)
     if not 0 < product_id <= id_maximum(Product):
         raise NotFound("product not found")
     product = unit.session.get(Product, product_id)
@@ -191,6 +208,7 @@ def search_products(
     ``active`` narrows to active (``True``) or inactive (``False``) products; ``None`` lists
     both. Read ``limit + 1`` to learn whether a next page exists.
     """
+    require_reader(unit)
     check_limit(limit)
     query = select(Product)
     term = (search or "").strip()
