@@ -103,6 +103,7 @@ NON_ID_PARAMETERS: dict[str, str] = {
     "filename": "style.css",
     "unknown": "nothing",
     "name": "ping",
+    "field_key": "email",
 }
 
 #: Rules left out of the matrix (``"METHOD path"``, paths as the URL map or the OpenAPI

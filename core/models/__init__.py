@@ -29,6 +29,7 @@ from core.models.extensions import (
 from core.models.fields import CustomerEntity, CustomField, CustomView, FieldType
 from core.models.imports import CustomerImport, CustomerImportRejection, ImportState
 from core.models.intake import MailDirection, MailMessage, SpamMessage, SpamRule, SpamRuleKind
+from core.models.layout import BuiltinFieldLayout
 from core.models.org import (
     Agent,
     Department,
@@ -56,6 +57,7 @@ __all__ = [
     "Agent",
     "Attachment",
     "AuditEntry",
+    "BuiltinFieldLayout",
     "Contact",
     "ContactIdentity",
     "CustomField",
