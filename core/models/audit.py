@@ -36,7 +36,7 @@ class AuditEntry(Base):
         doc="The extension installation that acted (its plugin context or its OAuth token). "
         "No foreign key: the entry outlives an installation removed with its data."
     )
-    action: Mapped[str] = mapped_column(String(16), doc="add, update or delete")
+    action: Mapped[str] = mapped_column(String(16), doc="add, update, delete or export")
     entity_type: Mapped[str] = mapped_column(String(60))
     entity_id: Mapped[str] = mapped_column(String(60))
     sub_action: Mapped[str] = mapped_column(String(200), default="")
