@@ -133,6 +133,15 @@ def test_bad_filters_are_named(unit_for: UnitFor, admin_agent: Agent) -> None:
     assert set(failure.value.errors) == {"agent_id", "action", "since", "until"}
 
 
+def test_a_period_beyond_the_calendar_is_refused(unit_for: UnitFor, admin_agent: Agent) -> None:
+    with pytest.raises(ValidationFailed) as failure:
+        audit_log.clean_filter(unit_for(admin_agent), since="0001-01-01", until="9999-12-31")
+    assert failure.value.errors == {
+        "since": [audit_log.PERIOD_MESSAGE],
+        "until": [audit_log.PERIOD_MESSAGE],
+    }
+
+
 def test_a_period_ending_before_it_starts_is_refused(unit_for: UnitFor, admin_agent: Agent) -> None:
     with pytest.raises(ValidationFailed) as failure:
         audit_log.clean_filter(unit_for(admin_agent), since="2026-11-05", until="2026-11-01")

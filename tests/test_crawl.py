@@ -44,6 +44,14 @@ DEMO_TICKETS = 1_000
 DEMO_CUSTOMERS = 150
 #: The lists every viewer must be able to page through to the third page.
 PAGED_LISTS = ("/tickets", "/contacts", "/accounts")
+#: Setup pages a viewer reaches from the navigation, by what their profile grants
+#: (product.manage: Products; audit.view: Audit log); agents and light agents have neither.
+SETUP_PAGES = {
+    "admin": ("/setup/products", "/setup/audit"),
+    "manager": ("/setup/products",),
+    "agent": (),
+    "light_agent": (),
+}
 #: Findings listed in a failure message, at most.
 SHOWN_FINDINGS = 40
 
@@ -149,5 +157,7 @@ def test_every_page_opens_and_speaks_the_viewers_language(
     assert not report.findings, _failure_message(report)
     for path in PAGED_LISTS:
         assert report.deepest_page.get(path, 0) >= LIST_PAGES, f"{path}: fewer than 3 pages seen"
+    for path in SETUP_PAGES[role]:
+        assert path in report.deepest_page, f"{path}: not reached from the navigation"
     unpaged = [form for form, term in report.searches.items() if term is None]
     assert not unpaged, f"no search term gave more than one page on: {unpaged}"

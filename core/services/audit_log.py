@@ -24,6 +24,10 @@ from core.services.base import Cursor, Unit, check_limit, newest_first
 
 #: The actions :meth:`Unit.audit` records ("export": a customer list downloaded).
 ACTIONS: tuple[str, ...] = ("add", "update", "delete", "export")
+#: The days a period can start or end on.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(9998, 12, 31)
+PERIOD_MESSAGE = "Give a date from the year 1900 to 9998."
 #: Rows an export reads per query.
 EXPORT_BATCH = 500
 
@@ -81,6 +85,10 @@ def clean_filter(
                 days[name] = date.fromisoformat(str(value))
             except ValueError:
                 errors[name] = ["Give a date as YYYY-MM-DD."]
+        day = days[name]
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            # The day's bounds are shifted to UTC: the calendar's ends would overflow.
+            errors[name] = [PERIOD_MESSAGE]
     if days["since"] and days["until"] and days["since"] > days["until"]:
         errors.setdefault("until", []).append("The end of the period is before its start.")
     if errors:

@@ -185,9 +185,12 @@ def encode_name_cursor(name: str) -> str:
 def decode_name_cursor(cursor: str, field: str = "cursor") -> str:
     """The product name a cursor from :func:`encode_name_cursor` points after."""
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        name = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, UnicodeDecodeError) as error:
         raise ValidationFailed({field: ["Not a valid page cursor."]}) from error
+    if "\x00" in name or len(name) > MAX_NAME:
+        raise ValidationFailed({field: ["Not a valid page cursor."]})
+    return name
 
 
 def _like(term: str) -> str:
