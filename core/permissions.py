@@ -57,6 +57,7 @@ ACCOUNT_CREATE = "account.create"
 ACCOUNT_EDIT = "account.edit"
 ACCOUNT_DELETE = "account.delete"
 ACCOUNT_MERGE = "account.merge"
+ACCOUNT_EXPORT = "account.export"
 ACTIVITY_MANAGE = "activity.manage"
 PRODUCT_MANAGE = "product.manage"
 ATTACHMENT_MANAGE = "attachment.manage"
@@ -174,8 +175,8 @@ CATALOGUE: tuple[PermissionInfo, ...] = (
         CONTACT_EXPORT,
         "Export contacts",
         "連絡先のエクスポート",
-        "Download contacts and accounts as a file.",
-        "連絡先と取引先をファイルとしてダウンロードします。",
+        "Download a list of contacts, with their custom fields, as CSV or Excel.",
+        "連絡先の一覧をカスタム項目ごと CSV または Excel でダウンロードします。",
     ),
     _P(
         ACCOUNT_VIEW,
@@ -211,6 +212,13 @@ CATALOGUE: tuple[PermissionInfo, ...] = (
         "重複した取引先の統合",
         "Combine duplicate accounts into one record.",
         "重複した取引先を1件にまとめます。",
+    ),
+    _P(
+        ACCOUNT_EXPORT,
+        "Export accounts",
+        "取引先のエクスポート",
+        "Download a list of accounts, with their custom fields, as CSV or Excel.",
+        "取引先の一覧をカスタム項目ごと CSV または Excel でダウンロードします。",
     ),
     _P(
         ACTIVITY_MANAGE,

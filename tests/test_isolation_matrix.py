@@ -113,6 +113,7 @@ NON_ID_PARAMETERS: dict[str, str] = {
     "unknown": "nothing",
     "name": "ping",
     "token": "dhl_not-a-link",
+    "field_key": "email",
 }
 
 #: Rules left out of the matrix (``"METHOD path"``, paths as the URL map or the OpenAPI

@@ -161,7 +161,10 @@ def unit() -> Unit:
     host = current_app.extensions["deskhost.host"]
     caller = principal()
     actor = Actor(
-        caller.agent, ip_address=request.remote_addr, department_limit=caller.department_limit
+        caller.agent,
+        ip_address=request.remote_addr,
+        department_limit=caller.department_limit,
+        installation_id=caller.installation.id if caller.installation is not None else None,
     )
     return Unit(db_session(), actor, host)
 

@@ -3,8 +3,8 @@
 Contact routes need the contacts scopes, account routes the accounts scopes: reading
 (comments, follow state, linked products) the read scope, commenting and linking the write
 scope. Following is the caller's own state, not a change to the customer: it needs only the
-read scope (and the CSRF header in a session, like any unsafe request). Notifications and the
-product catalogue need ``desk.contacts.read``, the scope product events go out under too.
+read scope (and the CSRF header in a session, like any unsafe request). Notifications need
+``desk.contacts.read``. The product catalogue itself is :mod:`core.api.products`.
 """
 
 from __future__ import annotations
@@ -13,19 +13,21 @@ from typing import Any
 
 import marshmallow as ma
 from flask_smorest import Blueprint
-from marshmallow import fields, validate
+from marshmallow import fields
 
 from core import permissions
+from core.api import products as products_api
 from core.api import schemas
 from core.api.auth import scoped, unit
 from core.api.blueprint import api_blueprint, commit
 from core.api.paging import list_page
 from core.errors import NotFound
-from core.models import Account, Contact, CustomerComment, Notification, Product
+from core.models import Account, Contact, CustomerComment, Notification
 from core.services import comments as comment_service
 from core.services import customers as customer_service
 from core.services import follows as follow_service
 from core.services import notifications as notification_service
+from core.services import products as product_service
 from core.services.base import Unit
 from hostapi import scopes
 
@@ -71,28 +73,6 @@ class FollowSchema(ma.Schema):
     follower_count = fields.Integer()
 
 
-class ProductSchema(ma.Schema):
-    """A product."""
-
-    id = fields.Integer()
-    name = fields.String()
-    code = fields.String()
-    description = fields.String()
-    unit_price_cents = fields.Integer(allow_none=True)
-    created_at = fields.AwareDateTime()
-
-
-class ProductSearchArgsSchema(schemas.StrictSchema):
-    """A search of the product catalogue (the products lookup)."""
-
-    search = schemas.Text(
-        load_default="",
-        max_length=schemas.MAX_SEARCH_LENGTH,
-        metadata={"description": "Part of the name or the code."},
-    )
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
-
-
 class NotificationSchema(ma.Schema):
     """One entry of the caller's notification centre."""
 
@@ -127,7 +107,6 @@ class MarkedSchema(ma.Schema):
 
 
 CommentPage = schemas.page_of(CommentSchema, "CommentPage")
-ProductList = schemas.page_of(ProductSchema, "ProductList")
 NotificationPage = schemas.page_of(NotificationSchema, "NotificationPage")
 
 
@@ -234,19 +213,13 @@ def _customer_routes(blp: Blueprint, kind: str, read_scope: str, write_scope: st
 
     @blp.route(f"/<bigid:{key}>/products", methods=["GET"])
     @scoped(read_scope)
-    @blp.response(200, ProductList)
+    @blp.response(200, products_api.ProductList)
     def list_linked_products(**path: int) -> dict[str, Any]:
         """The linked products, by name (one page: all of them)."""
         work = unit()
         record = customer(work, path[key])
         rows = customer_service.list_products(work, **{f"{kind}_id": record.id})
         return {"items": rows, "next_cursor": None}
-
-    def product(work: Unit, product_id: int) -> Product:
-        found = work.session.get(Product, product_id)
-        if found is None:
-            raise NotFound("product not found")
-        return found
 
     @blp.route(f"/<bigid:{key}>/products/<id:product_id>", methods=["PUT"])
     @scoped(write_scope)
@@ -256,7 +229,9 @@ def _customer_routes(blp: Blueprint, kind: str, read_scope: str, write_scope: st
         work = unit()
         record = customer(work, path[key])
         work.actor.require(permissions.PRODUCT_MANAGE)
-        customer_service.link_product(work, product(work, product_id), **{kind: record})
+        customer_service.link_product(
+            work, product_service.get_product(work, product_id), **{kind: record}
+        )
         commit()
 
     @blp.route(f"/<bigid:{key}>/products/<id:product_id>", methods=["DELETE"])
@@ -267,7 +242,9 @@ def _customer_routes(blp: Blueprint, kind: str, read_scope: str, write_scope: st
         work = unit()
         record = customer(work, path[key])
         work.actor.require(permissions.PRODUCT_MANAGE)
-        customer_service.unlink_product(work, product(work, product_id), **{kind: record})
+        customer_service.unlink_product(
+            work, product_service.get_product(work, product_id), **{kind: record}
+        )
         commit()
 
 
@@ -285,27 +262,6 @@ account_collaboration = api_blueprint(
 )
 _customer_routes(contact_collaboration, "contact", scopes.CONTACTS_READ, scopes.CONTACTS_WRITE)
 _customer_routes(account_collaboration, "account", scopes.ACCOUNTS_READ, scopes.ACCOUNTS_WRITE)
-
-
-# ----------------------------------------------------------------------------------- products
-
-products = api_blueprint("api_products", __name__, "/products", "The product catalogue.")
-
-
-@products.route("", methods=["GET"])
-@scoped(scopes.CONTACTS_READ)
-@products.arguments(ProductSearchArgsSchema, location="query", as_kwargs=True)
-@products.response(200, ProductList)
-def list_products(search: str, limit: int) -> dict[str, Any]:
-    """Products by name whose name or code contains ``search`` (the lookup's source)."""
-    term = search.strip().casefold()
-    # The catalogue is small (products, not customers): filtering the service's list is enough.
-    rows = [
-        p
-        for p in customer_service.list_products(unit())
-        if term in p.name.casefold() or term in p.code.casefold()
-    ]
-    return {"items": rows[:limit], "next_cursor": None}
 
 
 # ------------------------------------------------------------------------------ notifications

@@ -20,7 +20,7 @@ from core.api.auth import unit
 from core.customer_import import runner as import_runner
 from core.intake import spam
 from core.models import CustomView
-from core.services import comments, customers, fields, org, sla, tickets, views
+from core.services import comments, customers, fields, org, products, sla, tickets, views
 from core.services.base import Unit
 
 
@@ -49,6 +49,7 @@ RESOLVERS: dict[str, Callable[[Unit, int], object]] = {
     "department_id": sla.department_for_setup,
     "profile_id": org.get_profile,
     "status_id": tickets.get_status,
+    "product_id": products.get_product,
 }
 
 

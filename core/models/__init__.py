@@ -30,6 +30,7 @@ from core.models.extensions import (
 from core.models.fields import CustomerEntity, CustomField, CustomView, FieldType
 from core.models.imports import CustomerImport, CustomerImportRejection, ImportState
 from core.models.intake import MailDirection, MailMessage, SpamMessage, SpamRule, SpamRuleKind
+from core.models.layout import BuiltinFieldLayout
 from core.models.org import (
     Agent,
     Department,
@@ -70,6 +71,7 @@ __all__ = [
     "AgentTwoFactor",
     "Attachment",
     "AuditEntry",
+    "BuiltinFieldLayout",
     "BusinessHours",
     "BusinessHoursInterval",
     "Contact",

@@ -16,7 +16,12 @@ class AuditEntry(Base):
     """One audited action on one record (``entity_type`` + ``entity_id``)."""
 
     __tablename__ = "audit_entry"
-    __table_args__ = (Index("ix_audit_entity", "entity_type", "entity_id", "at"),)
+    __table_args__ = (
+        Index("ix_audit_entity", "entity_type", "entity_id", "at"),
+        # The audit log page lists entries newest first by (at, id), by agent or not.
+        Index("ix_audit_at", "at", "id"),
+        Index("ix_audit_actor", "actor_agent_id", "at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
     at: Mapped[datetime]
@@ -27,7 +32,11 @@ class AuditEntry(Base):
         doc="Who acted when not an agent: 'system', 'import', 'extension:<id>'.",
     )
     ip_address: Mapped[str | None] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(16), doc="add, update or delete")
+    installation_id: Mapped[int | None] = mapped_column(
+        doc="The extension installation that acted (its plugin context or its OAuth token). "
+        "No foreign key: the entry outlives an installation removed with its data."
+    )
+    action: Mapped[str] = mapped_column(String(16), doc="add, update, delete or export")
     entity_type: Mapped[str] = mapped_column(String(60))
     entity_id: Mapped[str] = mapped_column(String(60))
     sub_action: Mapped[str] = mapped_column(String(200), default="")

@@ -164,4 +164,8 @@ class Product(Base):
     code: Mapped[str] = mapped_column(String(100), default="")
     description: Mapped[str] = mapped_column(Text, default="")
     unit_price_cents: Mapped[int | None]
+    is_active: Mapped[bool] = mapped_column(
+        default=True,
+        doc="Inactive products cannot be newly linked; the records that have them keep them.",
+    )
     created_at: Mapped[datetime]

@@ -538,7 +538,12 @@ class HostContext(Context):
         return self._installation_id
 
     def _unit(self) -> Unit:
-        return Unit(self._session, Actor.system(f"extension:{self._plugin_id}"), self._host)
+        actor = Actor(
+            agent=None,
+            label=f"extension:{self._plugin_id}",
+            installation_id=self._installation_id,
+        )
+        return Unit(self._session, actor, self._host)
 
     def _org(self) -> Organisation:
         if self._organisation is None:

@@ -31,13 +31,15 @@ class Actor:
     The system actor ("import", "demo", "extension:<id>", "cli") passes permission checks.
     ``department_limit`` narrows what the actor sees to those departments on top of the
     agent's own: an extension's OAuth token acts as its agent within the installation's
-    departments only (``None``: no limit beyond the agent's).
+    departments only (``None``: no limit beyond the agent's). ``installation_id`` names the
+    extension installation acting (its plugin context or its token), for the audit log.
     """
 
     agent: Agent | None
     ip_address: str | None = None
     label: str = ""
     department_limit: frozenset[int] | None = None
+    installation_id: int | None = None
 
     @classmethod
     def system(cls, label: str) -> Actor:
@@ -104,6 +106,7 @@ class Unit:
                 actor_agent_id=self.actor.agent_id,
                 actor_label=self.actor.label,
                 ip_address=self.actor.ip_address,
+                installation_id=self.actor.installation_id,
                 action=action,
                 entity_type=entity_type,
                 entity_id=str(entity_id),

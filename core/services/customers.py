@@ -44,6 +44,7 @@ from core.services.base import (
 )
 from core.services.fields import clean_custom_values, custom_value_search
 from core.services.phones import organisation_region, phone_matches, to_e164
+from core.services.products import create_product as create_product
 from hostapi import clock, events
 
 CONTACT_FIELDS: dict[str, int] = {
@@ -515,39 +516,8 @@ def update_account(unit: Unit, account: Account, **changes: Any) -> Account:
 
 # ----------------------------------------------------------------------------------- products
 
-
-def create_product(
-    unit: Unit,
-    *,
-    name: str,
-    code: str = "",
-    description: str = "",
-    unit_price_cents: int | None = None,
-) -> Product:
-    """Create a product (names are unique)."""
-    unit.actor.require(permissions.PRODUCT_MANAGE)
-    values = gather(
-        {
-            "name": lambda: clean_text(name, "name", max_length=300, required=True),
-            "code": lambda: clean_text(code, "code", max_length=100),
-            "description": lambda: clean_text(description, "description", max_length=100_000),
-            "unit_price_cents": lambda: _price(unit_price_cents),
-        }
-    )
-    if unit.session.scalar(select(Product.id).where(Product.name == values["name"])):
-        raise ValidationFailed({"name": ["A product with this name exists."]})
-    product = Product(**values, created_at=clock.now())
-    unit.session.add(product)
-    unit.session.flush()
-    unit.audit("add", "product", product.id, after=values)
-    unit.emit(events.PRODUCT_CREATED, {"product_id": product.id})
-    return product
-
-
-def _price(value: int | None) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise ValidationFailed({"unit_price_cents": ["Give a whole number of cents, 0 or more."]})
-    return value
+#: Why an inactive product cannot be linked.
+INACTIVE_PRODUCT = "This product is inactive and cannot be linked."
 
 
 def list_products(
@@ -567,12 +537,17 @@ def list_products(
 def link_product(
     unit: Unit, product: Product, *, contact: Contact | None = None, account: Account | None = None
 ) -> None:
-    """Link a product to a contact or an account (linking twice changes nothing)."""
+    """Link a product to a contact or an account (linking twice changes nothing).
+
+    An inactive product is refused (on ``product``) unless it is linked already.
+    """
     table, column, record, entity = _product_link(unit, contact, account)
     exists = unit.session.scalar(
         select(table.c.product_id).where(table.c.product_id == product.id, column == record.id)
     )
     if exists is None:
+        if not product.is_active:
+            raise ValidationFailed({"product": [INACTIVE_PRODUCT]})
         unit.session.execute(
             insert(table).values({"product_id": product.id, column.key: record.id})
         )

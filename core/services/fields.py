@@ -15,6 +15,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +30,7 @@ from core.models import (
     Account,
     Agent,
     AuditEntry,
+    BuiltinFieldLayout,
     Contact,
     CustomerEntity,
     CustomField,
@@ -42,6 +44,7 @@ from core.services.base import (
     gather,
     jsonable,
     parse_whole_number,
+    refuse_unknown_fields,
     split_changes,
 )
 from core.services.phones import organisation_region
@@ -570,3 +573,207 @@ def _renumber(layout: Sequence[CustomField]) -> None:
         if field.position != index:
             field.position = index
             field.updated_at = clock.now()
+
+
+# -------------------------------------------------------------------------- built-in fields
+
+
+@dataclass(frozen=True)
+class BuiltinField:
+    """A field every contact or account has: its form name, default label and whether the
+    record's service requires it (a required field can be moved and relabelled, never hidden).
+
+    ``on_detail`` says whether the detail page lists it among the record's properties (the
+    name is the page's heading, the description its own paragraph, the owner the list's).
+    """
+
+    key: str
+    default_label: str
+    required: bool = False
+    on_detail: bool = True
+
+
+#: The built-in fields of each record's form, in their default order. Labels are English
+#: message ids, translated where they are shown.
+BUILTIN_FIELDS: dict[str, tuple[BuiltinField, ...]] = {
+    CustomerEntity.CONTACT: (
+        BuiltinField("last_name", "Last name", required=True, on_detail=False),
+        BuiltinField("first_name", "First name", on_detail=False),
+        BuiltinField("email", "Email address"),
+        BuiltinField("phone", "Phone"),
+        BuiltinField("mobile", "Mobile"),
+        BuiltinField("title", "Title"),
+        BuiltinField("account_id", "Account"),
+        BuiltinField("owner_id", "Owner", on_detail=False),
+        BuiltinField("description", "Description", on_detail=False),
+    ),
+    CustomerEntity.ACCOUNT: (
+        BuiltinField("name", "Name", required=True, on_detail=False),
+        BuiltinField("website", "Website"),
+        BuiltinField("phone", "Phone"),
+        BuiltinField("industry", "Industry"),
+        BuiltinField("owner_id", "Owner", on_detail=False),
+        BuiltinField("description", "Description", on_detail=False),
+    ),
+}
+BUILTIN_LABEL_LENGTH = 200
+#: What :func:`update_builtin_field` changes.
+BUILTIN_UPDATABLE: frozenset[str] = frozenset({"label", "hidden"})
+
+
+@dataclass(frozen=True)
+class PlacedField:
+    """A built-in field as the layout places it: ``label`` is the administrator's ("" for
+    the default), ``hidden`` whether forms and detail pages leave it off."""
+
+    field: BuiltinField
+    label: str
+    hidden: bool
+
+    @property
+    def key(self) -> str:
+        """The field's form name."""
+        return self.field.key
+
+    def describe(self) -> dict[str, Any]:
+        """The field as the API shows it."""
+        return {
+            "key": self.key,
+            "default_label": self.field.default_label,
+            "label": self.label,
+            "hidden": self.hidden,
+            "required": self.field.required,
+        }
+
+
+def _builtin(entity: str, key: object) -> BuiltinField:
+    for field in BUILTIN_FIELDS[_entity(entity)]:
+        if field.key == key:
+            return field
+    raise NotFound("field not found")
+
+
+def _saved_builtin(session: Session, entity: str) -> dict[str, BuiltinFieldLayout]:
+    rows = session.scalars(select(BuiltinFieldLayout).where(BuiltinFieldLayout.entity == entity))
+    return {row.key: row for row in rows}
+
+
+def builtin_layout(session: Session, entity: str) -> list[PlacedField]:
+    """The built-in fields of ``entity`` in layout order, with their labels and visibility.
+
+    Fields the editor never placed keep their default order after the placed ones.
+    """
+    saved = _saved_builtin(session, _entity(entity))
+    defaults = BUILTIN_FIELDS[entity]
+
+    def place(index_and_field: tuple[int, BuiltinField]) -> tuple[int, int]:
+        index, field = index_and_field
+        row = saved.get(field.key)
+        return (row.position if row is not None else len(defaults) + index, index)
+
+    ordered = [field for _index, field in sorted(enumerate(defaults), key=place)]
+    return [
+        PlacedField(
+            field,
+            saved[field.key].label if field.key in saved else "",
+            saved[field.key].hidden and not field.required if field.key in saved else False,
+        )
+        for field in ordered
+    ]
+
+
+def _all_rows(unit: Unit, entity: str) -> dict[str, BuiltinFieldLayout]:
+    """A layout row for every built-in field of ``entity``, the missing ones created at their
+    current place (once one field has a row, the others need theirs to keep their order)."""
+    saved = _saved_builtin(unit.session, entity)
+    for index, placed in enumerate(builtin_layout(unit.session, entity)):
+        row = saved.get(placed.key)
+        if row is None:
+            row = BuiltinFieldLayout(
+                entity=entity,
+                key=placed.key,
+                position=index,
+                label="",
+                hidden=False,
+                updated_at=clock.now(),
+            )
+            unit.session.add(row)
+            saved[placed.key] = row
+        else:
+            row.position = index
+    return saved
+
+
+def update_builtin_field(unit: Unit, entity: str, key: str, **changes: Any) -> PlacedField:
+    """Relabel (``label``; "" restores the default) or hide (``hidden``) a built-in field.
+
+    A field its record's service requires cannot be hidden: the form could not be saved.
+    """
+    unit.actor.require(permissions.SETUP_MANAGE)
+    field = _builtin(entity, key)
+    refuse_unknown_fields(changes, BUILTIN_UPDATABLE)
+    checks: dict[str, Any] = {}
+    if "label" in changes:
+        checks["label"] = lambda: clean_text(
+            changes["label"], "label", max_length=BUILTIN_LABEL_LENGTH
+        )
+    if "hidden" in changes:
+        checks["hidden"] = lambda: _hidden(changes["hidden"], field)
+    values = gather(checks)
+    current = next(p for p in builtin_layout(unit.session, entity) if p.key == key)
+    changed = {
+        name: [getattr(current, name), value]
+        for name, value in values.items()
+        if getattr(current, name) != value
+    }
+    if changed:
+        row = _all_rows(unit, entity)[key]
+        for name, (_before, after) in changed.items():
+            setattr(row, name, after)
+        row.updated_at = clock.now()
+        unit.session.flush()
+        before, after = split_changes(changed)
+        unit.audit("update", "builtin_field", f"{entity}.{key}", before=before, after=after)
+    return next(p for p in builtin_layout(unit.session, entity) if p.key == key)
+
+
+def _hidden(value: object, field: BuiltinField) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationFailed({"hidden": ["Give true or false."]})
+    if value and field.required:
+        raise ValidationFailed({"hidden": ["A required field cannot be hidden."]})
+    return value
+
+
+def reorder_builtin_fields(unit: Unit, entity: str, keys: Sequence[str]) -> list[PlacedField]:
+    """Put ``entity``'s built-in fields in the order of ``keys`` (every key exactly once)."""
+    unit.actor.require(permissions.SETUP_MANAGE)
+    layout = builtin_layout(unit.session, _entity(entity))
+    known = [placed.key for placed in layout]
+    if isinstance(keys, str) or len(keys) != len(known) or set(keys) != set(known):
+        raise ValidationFailed({"keys": ["Give every field key of the layout exactly once."]})
+    if known != list(keys):
+        rows = _all_rows(unit, entity)
+        for index, key in enumerate(keys):
+            rows[key].position = index
+            rows[key].updated_at = clock.now()
+        unit.session.flush()
+        unit.audit(
+            "update",
+            "builtin_field_layout",
+            entity,
+            before={"keys": known},
+            after={"keys": list(keys)},
+        )
+    return builtin_layout(unit.session, entity)
+
+
+def move_builtin_field(unit: Unit, entity: str, key: str, direction: str) -> list[PlacedField]:
+    """Move a built-in field one place up or down (the keyboard alternative to dragging)."""
+    _builtin(entity, key)
+    keys = [placed.key for placed in builtin_layout(unit.session, entity)]
+    index = keys.index(key)
+    target = index - 1 if direction == "up" else index + 1
+    if 0 <= target < len(keys):
+        keys[index], keys[target] = keys[target], keys[index]
+    return reorder_builtin_fields(unit, entity, keys)

@@ -58,7 +58,9 @@
       var term = input.value.trim();
       if (!term) { close(); return; }
       var ticket = ++latest;
-      fetch(input.getAttribute("data-lookup") + "?limit=10&search=" + encodeURIComponent(term), {
+      var source = input.getAttribute("data-lookup");
+      var joiner = source.indexOf("?") < 0 ? "?" : "&";
+      fetch(source + joiner + "limit=10&search=" + encodeURIComponent(term), {
         credentials: "same-origin",
         headers: { Accept: "application/json" }
       })

@@ -9,14 +9,17 @@ from core.names import family_name_first
 from core.web.ui import (
     admin,
     agents_admin,
+    audit,
     auth,
     collaboration,
+    customer_export,
     customers,
     duplicates,
     errors,
     fields_admin,
     labels,
     password,
+    products_admin,
     settings,
     setup,
     sla_admin,
@@ -44,6 +47,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(agents_admin.blueprint)
     app.register_blueprint(password.blueprint)
     app.register_blueprint(sla_admin.blueprint)
+    app.register_blueprint(products_admin.blueprint)
+    app.register_blueprint(audit.blueprint)
+    app.register_blueprint(customer_export.blueprint)
     errors.init_app(app)
     app.jinja_env.globals.update(
         status_label=lambda code: labels.label(labels.STATUSES, code),

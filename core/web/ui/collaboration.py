@@ -272,10 +272,10 @@ def link_product(kinds: str, customer_id: int) -> ResponseReturnValue:
     unit.actor.require(permissions.PRODUCT_MANAGE)
     try:
         product = _product_from_form()
+        customer_service.link_product(unit, product, **{_KINDS[kinds]: customer})
     except ValidationFailed as failure:
         g.product_errors = failure.errors
         return _customer_page_again(customer)
-    customer_service.link_product(unit, product, **{_KINDS[kinds]: customer})
     db_session().commit()
     return redirect(_customer_page_url(customer, "#products"))
 

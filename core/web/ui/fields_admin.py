@@ -1,4 +1,9 @@
-"""The custom field layout editor: /admin/fields/contact and /admin/fields/account.
+"""The field layout editor: /admin/fields/contact and /admin/fields/account.
+
+Built-in fields (name, email, phone…) are placed, relabelled and hidden in their own list:
+they come first on the forms and detail pages, in the order set here; a field the record's
+service requires (a contact's last name, an account's name) cannot be hidden. The custom
+fields follow, in their own layout.
 
 Field types are dragged from a palette into the layout (or added with the form below it),
 fields are reordered by drag and drop or with move up/down buttons, edited and removed.
@@ -12,10 +17,12 @@ from typing import Any
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from core.errors import Forbidden, ValidationFailed
 from core.models import Account, Contact, CustomField
+from core.names import family_name_first
 from core.permissions import SETUP_MANAGE
 from core.services import fields as field_service
 from core.web.database import db_session
@@ -46,6 +53,7 @@ def _editor(
             "admin/fields.html",
             entity=entity,
             layout=field_service.fields_for(db_session(), entity),
+            builtin=field_service.builtin_layout(db_session(), entity),
             palette=list(labels.FIELD_TYPES.items()),
             lookup_labels=labels.LOOKUP_TARGETS,
             form_errors=form_errors or {},
@@ -183,4 +191,93 @@ def delete(entity: str, field_id: int) -> ResponseReturnValue:
     )
     return render_template(
         "admin/fields_delete.html", entity=entity, field=field, holders=holders or 0
+    )
+
+
+# -------------------------------------------------------------------------- built-in fields
+
+
+@blueprint.app_template_global()
+def builtin_layout(entity: str) -> list[field_service.PlacedField]:
+    """The built-in fields of ``entity`` as forms and detail pages place them; where the two
+    parts of a name sit together, in the order the page's language asks for them (姓 then 名
+    in Japanese, the first name first in English)."""
+    placed = field_service.builtin_layout(db_session(), entity)
+    keys = [p.key for p in placed]
+    for index in range(len(keys) - 1):
+        pair = {keys[index], keys[index + 1]}
+        if pair == {"first_name", "last_name"}:
+            first, second = placed[index], placed[index + 1]
+            family_first = family_name_first()
+            if (first.key == "first_name") == family_first:
+                placed[index], placed[index + 1] = second, first
+            break
+    return placed
+
+
+@blueprint.app_template_global()
+def builtin_label(placed: field_service.PlacedField) -> str:
+    """A built-in field's label: the administrator's, else the default in the agent's language."""
+    return placed.label or gettext(placed.field.default_label)
+
+
+@blueprint.post("/<entity>/builtin/<field_key>/move")
+@login_required
+def move_builtin(entity: str, field_key: str) -> ResponseReturnValue:
+    """Move a built-in field one place up or down."""
+    _require_admin(entity)
+    field_service.move_builtin_field(
+        request_unit(), entity, field_key, "up" if request.form.get("direction") == "up" else "down"
+    )
+    db_session().commit()
+    return redirect(url_for("fields_admin.editor", entity=entity) + f"#builtin-{field_key}")
+
+
+@blueprint.post("/<entity>/builtin/order")
+@login_required
+def reorder_builtin(entity: str) -> ResponseReturnValue:
+    """Save a new order of the built-in fields posted as JSON ``{"keys": [...]}``."""
+    _require_admin(entity)
+    body = request.get_json(silent=True) or {}
+    try:
+        ordered = field_service.reorder_builtin_fields(
+            request_unit(), entity, body.get("keys") or []
+        )
+    except ValidationFailed as failure:
+        db_session().rollback()
+        return jsonify({"errors": failure.errors}), 422
+    db_session().commit()
+    return jsonify({"keys": [placed.key for placed in ordered]})
+
+
+@blueprint.route("/<entity>/builtin/<field_key>/edit", methods=["GET", "POST"])
+@login_required
+def edit_builtin(entity: str, field_key: str) -> ResponseReturnValue:
+    """Relabel a built-in field or hide it (required fields stay shown)."""
+    _require_admin(entity)
+    placed = next((p for p in builtin_layout(entity) if p.key == field_key), None)
+    if placed is None:
+        abort(404)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        changes: dict[str, Any] = {"label": request.form.get("label", "")}
+        if not placed.field.required:
+            changes["hidden"] = request.form.get("hidden") == "on"
+        try:
+            field_service.update_builtin_field(request_unit(), entity, field_key, **changes)
+        except ValidationFailed as failure:
+            db_session().rollback()
+            errors = failure.errors
+        else:
+            db_session().commit()
+            return redirect(url_for("fields_admin.editor", entity=entity) + f"#builtin-{field_key}")
+    return (
+        render_template(
+            "admin/fields_builtin.html",
+            entity=entity,
+            placed=placed,
+            draft=dict(request.form.items()) if errors else {},
+            form_errors=errors,
+        ),
+        422 if errors else 200,
     )
