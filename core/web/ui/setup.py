@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from zoneinfo import available_timezones
 
 from babel import Locale
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import LazyString, get_locale, lazy_gettext
 from sqlalchemy import func, select
@@ -230,18 +230,12 @@ def profile_label(profile: PermissionProfile | Department) -> str:
 
 
 def visible_groups(agent: Agent | None) -> list[tuple[SetupGroup, list[SetupPage]]]:
-    """The Setup menu as ``agent`` sees it: the groups with the entries they may open whose
-    page is registered on this app."""
+    """The Setup menu as ``agent`` sees it: the groups with the entries they may open."""
     if agent is None:
         return []
-    registered = current_app.view_functions
     shown = []
     for group in SETUP_GROUPS:
-        pages = [
-            page
-            for page in group.pages
-            if page.endpoint in registered and agent.has_permission(page.permission)
-        ]
+        pages = [page for page in group.pages if agent.has_permission(page.permission)]
         if pages:
             shown.append((group, pages))
     return shown
