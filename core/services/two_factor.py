@@ -225,20 +225,7 @@ def disable_two_factor(unit: Unit, agent: Agent, proof: str) -> None:
             {"two_factor": ["Your permission profile requires two-factor sign-in."]}
         )
     _check_proof(unit, agent, record, proof)
-    _remove(unit.session, record)
-    org.end_sessions(agent)
-    unit.session.flush()
-    unit.audit(
-        "update",
-        "agent",
-        agent.id,
-        sub_action="two_factor",
-        before={"two_factor": True},
-        after={"two_factor": False},
-    )
-    unit.emit(
-        events.AGENT_UPDATED, {"agent_id": agent.id, "changes": {"two_factor": [True, False]}}
-    )
+    _switch_off(unit, agent, record, action="update")
 
 
 def reset_two_factor(unit: Unit, agent: Agent) -> None:
@@ -252,22 +239,7 @@ def reset_two_factor(unit: Unit, agent: Agent) -> None:
     record = unit.session.get(AgentTwoFactor, agent.id)
     if record is None:
         raise Conflict("This agent has not set up two-factor sign-in.")
-    was_enabled = record.confirmed_at is not None
-    _remove(unit.session, record)
-    org.end_sessions(agent)
-    unit.session.flush()
-    unit.audit(
-        "reset",
-        "agent",
-        agent.id,
-        sub_action="two_factor",
-        before={"two_factor": was_enabled},
-        after={"two_factor": False},
-    )
-    unit.emit(
-        events.AGENT_UPDATED,
-        {"agent_id": agent.id, "changes": {"two_factor": [was_enabled, False]}},
-    )
+    _switch_off(unit, agent, record, action="reset")
 
 
 # ------------------------------------------------------------------------------------- sign-in
@@ -402,6 +374,27 @@ def _use_recovery_code(session: Session, agent: Agent, code: str) -> bool:
         .execution_options(synchronize_session=False)
     )
     return used.rowcount == 1
+
+
+def _switch_off(unit: Unit, agent: Agent, record: AgentTwoFactor, *, action: str) -> None:
+    """Remove the agent's secret and recovery codes, end their sessions, audit it as ``action``
+    and tell extensions (an unconfirmed enrolment was not on: it reads ``false`` before)."""
+    was_enabled = record.confirmed_at is not None
+    _remove(unit.session, record)
+    org.end_sessions(agent)
+    unit.session.flush()
+    unit.audit(
+        action,
+        "agent",
+        agent.id,
+        sub_action="two_factor",
+        before={"two_factor": was_enabled},
+        after={"two_factor": False},
+    )
+    unit.emit(
+        events.AGENT_UPDATED,
+        {"agent_id": agent.id, "changes": {"two_factor": [was_enabled, False]}},
+    )
 
 
 def _remove(session: Session, record: AgentTwoFactor) -> None:
