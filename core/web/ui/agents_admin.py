@@ -28,7 +28,7 @@ from core.services.base import Unit, parse_whole_number
 from core.services.tickets import display_number
 from core.web.database import db_session
 from core.web.security import current_agent, login_required, safe_next_url
-from core.web.ui.units import request_unit
+from core.web.ui.units import committed_or_errors, request_unit
 
 blueprint = Blueprint("agents_admin", __name__)
 
@@ -271,8 +271,8 @@ def edit(agent_id: int) -> ResponseReturnValue:
             gained=[_permission_label(name) for name in gained],
             lost=[_permission_label(name) for name in lost],
         )
-    try:
-        org_service.update_agent(
+    errors = committed_or_errors(
+        lambda: org_service.update_agent(
             unit,
             agent,
             name=form["name"],
@@ -281,10 +281,9 @@ def edit(agent_id: int) -> ResponseReturnValue:
             profile_id=form["profile_id"],
             department_ids=form["department_ids"],
         )
-    except ValidationFailed as error:
-        db_session().rollback()
-        return _form_page(unit, agent, form, _translated(error.errors))
-    db_session().commit()
+    )
+    if errors:
+        return _form_page(unit, agent, form, _translated(errors))
     return redirect(url_for("agents_admin.edit", agent_id=agent.id, saved=1))
 
 
@@ -326,12 +325,9 @@ def reactivate(agent_id: int) -> ResponseReturnValue:
 def _set_active(agent_id: int, active: bool) -> ResponseReturnValue:
     unit = request_unit()
     agent = org_service.get_agent(unit, agent_id)
-    try:
-        org_service.update_agent(unit, agent, is_active=active)
-    except ValidationFailed as error:
-        db_session().rollback()
-        return _form_page(unit, agent, _form_of(agent), _translated(error.errors))
-    db_session().commit()
+    errors = committed_or_errors(lambda: org_service.update_agent(unit, agent, is_active=active))
+    if errors:
+        return _form_page(unit, agent, _form_of(agent), _translated(errors))
     return redirect(url_for("agents_admin.edit", agent_id=agent.id))
 
 
@@ -342,12 +338,11 @@ def set_status(agent_id: int) -> ResponseReturnValue:
     unit = request_unit()
     agent = org_service.get_agent(unit, agent_id)
     unit.actor.require(permissions.AGENT_MANAGE)
-    try:
-        org_service.set_status(unit, agent, request.form.get("status", ""))
-    except ValidationFailed as error:
-        db_session().rollback()
-        return _form_page(unit, agent, _form_of(agent), _translated(error.errors))
-    db_session().commit()
+    errors = committed_or_errors(
+        lambda: org_service.set_status(unit, agent, request.form.get("status", ""))
+    )
+    if errors:
+        return _form_page(unit, agent, _form_of(agent), _translated(errors))
     return redirect(url_for("agents_admin.edit", agent_id=agent.id))
 
 

@@ -29,11 +29,12 @@ from core.models import (
     Product,
     Ticket,
 )
+from core.models.types import id_maximum
 from core.services import comments as comment_service
 from core.services import customers as customer_service
 from core.services import follows as follow_service
 from core.services import notifications as notification_service
-from core.services.base import Cursor
+from core.services.base import Cursor, parse_whole_number
 from core.web.database import db_session
 from core.web.security import current_agent, login_required
 from core.web.ui import customers as customer_pages
@@ -252,7 +253,8 @@ def _product_from_form() -> Product:
     """The product the form names: its id (set by the lookup), else an exact name or code."""
     session = db_session()
     raw_id = request.form.get("product_id", "")
-    product = session.get(Product, int(raw_id)) if raw_id.isdigit() else None
+    product_id = parse_whole_number(raw_id, id_maximum(Product))
+    product = session.get(Product, product_id) if product_id is not None else None
     term = request.form.get("product", "").strip()
     if product is None and term:
         product = session.scalar(

@@ -25,6 +25,7 @@ from core.models import Account, Contact, CustomField
 from core.names import family_name_first
 from core.permissions import SETUP_MANAGE
 from core.services import fields as field_service
+from core.services.base import parse_whole_number
 from core.web.database import db_session
 from core.web.security import current_agent, login_required
 from core.web.ui import labels
@@ -92,7 +93,7 @@ def add(entity: str) -> ResponseReturnValue:
             options=_options_from_form(),
             lookup_entity=request.form.get("lookup_entity") or None,
             help_text=request.form.get("help_text", ""),
-            position=int(position_text) if position_text.isdigit() else None,
+            position=parse_whole_number(position_text, 10**6),
         )
     except ValidationFailed as failure:
         db_session().rollback()

@@ -14,7 +14,7 @@ from core.errors import Forbidden, ValidationFailed
 from core.host import Host
 from core.intake import calls, review, spam, webform
 from core.models import Agent, Department, SpamRule
-from core.services.base import Actor, Unit
+from core.services.base import Actor, Unit, parse_whole_number
 from core.web.database import db_session
 from core.web.i18n import LANGUAGES
 from core.web.security import current_agent, login_required
@@ -123,7 +123,7 @@ def support_form(department_id: int | None = None) -> ResponseReturnValue:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return parse_whole_number(value, 10**18)
 
 
 # ----------------------------------------------------------------------------- phone calls
@@ -145,7 +145,9 @@ def log_call() -> ResponseReturnValue:
     }
     minutes, seconds = request.form.get("minutes", "0"), request.form.get("seconds", "0")
     form |= {"minutes": minutes, "seconds": seconds}
-    if not (minutes or "0").isdigit() or not (seconds or "0").isdigit():
+    minute_count = parse_whole_number(minutes or "0", 10**6)
+    second_count = parse_whole_number(seconds or "0", 10**6)
+    if minute_count is None or second_count is None:
         return _call_page(
             agent, form, {"duration_seconds": [gettext("Give whole minutes and seconds.")]}
         )
@@ -159,7 +161,7 @@ def log_call() -> ResponseReturnValue:
             department_id=_int(form["department_id"]) or 0,
             subject=form["subject"],
             notes=form["notes"],
-            duration_seconds=int(minutes or 0) * 60 + int(seconds or 0),
+            duration_seconds=minute_count * 60 + second_count,
         )
     except ValidationFailed as error:
         db_session().rollback()

@@ -18,7 +18,7 @@ from core.permissions import PRODUCT_MANAGE
 from core.services import products as product_service
 from core.web.database import db_session
 from core.web.security import current_agent, login_required
-from core.web.ui.units import request_unit
+from core.web.ui.units import committed_or_errors, request_unit
 
 blueprint = Blueprint("products_admin", __name__, url_prefix="/setup/products")
 
@@ -118,12 +118,11 @@ def edit(product_id: int) -> ResponseReturnValue:
     product = product_service.get_product(unit, product_id)
     if request.method == "GET":
         return _form(product, {}, 200)
-    try:
-        product_service.update_product(unit, product, **_form_values())
-    except ValidationFailed as failure:
-        db_session().rollback()
-        return _form(product_service.get_product(request_unit(), product_id), failure.errors, 422)
-    db_session().commit()
+    errors = committed_or_errors(
+        lambda: product_service.update_product(unit, product, **_form_values())
+    )
+    if errors:
+        return _form(product_service.get_product(request_unit(), product_id), errors, 422)
     return redirect(url_for("products_admin.index", q=product.name, status="all"))
 
 

@@ -29,12 +29,14 @@ from core import permissions
 from core.errors import Conflict, Forbidden, ValidationFailed
 from core.models import Agent, Department, PermissionProfile, Ticket, TicketStatus
 from core.models.tickets import StatusType
+from core.models.types import id_maximum
 from core.services import org as org_service
 from core.services import tickets as ticket_service
+from core.services.base import parse_whole_number
 from core.web.database import db_session
 from core.web.security import current_agent, login_required
 from core.web.ui import labels
-from core.web.ui.units import request_unit
+from core.web.ui.units import committed_or_errors, request_unit
 
 blueprint = Blueprint("setup", __name__, url_prefix="/setup")
 
@@ -342,15 +344,13 @@ def organisation() -> ResponseReturnValue:
         )
     }
     week_start = draft["week_start"]
+    week_start_number = parse_whole_number(week_start, 6)
     changes: dict[str, Any] = dict(
-        draft, week_start=int(week_start) if week_start.isdigit() else -1
+        draft, week_start=-1 if week_start_number is None else week_start_number
     )
-    try:
-        org_service.update_organisation(request_unit(), **changes)
-    except ValidationFailed as failure:
-        db_session().rollback()
-        return _organisation_form(draft, failure.errors, saved=False), 422
-    db_session().commit()
+    errors = committed_or_errors(lambda: org_service.update_organisation(request_unit(), **changes))
+    if errors:
+        return _organisation_form(draft, errors, saved=False), 422
     return redirect(url_for("setup.organisation", saved=1))
 
 
@@ -417,19 +417,16 @@ def department_edit(department_id: int) -> ResponseReturnValue:
     draft: dict[str, str] = {}
     if request.method == "POST":
         draft = {name: request.form.get(name, "") for name in ("name", "description", "mailbox")}
-        try:
-            org_service.update_department(
+        errors = committed_or_errors(
+            lambda: org_service.update_department(
                 unit,
                 department,
                 name=draft["name"],
                 description=draft["description"],
                 mailbox=draft["mailbox"] or None,
             )
-        except ValidationFailed as failure:
-            db_session().rollback()
-            errors = failure.errors
-        else:
-            db_session().commit()
+        )
+        if not errors:
             return redirect(url_for("setup.department_edit", department_id=department.id, saved=1))
     return (
         render_template(
@@ -454,17 +451,14 @@ def department_deactivate(department_id: int) -> ResponseReturnValue:
     errors: dict[str, list[str]] = {}
     chosen = request.form.get("move_to_department_id", "")
     if request.method == "POST":
-        try:
-            org_service.deactivate_department(
+        errors = committed_or_errors(
+            lambda: org_service.deactivate_department(
                 unit,
                 department,
-                move_to_department_id=int(chosen) if chosen.isdigit() else None,
+                move_to_department_id=parse_whole_number(chosen, id_maximum(Department)),
             )
-        except ValidationFailed as failure:
-            db_session().rollback()
-            errors = failure.errors
-        else:
-            db_session().commit()
+        )
+        if not errors:
             return redirect(url_for("setup.department_edit", department_id=department.id))
     targets = [
         other
@@ -559,13 +553,8 @@ def profile_edit(profile_id: int) -> ResponseReturnValue:
             "requires_two_factor": request.form.get("requires_two_factor") == "on",
             "permissions": request.form.getlist("permissions"),
         }
-        try:
-            org_service.update_profile(unit, profile, **draft)
-        except ValidationFailed as failure:
-            db_session().rollback()
-            errors = failure.errors
-        else:
-            db_session().commit()
+        errors = committed_or_errors(lambda: org_service.update_profile(unit, profile, **draft))
+        if not errors:
             return redirect(url_for("setup.profile_edit", profile_id=profile.id, saved=1))
     known = org_service.known_permissions(unit.session, unit.host)
     granted = (
@@ -647,8 +636,9 @@ def _statuses_page(draft: dict[str, str], errors: dict[str, list[str]]) -> Any:
     ordered = ticket_service.list_statuses(db_session())
     after = request.args.get("after", "")
     start = 0
-    if after.isdigit():
-        start = next((i + 1 for i, row in enumerate(ordered) if row.id == int(after)), 0)
+    after_id = parse_whole_number(after, id_maximum(TicketStatus))
+    if after_id is not None:
+        start = next((i + 1 for i, row in enumerate(ordered) if row.id == after_id), 0)
     rows = ordered[start : start + PAGE_SIZE + 1]
     page, next_cursor = _page_after(rows, lambda row: str(row.id))
     return render_template(
@@ -672,12 +662,9 @@ def statuses() -> ResponseReturnValue:
     if request.method == "GET":
         return _statuses_page({}, {})
     draft = {name: request.form.get(name, "") for name in ("name", "status_type")}
-    try:
-        ticket_service.create_status(request_unit(), **draft)
-    except ValidationFailed as failure:
-        db_session().rollback()
-        return _statuses_page(draft, failure.errors), 422
-    db_session().commit()
+    errors = committed_or_errors(lambda: ticket_service.create_status(request_unit(), **draft))
+    if errors:
+        return _statuses_page(draft, errors), 422
     return redirect(url_for("setup.statuses"))
 
 
@@ -710,13 +697,8 @@ def status_edit(status_id: int) -> ResponseReturnValue:
             "status_type": request.form.get("status_type", status.status_type),
             "is_active": request.form.get("is_active") == "on",
         }
-        try:
-            ticket_service.update_status(unit, status, **draft)
-        except ValidationFailed as failure:
-            db_session().rollback()
-            errors = failure.errors
-        else:
-            db_session().commit()
+        errors = committed_or_errors(lambda: ticket_service.update_status(unit, status, **draft))
+        if not errors:
             return redirect(url_for("setup.statuses"))
     return (
         render_template(

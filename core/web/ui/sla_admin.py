@@ -17,16 +17,18 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_timedelta, get_locale, gettext, ngettext
 
-from core.errors import Forbidden, ValidationFailed
-from core.models import BusinessHours, SlaPolicy, Ticket
+from core.errors import Forbidden, Message, ValidationFailed
+from core.models import BusinessHours, Department, SlaPolicy, Ticket
+from core.models.types import id_maximum
 from core.permissions import SETUP_MANAGE
 from core.services import org as org_service
 from core.services import sla as sla_service
+from core.services.base import parse_whole_number
 from core.web.database import db_session
 from core.web.i18n import current_organisation
 from core.web.security import current_agent, login_required
 from core.web.ui.paging import PAGE_SIZE, newest_first_page
-from core.web.ui.units import request_unit
+from core.web.ui.units import committed_or_errors, request_unit
 from hostapi import clock
 
 blueprint = Blueprint("sla_admin", __name__, url_prefix="/admin/sla")
@@ -101,14 +103,14 @@ def _targets_from_form() -> tuple[dict[str, dict[str, int]], dict[str, list[str]
                 continue
             if not text.isascii() or not text.isdigit() or len(text) > 9:
                 errors.setdefault(f"targets.{priority}.{target}_minutes", []).append(
-                    gettext("Give a whole number.")
+                    Message("Give a whole number.")
                 )
                 continue
             values[f"{target}_minutes"] = int(text) * (60 if unit == "hours" else 1)
         if len(values) == 1:
             missing = "resolution" if "first_response_minutes" in values else "first_response"
             errors.setdefault(f"targets.{priority}.{missing}_minutes", []).append(
-                gettext("Give both targets, or neither.")
+                Message("Give both targets, or neither.")
             )
         elif values:
             targets[priority] = values
@@ -116,7 +118,11 @@ def _targets_from_form() -> tuple[dict[str, dict[str, int]], dict[str, list[str]
 
 
 def _department_ids_from_form() -> list[int]:
-    return [int(v) for v in request.form.getlist("department_ids") if v.isascii() and v.isdigit()]
+    numbers = (
+        parse_whole_number(value, id_maximum(Department))
+        for value in request.form.getlist("department_ids")
+    )
+    return [number for number in numbers if number is not None]
 
 
 def _policy_form(
@@ -190,10 +196,8 @@ def edit_policy(policy_id: int) -> ResponseReturnValue:
     if request.method == "GET":
         return _policy_form(policy, {}, 200)
     targets, errors = _targets_from_form()
-    try:
-        if errors:
-            raise ValidationFailed(errors)
-        sla_service.update_policy(
+    errors = errors or committed_or_errors(
+        lambda: sla_service.update_policy(
             request_unit(),
             policy,
             name=request.form.get("name", ""),
@@ -201,11 +205,9 @@ def edit_policy(policy_id: int) -> ResponseReturnValue:
             department_ids=_department_ids_from_form(),
             targets=targets,
         )
-    except ValidationFailed as failure:
-        db_session().rollback()
-        policy = sla_service.get_policy(request_unit(), policy_id)
-        return _policy_form(policy, failure.errors, 422)
-    db_session().commit()
+    )
+    if errors:
+        return _policy_form(sla_service.get_policy(request_unit(), policy_id), errors, 422)
     return redirect(url_for("sla_admin.index") + f"#policy-{policy.id}")
 
 
@@ -215,23 +217,19 @@ def set_policy_active(policy_id: int) -> ResponseReturnValue:
     """Deactivate a policy, or activate it again."""
     _require_setup()
     policy = sla_service.get_policy(request_unit(), policy_id)
-    try:
-        sla_service.update_policy(
+    errors = committed_or_errors(
+        lambda: sla_service.update_policy(
             request_unit(), policy, is_active=request.form.get("active") == "1"
         )
-    except ValidationFailed as failure:
-        db_session().rollback()
+    )
+    if errors:
         policies, older = newest_first_page(sla_service.list_policies)
         return (
             render_template(
-                "setup/sla_policies.html",
-                policies=policies,
-                older=older,
-                form_errors=failure.errors,
+                "setup/sla_policies.html", policies=policies, older=older, form_errors=errors
             ),
             422,
         )
-    db_session().commit()
     return redirect(url_for("sla_admin.index") + f"#policy-{policy.id}")
 
 
@@ -263,8 +261,7 @@ def _hours_summary(hours: BusinessHours | None) -> str:
 def business_hours_index() -> ResponseReturnValue:
     """The agent's departments with their business hours, by name."""
     _require_setup()
-    after_text = request.args.get("after", "")
-    after = int(after_text) if after_text.isascii() and after_text.isdigit() else None
+    after = parse_whole_number(request.args.get("after"), id_maximum(Department))
     rows = sla_service.list_department_hours(request_unit(), limit=PAGE_SIZE + 1, after=after)
     later = rows[PAGE_SIZE - 1][0].id if len(rows) > PAGE_SIZE else None
     rows = rows[:PAGE_SIZE]
@@ -367,7 +364,7 @@ def _intervals_from_form() -> tuple[list[dict[str, int]], dict[str, list[str]]]:
                 )
             except ValidationFailed:
                 errors.setdefault(f"d{weekday}", []).append(
-                    gettext("Give an opening and a closing time such as 09:00 and 18:00.")
+                    Message("Give an opening and a closing time such as 09:00 and 18:00.")
                 )
     return intervals, errors
 
@@ -379,20 +376,17 @@ def save_department_hours(department_id: int) -> ResponseReturnValue:
     _require_setup()
     draft = {key: request.form.get(key, "") for key in request.form}
     intervals, errors = _intervals_from_form()
-    try:
-        if errors:
-            raise ValidationFailed(errors)
-        sla_service.set_business_hours(
+    errors = errors or committed_or_errors(
+        lambda: sla_service.set_business_hours(
             request_unit(),
             department_id,
             timezone=request.form.get("timezone", "").strip() or None,
             always_open=request.form.get("always_open") == "on",
             intervals=intervals,
         )
-    except ValidationFailed as failure:
-        db_session().rollback()
-        return _department_page(department_id, draft=draft, errors=failure.errors, status=422)
-    db_session().commit()
+    )
+    if errors:
+        return _department_page(department_id, draft=draft, errors=errors, status=422)
     return redirect(url_for("sla_admin.department_hours", department_id=department_id, saved=1))
 
 
@@ -403,19 +397,19 @@ def add_holiday(department_id: int) -> ResponseReturnValue:
     _require_setup()
     holiday_draft = {key: request.form.get(key, "") for key in request.form}
     try:
-        try:
-            day = date.fromisoformat(request.form.get("day", "").strip())
-        except ValueError as error:
-            raise ValidationFailed({"day": [gettext("Give a date.")]}) from error
-        sla_service.add_holiday(
-            request_unit(), department_id, day=day, name=request.form.get("name", "")
+        day = date.fromisoformat(request.form.get("day", "").strip())
+    except ValueError:
+        errors = {"day": [Message("Give a date.")]}
+    else:
+        errors = committed_or_errors(
+            lambda: sla_service.add_holiday(
+                request_unit(), department_id, day=day, name=request.form.get("name", "")
+            )
         )
-    except ValidationFailed as failure:
-        db_session().rollback()
+    if errors:
         return _department_page(
-            department_id, errors=failure.errors, holiday_draft=holiday_draft, status=422
+            department_id, errors=errors, holiday_draft=holiday_draft, status=422
         )
-    db_session().commit()
     return redirect(
         url_for("sla_admin.department_hours", department_id=department_id) + "#holidays"
     )
@@ -427,21 +421,20 @@ def add_national_holidays(department_id: int) -> ResponseReturnValue:
     """Add a country's public holidays of a year to a department."""
     _require_setup()
     holiday_draft = {key: request.form.get(key, "") for key in request.form}
-    year_text = request.form.get("year", "").strip()
-    try:
-        sla_service.add_national_holidays(
+    year = parse_whole_number(request.form.get("year"), 9999)
+    errors = committed_or_errors(
+        lambda: sla_service.add_national_holidays(
             request_unit(),
             department_id,
             country=request.form.get("country", ""),
-            year=int(year_text) if year_text.isascii() and year_text.isdigit() else -1,
+            year=-1 if year is None else year,
             language=str(get_locale()),
         )
-    except ValidationFailed as failure:
-        db_session().rollback()
+    )
+    if errors:
         return _department_page(
-            department_id, errors=failure.errors, holiday_draft=holiday_draft, status=422
+            department_id, errors=errors, holiday_draft=holiday_draft, status=422
         )
-    db_session().commit()
     return redirect(
         url_for("sla_admin.department_hours", department_id=department_id) + "#holidays"
     )

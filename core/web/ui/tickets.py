@@ -31,7 +31,7 @@ from core.services import customers as customer_service
 from core.services import new_ticket as new_ticket_service
 from core.services import ticket_bulk, ticket_mentions, ticket_tags, ticket_timeline
 from core.services import tickets as ticket_service
-from core.services.base import Cursor
+from core.services.base import Cursor, parse_whole_number
 from core.web.database import db_session
 from core.web.i18n import current_organisation, select_timezone
 from core.web.security import current_agent, login_required
@@ -75,7 +75,7 @@ _BULK_PERMISSIONS: dict[str, str] = {
 
 
 def _int_or_none(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 19 else None
+    return parse_whole_number(value, 10**18)
 
 
 def _signed_in() -> Agent:
