@@ -143,3 +143,14 @@ def test_linking_a_product_id_that_is_not_a_number_links_nothing(
         f"/contacts/{contact.id}/products", data={"product_id": text}, headers=csrf
     )
     assert answer.status_code in (302, 404, 422)
+
+
+@pytest.mark.parametrize("field", ["account_id", "owner_id"])
+@pytest.mark.parametrize("text", NOT_NUMBERS)
+def test_a_contact_whose_account_or_owner_is_not_a_number_is_refused(
+    admin: tuple[FlaskClient, dict[str, str]], field: str, text: str
+) -> None:
+    client, csrf = admin
+    answer = client.post("/contacts/new", data={"last_name": "Yamada", field: text}, headers=csrf)
+    assert answer.status_code == 422
+    assert "Choose from the list." in answer.get_data(as_text=True)

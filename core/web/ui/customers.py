@@ -10,9 +10,11 @@ from sqlalchemy import select
 
 from core.errors import ValidationFailed
 from core.models import Account, Agent, Contact, CustomField, FieldType, Product
+from core.models.types import id_maximum
 from core.services import customers as customer_service
 from core.services import fields as field_service
 from core.services import views as view_service
+from core.services.base import parse_whole_number
 from core.web.database import db_session
 from core.web.security import current_agent, login_required
 from core.web.ui.panels import PanelView, panels_at
@@ -173,13 +175,14 @@ def _custom_form_values(entity: str) -> tuple[dict[str, Any], dict[str, list[str
     return values, errors
 
 
-def _optional_id(name: str) -> int | None:
+def _optional_id(name: str, model: type[Account | Agent]) -> int | None:
     raw = request.form.get(name, "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
+    number = parse_whole_number(raw, id_maximum(model))
+    if number is None:
         raise ValidationFailed({name: ["Choose from the list."]})
-    return int(raw)
+    return number
 
 
 def _form_choices() -> dict[str, Any]:
@@ -243,9 +246,9 @@ def _save_record(entity: str, record: Contact | Account | None) -> ResponseRetur
     form = {name: request.form.get(name, "") for name in names}
     custom, errors = _custom_form_values(entity)
     try:
-        form["owner_id"] = _optional_id("owner_id")
+        form["owner_id"] = _optional_id("owner_id", Agent)
         if entity == "contact":
-            form["account_id"] = _optional_id("account_id")
+            form["account_id"] = _optional_id("account_id", Account)
             form["email"] = form["email"] or None
             form["name_order"] = form["name_order"] or "auto"
     except ValidationFailed as failure:
