@@ -32,20 +32,6 @@ from core.services import export, fields
 PLANS = ["スタンダード", "プレミアム", "エンタープライズ", "Basic", "=formula"]
 FAMILY = ["山田", "佐藤", "鈴木", "高橋", "田中", "渡辺", "伊藤", "中村"]
 GIVEN = ["花子", "太郎", "一郎", "陽子", "健", "美咲"]
-COLUMNS = (
-    "id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "mobile",
-    "title",
-    "description",
-    "is_spam",
-    "custom_fields",
-    "created_at",
-    "updated_at",
-)
 
 
 def rows(count: int) -> Iterator[tuple[Any, ...]]:
@@ -82,7 +68,7 @@ def build(host: Host, count: int) -> None:
             unit, entity="contact", label="Plan", field_type="picklist", options=PLANS
         )
         fields.create_field(unit, entity="contact", label="Seats", field_type="number")
-    harness.copy_rows(host, "contact", COLUMNS, rows(count))
+    harness.copy_rows(host, "contact", harness.CONTACT_COLUMNS, rows(count))
 
 
 def measure(host: Host) -> dict[str, float]:

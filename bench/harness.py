@@ -44,6 +44,22 @@ SQLITE_BATCH = 20_000
 
 Figures = Mapping[str, float | int]
 
+#: The contact columns the benchmarks' row generators fill, in their order.
+CONTACT_COLUMNS = (
+    "id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "mobile",
+    "title",
+    "description",
+    "is_spam",
+    "custom_fields",
+    "created_at",
+    "updated_at",
+)
+
 
 @dataclass(frozen=True)
 class Benchmark:

@@ -43,20 +43,6 @@ TITLES = [
     "Consultant",
     "Assistant",
 ]
-COLUMNS = (
-    "id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "mobile",
-    "title",
-    "description",
-    "is_spam",
-    "custom_fields",
-    "created_at",
-    "updated_at",
-)
 FIRST_PAGE_RUNS = 41
 COUNT_RUNS = 5
 
@@ -94,7 +80,7 @@ def build(host: Host, count: int) -> None:
             field_type="picklist",
             options=TIERS,
         )
-    harness.copy_rows(host, "contact", COLUMNS, rows(count))
+    harness.copy_rows(host, "contact", harness.CONTACT_COLUMNS, rows(count))
 
 
 def measure(host: Host) -> dict[str, float]:
