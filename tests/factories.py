@@ -140,6 +140,17 @@ def admin_agent(make_agent: Callable[..., Agent], department: Department) -> Age
 
 
 @pytest.fixture
+def support_manager(make_agent: Callable[..., Agent], department: Department) -> Agent:
+    """A Support Manager (not an administrator) of the "Support" department."""
+    return make_agent(
+        "manager@example.com",
+        name="Mana Manager",
+        profile="Support Manager",
+        departments=[department],
+    )
+
+
+@pytest.fixture
 def unit_for(db: Session) -> Callable[[Agent | None], Unit]:
     """A service unit on the test session acting as ``agent`` (``None``: the system actor).
 

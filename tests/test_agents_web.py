@@ -21,7 +21,7 @@ from core.services import org
 from core.web.ui.agents_admin import PAGE_SIZE
 from tests.factories import TEST_PASSWORD
 from tests.intake_helpers import SmtpSink
-from tests.test_web_ui import csrf_token_of, sign_in
+from tests.page_helpers import csrf_token_of, see_committed, sign_in
 
 pytest_plugins = ["tests.intake_fixtures"]
 pytestmark = pytest.mark.usefixtures("host")
@@ -57,12 +57,6 @@ def _post(client: FlaskClient, path: str, data: dict[str, object], **kwargs: obj
     return client.post(
         path, data={**data, "csrf_token": csrf_token_of(client, "/tickets")}, **kwargs
     )
-
-
-def _fresh(db: Session) -> None:
-    """End the test session's read and forget what it loaded: the app committed since."""
-    db.rollback()
-    db.expire_all()
 
 
 def _profile_id(db: Session, name: str) -> int:
@@ -135,7 +129,7 @@ def test_adding_an_agent_shows_their_link_once(
     page = _add(admin_client, db, department).get_data(as_text=True)
     match = _LINK.search(page)
     assert match, "the link is not shown"
-    _fresh(db)
+    see_committed(db)
     agent = db.scalars(select(Agent).where(Agent.email == "hanako@example.com")).one()
     assert agent.department_ids == {department.id} and agent.password_hash == ""
     assert db.scalars(select(AgentLink.token_hash)).one() != match.group(2)
@@ -152,7 +146,7 @@ def test_adding_an_agent_with_bad_fields_names_them(
     assert answer.status_code == 422
     for field in ("name", "email", "department_ids"):
         assert f'id="error-{field}"' in page
-    _fresh(db)
+    see_committed(db)
     assert db.scalar(select(Agent).where(Agent.email == "nope")) is None
 
 
@@ -243,11 +237,11 @@ def test_a_profile_change_is_confirmed_with_what_changes(
     page = _post(admin_client, f"/admin/agents/{agent.id}", fields).get_data(as_text=True)
     gained = page.split('id="permissions-gained"')[1].split("</ul>")[0]
     assert "ticket.reply" in gained
-    _fresh(db)
+    see_committed(db)
     assert db.get(Agent, agent.id).profile.name == "Light Agent"  # type: ignore[union-attr]
     saved = _post(admin_client, f"/admin/agents/{agent.id}", fields | {"confirm": "1"})
     assert saved.status_code == 302
-    _fresh(db)
+    see_committed(db)
     assert db.get(Agent, agent.id).profile.name == "Agent"  # type: ignore[union-attr]
 
 
@@ -279,7 +273,7 @@ def test_a_new_link_replaces_the_old_one(
     admin_client: FlaskClient, db: Session, department: Department
 ) -> None:
     first = _LINK.search(_add(admin_client, db, department).get_data(as_text=True))
-    _fresh(db)
+    see_committed(db)
     agent = db.scalars(select(Agent).where(Agent.email == "hanako@example.com")).one()
     second = _LINK.search(
         _post(admin_client, f"/admin/agents/{agent.id}/link", {}).get_data(as_text=True)
@@ -300,7 +294,7 @@ def test_an_agent_sets_their_availability_from_the_header(
     assert 'id="availability-select"' in client.get("/tickets").get_data(as_text=True)
     answer = _post(client, "/settings/status", {"status": "busy", "next": "/contacts"})
     assert answer.status_code == 302 and answer.headers["Location"].endswith("/contacts")
-    _fresh(db)
+    see_committed(db)
     assert db.get(Agent, agent.id).status == "busy"  # type: ignore[union-attr]
 
 
@@ -309,7 +303,7 @@ def test_an_admin_sets_an_agents_availability(
 ) -> None:
     agent = make_agent("other@example.com")
     _post(admin_client, f"/admin/agents/{agent.id}/status", {"status": "away"})
-    _fresh(db)
+    see_committed(db)
     assert db.get(Agent, agent.id).status == "away"  # type: ignore[union-attr]
 
 
@@ -359,7 +353,7 @@ def test_a_reset_answers_the_same_for_known_and_unknown_addresses_and_mails_the_
         client.post(path, data=form | {"csrf_token": csrf_token_of(client, path)}).status_code
         == 200
     )
-    _fresh(db)
+    see_committed(db)
     assert db.get(Agent, agent.id).session_generation == generation + 1  # type: ignore[union-attr]
     assert org.authenticate(db, "known@example.com", NEW_PASSWORD) is not None
     assert org.authenticate(db, "known@example.com", TEST_PASSWORD) is None
@@ -383,7 +377,7 @@ def test_reset_requests_are_limited_per_address_asked_for(
         "/password/forgot", data={"email": "else@example.com", "csrf_token": token}, buffered=True
     )
     assert other.status_code == 200
-    _fresh(db)
+    see_committed(db)
     refused = db.scalars(select(AuditEntry).where(AuditEntry.entity_type == "password_reset")).one()
     assert refused.action == "refuse"
 

@@ -15,15 +15,9 @@ from core.models import Account, Agent, Contact, CustomField
 from core.services import fields
 from core.services.base import Unit
 from core.web.i18n import compile_catalogs
+from tests.page_helpers import csrf_token_of
 
 pytest_plugins = ["tests.api_fixtures"]
-
-
-def _csrf(client: FlaskClient, path: str) -> str:
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
-    assert match
-    return match.group(1)
 
 
 @pytest.fixture
@@ -49,7 +43,7 @@ def tier(unit_for: Callable[[Agent | None], Unit], admin_agent: Agent, db: Sessi
 
 
 def test_editor_adds_a_field_at_the_dropped_position(admin: FlaskClient, db: Session) -> None:
-    token = _csrf(admin, "/admin/fields/contact")
+    token = csrf_token_of(admin, "/admin/fields/contact")
     for label in ("First", "Second"):
         admin.post(
             "/admin/fields/contact",
@@ -64,7 +58,7 @@ def test_editor_adds_a_field_at_the_dropped_position(admin: FlaskClient, db: Ses
 
 
 def test_editor_shows_errors_and_adds_nothing(admin: FlaskClient, db: Session) -> None:
-    token = _csrf(admin, "/admin/fields/contact")
+    token = csrf_token_of(admin, "/admin/fields/contact")
     answer = admin.post(
         "/admin/fields/contact",
         data={"csrf_token": token, "label": "Tier", "field_type": "picklist", "options": ""},
@@ -81,7 +75,7 @@ def test_order_is_saved_from_a_json_post_with_the_csrf_header(
     for label in ("A", "B"):
         fields.create_field(work, entity="contact", label=label, field_type="text")
     db.commit()
-    token = _csrf(admin, "/admin/fields/contact")
+    token = csrf_token_of(admin, "/admin/fields/contact")
     answer = admin.post(
         "/admin/fields/contact/order",
         json={"keys": ["cf_b", "cf_a"]},
@@ -102,7 +96,7 @@ def test_move_down_button_reorders_without_javascript(
     first = fields.create_field(work, entity="contact", label="A", field_type="text")
     fields.create_field(work, entity="contact", label="B", field_type="text")
     db.commit()
-    token = _csrf(admin, "/admin/fields/contact")
+    token = csrf_token_of(admin, "/admin/fields/contact")
     admin.post(
         f"/admin/fields/contact/{first.id}/move", data={"csrf_token": token, "direction": "down"}
     )
@@ -120,7 +114,7 @@ def test_remove_asks_first_and_says_the_values_go(
     db.commit()  # end the read: SQLite would keep showing this snapshot
     page = admin.get(f"/admin/fields/contact/{field_id}/delete").get_data(as_text=True)
     assert "1 record will be deleted" in page
-    token = _csrf(admin, "/admin/fields/contact")
+    token = csrf_token_of(admin, "/admin/fields/contact")
     admin.post(f"/admin/fields/contact/{field_id}/delete", data={"csrf_token": token})
     db.expire_all()
     assert db.get(Contact, contact.id).custom_fields == {}
@@ -152,7 +146,7 @@ def test_new_contact_form_shows_the_custom_fields(admin: FlaskClient, tier: str)
 
 
 def test_new_contact_form_saves_custom_values(admin: FlaskClient, tier: str, db: Session) -> None:
-    token = _csrf(admin, "/contacts/new")
+    token = csrf_token_of(admin, "/contacts/new")
     answer = admin.post(
         "/contacts/new",
         data={"csrf_token": token, "last_name": "Yamada", f"cf__{tier}": "Gold"},
@@ -167,7 +161,7 @@ def test_new_contact_form_saves_custom_values(admin: FlaskClient, tier: str, db:
 def test_required_custom_field_left_blank_is_a_form_error(
     admin: FlaskClient, tier: str, db: Session
 ) -> None:
-    token = _csrf(admin, "/contacts/new")
+    token = csrf_token_of(admin, "/contacts/new")
     answer = admin.post("/contacts/new", data={"csrf_token": token, "last_name": "Yamada"})
     assert answer.status_code == 422
     assert "This field is required." in answer.get_data(as_text=True)
@@ -178,7 +172,7 @@ def test_a_refused_contact_form_keeps_what_was_typed_and_names_the_field(
     admin: FlaskClient, db: Session, make_account: Callable[..., Account]
 ) -> None:
     account = make_account()
-    token = _csrf(admin, "/contacts/new")
+    token = csrf_token_of(admin, "/contacts/new")
     answer = admin.post(
         "/contacts/new",
         data={
@@ -207,12 +201,13 @@ def test_edit_account_form_checks_the_type(
     account = make_account()
     path = f"/accounts/{account.id}/edit"
     answer = admin.post(
-        path, data={"csrf_token": _csrf(admin, path), "name": "Acme", "cf__cf_seats": "lots"}
+        path,
+        data={"csrf_token": csrf_token_of(admin, path), "name": "Acme", "cf__cf_seats": "lots"},
     )
     assert answer.status_code == 422
     assert "Give a number." in answer.get_data(as_text=True)
     saved = admin.post(
-        path, data={"csrf_token": _csrf(admin, path), "name": "Acme", "cf__cf_seats": "40"}
+        path, data={"csrf_token": csrf_token_of(admin, path), "name": "Acme", "cf__cf_seats": "40"}
     )
     assert saved.status_code == 302
     db.expire_all()

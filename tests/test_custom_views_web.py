@@ -14,15 +14,9 @@ from sqlalchemy.orm import Session
 from core.models import Agent, Contact, CustomView
 from core.services import fields, views
 from core.services.base import Unit
+from tests.page_helpers import csrf_token_of
 
 pytest_plugins = ["tests.api_fixtures"]
-
-
-def _csrf(client: FlaskClient, path: str) -> str:
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
-    assert match
-    return match.group(1)
 
 
 def _listed(page: str) -> list[str]:
@@ -77,7 +71,7 @@ def test_list_page_shows_the_all_view_with_its_count(agent_client: FlaskClient, 
 def test_view_form_saves_a_view_with_two_conditions(
     agent_client: FlaskClient, tier: str, db: Session
 ) -> None:
-    token = _csrf(agent_client, "/contacts/views/new")
+    token = csrf_token_of(agent_client, "/contacts/views/new")
     answer = agent_client.post(
         "/contacts/views/new",
         data={
@@ -102,7 +96,7 @@ def test_view_form_saves_a_view_with_two_conditions(
 def test_view_form_errors_name_the_condition(
     agent_client: FlaskClient, tier: str, db: Session
 ) -> None:
-    token = _csrf(agent_client, "/contacts/views/new")
+    token = csrf_token_of(agent_client, "/contacts/views/new")
     answer = agent_client.post(
         "/contacts/views/new",
         data={
@@ -141,7 +135,7 @@ def test_owner_sees_edit_and_delete_for_their_view(
     db.commit()
     page = agent_client.get(f"/contacts?view={view.id}").get_data(as_text=True)
     assert 'id="edit-view"' in page
-    token = _csrf(agent_client, "/contacts")
+    token = csrf_token_of(agent_client, "/contacts")
     agent_client.post(f"/contacts/views/{view.id}/delete", data={"csrf_token": token})
     assert db.scalar(select(CustomView.id)) is None
 

@@ -8,7 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from core.models import Account, Agent, Contact, Department, Product
+from core.models import Account, Agent, Contact, Product
 from core.services import customers as customer_service
 from core.services.base import Unit
 from core.web.i18n import compile_catalogs
@@ -25,16 +25,6 @@ def _compiled_catalogs() -> None:
 
 
 @pytest.fixture
-def manager(make_agent: Callable[..., Agent], department: Department) -> Agent:
-    return make_agent(
-        "manager@example.com",
-        name="Mana Manager",
-        profile="Support Manager",
-        departments=[department],
-    )
-
-
-@pytest.fixture
 def product(db: Session, unit_for: UnitFor) -> Product:
     made = customer_service.create_product(unit_for(None), name="Printer X200", code="PX-200")
     customer_service.create_product(unit_for(None), name="Scanner S1", code="SC-1")
@@ -48,8 +38,10 @@ def contact(make_contact: Callable[..., Contact]) -> Contact:
 
 
 @pytest.fixture
-def manager_client(client: FlaskClient, sign_in_as, manager: Agent) -> tuple[FlaskClient, dict]:
-    return client, sign_in_as(manager)
+def manager_client(
+    client: FlaskClient, sign_in_as, support_manager: Agent
+) -> tuple[FlaskClient, dict]:
+    return client, sign_in_as(support_manager)
 
 
 def _linked(db: Session, unit_for: UnitFor, **record: int) -> list[str]:
@@ -191,9 +183,9 @@ def test_rest_link_of_an_unknown_product_answers_404(manager_client, contact: Co
 
 
 def test_token_with_only_the_read_scope_cannot_link(
-    client: FlaskClient, bearer_for, manager: Agent, product: Product, contact: Contact
+    client: FlaskClient, bearer_for, support_manager: Agent, product: Product, contact: Contact
 ) -> None:
-    reader = bearer_for(manager, [scopes.CONTACTS_READ])
+    reader = bearer_for(support_manager, [scopes.CONTACTS_READ])
     answer = client.put(f"/api/v1/contacts/{contact.id}/products/{product.id}", headers=reader)
     assert answer.status_code == 403
     assert answer.json["scope"] == scopes.CONTACTS_WRITE

@@ -12,21 +12,9 @@ from werkzeug.test import TestResponse
 
 from core.models import Account, Agent, Contact, Ticket
 from core.services import duplicates
+from tests.page_helpers import csrf_token_of, see_committed
 
 MakeContact = Callable[..., Contact]
-
-
-def _csrf(client: FlaskClient) -> str:
-    page = client.get("/tickets").get_data(as_text=True)
-    match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
-    assert match
-    return match.group(1)
-
-
-def _fresh(db: Session) -> None:
-    """End the test session's read snapshot and forget what it loaded: see the request's writes."""
-    db.commit()
-    db.expire_all()
 
 
 @pytest.fixture
@@ -92,7 +80,7 @@ def _merge_choosing_first_name(
     return admin.post(
         "/contacts/merge",
         data={
-            "csrf_token": _csrf(admin),
+            "csrf_token": csrf_token_of(admin, "/tickets"),
             "ids": [survivor.id, other.id],
             "survivor": survivor.id,
             "choice.first_name": first_name_from,
@@ -107,7 +95,7 @@ def test_merging_from_the_form_takes_the_chosen_value_and_opens_the_survivor(
     answer = _merge_choosing_first_name(admin, twins, other.id)
     assert answer.status_code == 302
     assert answer.headers["Location"].endswith(f"/contacts/{survivor.id}")
-    _fresh(db)
+    see_committed(db)
     assert db.get(Contact, survivor.id).first_name == "Hana"
     merged_page = admin.get(f"/contacts/{other.id}").get_data(as_text=True)
     assert f'href="/contacts/{survivor.id}" id="merged-into-link"' in merged_page
@@ -120,7 +108,7 @@ def test_a_bad_choice_shows_the_review_again_with_the_error(
     answer = _merge_choosing_first_name(admin, twins, 999999)
     assert answer.status_code == 422
     assert 'id="merge-errors"' in answer.get_data(as_text=True)
-    _fresh(db)
+    see_committed(db)
     assert db.get(Contact, other.id).merged_into_id is None
 
 
@@ -136,11 +124,12 @@ def test_bulk_delete_asks_first_and_keeps_records_with_tickets(
     confirm = admin.get(f"/contacts/delete?ids={busy_id},{idle_id}").get_data(as_text=True)
     assert 'id="kept-records"' in confirm
     answer = admin.post(
-        "/contacts/delete", data={"csrf_token": _csrf(admin), "ids": [busy_id, idle_id]}
+        "/contacts/delete",
+        data={"csrf_token": csrf_token_of(admin, "/tickets"), "ids": [busy_id, idle_id]},
     )
     assert answer.status_code == 200
     assert "1 record deleted." in answer.get_data(as_text=True)
-    _fresh(db)
+    see_committed(db)
     assert db.get(Contact, idle_id) is None
     assert db.get(Contact, busy_id) is not None
 
@@ -152,7 +141,8 @@ def test_an_agent_without_the_delete_permission_is_refused(
     with client.session_transaction() as session:
         session["agent_id"] = agent.id
     answer = client.post(
-        "/contacts/delete", data={"csrf_token": _csrf(client), "ids": [twins[0].id]}
+        "/contacts/delete",
+        data={"csrf_token": csrf_token_of(client, "/tickets"), "ids": [twins[0].id]},
     )
     assert answer.status_code == 403
 
@@ -161,23 +151,33 @@ def test_the_spam_button_marks_and_unmarks(
     admin: FlaskClient, db: Session, make_account: Callable[..., Account]
 ) -> None:
     account = make_account("Spam Corp")
-    admin.post(f"/accounts/{account.id}/spam", data={"csrf_token": _csrf(admin), "spam": "1"})
-    _fresh(db)
+    admin.post(
+        f"/accounts/{account.id}/spam",
+        data={"csrf_token": csrf_token_of(admin, "/tickets"), "spam": "1"},
+    )
+    see_committed(db)
     assert db.get(Account, account.id).is_spam
     page = admin.get(f"/accounts/{account.id}").get_data(as_text=True)
     assert 'id="spam-badge"' in page
-    admin.post(f"/accounts/{account.id}/spam", data={"csrf_token": _csrf(admin), "spam": "0"})
-    _fresh(db)
+    admin.post(
+        f"/accounts/{account.id}/spam",
+        data={"csrf_token": csrf_token_of(admin, "/tickets"), "spam": "0"},
+    )
+    see_committed(db)
     assert not db.get(Account, account.id).is_spam
 
 
 def test_the_admin_page_saves_the_rules(admin: FlaskClient, db: Session) -> None:
     answer = admin.post(
         "/admin/duplicate-rules",
-        data={"csrf_token": _csrf(admin), "contact": ["name"], "account": ["website"]},
+        data={
+            "csrf_token": csrf_token_of(admin, "/tickets"),
+            "contact": ["name"],
+            "account": ["website"],
+        },
     )
     assert 'id="rules-saved"' in answer.get_data(as_text=True)
-    _fresh(db)
+    see_committed(db)
     assert duplicates.rules_of(db) == {"contact": ["name"], "account": ["website"]}
 
 

@@ -11,7 +11,8 @@ from werkzeug.test import TestResponse
 from core.errors import ValidationFailed
 from core.intake import calls
 from core.models import Activity, Agent, Contact, Department, Ticket
-from tests.intake_helpers import WorkIn, csrf_token_of
+from tests.intake_helpers import WorkIn
+from tests.page_helpers import csrf_token_of
 
 pytest_plugins = ["tests.intake_fixtures", "tests.api_fixtures"]
 

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from core.intake import email_in, spam
 from core.models import Agent, Department, SpamMessage, SpamRule, Ticket
-from tests.intake_helpers import WorkIn, csrf_token_of, raw_email
+from tests.intake_helpers import WorkIn, raw_email
+from tests.page_helpers import csrf_token_of
 
 pytest_plugins = ["tests.intake_fixtures", "tests.api_fixtures"]
 

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from core.host import Host
 from core.intake import spam
 from core.models import Contact, Department, SpamMessage, Ticket
-from tests.intake_helpers import WorkIn, csrf_token_of
+from tests.intake_helpers import WorkIn
+from tests.page_helpers import csrf_token_of
 
 pytest_plugins = ["tests.intake_fixtures"]
 

@@ -14,7 +14,7 @@ from core.models import Agent, Contact, Department
 from core.services import views
 from core.web.i18n import compile_catalogs
 from hostapi import clock
-from tests.test_web_ui import sign_in
+from tests.page_helpers import sign_in
 
 pytestmark = pytest.mark.usefixtures("host")
 

@@ -29,16 +29,6 @@ def _compiled_catalogs() -> None:
 
 
 @pytest.fixture
-def manager(make_agent: Callable[..., Agent], department: Department) -> Agent:
-    return make_agent(
-        "manager@example.com",
-        name="Mana Manager",
-        profile="Support Manager",
-        departments=[department],
-    )
-
-
-@pytest.fixture
 def printer(db: Session, unit_for: UnitFor) -> Product:
     made = product_service.create_product(unit_for(None), name="Printer X200", code="PX-200")
     db.commit()
@@ -176,10 +166,10 @@ def test_manager_of_one_department_manages_products_in_japanese(
     make_agent: Callable[..., Agent],
     department: Department,
 ) -> None:
-    manager = make_agent(
+    support_manager = make_agent(
         "mgr-ja@example.com", profile="Support Manager", departments=[department], locale="ja"
     )
-    headers = sign_in_as(manager)
+    headers = sign_in_as(support_manager)
     page = client.get("/setup/products").get_data(as_text=True)
     assert "新しい商品" in page
     answer = client.post(
@@ -279,9 +269,9 @@ def test_linking_an_inactive_product_on_the_contact_page_is_a_form_error(
 
 
 def test_rest_creates_reads_and_deactivates_a_product(
-    client: FlaskClient, sign_in_as, manager: Agent
+    client: FlaskClient, sign_in_as, support_manager: Agent
 ) -> None:
-    headers = sign_in_as(manager)
+    headers = sign_in_as(support_manager)
     made = client.post("/api/v1/products", json={"name": "Modem M2", "code": "M2"}, headers=headers)
     assert made.status_code == 201, made.json
     product_id = made.json["id"]
@@ -297,10 +287,10 @@ def test_rest_creates_reads_and_deactivates_a_product(
 
 
 def test_rest_pages_the_catalogue_by_name(
-    db: Session, unit_for: UnitFor, client: FlaskClient, sign_in_as, manager: Agent
+    db: Session, unit_for: UnitFor, client: FlaskClient, sign_in_as, support_manager: Agent
 ) -> None:
     _make_products(db, unit_for, 5)
-    sign_in_as(manager)
+    sign_in_as(support_manager)
     first = client.get("/api/v1/products?limit=3").json
     second = client.get(f"/api/v1/products?limit=3&cursor={first['next_cursor']}").json
     assert [p["name"] for p in first["items"] + second["items"]] == [
@@ -309,8 +299,10 @@ def test_rest_pages_the_catalogue_by_name(
     assert second["next_cursor"] is None
 
 
-def test_rest_create_names_the_bad_field(client: FlaskClient, sign_in_as, manager: Agent) -> None:
-    headers = sign_in_as(manager)
+def test_rest_create_names_the_bad_field(
+    client: FlaskClient, sign_in_as, support_manager: Agent
+) -> None:
+    headers = sign_in_as(support_manager)
     answer = client.post("/api/v1/products", json={"name": ""}, headers=headers)
     assert answer.status_code == 422
     assert "name" in answer.json["errors"]["json"]
@@ -330,15 +322,17 @@ def test_rest_create_needs_product_manage(
 
 
 def test_rest_create_needs_the_settings_write_scope(
-    client: FlaskClient, bearer_for, manager: Agent
+    client: FlaskClient, bearer_for, support_manager: Agent
 ) -> None:
-    reader = bearer_for(manager, [scopes.CONTACTS_READ])
+    reader = bearer_for(support_manager, [scopes.CONTACTS_READ])
     answer = client.post("/api/v1/products", json={"name": "Nope"}, headers=reader)
     assert answer.status_code == 403
     assert answer.json["error"] == "insufficient_scope"
 
 
-def test_rest_unknown_product_is_404(client: FlaskClient, sign_in_as, manager: Agent) -> None:
-    headers = sign_in_as(manager)
+def test_rest_unknown_product_is_404(
+    client: FlaskClient, sign_in_as, support_manager: Agent
+) -> None:
+    headers = sign_in_as(support_manager)
     assert client.get("/api/v1/products/999999").status_code == 404
     assert client.patch("/api/v1/products/999999", json={}, headers=headers).status_code == 404

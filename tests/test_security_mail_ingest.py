@@ -17,7 +17,8 @@ from core import tokens
 from core.errors import ValidationFailed
 from core.models import Agent, Contact, Department, PermissionProfile, Thread, Ticket
 from hostapi import scopes
-from tests.intake_helpers import csrf_token_of, raw_email
+from tests.intake_helpers import raw_email
+from tests.page_helpers import csrf_token_of
 
 pytest_plugins = ["tests.api_fixtures"]
 

@@ -20,7 +20,7 @@ from core.services import org
 from core.services.base import Unit
 from core.web import create_app
 from tests.factories import TEST_PASSWORD
-from tests.intake_helpers import csrf_token_of
+from tests.page_helpers import csrf_token_of
 
 pytest_plugins = ["tests.api_fixtures"]
 

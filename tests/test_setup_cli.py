@@ -12,13 +12,9 @@ from sqlalchemy.orm import Session
 
 from core.cli import main
 from core.models import AuditEntry, Department, PermissionProfile, Ticket
+from tests.page_helpers import see_committed
 
 pytestmark = pytest.mark.usefixtures("host")
-
-
-def _fresh(db: Session) -> None:
-    db.rollback()  # see what the command committed
-    db.expire_all()
 
 
 def test_departments_are_listed_with_state_and_open_tickets(
@@ -42,7 +38,7 @@ def test_department_is_added_and_audited_as_the_cli(runner: FlaskCliRunner, db: 
         main, ["departments", "add", "Billing", "--mailbox", "billing@example.com"]
     )
     assert result.exit_code == 0, result.output
-    _fresh(db)
+    see_committed(db)
     billing = db.scalars(select(Department).where(Department.name == "Billing")).one()
     assert billing.mailbox == "billing@example.com"
     entry = db.scalars(select(AuditEntry).where(AuditEntry.entity_type == "department")).one()
@@ -55,7 +51,7 @@ def test_bad_department_is_refused_with_exit_code_2(
     result = runner.invoke(main, ["departments", "add", "support", "--mailbox", "nope"])
     assert result.exit_code == 2
     assert "name:" in result.output and "mailbox:" in result.output
-    _fresh(db)
+    see_committed(db)
     assert db.scalar(select(func.count()).select_from(Department)) == 1
 
 
@@ -74,7 +70,7 @@ def test_deactivation_moves_open_tickets_to_the_named_department(
     result = runner.invoke(main, ["departments", "deactivate", "Support", "--move-to", "Sales"])
     assert result.exit_code == 0, result.output
     assert "1 open tickets moved" in result.output
-    _fresh(db)
+    see_committed(db)
     assert ticket.department.name == "Sales"
     assert not department.is_active
 
@@ -100,7 +96,7 @@ def test_profiles_are_listed_by_name_with_their_kind(runner: FlaskCliRunner) -> 
 def test_profile_is_cloned_by_name(runner: FlaskCliRunner, db: Session) -> None:
     result = runner.invoke(main, ["profiles", "clone", "Agent", "Tier 2"])
     assert result.exit_code == 0, result.output
-    _fresh(db)
+    see_committed(db)
     clone, source = (
         db.scalars(select(PermissionProfile).where(PermissionProfile.name == name)).one()
         for name in ("Tier 2", "Agent")
@@ -121,5 +117,5 @@ def test_bad_clone_exits_2_and_writes_nothing(
     result = runner.invoke(main, arguments)
     assert result.exit_code == 2
     assert message in result.output
-    _fresh(db)
+    see_committed(db)
     assert db.scalar(select(func.count()).select_from(PermissionProfile)) == 4

@@ -22,7 +22,7 @@ from core.models import (
 from core.services import org
 from core.web.ui.setup import PAGE_SIZE
 from hostapi import clock
-from tests.test_web_ui import csrf_token_of, sign_in
+from tests.page_helpers import csrf_token_of, see_committed, sign_in
 
 pytestmark = pytest.mark.usefixtures("host")
 
@@ -36,12 +36,6 @@ def admin(client: FlaskClient, admin_agent: Agent) -> FlaskClient:
 
 def _post(client: FlaskClient, path: str, data: dict[str, object]):  # type: ignore[no-untyped-def]
     return client.post(path, data={**data, "csrf_token": csrf_token_of(client, "/setup")})
-
-
-def _fresh(db: Session) -> None:
-    """Read what the requests committed: end the test session's transaction, forget its rows."""
-    db.rollback()
-    db.expire_all()
 
 
 def _profile(db: Session, name: str) -> PermissionProfile:
@@ -168,7 +162,7 @@ def test_department_is_added_renamed_and_given_a_mailbox(admin: FlaskClient, db:
         admin, "/setup/departments", {"name": "Billing", "description": "", "mailbox": ""}
     )
     assert added.status_code == 302
-    _fresh(db)
+    see_committed(db)
     billing = db.scalars(select(Department).where(Department.name == "Billing")).one()
     edited = _post(
         admin,
@@ -176,7 +170,7 @@ def test_department_is_added_renamed_and_given_a_mailbox(admin: FlaskClient, db:
         {"name": "Billing JP", "description": "請求", "mailbox": "billing@example.com"},
     )
     assert edited.status_code == 302
-    _fresh(db)
+    see_committed(db)
     assert (billing.name, billing.mailbox) == ("Billing JP", "billing@example.com")
 
 
@@ -204,10 +198,10 @@ def test_deactivating_a_department_moves_its_open_tickets_to_the_chosen_one(
     refused = _post(admin, url, {"move_to_department_id": ""})
     assert refused.status_code == 422
     assert _post(admin, url, {"move_to_department_id": str(sales.id)}).status_code == 302
-    _fresh(db)
+    see_committed(db)
     assert ticket.department_id == sales.id and not department.is_active
     assert _post(admin, f"/setup/departments/{department.id}/reactivate", {}).status_code == 302
-    _fresh(db)
+    see_committed(db)
     assert department.is_active
 
 
@@ -239,7 +233,7 @@ def test_profile_is_cloned_then_edited_as_a_matrix(admin: FlaskClient, db: Sessi
     source = _profile(db, "Agent")
     cloned = _post(admin, f"/setup/profiles/{source.id}/clone", {"name": "Tier 2"})
     assert cloned.status_code == 302
-    _fresh(db)
+    see_committed(db)
     clone = _profile(db, "Tier 2")
     assert clone.permission_names == source.permission_names
     editor = admin.get(cloned.headers["Location"]).get_data(as_text=True)
@@ -257,7 +251,7 @@ def test_profile_is_cloned_then_edited_as_a_matrix(admin: FlaskClient, db: Sessi
         },
     )
     assert saved.status_code == 302
-    _fresh(db)
+    see_committed(db)
     clone = _profile(db, "Tier 2")
     assert clone.permission_names == {"ticket.view", "ticket.reply", "contact.export"}
     assert clone.requires_two_factor
@@ -281,7 +275,7 @@ def test_unused_custom_profile_is_deleted(admin: FlaskClient, db: Session) -> No
     unused = _profile(db, "Unused")
     unused_id = unused.id
     assert _post(admin, f"/setup/profiles/{unused_id}/delete", {}).status_code == 302
-    _fresh(db)
+    see_committed(db)
     assert db.get(PermissionProfile, unused_id) is None
 
 
@@ -314,7 +308,7 @@ def test_status_list_pages_and_reorders_with_plain_buttons(admin: FlaskClient, d
     escalated = _status(db, "Escalated")
     moved = _post(admin, f"/setup/statuses/{escalated.id}/move", {"direction": "up"})
     assert moved.status_code == 302
-    _fresh(db)
+    see_committed(db)
     names = [s.name for s in db.scalars(select(TicketStatus).order_by(TicketStatus.position))]
     assert names[:2] == ["Escalated", "Open"]
 
@@ -337,7 +331,7 @@ def test_custom_status_is_added_renamed_and_hidden(
     )
     assert answer.status_code == 302, answer.get_data(as_text=True)
     assert answer.headers["Location"] == "/setup/statuses"
-    _fresh(db)
+    see_committed(db)
     assert (db.get(Ticket, ticket.id).status, db.get(TicketStatus, parked.id).is_active) == (
         "Parked for parts",
         False,

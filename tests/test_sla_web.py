@@ -17,21 +17,10 @@ from core.services import sla
 from core.services.base import Actor, Unit
 from core.web.ui.paging import PAGE_SIZE
 from hostapi import clock
+from tests.page_helpers import csrf_token_of, see_committed
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 TARGETS = {"medium": {"first_response_minutes": 240, "resolution_minutes": 480}}
-
-
-def _csrf(client: FlaskClient) -> str:
-    page = client.get("/tickets").get_data(as_text=True)
-    match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
-    assert match
-    return match.group(1)
-
-
-def _fresh(db: Session) -> None:
-    db.commit()
-    db.expire_all()
 
 
 @pytest.fixture
@@ -74,7 +63,7 @@ def test_a_policy_is_added_from_the_form(
     response = admin.post(
         "/admin/sla/policies/new",
         data={
-            "csrf_token": _csrf(admin),
+            "csrf_token": csrf_token_of(admin, "/tickets"),
             "name": "Standard",
             "department_ids": [str(department.id)],
             "medium_first_response": "4",
@@ -84,7 +73,7 @@ def test_a_policy_is_added_from_the_form(
         },
     )
     assert response.status_code == 302
-    _fresh(db)
+    see_committed(db)
     policy = db.scalars(select(SlaPolicy)).one()
     assert policy.department_ids == [department.id]
     target = policy.target_for("medium")
@@ -97,11 +86,15 @@ def test_a_policy_form_with_one_target_of_a_pair_is_refused(
 ) -> None:
     response = admin.post(
         "/admin/sla/policies/new",
-        data={"csrf_token": _csrf(admin), "name": "Half", "high_first_response": "2"},
+        data={
+            "csrf_token": csrf_token_of(admin, "/tickets"),
+            "name": "Half",
+            "high_first_response": "2",
+        },
     )
     assert response.status_code == 422
     assert "Give both targets, or neither." in response.get_data(as_text=True)
-    _fresh(db)
+    see_committed(db)
     assert db.scalars(select(SlaPolicy)).all() == []
 
 
@@ -117,7 +110,7 @@ def test_a_policy_is_edited_and_deactivated(
         'value="Standard"' in page
         and 'name="medium_first_response" id="medium_first_response" value="4"' in page
     )
-    csrf = _csrf(admin)
+    csrf = csrf_token_of(admin, "/tickets")
     response = admin.post(
         f"/admin/sla/policies/{policy.id}",
         data={
@@ -129,7 +122,7 @@ def test_a_policy_is_edited_and_deactivated(
     )
     assert response.status_code == 302
     admin.post(f"/admin/sla/policies/{policy.id}/active", data={"csrf_token": csrf, "active": "0"})
-    _fresh(db)
+    see_committed(db)
     policy = db.get(SlaPolicy, policy.id)
     assert policy is not None and policy.name == "Gold" and not policy.is_active
     assert policy.department_ids == []
@@ -153,13 +146,13 @@ def test_the_department_list_pages_through_more_departments_than_fit(
 def test_weekly_hours_are_saved_from_the_form(
     admin: FlaskClient, db: Session, department: Department
 ) -> None:
-    data = {"csrf_token": _csrf(admin), "timezone": "Asia/Tokyo"}
+    data = {"csrf_token": csrf_token_of(admin, "/tickets"), "timezone": "Asia/Tokyo"}
     for weekday in range(5):
         data[f"d{weekday}_start0"], data[f"d{weekday}_end0"] = "09:00", "12:00"
         data[f"d{weekday}_start1"], data[f"d{weekday}_end1"] = "13:00", "18:00"
     response = admin.post(f"/admin/sla/business-hours/{department.id}", data=data)
     assert response.status_code == 302
-    _fresh(db)
+    see_committed(db)
     hours = db.get(BusinessHours, department.id)
     assert hours is not None and hours.timezone == "Asia/Tokyo" and not hours.always_open
     assert len(hours.intervals) == 10
@@ -170,7 +163,11 @@ def test_weekly_hours_are_saved_from_the_form(
 def test_a_bad_time_of_day_is_a_field_error(admin: FlaskClient, department: Department) -> None:
     response = admin.post(
         f"/admin/sla/business-hours/{department.id}",
-        data={"csrf_token": _csrf(admin), "d0_start0": "25:00", "d0_end0": "18:00"},
+        data={
+            "csrf_token": csrf_token_of(admin, "/tickets"),
+            "d0_start0": "25:00",
+            "d0_end0": "18:00",
+        },
     )
     assert response.status_code == 422
     assert "Give an opening and a closing time" in response.get_data(as_text=True)
@@ -179,7 +176,7 @@ def test_a_bad_time_of_day_is_a_field_error(admin: FlaskClient, department: Depa
 def test_holidays_are_added_removed_and_paged(
     admin: FlaskClient, db: Session, department: Department
 ) -> None:
-    csrf = _csrf(admin)
+    csrf = csrf_token_of(admin, "/tickets")
     response = admin.post(
         f"/admin/sla/business-hours/{department.id}/holidays",
         data={"csrf_token": csrf, "day": "2026-12-29", "name": "Year-end"},
@@ -190,7 +187,7 @@ def test_holidays_are_added_removed_and_paged(
             f"/admin/sla/business-hours/{department.id}/holidays/national",
             data={"csrf_token": csrf, "country": "JP", "year": str(year)},
         )
-    _fresh(db)
+    see_committed(db)
     holidays = db.scalars(select(Holiday).where(Holiday.department_id == department.id)).all()
     assert len(holidays) > PAGE_SIZE
     first = admin.get(f"/admin/sla/business-hours/{department.id}").get_data(as_text=True)
@@ -204,7 +201,7 @@ def test_holidays_are_added_removed_and_paged(
         f"/admin/sla/business-hours/{department.id}/holidays/{year_end}/delete",
         data={"csrf_token": csrf},
     )
-    _fresh(db)
+    see_committed(db)
     assert db.get(Holiday, year_end) is None
 
 
@@ -216,7 +213,7 @@ def test_a_holiday_of_another_department_is_not_found(
     db.commit()
     response = admin.post(
         f"/admin/sla/business-hours/{department.id}/holidays/{holiday.id}/delete",
-        data={"csrf_token": _csrf(admin)},
+        data={"csrf_token": csrf_token_of(admin, "/tickets")},
     )
     assert response.status_code == 404
 

@@ -26,7 +26,7 @@ from core.services import tickets as ticket_service
 from core.services.base import Actor, Unit
 from core.services.comments import mention_token
 from core.web.i18n import compile_catalogs
-from tests.test_web_ui import csrf_token_of, sign_in
+from tests.page_helpers import csrf_token_of, sign_in
 
 pytestmark = pytest.mark.usefixtures("host")
 

@@ -24,7 +24,7 @@ from hostapi import clock
 from hostapi import scopes as scope_names
 from tests.crawler import MissingTranslations
 from tests.factories import TEST_PASSWORD
-from tests.intake_helpers import csrf_token_of
+from tests.page_helpers import csrf_token_of
 
 pytest_plugins = ["tests.api_fixtures"]
 

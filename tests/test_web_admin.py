@@ -8,7 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from core.models import Agent, Department
-from tests.test_web_ui import sign_in
+from tests.page_helpers import sign_in
 
 pytestmark = pytest.mark.usefixtures("host")
 

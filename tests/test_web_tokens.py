@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from core.models import AccessToken, Agent, Department
-from tests.test_web_ui import csrf_token_of, sign_in
+from tests.page_helpers import csrf_token_of, sign_in
 
 pytestmark = pytest.mark.usefixtures("host")
 

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from core.models import Agent, Department, Ticket
 from core.web.i18n import compile_catalogs
 from tests.factories import TEST_PASSWORD
+from tests.page_helpers import csrf_token_of, sign_in
 
 pytestmark = pytest.mark.usefixtures("host")
 
@@ -19,20 +20,6 @@ pytestmark = pytest.mark.usefixtures("host")
 def _compiled_catalogs() -> None:
     """The Japanese pages need compiled catalogs even when pytest runs without make."""
     compile_catalogs()
-
-
-def csrf_token_of(client: FlaskClient, path: str = "/login") -> str:
-    """The CSRF token a page hands out in its ``<meta name="csrf-token">``."""
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
-    assert match, f"no csrf-token meta on {path}"
-    return match.group(1)
-
-
-def sign_in(client: FlaskClient, email: str, password: str = TEST_PASSWORD):  # type: ignore[no-untyped-def]
-    """Post the login form as a browser would (with the page's CSRF token)."""
-    token = csrf_token_of(client)
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
 
 
 @pytest.fixture
