@@ -13,6 +13,7 @@ import argparse
 import os
 import resource
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,10 +29,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.bootstrap import ensure_baseline
 from core.config import Settings
+from core.demo import DATASET_VERSION, generate
 from core.host import Host
+from core.importer import run_import
 from core.importer.bulk import sqlite_time
 from core.migrate import upgrade_core
-from core.models import Agent, Contact, PermissionProfile
+from core.models import Agent, Contact, PermissionProfile, Thread, Ticket
 from core.services import fields
 from core.services.base import Actor, Unit
 
@@ -138,6 +141,77 @@ def copy_rows(
                 cursor.executemany(statement, batch)
                 batch.clear()
         cursor.executemany(statement, batch)
+
+
+#: The name of a ticket-history bench copy: built by the demo generator at this version, so a
+#: change to what it generates is a new copy, and benchmarks over the same history share one.
+TICKET_HISTORY = f"history-v{DATASET_VERSION}"
+#: Customers whose tickets the ticket benchmarks read: one with many tickets, one with few.
+BUSY_CONTACT_EMAIL = "busy@bench.example"
+QUIET_CONTACT_EMAIL = "quiet@bench.example"
+BUSY_CONTACT_TICKETS = 10_000
+QUIET_CONTACT_TICKETS = 10
+
+
+def ticket_history_scale(host: Host) -> int | None:
+    """``built_scale`` of a ticket-history bench copy: its tickets, once fully built."""
+    try:
+        with host.sessions() as session:
+            if (
+                session.scalar(select(Contact.id).where(Contact.email == QUIET_CONTACT_EMAIL))
+                is None
+            ):
+                return None
+            return session.scalar(select(func.count()).select_from(Ticket))
+    except SQLAlchemyError:
+        return None
+
+
+def build_ticket_history(host: Host, count: int) -> None:
+    """``count`` tickets of the demo generator's history (a tenth as many contacts), imported
+    through the history import's bulk path; then one contact is given
+    :data:`BUSY_CONTACT_TICKETS` of them and another :data:`QUIET_CONTACT_TICKETS`."""
+    with tempfile.TemporaryDirectory(prefix="deskhost-bench-") as folder:
+        data = Path(folder) / "history.jsonl"
+        with data.open("wb") as handle:
+            for line in generate(count, seed=7, contacts=max(10, count // 10)):
+                handle.write(line)
+        run_import(host, data)
+    with host.transaction() as session:
+        for email, tickets in (
+            (BUSY_CONTACT_EMAIL, min(BUSY_CONTACT_TICKETS, count // 2)),
+            (QUIET_CONTACT_EMAIL, QUIET_CONTACT_TICKETS),
+        ):
+            _give_tickets(session, email, tickets)
+
+
+def _give_tickets(session: Any, email: str, tickets: int) -> None:
+    """Make a new contact ``email`` (of no account) the customer of ``tickets`` tickets no bench
+    contact has yet, their customer messages included."""
+    since = datetime(2020, 1, 1, tzinfo=UTC)
+    contact = Contact(
+        first_name="Bench", last_name=email, email=email, created_at=since, updated_at=since
+    )
+    session.add(contact)
+    session.flush()
+    taken = select(Contact.id).where(Contact.email.like("%@bench.example"))
+    chosen = (
+        select(Ticket.id)
+        .where(Ticket.contact_id.not_in(taken))
+        .order_by(Ticket.id)
+        .limit(tickets)
+        .scalar_subquery()
+    )
+    session.execute(
+        Thread.__table__.update()
+        .where(Thread.ticket_id.in_(chosen), Thread.author_contact_id.isnot(None))
+        .values(author_contact_id=contact.id)
+    )
+    session.execute(
+        Ticket.__table__.update()
+        .where(Ticket.id.in_(chosen))
+        .values(contact_id=contact.id, account_id=None)
+    )
 
 
 def _build(benchmark: Benchmark, host: Host, count: int) -> float:
