@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 
 from core.host import Host
 from core.models import Agent, Contact, Department, Installation, Organisation, Ticket
+from core.services import org as org_services
+from core.web import i18n as web_i18n
 from hostapi import Context, i18n
 from hostapi.testing import catalog_problems
 from tests.factories import TEST_PASSWORD, install_for
@@ -196,6 +198,15 @@ def test_a_language_without_a_catalog_gives_the_source_text(probe: Callable[...,
 
 def test_n_underscore_marks_without_translating() -> None:
     assert i18n.N_("On hold") == "On hold"
+
+
+def test_an_extension_is_found_by_its_id_through_its_entry_point() -> None:
+    assert i18n.package_of("ticket_history") == "plugins.ticket_history"
+    assert i18n.package_of("no_such_extension") is None
+
+
+def test_extensions_are_offered_exactly_the_languages_the_pages_are_in() -> None:
+    assert set(i18n.LANGUAGES) == set(org_services.LOCALES) == set(web_i18n.LANGUAGES)
 
 
 # ------------------------------------------------------------------------------ the context
