@@ -741,7 +741,8 @@ def catalog_problems(
     (``_``, ``gettext``, ``ngettext``, ``pgettext``, ``npgettext``, ``N_``), through
     ``mapping_file`` (a ``babel.cfg``) or :data:`DEFAULT_CATALOG_MAPPING`. Reported: a missing
     catalog (a package with nothing to translate needs none); an extracted message the catalog
-    lacks; a catalog entry no longer in the sources; a translation whose placeholders differ
+    lacks; a catalog entry no longer in the sources, or with plural forms where the sources have
+    none or the other way round; a translation whose placeholders differ
     from its message's (python-format) or with the wrong number of plural forms; and, except
     in ``source_language`` (whose empty entries show the message itself), an untranslated or
     fuzzy entry.
@@ -752,22 +753,26 @@ def catalog_problems(
 
     from hostapi import i18n
 
-    package = plugin if isinstance(plugin, str) else plugin.__name__
-    plugin_id = str(_manifest_beside(importlib.import_module(package))["id"])
+    module = importlib.import_module(plugin) if isinstance(plugin, str) else plugin
+    package = module.__name__ if hasattr(module, "__path__") else module.__package__
+    if not package:
+        raise TypeError(f"{module.__name__} is in no package to keep catalogs in")
+    plugin_id = str(_manifest_beside(module)["id"])
     if mapping_file is None:
         method_map, options_map = DEFAULT_CATALOG_MAPPING, {}
     else:
         with open(mapping_file, encoding="utf-8") as config:
             method_map, options_map = parse_mapping_cfg(config)
-    extracted: dict[tuple[str, str | None], str | tuple[str, ...]] = {}
+    # Each message by (msgid, context), with whether it has a plural form.
+    extracted: dict[tuple[str, str | None], bool] = {}
     for _file, _line, message, _comments, msgctxt in extract_from_dir(
         str(importlib.resources.files(package)),
         method_map,
         options_map,
         keywords=DEFAULT_KEYWORDS,
     ):
-        singular = message if isinstance(message, str) else message[0]
-        extracted[(singular, msgctxt)] = message
+        plural = not isinstance(message, str)
+        extracted[(message[0] if plural else message, msgctxt)] = plural
     path = i18n.catalog_path(package, plugin_id, language)
     if not path.is_file():
         return [f"no catalog for {language!r}: {path}"] if extracted else []
@@ -786,6 +791,8 @@ def catalog_problems(
         if (singular, entry.context) not in extracted:
             problems.append(f"no longer in the sources: {name}")
             continue
+        if extracted[(singular, entry.context)] != entry.pluralizable:
+            problems.append(f"plural forms differ from the sources': {name}")
         strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
         if language != source_language and not all(s.strip() for s in strings):
             problems.append(f"not translated: {name}")

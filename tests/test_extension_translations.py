@@ -159,6 +159,14 @@ def test_a_translation_with_other_placeholders_is_reported(probe: Callable[..., 
     assert "nom" in problems[0]
 
 
+def test_a_singular_entry_for_a_plural_message_is_reported(probe: Callable[..., str]) -> None:
+    source = (
+        'def days(context, n):\n    return context.ngettext("%(num)s day", "%(num)s days", n)\n'
+    )
+    name = probe(ja={"%(num)s day": "%(num)s日"}, source=source)
+    assert catalog_problems(name, "ja") == ["plural forms differ from the sources': '%(num)s day'"]
+
+
 def test_an_entry_no_longer_in_the_sources_is_reported(probe: Callable[..., str]) -> None:
     name = probe(ja={**_COMPLETE, "Farewell": "ごきげんよう"})
     assert catalog_problems(name, "ja") == ["no longer in the sources: 'Farewell'"]
