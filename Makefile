@@ -19,8 +19,16 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The host's catalogs, then each bundled extension's own (plugins/<id>/translations, gettext
+# domain <id>). The .mo files are build output, not kept in git.
 translations: $(STAMP)
 	$(BIN)/pybabel -q compile --use-fuzzy -d $(TRANSLATIONS) -D messages
+	@set -e; for catalogs in plugins/*/translations; do \
+	  [ -d "$$catalogs" ] || continue; \
+	  domain=$$(basename "$$(dirname "$$catalogs")"); \
+	  echo "$(BIN)/pybabel -q compile --use-fuzzy -d $$catalogs -D $$domain"; \
+	  $(BIN)/pybabel -q compile --use-fuzzy -d "$$catalogs" -D "$$domain"; \
+	done
 
 run: translations
 	$(BIN)/deskhost migrate

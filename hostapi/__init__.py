@@ -1,4 +1,4 @@
-"""deskhost's host API, version 1.1: the only module an extension imports from the host.
+"""deskhost's host API, version 1.2: the only module an extension imports from the host.
 
 Everything in ``__all__`` is stable. Deprecation policy: a name is removed only in a new major
 version, after at least one minor release in which using it emits ``DeprecationWarning`` and
@@ -8,7 +8,7 @@ existing implementations may ignore (pluggy passes only the arguments they name)
 
 from __future__ import annotations
 
-from hostapi import events, scopes
+from hostapi import events, i18n, scopes
 from hostapi._markers import hookimpl, hookspec
 from hostapi.clock import now
 from hostapi.context import Context, NotFound, ScopeError
@@ -33,7 +33,7 @@ from hostapi.types import (
 )
 
 #: The version of this API; manifests state the range they need (``hostapi: ">=1.0,<2"``).
-__version__ = "1.1"
+__version__ = "1.2"
 HOSTAPI_VERSION = __version__
 
 __all__ = [
@@ -61,6 +61,7 @@ __all__ = [
     "events",
     "hookimpl",
     "hookspec",
+    "i18n",
     "now",
     "scopes",
 ]

@@ -13,10 +13,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from gettext import NullTranslations
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from hostapi import i18n
 from hostapi.types import (
     AccountRecord,
     AgentRecord,
@@ -84,6 +86,69 @@ class Context(abc.ABC):
     @abc.abstractmethod
     def now(self) -> datetime:
         """The current time from the host's clock (aware, UTC)."""
+
+    # ---------------------------------------------------------------- language (1.2)
+
+    @property
+    def language(self) -> str:
+        """The language to write in, one of :data:`hostapi.i18n.LANGUAGES`: the viewing agent's
+        page language, else (and in jobs and event hooks) the organisation's default.
+
+        .. versionadded:: 1.2
+        """
+        # The host's context knows the organisation's default; this fallback knows the agent.
+        agent = self.agent
+        locale = agent.locale if agent is not None else None
+        return locale if locale in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE
+
+    @property
+    def translations(self) -> NullTranslations:
+        """The extension's own catalog (gettext domain: its plugin id) for :attr:`language`;
+        it gives the source text for messages it lacks, and for every message when the
+        extension ships no catalog for that language.
+
+        .. versionadded:: 1.2
+        """
+        package = i18n.package_of(self.plugin_id)
+        if package is None:
+            return NullTranslations()
+        return i18n.load_translations(package, self.plugin_id, self.language)
+
+    def gettext(self, message: str, **variables: Any) -> str:
+        """``message`` translated into :attr:`language` by the extension's catalog, with its
+        ``%(name)s`` placeholders filled from ``variables`` (when any are given).
+
+        .. versionadded:: 1.2
+        """
+        text = self.translations.gettext(message)
+        return text % variables if variables else text
+
+    def ngettext(self, singular: str, plural: str, num: int, **variables: Any) -> str:
+        """The singular or plural form for ``num``, translated; ``%(num)s`` is ``num``.
+
+        .. versionadded:: 1.2
+        """
+        variables.setdefault("num", num)
+        return self.translations.ngettext(singular, plural, num) % variables
+
+    def pgettext(self, msgctxt: str, message: str, **variables: Any) -> str:
+        """``message`` translated in the message context ``msgctxt`` (the same English word
+        meaning two things), placeholders filled as by :meth:`gettext`.
+
+        .. versionadded:: 1.2
+        """
+        text = self.translations.pgettext(msgctxt, message)
+        return text % variables if variables else text
+
+    def npgettext(
+        self, msgctxt: str, singular: str, plural: str, num: int, **variables: Any
+    ) -> str:
+        """:meth:`ngettext` in the message context ``msgctxt``.
+
+        .. versionadded:: 1.2
+        """
+        variables.setdefault("num", num)
+        return self.translations.npgettext(msgctxt, singular, plural, num) % variables
 
     # ---------------------------------------------------------------- the extension's own data
 

@@ -46,9 +46,11 @@ if TYPE_CHECKING:
     from hostapi.types import TicketRecord
 
 __all__ = [
+    "DEFAULT_CATALOG_MAPPING",
     "TEST_START",
     "AgentClient",
     "InstalledExtension",
+    "catalog_problems",
     "deskhost_agent_client",
     "deskhost_app",
     "deskhost_clock",
@@ -713,6 +715,99 @@ def deskhost_run_jobs(_deskhost_state: _TestState) -> Callable[[], int]:
         return finished() - before
 
     return run
+
+
+# ------------------------------------------------------------------------------ translations
+
+#: What :func:`catalog_problems` extracts when given no mapping file: every Python module and
+#: every HTML (Jinja) template under the extension's package. The same as a ``babel.cfg`` of
+#: ``[python: **.py]`` and ``[jinja2: **.html]``.
+DEFAULT_CATALOG_MAPPING: list[tuple[str, str]] = [("**.py", "python"), ("**.html", "jinja2")]
+
+
+def catalog_problems(
+    plugin: ModuleType | str,
+    language: str,
+    *,
+    source_language: str = "en",
+    mapping_file: str | Path | None = None,
+) -> list[str]:
+    """What is wrong with an extension's catalog for ``language``, one line each; ``[]`` when
+    nothing is (``assert catalog_problems(my_extension, "ja") == []``).
+
+    ``plugin`` is the extension's package (module) or its name; the catalog is
+    ``<package>/translations/<language>/LC_MESSAGES/<plugin id>.po`` (``hostapi.i18n``). The
+    messages are those ``pybabel extract`` finds in the package with gettext's usual keywords
+    (``_``, ``gettext``, ``ngettext``, ``pgettext``, ``npgettext``, ``N_``), through
+    ``mapping_file`` (a ``babel.cfg``) or :data:`DEFAULT_CATALOG_MAPPING`. Reported: a missing
+    catalog (a package with nothing to translate needs none); an extracted message the catalog
+    lacks; a catalog entry no longer in the sources, or with plural forms where the sources have
+    none or the other way round; a translation whose placeholders differ
+    from its message's (python-format) or with the wrong number of plural forms; and, except
+    in ``source_language`` (whose empty entries show the message itself), an untranslated or
+    fuzzy entry.
+    """
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
+    from babel.messages.pofile import read_po
+
+    from hostapi import i18n
+
+    module = importlib.import_module(plugin) if isinstance(plugin, str) else plugin
+    package = module.__name__ if hasattr(module, "__path__") else module.__package__
+    if not package:
+        raise TypeError(f"{module.__name__} is in no package to keep catalogs in")
+    plugin_id = str(_manifest_beside(module)["id"])
+    if mapping_file is None:
+        method_map, options_map = DEFAULT_CATALOG_MAPPING, {}
+    else:
+        with open(mapping_file, encoding="utf-8") as config:
+            method_map, options_map = parse_mapping_cfg(config)
+    # Each message by (msgid, context), with whether it has a plural form.
+    extracted: dict[tuple[str, str | None], bool] = {}
+    for _file, _line, message, _comments, msgctxt in extract_from_dir(
+        str(importlib.resources.files(package)),
+        method_map,
+        options_map,
+        keywords=DEFAULT_KEYWORDS,
+    ):
+        plural = not isinstance(message, str)
+        extracted[(message[0] if plural else message, msgctxt)] = plural
+    path = i18n.catalog_path(package, plugin_id, language)
+    if not path.is_file():
+        return [f"no catalog for {language!r}: {path}"] if extracted else []
+    with path.open("rb") as po_file:
+        catalog = read_po(po_file, locale=language, domain=plugin_id)
+    problems = [
+        f"not in the catalog: {_named(msgid, msgctxt)}"
+        for msgid, msgctxt in sorted(extracted, key=_sort_key)
+        if catalog.get(msgid, context=msgctxt) is None
+    ]
+    for entry in catalog:
+        if not entry.id:
+            continue
+        singular = entry.id if isinstance(entry.id, str) else entry.id[0]
+        name = _named(singular, entry.context)
+        if (singular, entry.context) not in extracted:
+            problems.append(f"no longer in the sources: {name}")
+            continue
+        if extracted[(singular, entry.context)] != entry.pluralizable:
+            problems.append(f"plural forms differ from the sources': {name}")
+        strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        if language != source_language and not all(s.strip() for s in strings):
+            problems.append(f"not translated: {name}")
+        if language != source_language and entry.fuzzy:
+            problems.append(f"fuzzy: {name}")
+        problems.extend(f"{name}: {error}" for error in entry.check(catalog))
+    return problems
+
+
+def _named(msgid: str, msgctxt: str | None) -> str:
+    return repr(msgid) if msgctxt is None else f"{msgid!r} (context {msgctxt!r})"
+
+
+def _sort_key(message: tuple[str, str | None]) -> tuple[str, str]:
+    return (message[0], message[1] or "")
 
 
 # ------------------------------------------------------------------------------ processes

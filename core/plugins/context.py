@@ -18,6 +18,7 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from gettext import NullTranslations
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,7 @@ from core.models import (
 from core.models.extensions import OutboxKind
 from core.plugins import records
 from core.services.base import Actor, Unit
+from core.services.org import LOCALES
 from hostapi import (
     AccountRecord,
     AgentRecord,
@@ -59,6 +61,7 @@ from hostapi import (
     TicketQuery,
     TicketRecord,
     clock,
+    i18n,
 )
 from hostapi import scopes as scope
 
@@ -101,6 +104,7 @@ class HostContext(Context):
         self._organisation: Organisation | None = None
         self._department_ids: frozenset[int] | None = None
         self._denied_scopes: set[str] = set()
+        self._translations: NullTranslations | None = None
 
     @classmethod
     def for_installation(
@@ -181,6 +185,36 @@ class HostContext(Context):
     def now(self) -> datetime:
         """The host clock's current time."""
         return clock.now()
+
+    # ---------------------------------------------------------------- language
+
+    @property
+    def language(self) -> str:
+        """The viewing agent's own language, else the organisation's default: the order the
+        pages follow for a signed-in agent (the organisation always has a default)."""
+        agent_locale = self._agent.locale if self._agent is not None else None
+        choices = (agent_locale, self._org().default_locale)
+        return next((c for c in choices if c in LOCALES), i18n.DEFAULT_LANGUAGE)
+
+    @property
+    def translations(self) -> NullTranslations:
+        """The extension's catalog for :attr:`language`, loaded once per context."""
+        if self._translations is None:
+            package = self._package()
+            self._translations = (
+                NullTranslations()
+                if package is None
+                else i18n.load_translations(package, self._plugin_id, self.language)
+            )
+        return self._translations
+
+    def _package(self) -> str | None:
+        """The package of the extension's loaded module (where its catalogs are)."""
+        loaded = self._host.plugins.loaded.get(self._plugin_id)
+        module = getattr(loaded, "module", None)
+        if hasattr(module, "__path__"):
+            return str(module.__name__)  # type: ignore[union-attr]
+        return getattr(module, "__package__", None) or i18n.package_of(self._plugin_id)
 
     # ---------------------------------------------------------------- the extension's own data
 

@@ -6,7 +6,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from hostapi import Context, PanelTarget, ScopeError
-from plugins.customer_insights import charts, i18n
+from hostapi.i18n import template_functions
+from plugins.customer_insights import charts
 from plugins.customer_insights.metrics import contact_ticket_counts
 
 # The host's palette for open and closed tickets, so the donut matches the ticket badges.
@@ -27,28 +28,32 @@ def render_insights_panel(context: Context, target: PanelTarget) -> str:
     """
     if target.kind != "ticket":
         raise ValueError(f"the Customer Insights panel has no {target.kind!r} view")
-    words = i18n.texts(context)
+    _ = context.gettext
     try:
         ticket = context.get_ticket(target.id)
         if ticket is None:
-            return _message(words["ticket_hidden"])
+            return _message(_("This ticket is outside the departments this extension shows you."))
         if ticket.contact_id is None:
-            return _message(words["no_customer"])
+            return _message(_("This ticket has no customer."))
         counts = contact_ticket_counts(context, ticket.contact_id)
     except ScopeError:
-        return _message(words["not_authorized"])
-    chart_label = words["chart"].format(open=counts.open, closed=counts.closed)
+        return _message(_("This extension is not authorized to read tickets."))
+    chart_label = _(
+        "Open tickets: %(open)s, closed tickets: %(closed)s",
+        open=counts.open,
+        closed=counts.closed,
+    )
     chart = charts.donut(
         [(counts.open, OPEN_COLOUR), (counts.closed, CLOSED_COLOUR)], label=chart_label
     )
     return _templates.get_template("insights_panel.html").render(
-        words=words,
         counts=counts,
         chart=chart,
         contact_id=ticket.contact_id,
         open_colour=OPEN_COLOUR,
         closed_colour=CLOSED_COLOUR,
-        lang=i18n.language(context),
+        lang=context.language,
+        **template_functions(context),
     )
 
 
