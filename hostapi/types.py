@@ -198,10 +198,19 @@ class ContactRecord:
     tags: tuple[str, ...]
     identities: tuple[tuple[str, str], ...]  # (channel, external id)
     created_at: datetime
+    #: How the name is ordered: "auto" (by its script and the reader's language), or fixed as
+    #: "family_first" / "given_first" for this contact. (1.2)
+    name_order: str = "auto"
+    #: The name as the host shows it to the context's reader: a name in Japanese or Chinese
+    #: script (or hangul) family name first in every language; a Latin-script one family name
+    #: first for a Japanese reader and given name first for an English one; ``name_order``
+    #: overrides both. Show this, not :attr:`name`. Empty only on records built by hand. (1.2)
+    display_name: str = ""
 
     @property
     def name(self) -> str:
-        """First and last name."""
+        """First and last name, given name first whatever the script (as in 1.0): for showing
+        the name, use :attr:`display_name`."""
         return f"{self.first_name} {self.last_name}".strip()
 
 

@@ -139,3 +139,36 @@ def test_create_ticket_goes_through_the_service_as_the_extension(
     assert db.get(Ticket, record.id).subject == "From chat"
     labels = set(db.scalars(select(AuditEntry.actor_label)))
     assert "extension:worker" in labels
+
+
+@pytest.mark.parametrize(
+    ("given", "family", "order", "locale", "shown"),
+    [
+        ("花子", "山田", "auto", "en", "山田 花子"),
+        ("花子", "山田", "auto", "ja", "山田 花子"),
+        ("Hanako", "Yamada", "auto", "en", "Hanako Yamada"),
+        ("Hanako", "Yamada", "auto", "ja", "Yamada Hanako"),
+        ("Hanako", "Yamada", "given_first", "ja", "Hanako Yamada"),
+    ],
+)
+def test_a_contact_carries_its_name_as_the_context_s_reader_sees_it(
+    deskhost_installation: Callable[..., InstalledExtension],
+    make_agent: Callable[..., Any],
+    make_contact: Callable[..., Any],
+    db: Session,
+    given: str,
+    family: str,
+    order: str,
+    locale: str,
+    shown: str,
+) -> None:
+    installed = deskhost_installation(Worker(), departments=["Support"], manifest=_manifest())
+    support = db.scalar(select(Department).where(Department.name == "Support"))
+    reader = make_agent("reader@example.com", departments=[support], locale=locale)
+    contact = make_contact(family, first_name=given)
+    contact.name_order = order
+    db.commit()
+    record = installed.context(reader.id).get_contact(contact.id)
+    assert record is not None
+    assert (record.display_name, record.name_order) == (shown, order)
+    assert record.name == f"{given} {family}"  # 1.0's given-first name is unchanged

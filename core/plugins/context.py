@@ -456,7 +456,7 @@ class HostContext(Context):
         """A contact (organisation-wide), or ``None``."""
         self._need(scope.CONTACTS_READ)
         contact = self._session.get(Contact, contact_id)
-        return None if contact is None else records.contact_record(contact)
+        return None if contact is None else records.contact_record(contact, self.language)
 
     def find_contact(
         self,
@@ -468,7 +468,7 @@ class HostContext(Context):
         """The live contact with that channel identity, else with that email."""
         self._need(scope.CONTACTS_READ)
         contact = self._find_contact(email=email, channel=channel, external_id=external_id)
-        return None if contact is None else records.contact_record(contact)
+        return None if contact is None else records.contact_record(contact, self.language)
 
     def create_contact(
         self,
@@ -490,7 +490,7 @@ class HostContext(Context):
         for channel, external_id in identities:
             customers.add_identity(unit, contact, channel=channel, external_id=external_id)
         self._session.refresh(contact)
-        return records.contact_record(contact)
+        return records.contact_record(contact, self.language)
 
     def find_or_create_contact(
         self,
@@ -506,7 +506,7 @@ class HostContext(Context):
         self._need(scope.CONTACTS_WRITE)
         found = self._find_contact(email=email, channel=channel, external_id=external_id)
         if found is not None:
-            return records.contact_record(found), False
+            return records.contact_record(found, self.language), False
         identities = [(channel, external_id)] if channel and external_id else []
         created = self.create_contact(
             last_name=last_name, first_name=first_name, email=email, identities=identities

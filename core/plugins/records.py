@@ -14,6 +14,7 @@ from core.models import (
     Thread,
     Ticket,
 )
+from core.names import display_name
 from hostapi import (
     AccountRecord,
     AgentRecord,
@@ -54,13 +55,17 @@ def rating_record(rating: HappinessRating) -> RatingRecord:
     return _record(RatingRecord, rating)
 
 
-def contact_record(contact: Contact) -> ContactRecord:
-    """A contact with its tags and channel identities."""
+def contact_record(contact: Contact, language: str) -> ContactRecord:
+    """A contact with its tags and channel identities, its name as shown to a ``language``
+    reader."""
     return _record(
         ContactRecord,
         contact,
         tags=tuple(sorted(tag.name for tag in contact.tags)),
         identities=tuple(sorted((i.channel, i.external_id) for i in contact.identities)),
+        display_name=display_name(
+            contact.first_name, contact.last_name, language, contact.name_order
+        ),
     )
 
 
