@@ -8,7 +8,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from core.errors import ValidationFailed
+from core.errors import Message, ValidationFailed
 from core.models import Account, Agent, Contact, CustomField, FieldType, Product
 from core.services import customers as customer_service
 from core.services import fields as field_service
@@ -169,7 +169,10 @@ def _custom_form_values(entity: str) -> tuple[dict[str, Any], dict[str, list[str
         try:
             values[field.key] = field_service.parse_custom_value(field, request.form.get(name, ""))
         except ValueError as error:
-            errors[f"custom_fields.{field.key}"] = [str(error)]
+            # The message itself: a Message keeps its msgid, so the form shows it translated.
+            errors[f"custom_fields.{field.key}"] = [
+                error.args[0] if error.args and isinstance(error.args[0], str) else str(error)
+            ]
     return values, errors
 
 
@@ -178,7 +181,7 @@ def _optional_id(name: str) -> int | None:
     if not raw:
         return None
     if not raw.isdigit():
-        raise ValidationFailed({name: ["Choose from the list."]})
+        raise ValidationFailed({name: [Message("Choose from the list.")]})
     return int(raw)
 
 
