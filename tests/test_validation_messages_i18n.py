@@ -8,14 +8,24 @@ with ``message_text``; a new English literal in a refusal fails here, with where
 from __future__ import annotations
 
 import ast
+import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from html import unescape
 from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.host import Host
+from core.models import Agent, Department, PermissionProfile
+from core.web.i18n import compile_catalogs
+from tests.test_web_ui import csrf_token_of, sign_in
 
 #: A named value in a message, as ``%`` fills it in: ``%(count)d``, ``%(name)r``.
 _PLACEHOLDER = re.compile(r"%\([a-z_]+\)[-#0 +]*\d*[a-z]")
@@ -285,3 +295,99 @@ def test_japanese_messages_fill_in_the_same_values(repo_root: Path) -> None:
         and sorted(_PLACEHOLDER.findall(msgid)) != sorted(_PLACEHOLDER.findall(entry.string))
     )
     assert mismatched == []
+
+
+# ---------------------------------------------------------------- pages in the reader's language
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _compiled_catalogs() -> None:
+    compile_catalogs()
+
+
+@pytest.fixture
+def japanese_admin(
+    host: Host, make_agent: Callable[..., Agent], department: Department, client: FlaskClient
+) -> FlaskClient:
+    """The test client signed in as an administrator who reads Japanese."""
+    agent = make_agent(
+        "kanri@example.com", profile="Administrator", locale="ja", departments=[department]
+    )
+    assert sign_in(client, agent.email).status_code == 302
+    return client
+
+
+def _post(client: FlaskClient, path: str, **data: object) -> tuple[int, str]:
+    answer = client.post(path, data={**data, "csrf_token": csrf_token_of(client, "/tickets")})
+    return answer.status_code, unescape(answer.get_data(as_text=True))
+
+
+def test_an_agent_form_with_a_bad_email_says_so_in_japanese(
+    japanese_admin: FlaskClient, db: Session, department: Department
+) -> None:
+    profile_id = db.scalars(
+        select(PermissionProfile.id).where(PermissionProfile.name == "Agent")
+    ).one()
+    status, page = _post(
+        japanese_admin,
+        "/admin/agents/new",
+        name="Hanako Yamada",
+        email="nope",
+        locale="ja",
+        profile_id=profile_id,
+        department_ids=[department.id],
+    )
+    assert status == 422
+    assert "メールアドレスの形式が正しくありません。" in page
+    assert "Not a valid email address." not in page
+
+
+def test_a_status_without_a_name_says_so_in_japanese(japanese_admin: FlaskClient) -> None:
+    status, page = _post(japanese_admin, "/setup/statuses", name="", status_type="open")
+    assert status == 422
+    assert "この項目は必須です。" in page
+    assert "This field is required." not in page
+
+
+def test_a_bulk_change_without_tickets_says_so_in_japanese(japanese_admin: FlaskClient) -> None:
+    status, page = _post(japanese_admin, "/tickets/bulk", action="close")
+    assert status == 422
+    assert "問い合わせを 1 件以上選択してください。" in page
+    assert "Choose at least one ticket." not in page
+
+
+def test_a_message_with_values_is_translated_with_its_values(
+    japanese_admin: FlaskClient,
+) -> None:
+    """The import refuses a header naming a column twice: the name is filled into Japanese."""
+    answer = japanese_admin.post(
+        "/contacts/import",
+        data={
+            "csrf_token": csrf_token_of(japanese_admin, "/contacts/import"),
+            "file": (io.BytesIO(b"Email,Email\na@example.com,b@example.com\n"), "people.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    page = unescape(answer.get_data(as_text=True))
+    assert answer.status_code == 422
+    assert "見出しに列 'Email' が 2 回あります。" in page
+    assert "twice" not in page
+
+
+def test_the_invalid_input_page_shows_its_messages_in_japanese(
+    japanese_admin: FlaskClient,
+) -> None:
+    status, page = _post(japanese_admin, "/settings/language", locale="xx")
+    assert status == 422
+    assert "次のいずれかを選んでください：en, ja。" in page
+    assert "Choose one of" not in page
+
+
+def test_the_same_refusal_stays_english_on_an_english_page(
+    client: FlaskClient, make_agent: Callable[..., Agent], department: Department
+) -> None:
+    agent = make_agent("admin@example.com", profile="Administrator", departments=[department])
+    assert sign_in(client, agent.email).status_code == 302
+    status, page = _post(client, "/settings/language", locale="xx")
+    assert status == 422
+    assert "Choose one of: en, ja." in page
