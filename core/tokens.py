@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import permissions
-from core.errors import NotFound, ValidationFailed
+from core.errors import Message, NotFound, ValidationFailed
 from core.models import AccessToken, Agent, AuditEntry, Installation, OAuthClient
 from core.services.base import clean_text, gather, require_aware
 from hostapi import clock, scopes
@@ -90,24 +90,32 @@ def validate_scopes(
     """
     names = sorted({name.strip() for name in requested if name and name.strip()})
     if not names:
-        raise ValidationFailed({field: ["Choose at least one scope."]})
+        raise ValidationFailed({field: [Message("Choose at least one scope.")]})
     unknown = [name for name in names if name not in scopes.ALL and name not in HOST_ONLY_SCOPES]
     if unknown:
-        raise ValidationFailed({field: [f"Unknown scope: {', '.join(unknown)}."]})
+        raise ValidationFailed(
+            {field: [Message("Unknown scope: %(scopes)s.", scopes=", ".join(unknown))]}
+        )
     if MAIL_INGEST_SCOPE in names:
         if agent is None or not agent.is_admin:
             raise ValidationFailed(
-                {field: ["Only administrators can create the mail server's credential."]}
+                {field: [Message("Only administrators can create the mail server's credential.")]}
             )
         if len(names) > 1:
             raise ValidationFailed(
-                {field: ["The mail server's credential cannot carry other scopes."]}
+                {field: [Message("The mail server's credential cannot carry other scopes.")]}
             )
     if SETTINGS_WRITE_SCOPE in names and (
         agent is None or not may_hold_scope(agent, SETTINGS_WRITE_SCOPE)
     ):
         raise ValidationFailed(
-            {field: ["Only agents who manage the setup or agents can change settings by token."]}
+            {
+                field: [
+                    Message(
+                        "Only agents who manage the setup or agents can change settings by token."
+                    )
+                ]
+            }
         )
     return " ".join(names)
 
@@ -197,7 +205,7 @@ def find_oauth_token(session: Session, plaintext: str, *, refresh: bool) -> Acce
 def _future(expires_at: datetime | None) -> str:
     require_aware(expires_at, "expires_at")
     if expires_at is not None and expires_at <= clock.now():
-        raise ValidationFailed({"expires_at": ["Give a time in the future."]})
+        raise ValidationFailed({"expires_at": [Message("Give a time in the future.")]})
     return ""
 
 

@@ -94,6 +94,19 @@ def test_start_progress_and_rejected_rows_download(
     assert db.scalar(select(func.count(Contact.id))) == 1
 
 
+def test_a_second_start_or_a_late_mapping_shows_the_running_import(
+    client: FlaskClient, admin: str, db: Session
+) -> None:
+    """A double click or a second tab meets an import already started: no server error."""
+    detail = _upload(client, admin, ROWS.encode()).headers["Location"]
+    assert client.post(f"{detail}/start", data={"csrf_token": admin}).status_code == 302
+    again = client.post(f"{detail}/start", data={"csrf_token": admin})
+    late = client.post(f"{detail}/mapping", data={"csrf_token": admin, "map-0": "last_name"})
+    assert (again.status_code, again.headers["Location"]) == (302, detail)
+    assert (late.status_code, late.headers["Location"]) == (302, detail)
+    assert db.scalar(select(CustomerImport.state)) == "queued"
+
+
 def test_agent_without_the_import_permission_sees_403(
     client: FlaskClient, api_agent: Agent, sign_in_as: Callable[[Agent], dict[str, str]]
 ) -> None:

@@ -22,7 +22,7 @@ from core.customer_import import runner
 from core.customer_import.encoding import DECLARABLE
 from core.customer_import.mapping import ENTITIES, targets
 from core.customer_import.rejections import rejections_csv
-from core.errors import ValidationFailed
+from core.errors import Message, ValidationFailed
 from core.models import CustomerImport
 from core.web.limits import json_too_deep
 from hostapi import scopes
@@ -168,11 +168,11 @@ def _json_object(raw: str | None, field: str) -> Any:
     if raw is None or not raw.strip():
         return None
     if json_too_deep(raw.encode()):
-        raise ValidationFailed({field: ["Nested too deeply."]})
+        raise ValidationFailed({field: [Message("Nested too deeply.")]})
     try:
         value = json.loads(raw)
     except ValueError as error:
-        raise ValidationFailed({field: ["Not valid JSON."]}) from error
+        raise ValidationFailed({field: [Message("Not valid JSON.")]}) from error
     reason = unstorable_reason(value)
     if reason is not None:
         raise ValidationFailed({field: [reason]})

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from core.api import schemas
 from core.api.auth import scoped, unit
 from core.api.blueprint import api_blueprint, commit
-from core.errors import NotFound, ValidationFailed
+from core.errors import Message, NotFound, ValidationFailed
 from core.models import Account, Contact
 from core.services import customer_deletion, customers, duplicates, merge, spam_marks
 from core.services.base import Unit
@@ -198,7 +198,13 @@ def _records(work: Unit, entity: str, ids: list[int], field: str) -> list[Any]:
         except NotFound:
             missing.append(str(record_id))
     if missing:
-        raise ValidationFailed({field: [f"No {entity} with id {', '.join(missing)}."]})
+        ids = ", ".join(missing)
+        message = (
+            Message("No contact with id %(ids)s.", ids=ids)
+            if entity == "contact"
+            else Message("No account with id %(ids)s.", ids=ids)
+        )
+        raise ValidationFailed({field: [message]})
     return found
 
 

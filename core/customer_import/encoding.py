@@ -13,6 +13,7 @@ import codecs
 from charset_normalizer import from_bytes
 
 from core.customer_import.errors import FileRefused
+from core.errors import Message
 
 #: What the upload form offers; "auto" detects.
 DECLARABLE: dict[str, str] = {"auto": "Detect", "utf-8": "UTF-8", "shift_jis": "Shift_JIS"}
@@ -43,7 +44,10 @@ def normalise_declared(declared: str | None) -> str | None:
     codec = _ALIASES.get(declared.strip().lower())
     if codec is None:
         raise FileRefused(
-            f"Unknown encoding {declared!r}: choose auto, UTF-8 or Shift_JIS.", field="encoding"
+            Message(
+                "Unknown encoding %(declared)r: choose auto, UTF-8 or Shift_JIS.", declared=declared
+            ),
+            field="encoding",
         )
     return codec
 
@@ -59,21 +63,29 @@ def decode(content: bytes, declared: str | None) -> tuple[str, str]:
         codec = _detect(content, has_bom)
     elif codec == "cp932" and has_bom:
         raise FileRefused(
-            "The file starts with a UTF-8 byte order mark: it is UTF-8, not Shift_JIS.",
+            Message("The file starts with a UTF-8 byte order mark: it is UTF-8, not Shift_JIS."),
             field="encoding",
         )
     elif codec == "cp932" and _is_utf8_with_non_ascii(content):
         raise FileRefused(
-            "The file reads as UTF-8, not Shift_JIS: choose UTF-8 (or auto).", field="encoding"
+            Message("The file reads as UTF-8, not Shift_JIS: choose UTF-8 (or auto)."),
+            field="encoding",
         )
     try:
         text = content.decode("utf-8-sig" if codec == "utf-8" else codec)
     except UnicodeDecodeError as error:
         line = content.count(b"\n", 0, error.start) + 1
-        hint = " It may be Shift_JIS: choose that encoding." if codec == "utf-8" else ""
+        where = {"encoding": _NAMES.get(codec, codec), "line": line, "byte": content[error.start]}
         raise FileRefused(
-            f"The file is not valid {_NAMES.get(codec, codec)} (line {line}, byte "
-            f"0x{content[error.start]:02x}).{hint}",
+            Message(
+                "The file is not valid %(encoding)s (line %(line)d, byte 0x%(byte)02x)."
+                " It may be Shift_JIS: choose that encoding.",
+                **where,
+            )
+            if codec == "utf-8"
+            else Message(
+                "The file is not valid %(encoding)s (line %(line)d, byte 0x%(byte)02x).", **where
+            ),
             field="encoding",
             line=line,
         ) from error
@@ -106,6 +118,6 @@ def _detect(content: bytes, has_bom: bool) -> str:
     if found in ("cp932", "shift_jis", "shift_jis_2004", "shift_jisx0213", "cp932_ms"):
         return "cp932"
     raise FileRefused(
-        "Could not tell the file's encoding: save it as UTF-8 or Shift_JIS and say which.",
+        Message("Could not tell the file's encoding: save it as UTF-8 or Shift_JIS and say which."),
         field="encoding",
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from core.errors import ValidationFailed
+from core.errors import Message, ValidationFailed
 from core.models import CustomField
 from core.services import fields as custom_fields
 
@@ -222,7 +222,7 @@ def check_mapping(
     :raises ValidationFailed: ``{"mapping.<column>": [message]}`` for each bad entry.
     """
     if not isinstance(mapping, Mapping):
-        raise ValidationFailed({"mapping": ["Give the mapping as {column: field}."]})
+        raise ValidationFailed({"mapping": [Message("Give the mapping as {column: field}.")]})
     known = list(columns)
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, str] = {}
@@ -230,24 +230,30 @@ def check_mapping(
     for column, key in mapping.items():
         entry = f"mapping.{column}"
         if not isinstance(key, str):
-            errors[entry] = ["Give a field key (or nothing to ignore the column)."]
+            errors[entry] = [Message("Give a field key (or nothing to ignore the column).")]
             continue
         key = key.strip()
         if column not in known:
-            errors[entry] = [f"The file has no column {column!r}."]
+            errors[entry] = [Message("The file has no column %(column)r.", column=column)]
         elif not key:
             continue
         elif key not in available:
-            errors[entry] = [f"Unknown field {key!r}."]
+            errors[entry] = [Message("Unknown field %(key)r.", key=key)]
         elif key in used:
-            errors[entry] = [f"The field {key!r} is already filled from {used[key]!r}."]
+            errors[entry] = [
+                Message(
+                    "The field %(key)r is already filled from %(column)r.",
+                    key=key,
+                    column=used[key],
+                )
+            ]
         else:
             used[key] = column
             cleaned[column] = key
     if errors:
         raise ValidationFailed(errors)
     if not cleaned:
-        raise ValidationFailed({"mapping": ["Map at least one column to a field."]})
+        raise ValidationFailed({"mapping": [Message("Map at least one column to a field.")]})
     return cleaned
 
 
@@ -256,12 +262,20 @@ def check_match_on(match_on: object, entity: str) -> list[str]:
     if isinstance(match_on, str):
         match_on = [part for part in re.split(r"[,\s]+", match_on) if part]
     if not isinstance(match_on, (list, tuple)):
-        raise ValidationFailed({"match_on": ["Give a list of fields."]})
+        raise ValidationFailed({"match_on": [Message("Give a list of fields.")]})
     allowed = MATCH_FIELDS[entity]
     unknown = [name for name in match_on if name not in allowed]
     if unknown:
         raise ValidationFailed(
-            {"match_on": [f"Match on {' or '.join(allowed)}, not {unknown[0]!r}."]}
+            {
+                "match_on": [
+                    Message(
+                        "Match on %(allowed)s, not %(given)r.",
+                        allowed=" or ".join(allowed),
+                        given=unknown[0],
+                    )
+                ]
+            }
         )
     return list(dict.fromkeys(match_on))
 
@@ -275,6 +289,8 @@ def parse_map_options(options: Iterable[str]) -> dict[str, str]:
     for option in options:
         column, sep, key = option.partition("=")
         if not sep or not column.strip():
-            raise ValidationFailed({"mapping": [f"{option!r}: write COLUMN=FIELD."]})
+            raise ValidationFailed(
+                {"mapping": [Message("%(option)r: write COLUMN=FIELD.", option=option)]}
+            )
         mapping[column.strip()] = key.strip()
     return mapping

@@ -21,12 +21,15 @@ from sqlalchemy import Table, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.customer_import.mapping import Target
-from core.errors import ValidationFailed
+from core.errors import Message, ValidationFailed
 from core.models import Account, Agent, Contact, Tag, contact_tags
 from core.services import customers as customer_rules
 from core.services import fields as field_rules
 from core.services.base import NUL_MESSAGE, clean_text, gather
 from core.services.phones import organisation_region, to_e164
+
+#: A row's owner column names no agent.
+NO_SUCH_OWNER = Message("No agent with this email.")
 
 NUL = "\x00"
 #: What a NUL character in a rejected row's cell is stored as: the replacement character.
@@ -178,7 +181,12 @@ class Planner:
                         session, field_def, value, self._region_cache
                     )
                 except ValueError as error:
-                    errors.setdefault(column, []).append(str(error))
+                    # The message itself, so a Message keeps its msgid for the preview page.
+                    errors.setdefault(column, []).append(
+                        error.args[0]
+                        if error.args and isinstance(error.args[0], str)
+                        else str(error)
+                    )
             elif key in ("owner", "tags", "account"):
                 extra[key] = raw
             else:
@@ -192,7 +200,7 @@ class Planner:
         if "owner" in extra:
             owner_id = self.agents.get(extra["owner"].lower())
             if owner_id is None:
-                errors.setdefault(column_of["owner"], []).append("No agent with this email.")
+                errors.setdefault(column_of["owner"], []).append(NO_SUCH_OWNER)
             values["owner_id"] = owner_id
         if "account" in extra:
             try:

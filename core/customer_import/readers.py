@@ -19,6 +19,7 @@ from typing import Any
 from core.csv_export import restore_cell
 from core.customer_import.encoding import decode
 from core.customer_import.errors import FileRefused
+from core.errors import Message
 
 FORMATS: tuple[str, ...] = ("csv", "vcard", "xlsx")
 _EXTENSIONS: dict[str, str] = {
@@ -77,14 +78,17 @@ def read_table(content: bytes, filename: str, encoding: str | None = None) -> Ta
     :raises FileRefused: the file is empty, malformed, or not in its declared encoding.
     """
     if not content or not content.strip():
-        raise FileRefused("The file is empty.")
+        raise FileRefused(Message("The file is empty."))
     file_format = detect_format(filename, content)
     if file_format == "xlsx":
         return _read_xlsx(content)
     if content.startswith(b"PK\x03\x04"):
         raise FileRefused(
-            f"The file is a zip archive (an Excel workbook?), not {file_format.upper()}: "
-            "save it with the .xlsx extension or export it as CSV."
+            Message(
+                "The file is a zip archive (an Excel workbook?), not %(format)s: "
+                "save it with the .xlsx extension or export it as CSV.",
+                format=file_format.upper(),
+            )
         )
     text, found = decode(content, encoding)
     if file_format == "vcard":
@@ -124,21 +128,30 @@ def _read_csv(text: str, encoding: str) -> Table:
     except csv.Error as error:
         if "end of data" in str(error) or "unexpected end" in str(error):
             raise FileRefused(
-                f"Line {started_on}: a quoted value is never closed (a missing '\"').",
+                Message(
+                    "Line %(line)d: a quoted value is never closed (a missing '\"').",
+                    line=started_on,
+                ),
                 line=started_on,
             ) from error
         raise FileRefused(
-            f"Line {started_on}: not valid CSV ({error}).", line=started_on
+            Message("Line %(line)d: not valid CSV (%(error)s).", line=started_on, error=error),
+            line=started_on,
         ) from error
     if not records:
-        raise FileRefused("The file is empty.")
+        raise FileRefused(Message("The file is empty."))
     (_, header), body = records[0], records[1:]
     columns = _check_header(header)
     rows: list[tuple[int, list[str]]] = []
     for number, (line, cells) in enumerate(body, 2):
         if len(cells) != len(columns):
             raise FileRefused(
-                f"Line {line}: {len(cells)} values where the header names {len(columns)} columns.",
+                Message(
+                    "Line %(line)d: %(values)d values where the header names %(columns)d columns.",
+                    line=line,
+                    values=len(cells),
+                    columns=len(columns),
+                ),
                 line=line,
             )
         rows.append((number, cells))
@@ -148,17 +161,25 @@ def _read_csv(text: str, encoding: str) -> Table:
 def _check_header(header: list[str]) -> list[str]:
     columns = [cell.strip() for cell in header]
     if not any(columns):
-        raise FileRefused("The first row must name the columns; it is blank.", line=1)
+        raise FileRefused(Message("The first row must name the columns; it is blank."), line=1)
     data_like = [cell for cell in columns if _LOOKS_LIKE_DATA.match(cell)]
     if data_like:
         raise FileRefused(
-            f"The first row must name the columns; it holds data ({data_like[0]!r}).", line=1
+            Message(
+                "The first row must name the columns; it holds data (%(value)r).",
+                value=data_like[0],
+            ),
+            line=1,
         )
     for index, name in enumerate(columns):
         if not name:
-            raise FileRefused(f"Column {index + 1} has no name in the header.", line=1)
+            raise FileRefused(
+                Message("Column %(number)d has no name in the header.", number=index + 1), line=1
+            )
         if name in columns[:index]:
-            raise FileRefused(f"The header names the column {name!r} twice.", line=1)
+            raise FileRefused(
+                Message("The header names the column %(name)r twice.", name=name), line=1
+            )
     return columns
 
 
@@ -173,13 +194,21 @@ def _read_vcard(text: str, encoding: str) -> Table:
     try:
         for number, card in enumerate(vobject.readComponents(text), 2):
             if card.name.upper() != "VCARD":
-                raise FileRefused(f"Card {number - 1}: a {card.name}, not a VCARD.")
+                raise FileRefused(
+                    Message(
+                        "Card %(number)d: a %(kind)s, not a VCARD.",
+                        number=number - 1,
+                        kind=card.name,
+                    )
+                )
             rows.append((number, _card_cells(card)))
     except ParseError as error:
         message = re.sub(r"^At line \d+: ", "", str(error))
-        raise FileRefused(f"Not a valid vCard file: {message}") from error
+        raise FileRefused(
+            Message("Not a valid vCard file: %(problem)s", problem=message)
+        ) from error
     if not rows:
-        raise FileRefused("The file holds no vCard (BEGIN:VCARD … END:VCARD).")
+        raise FileRefused(Message("The file holds no vCard (BEGIN:VCARD … END:VCARD)."))
     return Table("vcard", encoding, list(VCARD_COLUMNS), rows)
 
 
@@ -252,13 +281,21 @@ def _check_unpacked_size(content: bytes) -> None:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             parts = archive.infolist()
     except (zipfile.BadZipFile, OSError) as error:
-        raise FileRefused("The file is not an Excel workbook (.xlsx).") from error
+        raise FileRefused(Message("The file is not an Excel workbook (.xlsx).")) from error
     limit_mb = MAX_XLSX_UNPACKED_BYTES // 1_000_000
     too_big = FileRefused(
-        f"The workbook unpacks to more than {limit_mb} MB: split it, or save it as CSV."
+        Message(
+            "The workbook unpacks to more than %(count)d MB: split it, or save it as CSV.",
+            count=limit_mb,
+        )
     )
     if len(parts) > MAX_XLSX_PARTS:
-        raise FileRefused(f"The workbook has more than {MAX_XLSX_PARTS} parts: save it as CSV.")
+        raise FileRefused(
+            Message(
+                "The workbook has more than %(count)d parts: save it as CSV.",
+                count=MAX_XLSX_PARTS,
+            )
+        )
     if sum(part.file_size for part in parts) > MAX_XLSX_UNPACKED_BYTES:
         raise too_big
     for part in parts:
@@ -277,11 +314,11 @@ def _read_xlsx(content: bytes) -> Table:
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as error:
-        raise FileRefused("The file is not an Excel workbook (.xlsx).") from error
+        raise FileRefused(Message("The file is not an Excel workbook (.xlsx).")) from error
     try:
         sheet = workbook.worksheets[0] if workbook.worksheets else None
         if sheet is None:
-            raise FileRefused("The workbook has no sheet.")
+            raise FileRefused(Message("The workbook has no sheet."))
         lines = [
             (number, [_cell_text(value) for value in values])
             for number, values in enumerate(sheet.iter_rows(values_only=True), 1)
@@ -290,7 +327,7 @@ def _read_xlsx(content: bytes) -> Table:
         workbook.close()
     lines = [(number, cells) for number, cells in lines if any(cell for cell in cells)]
     if not lines:
-        raise FileRefused("The first sheet of the workbook is empty.")
+        raise FileRefused(Message("The first sheet of the workbook is empty."))
     (_, header), body = lines[0], lines[1:]
     while header and not header[-1]:
         header.pop()
@@ -300,7 +337,11 @@ def _read_xlsx(content: bytes) -> Table:
         extra = [cell for cell in cells[len(columns) :] if cell]
         if extra:
             raise FileRefused(
-                f"Row {number}: a value ({extra[0]!r}) in a column without a header.",
+                Message(
+                    "Row %(number)d: a value (%(value)r) in a column without a header.",
+                    number=number,
+                    value=extra[0],
+                ),
                 line=number,
             )
         rows.append((number, (cells + [""] * len(columns))[: len(columns)]))

@@ -33,7 +33,7 @@ from core.customer_import.mapping import (
 from core.customer_import.plan import Planner, RowResult
 from core.customer_import.readers import Table, read_table
 from core.customer_import.writer import lock, write_batch
-from core.errors import Conflict, NotFound, ValidationFailed
+from core.errors import Conflict, Message, NotFound, ValidationFailed
 from core.models import AuditEntry, CustomerImport, ImportState
 from core.services.base import Unit, clean_text
 from hostapi import clock
@@ -60,7 +60,7 @@ Progress = Callable[[CustomerImport], None]
 
 def _entity(entity: object) -> str:
     if entity not in ENTITIES:
-        raise ValidationFailed({"entity": ["Give contact or account."]})
+        raise ValidationFailed({"entity": [Message("Give contact or account.")]})
     return str(entity)
 
 
@@ -70,11 +70,13 @@ def read_upload(content: bytes, filename: str, encoding: str | None) -> Table:
     :raises FileRefused: the file is empty, malformed, or not in the declared encoding.
     """
     if len(content) > MAX_FILE_BYTES:
-        raise ValidationFailed({"file": [f"At most {MAX_FILE_BYTES // 1_000_000} MB."]})
+        raise ValidationFailed(
+            {"file": [Message("At most %(count)d MB.", count=MAX_FILE_BYTES // 1_000_000)]}
+        )
     table = read_table(content, filename, encoding)
     if any("\x00" in column for column in table.columns):
         # Column names are kept (the mapping); a NUL row is refused later, as a row.
-        raise ValidationFailed({"file": ["A column name contains the NUL character."]})
+        raise ValidationFailed({"file": [Message("A column name contains the NUL character.")]})
     return table
 
 

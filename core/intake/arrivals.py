@@ -15,7 +15,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.errors import ValidationFailed
+from core.errors import Message, ValidationFailed
 from core.intake import registration, spam
 from core.models import (
     Contact,
@@ -103,7 +103,9 @@ def default_department(session: Session) -> Department:
         select(Department).where(Department.is_active.is_(True)).order_by(Department.id).limit(1)
     )
     if department is None:
-        raise ValidationFailed({"department_id": ["No active department receives messages."]})
+        raise ValidationFailed(
+            {"department_id": [Message("No active department receives messages.")]}
+        )
     return department
 
 
@@ -155,7 +157,7 @@ def accept(unit: Unit, arrival: Arrival, *, check_spam: bool = True) -> Outcome:
     )
     if not (keys.email or keys.phone_e164 or keys.external_id):
         raise ValidationFailed(
-            {"sender": ["The message has no usable sender address, number or user id."]}
+            {"sender": [Message("The message has no usable sender address, number or user id.")]}
         )
     # Locks first: a duplicate delivery and a concurrent first message wait here.
     registration.serialise_arrivals(session, keys)

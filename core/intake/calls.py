@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from core import permissions
-from core.errors import ValidationFailed
+from core.errors import Message, ValidationFailed
 from core.intake import registration
 from core.models import Activity, Ticket
 from core.models.tickets import ActivityKind, RaisedBy
@@ -33,22 +33,24 @@ class CallDirection(StrEnum):
 
 def _direction(value: object) -> str:
     if value not in {d.value for d in CallDirection}:
-        raise ValidationFailed({"direction": ["Choose incoming or outgoing."]})
+        raise ValidationFailed({"direction": [Message("Choose incoming or outgoing.")]})
     return str(value)
 
 
 def _duration(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValidationFailed({"duration_seconds": ["Give a whole number of seconds, 0 or more."]})
+        raise ValidationFailed(
+            {"duration_seconds": [Message("Give a whole number of seconds, 0 or more.")]}
+        )
     if value > MAX_DURATION_SECONDS:
-        raise ValidationFailed({"duration_seconds": ["A call lasts at most 24 hours."]})
+        raise ValidationFailed({"duration_seconds": [Message("A call lasts at most 24 hours.")]})
     return value
 
 
 def _phone(unit: Unit, value: object) -> str:
     raw = clean_text(value, "phone", max_length=50, required=True)
     if to_e164(raw, organisation_region(unit.session)) is None:
-        raise ValidationFailed({"phone": ["Not a valid phone number."]})
+        raise ValidationFailed({"phone": [Message("Not a valid phone number.")]})
     return raw
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from core.db import WRITE_OPTION
-from core.errors import ValidationFailed
+from core.errors import Message, ValidationFailed
 from core.models import Contact, ContactIdentity
 from core.services import customers
 from core.services.base import Unit
@@ -174,7 +174,7 @@ def match_or_create_contact(
     keys = sender_keys(session, channel=channel, email=email, phone=phone, external_id=external_id)
     if not (keys.email or keys.phone_e164 or keys.external_id):
         raise ValidationFailed(
-            {"sender": ["Give an email address, a phone number or a channel user id."]}
+            {"sender": [Message("Give an email address, a phone number or a channel user id.")]}
         )
     serialise_arrivals(session, keys)
     contact = find_contact(session, keys)

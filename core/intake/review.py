@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core import permissions
-from core.errors import ValidationFailed
+from core.errors import Message, ValidationFailed
 from core.intake import arrivals, email_in, spam
 from core.intake.arrivals import Arrival, Outcome, Status
 from core.models import SpamMessage
@@ -22,7 +22,7 @@ def release(unit: Unit, message: SpamMessage) -> Outcome:
     """
     unit.actor.require(permissions.SPAM_MANAGE)
     if message.released_at is not None:
-        raise ValidationFailed({"_schema": ["This message was released already."]})
+        raise ValidationFailed({"_schema": [Message("This message was released already.")]})
     if message.channel == "email" and message.raw:
         arrival, delivered = email_in.parse(message.raw)
         arrival.department_id = message.department_id or arrivals.department_for_addresses(

@@ -29,7 +29,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from core import permissions
-from core.errors import NotFound, ValidationFailed
+from core.errors import Message, NotFound, ValidationFailed
 from core.models import Account, Contact, SpamMessage, SpamRule, SpamRuleKind
 from core.services.base import Cursor, Unit, check_limit, clean_text, gather, newest_first
 from core.services.phones import organisation_region, to_e164
@@ -74,19 +74,21 @@ def _clean_pattern(session: Session, kind: str, pattern: object) -> str:
             return value.lower()
         e164 = to_e164(value, organisation_region(session))
         if e164 is None:
-            raise ValidationFailed({"pattern": ["Give an email address or a phone number."]})
+            raise ValidationFailed(
+                {"pattern": [Message("Give an email address or a phone number.")]}
+            )
         return e164
     if kind == SpamRuleKind.DOMAIN:
         domain = value.lower().removeprefix("@").removeprefix("*.").removeprefix(".")
         if not _DOMAIN.match(domain):
-            raise ValidationFailed({"pattern": ["Give a domain such as example.com."]})
+            raise ValidationFailed({"pattern": [Message("Give a domain such as example.com.")]})
         return domain
     if is_regex(value):
         try:
             _compile(value)
         except re.error as error:
             raise ValidationFailed(
-                {"pattern": [f"Not a valid regular expression: {error}."]}
+                {"pattern": [Message("Not a valid regular expression: %(error)s.", error=error)]}
             ) from error
     return value
 
@@ -94,11 +96,13 @@ def _clean_pattern(session: Session, kind: str, pattern: object) -> str:
 def _clean_header_name(kind: str, header_name: object) -> str | None:
     if kind != SpamRuleKind.HEADER:
         if header_name:
-            raise ValidationFailed({"header_name": ["Only header rules name a header."]})
+            raise ValidationFailed({"header_name": [Message("Only header rules name a header.")]})
         return None
     name = clean_text(header_name or "", "header_name", max_length=200, required=True)
     if not re.fullmatch(r"[!-9;-~]+", name):
-        raise ValidationFailed({"header_name": ["Give a header name such as X-Spam-Flag."]})
+        raise ValidationFailed(
+            {"header_name": [Message("Give a header name such as X-Spam-Flag.")]}
+        )
     return name
 
 
@@ -132,7 +136,9 @@ def create_rule(
     """Add a rule (every field checked first; a bad regular expression is refused)."""
     unit.actor.require(permission)
     if kind not in RULE_KINDS:
-        raise ValidationFailed({"kind": [f"Choose one of: {', '.join(RULE_KINDS)}."]})
+        raise ValidationFailed(
+            {"kind": [Message("Choose one of: %(choices)s.", choices=", ".join(RULE_KINDS))]}
+        )
     values = gather(
         {
             "pattern": lambda: _clean_pattern(unit.session, kind, pattern),
@@ -149,7 +155,7 @@ def create_rule(
         )
     )
     if duplicate is not None:
-        raise ValidationFailed({"pattern": ["This rule exists already."]})
+        raise ValidationFailed({"pattern": [Message("This rule exists already.")]})
     rule = SpamRule(
         kind=kind,
         pattern=values["pattern"],
@@ -365,7 +371,7 @@ def block_sender(unit: Unit, message: SpamMessage) -> SpamRule:
     """
     unit.actor.require(permissions.SPAM_MANAGE)
     if not message.sender:
-        raise ValidationFailed({"sender": ["This message has no sender to block."]})
+        raise ValidationFailed({"sender": [Message("This message has no sender to block.")]})
     pattern = _clean_pattern(unit.session, SpamRuleKind.SENDER, message.sender)
     existing = unit.session.scalar(
         select(SpamRule).where(

@@ -19,7 +19,7 @@ import redis
 from sqlalchemy import select
 
 from core import ratelimit
-from core.errors import ValidationFailed
+from core.errors import Message, ValidationFailed
 from core.intake import arrivals, registration
 from core.intake.arrivals import Arrival, Outcome
 from core.intake.review import PHONE_HEADER
@@ -47,7 +47,7 @@ def active_department(unit: Unit, department_id: int | None) -> Department:
         return arrivals.default_department(unit.session)
     department = unit.session.get(Department, department_id)
     if department is None or not department.is_active:
-        raise ValidationFailed({"department_id": ["Unknown department."]})
+        raise ValidationFailed({"department_id": [Message("Unknown department.")]})
     return department
 
 
@@ -64,14 +64,14 @@ def _email(value: object) -> str:
     text = clean_text(value, "email", max_length=320, required=True)
     email = registration.normalise_email(text)
     if email is None:
-        raise ValidationFailed({"email": ["Not a valid email address."]})
+        raise ValidationFailed({"email": [Message("Not a valid email address.")]})
     return email
 
 
 def _phone(unit: Unit, value: object) -> str:
     text = clean_text(value, "phone", max_length=50)
     if text and to_e164(text, organisation_region(unit.session)) is None:
-        raise ValidationFailed({"phone": ["Not a valid phone number."]})
+        raise ValidationFailed({"phone": [Message("Not a valid phone number.")]})
     return text
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import and_, event, func, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from core import crypto
-from core.errors import ValidationFailed
+from core.errors import Message, ValidationFailed
 from core.models import (
     Account,
     Agent,
@@ -311,7 +311,7 @@ class HostContext(Context):
         """Visible tickets newest first, after the keyset cursor ``query.after``."""
         self._need(scope.TICKETS_READ)
         if not 1 <= query.limit <= 500:
-            raise ValidationFailed({"limit": ["Give a number from 1 to 500."]})
+            raise ValidationFailed({"limit": [Message("Give a number from 1 to 500.")]})
         statement = select(Ticket).where(Ticket.department_id.in_(self.department_ids))
         if query.contact_id is not None:
             statement = statement.where(Ticket.contact_id == query.contact_id)
@@ -347,7 +347,7 @@ class HostContext(Context):
 
         self._need(scope.TICKETS_WRITE)
         if department_id not in self.department_ids:
-            raise ValidationFailed({"department_id": ["Unknown department."]})
+            raise ValidationFailed({"department_id": [Message("Unknown department.")]})
         ticket = tickets.create_ticket(
             self._unit(),
             subject=subject,

@@ -19,7 +19,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from core import permissions
-from core.errors import NotFound, ValidationFailed
+from core.errors import Message, NotFound, ValidationFailed
 from core.models import Account, Attachment, Contact, Thread, Ticket
 from core.services.base import Unit, clean_text, gather
 from hostapi import clock, events
@@ -97,7 +97,7 @@ def store_attachment(
         }
     )
     if _is_executable(values["filename"], content):
-        raise ValidationFailed({"filename": ["Executable files cannot be attached."]})
+        raise ValidationFailed({"filename": [Message("Executable files cannot be attached.")]})
     ticket_id = _check_target(unit, ticket_id, thread_id, contact_id, account_id)
     key = _write(attachments_dir(unit), content, session)
     attachment = Attachment(
@@ -182,7 +182,7 @@ def list_attachments(
         unit.actor.require(permissions.ACCOUNT_VIEW)
         query = query.where(Attachment.account_id == account_id)
     else:
-        raise ValidationFailed({"_schema": ["Give a ticket, a contact or an account."]})
+        raise ValidationFailed({"_schema": [Message("Give a ticket, a contact or an account.")]})
     query = query.order_by(Attachment.created_at.desc(), Attachment.id.desc())
     return list(unit.session.scalars(query))
 
@@ -208,16 +208,18 @@ def _filename(filename: Any) -> str:
     # Keep only the last path component: the name is shown, never used as a path.
     name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
     if not name or name in {".", ".."}:
-        raise ValidationFailed({"filename": ["Give a file name."]})
+        raise ValidationFailed({"filename": [Message("Give a file name.")]})
     return name
 
 
 def _content(content: Any) -> bytes:
     if not isinstance(content, bytes | bytearray):
-        raise ValidationFailed({"content": ["Give the file's bytes."]})
+        raise ValidationFailed({"content": [Message("Give the file's bytes.")]})
     if len(content) > MAX_ATTACHMENT_BYTES:
         limit = MAX_ATTACHMENT_BYTES // (1024 * 1024)
-        raise ValidationFailed({"content": [f"Files may be at most {limit} MB."]})
+        raise ValidationFailed(
+            {"content": [Message("Files may be at most %(count)d MB.", count=limit)]}
+        )
     return bytes(content)
 
 
@@ -238,21 +240,23 @@ def _check_target(
     if thread_id is not None:
         thread = session.get(Thread, thread_id)
         if thread is None:
-            raise ValidationFailed({"thread_id": ["Unknown thread."]})
+            raise ValidationFailed({"thread_id": [Message("Unknown thread.")]})
         if ticket_id is not None and ticket_id != thread.ticket_id:
-            raise ValidationFailed({"thread_id": ["This thread is on another ticket."]})
+            raise ValidationFailed({"thread_id": [Message("This thread is on another ticket.")]})
         ticket_id = thread.ticket_id
     if ticket_id is not None:
         ticket = session.get(Ticket, ticket_id)
         if ticket is None or not unit.actor.can_see_department(ticket.department_id):
-            raise ValidationFailed({"ticket_id": ["Unknown ticket."]})
+            raise ValidationFailed({"ticket_id": [Message("Unknown ticket.")]})
         return ticket_id
     if contact_id is not None and session.get(Contact, contact_id) is None:
-        raise ValidationFailed({"contact_id": ["Unknown contact."]})
+        raise ValidationFailed({"contact_id": [Message("Unknown contact.")]})
     if account_id is not None and session.get(Account, account_id) is None:
-        raise ValidationFailed({"account_id": ["Unknown account."]})
+        raise ValidationFailed({"account_id": [Message("Unknown account.")]})
     if contact_id is None and account_id is None:
-        raise ValidationFailed({"_schema": ["Attach the file to a ticket, contact or account."]})
+        raise ValidationFailed(
+            {"_schema": [Message("Attach the file to a ticket, contact or account.")]}
+        )
     return None
 
 

@@ -137,11 +137,11 @@ def jsonable(value: Any) -> Any:
 def require_aware(value: datetime | None, field: str) -> datetime | None:
     """Refuse a naive time: every stored time is UTC and must say so."""
     if value is not None and value.tzinfo is None:
-        raise ValidationFailed({field: ["Give a time with a time zone."]})
+        raise ValidationFailed({field: [Message("Give a time with a time zone.")]})
     return value
 
 
-NUL_MESSAGE = "Must not contain the NUL character."
+NUL_MESSAGE = Message("Must not contain the NUL character.")
 
 
 def parse_whole_number(value: object, maximum: int) -> int | None:
@@ -162,12 +162,12 @@ def clean_text(value: object, field: str, *, max_length: int, required: bool = F
     """Strip a text field, refusing a non-string, a NUL character (no database stores one),
     an empty required value or an overlong one."""
     if not isinstance(value, str):
-        raise ValidationFailed({field: ["Must be text."]})
+        raise ValidationFailed({field: [Message("Must be text.")]})
     if "\x00" in value:
         raise ValidationFailed({field: [NUL_MESSAGE]})
     value = value.strip()
     if required and not value:
-        raise ValidationFailed({field: ["This field is required."]})
+        raise ValidationFailed({field: [Message("This field is required.")]})
     if len(value) > max_length:
         raise ValidationFailed(
             {field: [Message("At most %(count)d characters.", count=max_length)]}
@@ -188,7 +188,7 @@ def clean_email(value: str | None, field: str) -> str | None:
     if not value:
         return None
     if not _EMAIL.match(value):
-        raise ValidationFailed({field: ["Not a valid email address."]})
+        raise ValidationFailed({field: [Message("Not a valid email address.")]})
     return value
 
 
@@ -213,8 +213,16 @@ def clean_external_id(
     return text
 
 
-def _taken(model: type[Any]) -> str:
-    return f"Another {model.__tablename__} already has this external id."
+#: A unique external id refused, by the table of the record (each its own sentence to translate).
+_EXTERNAL_ID_TAKEN = {
+    "ticket": Message("Another ticket already has this external id."),
+    "contact": Message("Another contact already has this external id."),
+    "account": Message("Another account already has this external id."),
+}
+
+
+def _taken(model: type[Any]) -> Message:
+    return _EXTERNAL_ID_TAKEN[model.__tablename__]
 
 
 def flush_new(session: Session, record: Any, field: str = "external_id") -> None:
@@ -238,7 +246,9 @@ def refuse_unknown_fields(changes: Mapping[str, Any], allowed: Iterable[str]) ->
     """Refuse fields a service does not change, naming them."""
     unknown = sorted(set(changes) - set(allowed))
     if unknown:
-        raise ValidationFailed({name: ["This field cannot be changed."] for name in unknown})
+        raise ValidationFailed(
+            {name: [Message("This field cannot be changed.")] for name in unknown}
+        )
 
 
 def apply_changes(record: Any, values: Mapping[str, Any]) -> dict[str, list[Any]]:
@@ -297,7 +307,7 @@ class Cursor:
                 raise ValueError("no such id")
             return cls(moment, position)
         except (ValueError, UnicodeDecodeError) as error:
-            raise ValidationFailed({field: ["Not a valid page cursor."]}) from error
+            raise ValidationFailed({field: [Message("Not a valid page cursor.")]}) from error
 
 
 def older_than(created_at: Any, id_column: Any, cursor: Cursor | None) -> Any:
@@ -328,7 +338,7 @@ def newest_first(
 def check_limit(limit: int) -> int:
     """A page size between 1 and 500."""
     if not isinstance(limit, int) or not 1 <= limit <= 500:
-        raise ValidationFailed({"limit": ["Give a number from 1 to 500."]})
+        raise ValidationFailed({"limit": [Message("Give a number from 1 to 500.")]})
     return limit
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 
 from core import permissions
-from core.errors import ValidationFailed
+from core.errors import Message, ValidationFailed
 from core.models import Account, Attachment, Contact, Ticket
 from core.services import attachments
 from core.services.base import Unit, jsonable
@@ -56,9 +56,11 @@ def delete_accounts(unit: Unit, accounts: Sequence[Account]) -> Deletion:
 def _delete(unit: Unit, entity: str, records: Sequence[Any]) -> Deletion:
     unique = list({r.id: r for r in records}.values())
     if not unique:
-        raise ValidationFailed({"ids": ["Choose the records to delete."]})
+        raise ValidationFailed({"ids": [Message("Choose the records to delete.")]})
     if len(unique) > MAX_RECORDS:
-        raise ValidationFailed({"ids": [f"Delete at most {MAX_RECORDS} records at once."]})
+        raise ValidationFailed(
+            {"ids": [Message("Delete at most %(count)d records at once.", count=MAX_RECORDS)]}
+        )
     model = Contact if entity == "contact" else Account
     ticket_column = Ticket.contact_id if entity == "contact" else Ticket.account_id
     ids = [r.id for r in unique]

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from core import permissions
-from core.errors import NotFound, ValidationFailed
+from core.errors import Message, NotFound, ValidationFailed
 from core.models import (
     Account,
     Agent,
@@ -82,13 +82,13 @@ ACCOUNT_UPDATABLE: frozenset[str] = frozenset({*ACCOUNT_FIELDS, "owner_id", "cus
 
 def _owner(session: Session, owner_id: int | None) -> int | None:
     if owner_id is not None and session.get(Agent, owner_id) is None:
-        raise ValidationFailed({"owner_id": ["Unknown agent."]})
+        raise ValidationFailed({"owner_id": [Message("Unknown agent.")]})
     return owner_id
 
 
 def _account_ref(session: Session, account_id: int | None) -> int | None:
     if account_id is not None and session.get(Account, account_id) is None:
-        raise ValidationFailed({"account_id": ["Unknown account."]})
+        raise ValidationFailed({"account_id": [Message("Unknown account.")]})
     return account_id
 
 
@@ -115,7 +115,9 @@ def contact_checks(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
 
 def _name_order(value: object) -> str:
     if value not in NAME_ORDERS:
-        raise ValidationFailed({"name_order": [f"Choose one of: {', '.join(NAME_ORDERS)}."]})
+        raise ValidationFailed(
+            {"name_order": [Message("Choose one of: %(choices)s.", choices=", ".join(NAME_ORDERS))]}
+        )
     return str(value)
 
 
@@ -344,9 +346,9 @@ def add_identity(
     )
     if owner is not None:
         message = (
-            "Already linked to this contact."
+            Message("Already linked to this contact.")
             if owner == contact.id
-            else "Already linked to another contact."
+            else Message("Already linked to another contact.")
         )
         raise ValidationFailed({"external_id": [message]})
     identity = ContactIdentity(contact_id=contact.id, **values)
@@ -368,7 +370,7 @@ def add_identity(
 def tag_names(names: Iterable[str]) -> list[str]:
     """Tag names cleaned: trimmed, lower-cased, unique, in order."""
     if isinstance(names, str):
-        raise ValidationFailed({"tags": ["Give a list of tag names."]})
+        raise ValidationFailed({"tags": [Message("Give a list of tag names.")]})
     cleaned = []
     for name in names:
         value = clean_text(name, "tags", max_length=100, required=True).lower()
@@ -517,7 +519,7 @@ def update_account(unit: Unit, account: Account, **changes: Any) -> Account:
 # ----------------------------------------------------------------------------------- products
 
 #: Why an inactive product cannot be linked.
-INACTIVE_PRODUCT = "This product is inactive and cannot be linked."
+INACTIVE_PRODUCT = Message("This product is inactive and cannot be linked.")
 
 
 def list_products(
@@ -591,7 +593,7 @@ def _emit_product_link(
 
 def _product_link(unit: Unit, contact: Contact | None, account: Account | None) -> Any:
     if (contact is None) == (account is None):
-        raise ValidationFailed({"_schema": ["Give either a contact or an account."]})
+        raise ValidationFailed({"_schema": [Message("Give either a contact or an account.")]})
     if contact is not None:
         unit.actor.require(permissions.CONTACT_EDIT)
         return contact_products, contact_products.c.contact_id, contact, "contact"

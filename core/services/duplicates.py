@@ -26,7 +26,7 @@ from sqlalchemy import func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from core import permissions
-from core.errors import ValidationFailed
+from core.errors import Message, ValidationFailed
 from core.models import Account, Contact
 from core.services.base import Unit, check_limit, jsonable
 from core.services.org import get_organisation
@@ -126,21 +126,25 @@ def set_rules(unit: Unit, rules: Mapping[str, Iterable[str]]) -> dict[str, list[
     """Choose which rules find duplicates, per entity (each entity given is replaced)."""
     unit.actor.require(permissions.SETUP_MANAGE)
     if not isinstance(rules, Mapping):
-        raise ValidationFailed({"rules": ["Give the rules by entity: contact, account."]})
+        raise ValidationFailed({"rules": [Message("Give the rules by entity: contact, account.")]})
     errors: dict[str, list[str]] = {}
     cleaned = rules_of(unit.session)
     for entity, names in rules.items():
         if entity not in RULES:
-            errors[entity] = ["Give contact or account."]
+            errors[entity] = [Message("Give contact or account.")]
             continue
         if isinstance(names, str) or not isinstance(names, Iterable):
-            errors[entity] = ["Give a list of rules."]
+            errors[entity] = [Message("Give a list of rules.")]
             continue
         chosen = list(dict.fromkeys(names))
         unknown = [name for name in chosen if name not in RULES[entity]]
         if unknown:
             errors[entity] = [
-                f"Unknown rule {', '.join(map(str, unknown))}: give {', '.join(RULES[entity])}."
+                Message(
+                    "Unknown rule %(rules)s: give %(choices)s.",
+                    rules=", ".join(map(str, unknown)),
+                    choices=", ".join(RULES[entity]),
+                )
             ]
             continue
         cleaned[entity] = [name for name in RULES[entity] if name in chosen]
@@ -168,9 +172,11 @@ def set_rules(unit: Unit, rules: Mapping[str, Iterable[str]]) -> dict[str, list[
 
 def _check_rule(entity: str, rule: str) -> None:
     if entity not in RULES:
-        raise ValidationFailed({"entity": ["Give contact or account."]})
+        raise ValidationFailed({"entity": [Message("Give contact or account.")]})
     if rule not in RULES[entity]:
-        raise ValidationFailed({"rule": [f"Give one of: {', '.join(RULES[entity])}."]})
+        raise ValidationFailed(
+            {"rule": [Message("Give one of: %(choices)s.", choices=", ".join(RULES[entity]))]}
+        )
 
 
 # ------------------------------------------------------------------------------ finding groups

@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import Babel, format_date, format_datetime, get_locale
 from sqlalchemy import select
 
-from core.errors import ValidationFailed
+from core.errors import Message, ValidationFailed
 from core.models import Organisation
 from core.web.database import db_session
 
@@ -108,7 +108,9 @@ def switch_language() -> ResponseReturnValue:
         return redirect(url_for("auth.login"))
     locale = request.form.get("locale", "")
     if locale not in LANGUAGES:
-        raise ValidationFailed({"locale": [f"Choose one of: {', '.join(LANGUAGES)}."]})
+        raise ValidationFailed(
+            {"locale": [Message("Choose one of: %(choices)s.", choices=", ".join(LANGUAGES))]}
+        )
     from core.services import org
     from core.web.ui.units import request_unit
 

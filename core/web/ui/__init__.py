@@ -51,6 +51,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(audit.blueprint)
     app.register_blueprint(customer_export.blueprint)
     errors.init_app(app)
+    # Also a filter, for a list of messages: ``messages | map('message_text') | join(' ')``.
+    app.jinja_env.filters["message_text"] = labels.message_text
     app.jinja_env.globals.update(
         status_label=lambda code: labels.label(labels.STATUSES, code),
         status_type_label=lambda code: labels.label(labels.STATUS_TYPES, code),

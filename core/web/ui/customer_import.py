@@ -24,7 +24,7 @@ from flask_babel import LazyString, lazy_gettext
 from core.customer_import import runner
 from core.customer_import.mapping import MATCH_FIELDS, Target, targets
 from core.customer_import.rejections import rejections_csv
-from core.errors import NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import CustomerImport, ImportState
 from core.web.database import db_session
 from core.web.security import login_required
@@ -190,7 +190,11 @@ def save_mapping(kind: str, import_id: int) -> ResponseReturnValue:
     except ValidationFailed as error:
         unit.session.rollback()
         return _detail(kind, import_id, error.errors)
-    unit.session.commit()
+    except Conflict:
+        # Started meanwhile (another tab): its page shows the import as it runs.
+        unit.session.rollback()
+    else:
+        unit.session.commit()
     return redirect(url_for("customer_import.detail", kind=kind, import_id=import_id))
 
 
@@ -205,6 +209,10 @@ def start(kind: str, import_id: int) -> ResponseReturnValue:
     except ValidationFailed as error:
         unit.session.rollback()
         return _detail(kind, import_id, error.errors)
+    except Conflict:
+        # A second click on Start: the import runs once, and its page shows it.
+        unit.session.rollback()
+        return redirect(url_for("customer_import.detail", kind=kind, import_id=import_id))
     unit.session.commit()
     runner.enqueue(current_app.extensions["deskhost.host"], record.id)
     return redirect(url_for("customer_import.detail", kind=kind, import_id=import_id))

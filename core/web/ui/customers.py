@@ -8,7 +8,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from core.errors import ValidationFailed
+from core.errors import Message, ValidationFailed
 from core.models import Account, Agent, Contact, CustomField, FieldType, Product
 from core.models.types import id_maximum
 from core.services import customers as customer_service
@@ -171,7 +171,10 @@ def _custom_form_values(entity: str) -> tuple[dict[str, Any], dict[str, list[str
         try:
             values[field.key] = field_service.parse_custom_value(field, request.form.get(name, ""))
         except ValueError as error:
-            errors[f"custom_fields.{field.key}"] = [str(error)]
+            # The message itself: a Message keeps its msgid, so the form shows it translated.
+            errors[f"custom_fields.{field.key}"] = [
+                error.args[0] if error.args and isinstance(error.args[0], str) else str(error)
+            ]
     return values, errors
 
 
@@ -181,7 +184,7 @@ def _optional_id(name: str, model: type[Account | Agent]) -> int | None:
         return None
     number = parse_whole_number(raw, id_maximum(model))
     if number is None:
-        raise ValidationFailed({name: ["Choose from the list."]})
+        raise ValidationFailed({name: [Message("Choose from the list.")]})
     return number
 
 

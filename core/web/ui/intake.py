@@ -18,6 +18,7 @@ from core.services.base import Actor, Unit, parse_whole_number
 from core.web.database import db_session
 from core.web.i18n import LANGUAGES
 from core.web.security import current_agent, login_required
+from core.web.ui.labels import message_text
 from core.web.ui.units import request_unit
 
 blueprint = Blueprint("intake", __name__)
@@ -103,7 +104,7 @@ def support_form(department_id: int | None = None) -> ResponseReturnValue:
     except ValidationFailed as error:
         db_session().rollback()
         errors = {
-            field: _FORM_MESSAGES.get(field, " ".join(messages))
+            field: _FORM_MESSAGES.get(field, " ".join(map(message_text, messages)))
             for field, messages in error.errors.items()
         }
         return _public_page(

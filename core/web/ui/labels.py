@@ -133,12 +133,16 @@ def label(mapping: dict[str, LazyString], code: str | None) -> str:
     return str(found) if found is not None else code
 
 
-def message_text(message: str) -> str:
+def message_text(message: object) -> str:
     """A service's validation message in the page's language (English when not translated).
 
     Plain messages are their own msgid; a :class:`~core.errors.Message` is translated from its
-    msgid and filled with its values.
+    msgid and filled with its values. Anything else (a text a page already translated, a
+    lazy string) is shown as it is; an empty text stays empty (the empty msgid is the
+    catalog's header).
     """
     if isinstance(message, Message):
         return gettext(message.msgid, **message.values)
-    return gettext(message)
+    if isinstance(message, str):
+        return gettext(message) if message else message
+    return str(message)
