@@ -1,4 +1,4 @@
-"""deskhost's host API, version 1.1: the only module an extension imports from the host.
+"""deskhost's host API, version 1.2: the only module an extension imports from the host.
 
 Everything in ``__all__`` is stable. Deprecation policy: a name is removed only in a new major
 version, after at least one minor release in which using it emits ``DeprecationWarning`` and
@@ -16,6 +16,7 @@ from hostapi.current import current_context
 from hostapi.types import (
     AccountRecord,
     AgentRecord,
+    ApiRoute,
     ContactRecord,
     Event,
     JobSpec,
@@ -33,13 +34,14 @@ from hostapi.types import (
 )
 
 #: The version of this API; manifests state the range they need (``hostapi: ">=1.0,<2"``).
-__version__ = "1.1"
+__version__ = "1.2"
 HOSTAPI_VERSION = __version__
 
 __all__ = [
     "HOSTAPI_VERSION",
     "AccountRecord",
     "AgentRecord",
+    "ApiRoute",
     "ContactRecord",
     "Context",
     "Event",
