@@ -77,6 +77,11 @@ def save_note(context: Context, arguments: dict[str, Any]) -> dict[str, Any]:
     return {"text": arguments["text"]}
 
 
+def forget_note(context: Context, arguments: dict[str, Any]) -> None:
+    """Forget the note."""
+    context.storage_delete("note")
+
+
 def one_ticket(context: Context, arguments: dict[str, Any], ticket_id: int) -> dict[str, Any]:
     """One ticket the context sees (404 otherwise)."""
     ticket = context.get_ticket(ticket_id)
@@ -104,6 +109,14 @@ ROUTES = [
         arguments=NoteSchema,
         response=NoteSchema,
         status=201,
+    ),
+    ApiRoute(
+        name="forget_note",
+        path="/notes",
+        method="DELETE",
+        handle=forget_note,
+        summary="Forget the installation's note.",
+        status=204,
     ),
     ApiRoute(
         name="one_ticket",
@@ -286,6 +299,19 @@ def test_post_commits_what_the_handler_stored(
     assert (answer.status_code, answer.json) == (201, {"text": "hello"})
     context = host.plugins.context_for(db, db.get(Installation, installation.id))
     assert context.storage_get("note") == "hello"
+
+
+def test_route_without_a_response_schema_answers_its_status_without_a_body(
+    api: FlaskClient, db: Session, installation: Installation, agent: Agent, host: Host
+) -> None:
+    csrf = _sign_in(api, agent)
+    api.post(_url(installation, "/notes"), json={"text": "hello"}, headers=csrf)
+
+    answer = api.delete(_url(installation, "/notes"), headers=csrf)
+
+    assert (answer.status_code, answer.get_data()) == (204, b"")
+    context = host.plugins.context_for(db, db.get(Installation, installation.id))
+    assert context.storage_get("note") is None
 
 
 # ------------------------------------------------------------------------------ bad input

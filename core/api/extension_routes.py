@@ -139,25 +139,24 @@ def _bind_installation(plugin_id: str) -> Callable[[], None]:
         caller = auth.principal()
         session = db_session()
         installation = session.get(Installation, g.get("deskhost_installation_id"))
-        usable = (
-            installation is not None
-            and installation.plugin_id == plugin_id
-            and installation.is_active
-            and (
-                installation.id == caller.installation.id
-                if caller.installation is not None
-                else covers(installation, caller.agent)
-            )
-        )
-        if not usable:
+        if installation is None or not _may_use(caller, installation, plugin_id):
             abort(404, message=f"No installation of {plugin_id!r} with this id is yours to use.")
-        assert installation is not None
         g.deskhost_installation = installation
         g.deskhost_context = HostContext.for_installation(
             session, current_app.extensions["deskhost.host"], installation, caller.agent
         )
 
     return bind
+
+
+def _may_use(caller: auth.Principal, installation: Installation, plugin_id: str) -> bool:
+    """True when ``installation`` is an active one of ``plugin_id`` that ``caller`` may use:
+    its own token, or an agent (session or personal token) the installation covers."""
+    if installation.plugin_id != plugin_id or not installation.is_active:
+        return False
+    if caller.installation is not None:
+        return caller.installation.id == installation.id
+    return covers(installation, caller.agent)
 
 
 def _require_route_scopes(route: ApiRoute) -> None:
