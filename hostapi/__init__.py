@@ -16,6 +16,7 @@ from hostapi.current import current_context
 from hostapi.types import (
     AccountRecord,
     AgentRecord,
+    ApiRoute,
     ContactRecord,
     Event,
     JobSpec,
@@ -40,6 +41,7 @@ __all__ = [
     "HOSTAPI_VERSION",
     "AccountRecord",
     "AgentRecord",
+    "ApiRoute",
     "ContactRecord",
     "Context",
     "Event",

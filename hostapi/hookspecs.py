@@ -14,7 +14,7 @@ from hostapi._markers import hookspec
 
 if TYPE_CHECKING:
     from hostapi.context import Context
-    from hostapi.types import Event, JobSpec, Page, Panel, PermissionSpec, Webhook
+    from hostapi.types import ApiRoute, Event, JobSpec, Page, Panel, PermissionSpec, Webhook
 
 
 # ---------------------------------------------------------------------------- lifecycle
@@ -105,11 +105,26 @@ def deskhost_panels() -> list[Panel] | None:
 
 @hookspec
 def deskhost_pages() -> list[Page] | None:
-    """Pages (Flask blueprints) the extension adds under ``/ext/<plugin id>/``.
+    """Pages (Flask blueprints) the extension adds under ``/ext/<plugin id>/<installation id>/``.
 
     :returns: a list of :class:`hostapi.Page`; ``None`` means none.
 
     .. versionadded:: 1.0
+    .. versionchanged:: 1.2
+       The URL names the installation; the old one without it redirects.
+    """
+
+
+@hookspec
+def deskhost_api_routes() -> list[ApiRoute] | None:
+    """REST endpoints the extension adds under ``/api/v1/ext/<plugin id>/<installation id>/``.
+
+    Called when the app is built. Each route is authenticated like the host's own API and
+    answers 404 to callers the installation does not cover.
+
+    :returns: a list of :class:`hostapi.ApiRoute`; ``None`` means none.
+
+    .. versionadded:: 1.2
     """
 
 

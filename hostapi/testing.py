@@ -303,6 +303,16 @@ class InstalledExtension:
         session.commit()
         return context
 
+    def api_path(self, path: str = "") -> str:
+        """Where this installation serves your REST endpoint ``path`` (as in your
+        :class:`hostapi.ApiRoute`): ``/api/v1/ext/<plugin id>/<installation id><path>``."""
+        return f"/api/v1/ext/{self.plugin_id}/{self.id}{path}"
+
+    def page_path(self, path: str = "/") -> str:
+        """Where this installation serves your page ``path``:
+        ``/ext/<plugin id>/<installation id><path>``."""
+        return f"/ext/{self.plugin_id}/{self.id}{path}"
+
     def stored(self) -> dict[str, Any]:
         """The installation's storage now, by key (secrets left out); empty once purged."""
         from sqlalchemy import select
@@ -569,11 +579,23 @@ class AgentClient(FlaskClient):
     agent_id: int
     email: str
     csrf_token: str
+    _state: _TestState
 
     @property
     def csrf_headers(self) -> dict[str, str]:
         """The header that carries the CSRF token (``X-CSRFToken``)."""
         return {"X-CSRFToken": self.csrf_token}
+
+    def token_headers(self, scopes: Iterable[str]) -> dict[str, str]:
+        """The ``Authorization`` header of a new personal access token of this agent carrying
+        ``scopes``: a request sent with it authenticates as the token, not the session."""
+        from core import tokens
+        from core.models import Agent
+
+        with self._state.host.transaction() as session:
+            agent = session.get(Agent, self.agent_id)
+            _token, plaintext = tokens.create_personal_token(session, agent, "tests", scopes)
+        return {"Authorization": f"Bearer {plaintext}"}
 
 
 @pytest.fixture
@@ -630,7 +652,7 @@ def deskhost_agent_client(
         )
         if response.status_code != 302:
             raise RuntimeError(f"signing in {email} failed with HTTP {response.status_code}")
-        client.agent_id, client.email = agent_id, email
+        client.agent_id, client.email, client._state = agent_id, email, _deskhost_state
         # Signing in starts a fresh session: take the token it hands out now.
         client.csrf_token = _csrf_of(client, "/tickets")
         return client

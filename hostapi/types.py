@@ -55,10 +55,12 @@ class Panel:
 
 @dataclass(frozen=True)
 class Page:
-    """A Flask blueprint an extension adds; mounted under ``/ext/<plugin id>/``.
+    """A Flask blueprint an extension adds; mounted under
+    ``/ext/<plugin id>/<installation id>/``.
 
     Every request to it is checked against the installation's departments and profiles, and
-    the view reads its context from :func:`hostapi.current_context`.
+    the view reads its context from :func:`hostapi.current_context`. Views do not receive the
+    installation id (``url_for`` of the extension's own views fills it in).
     """
 
     blueprint: Blueprint
@@ -79,6 +81,39 @@ class Webhook:
     name: str
     handle: Callable[[Context, Any], Any]
     methods: tuple[str, ...] = ("POST",)
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    """A REST endpoint an extension adds, served at
+    ``/api/v1/ext/<plugin id>/<installation id><path>`` and listed in the host's OpenAPI
+    document.
+
+    ``path`` is a Flask rule starting with ``/`` (``"/greeting"``,
+    ``"/tickets/<int:ticket_id>/events"``); ``name`` is unique within the extension (it names
+    the operation). ``arguments`` is a marshmallow schema (class or instance) for the query
+    string of a ``GET`` or ``DELETE``, or for the JSON body of the other methods; ``response``
+    the schema the result is dumped with (``None``: no body, for a ``204``).
+    ``handle(context, arguments, **path_values)`` runs with the installation's context (and
+    the calling agent when there is one) and returns the response's data; raising
+    :class:`hostapi.NotFound` answers 404, ``marshmallow.ValidationError`` 422 naming the
+    fields. ``scopes`` are the scopes the endpoint needs: the installation must have been
+    granted each, and a token must carry each. What ``handle`` writes through the context is
+    committed when it returns and rolled back when it raises.
+
+    .. versionadded:: 1.2
+    """
+
+    name: str
+    path: str
+    handle: Callable[..., Any]
+    summary: str
+    method: str = "GET"
+    arguments: Any = None
+    response: Any = None
+    status: int = 200
+    scopes: tuple[str, ...] = ()
+    description: str = ""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ administrator with a token carrying every scope, and unauthenticated. It fails o
 error (5xx, or an exception escaping a view) and on any answer the document does not
 describe: status code, content type, body, and 405 with ``Allow`` for undeclared methods.
 The line it prints ("API fuzzing (admin): N operations, …") is the count CI reports.
+Extensions' endpoints are in the document too: a test extension's (tests/extension_endpoints.py),
+installed for the seeded department, stands for them.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from core.models import Agent, Department
 from core.services import customers, views
 from core.services.base import Actor, Unit
 from hostapi import scopes
+from tests import extension_endpoints
+from tests.factories import install_for
 
 CONFIG = "schemathesis.toml"
 DOCUMENT = "/api/v1/openapi.json"
@@ -70,6 +74,7 @@ def fuzz_host(settings: Settings, host: Host) -> Iterator[Host]:
         settings.limits, api_token_limit=UNLIMITED, api_address_limit=UNLIMITED
     )
     unlimited = Host(dataclasses.replace(settings, limits=limits))
+    extension_endpoints.register(unlimited)
     yield unlimited
     unlimited.dispose()
 
@@ -85,12 +90,15 @@ def fuzz_app(fuzz_host: Host) -> Flask:
 @pytest.fixture
 def seeded(
     db: Session,
+    fuzz_host: Host,
     admin_agent: Agent,
     department: Department,
     make_ticket: Callable[..., Any],
 ) -> None:
     """A few records of each kind for the fuzzer's ids to hit: accounts, contacts, tickets,
-    views."""
+    views, and an installation of the test extension."""
+    install_for(db, fuzz_host, extension_endpoints.PLUGIN, [department.id])
+    db.commit()
     work = Unit(session=db, actor=Actor(admin_agent), host=None)
     for number in range(1, 4):
         account = customers.create_account(work, name=f"Account {number}")

@@ -15,6 +15,11 @@ a new endpoint is in the matrix by default. Each path parameter names what it po
   nothing asks for it and gets 403, before any body is validated.
 - **Admin areas → 403 for an ordinary agent** (the "Agent" profile holds none of the
   administrators' permissions, docs/permissions.md).
+- **Extensions' pages and endpoints → 404 outside the installation.** Under
+  ``/ext/<plugin>/<installation id>/`` and ``/api/v1/ext/<plugin>/<installation id>/`` (and the
+  page URLs without the installation), an agent whose departments the installation does not
+  cover gets 404 whatever the rest of the path names; there is no permission to lack there.
+  A test extension (tests/extension_endpoints.py) keeps these shapes in the matrix.
 
 Contacts, accounts and what hangs off them (comments, products, follows) are organisation-wide:
 any agent with the permission sees them, so only the permission check applies to them.
@@ -25,7 +30,7 @@ come before validation, or a 422 would tell the caller the record exists.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -60,6 +65,7 @@ from core.services import sla
 from core.services import tickets as ticket_service
 from hostapi import clock
 from hostapi import scopes as scope_catalogue
+from tests import extension_endpoints
 from tests.factories import install_for, system_unit
 
 pytest_plugins = ["tests.api_fixtures"]
@@ -114,7 +120,11 @@ NON_ID_PARAMETERS: dict[str, str] = {
     "name": "ping",
     "token": "dhl_not-a-link",
     "field_key": "email",
+    "rest": "report",
 }
+
+#: Where extensions' pages and endpoints live: isolated by their installation (see above).
+EXTENSION_RULES = ("/ext/", "/api/v1/ext/")
 
 #: Rules left out of the matrix (``"METHOD path"``, paths as the URL map or the OpenAPI
 #: document spell them), each with why.
@@ -185,6 +195,11 @@ class Operation:
     def roles(self) -> set[str]:
         """What kinds of records the path names (unknown names are left out)."""
         return {PARAMETERS[p][0] for p in self.record_parameters() if p in PARAMETERS}
+
+    @property
+    def is_extensions(self) -> bool:
+        """True for an extension's page or endpoint (or a page URL without its installation)."""
+        return self.rule.startswith(EXTENSION_RULES)
 
     def path(self, values: Callable[[str, str], str]) -> str:
         """The path with each parameter filled by ``values(parameter, rule)``."""
@@ -346,6 +361,16 @@ def _every_scope(document: dict[str, Any]) -> list[str]:
         for requirement in item.get("security", []):
             found.update(requirement.get("bearerAuth", []))
     return sorted(found & set(scope_catalogue.ALL))
+
+
+@pytest.fixture
+def app(host: Host) -> Iterator[Flask]:
+    """The app, built with the test extension's pages and endpoints mounted."""
+    from core.web import create_app
+
+    extension_endpoints.register(host)
+    yield create_app({"TESTING": True}, host=host)
+    extension_endpoints.unregister(host)
 
 
 @pytest.fixture
@@ -516,8 +541,29 @@ class Answer:
 def matrix(app: Flask, document: dict[str, Any]) -> list[Operation]:
     """The operations of the matrix: id-taking, not opted out, reads first."""
     everything = page_operations(app) + api_operations(document)
-    chosen = [o for o in everything if takes_record_id(o) and o.name not in OPTED_OUT]
+    chosen = [
+        o
+        for o in everything
+        if takes_record_id(o) and o.name not in OPTED_OUT and not o.is_extensions
+    ]
     return sorted(chosen, key=lambda o: (METHOD_ORDER[o.method], o.rule))
+
+
+def extension_operations(app: Flask, document: dict[str, Any]) -> list[tuple[str, Operation]]:
+    """Every extension page and endpoint with the extension it belongs to; a page URL without
+    the installation once for each extension that has pages."""
+    plugins = app.extensions["deskhost.host"].plugins
+    with_pages = [i.plugin_id for i in plugins.extensions() if plugins.pages(i.plugin_id)]
+    found: list[tuple[str, Operation]] = []
+    for operation in page_operations(app) + api_operations(document):
+        if not operation.is_extensions:
+            continue
+        plugin = operation.rule.removeprefix(API_PREFIX).split("/")[2]
+        if plugin == "<plugin_id>":
+            found.extend((plugin_id, operation) for plugin_id in with_pages)
+        else:
+            found.append((plugin, operation))
+    return sorted(found, key=lambda p: (METHOD_ORDER[p[1].method], p[1].rule, p[0]))
 
 
 def ask(caller: Caller, operations: list[Operation], desk: Desk, side: Side) -> list[Answer]:
@@ -550,7 +596,9 @@ def test_every_id_taking_rule_is_in_the_matrix(
     unknown = [
         f"{o.name}: unknown parameter(s) {sorted(set(o.record_parameters()) - set(PARAMETERS))}"
         for o in everything
-        if o.name not in OPTED_OUT and set(o.record_parameters()) - set(PARAMETERS)
+        if o.name not in OPTED_OUT
+        and not o.is_extensions
+        and set(o.record_parameters()) - set(PARAMETERS)
     ]
     assert not unknown, "name what these parameters point at (PARAMETERS) or opt out:\n" + (
         "\n".join(unknown)
@@ -616,3 +664,70 @@ def test_ordinary_agent_gets_403_in_admin_areas(
     assert chosen
     wrong = [a for a in ask(caller, chosen, desk, desk.own) if a.status != 403]
     assert not wrong, _report(wrong, "403")
+
+
+def _install_each_extension(
+    db: Session, app: Flask, department_id: int, document: dict[str, Any]
+) -> dict[str, int]:
+    """Install every extension with pages or endpoints for one department: plugin → id."""
+    host = app.extensions["deskhost.host"]
+    plugins = {plugin for plugin, _operation in extension_operations(app, document)}
+    installed = {p: install_for(db, host, p, [department_id]).id for p in sorted(plugins)}
+    db.commit()
+    return installed
+
+
+def _ask_extensions(
+    caller: Caller,
+    operations: list[tuple[str, Operation]],
+    desk: Desk,
+    side: Side,
+    installations: dict[str, int],
+) -> list[Answer]:
+    """Send each extension operation for its extension's installation, the rest of the path
+    filled from ``side`` (a parameter the matrix does not know gets 1)."""
+    known = desk.values_for(side)
+    answers = []
+    for plugin, operation in operations:
+
+        def value(parameter: str, rule: str, plugin: str = plugin) -> str:
+            if parameter == "installation_id":
+                return str(installations[plugin])
+            if parameter == "plugin_id":
+                return plugin
+            if parameter in PARAMETERS or parameter in NON_ID_PARAMETERS:
+                return known(parameter, rule)
+            return "1"
+
+        path = operation.path(value)
+        response = caller.send(operation, path)
+        location = response.headers.get("Location", "")
+        answers.append(Answer(operation, path, response.status_code, False, location))
+    return answers
+
+
+def test_agent_outside_an_installations_departments_gets_404_from_its_pages_and_endpoints(
+    app: Flask, db: Session, document: dict[str, Any], desk: Desk
+) -> None:
+    """Every extension installed for department 2 only: department 1's agent with every
+    permission gets 404 from each of its pages and endpoints, whatever they name."""
+    operations = extension_operations(app, document)
+    assert {o.is_api for _plugin, o in operations} == {True, False}
+    second = next(d for d in db.scalars(select(Department)) if d.name == "Sales")
+    installations = _install_each_extension(db, app, second.id, document)
+    caller = Caller(app, desk.outsider, desk.bearer[desk.outsider.id])
+    answers = _ask_extensions(caller, operations, desk, desk.reachable, installations)
+    wrong = [a for a in answers if a.status != 404]
+    assert not wrong, _report(wrong, "404")
+
+
+def test_agent_of_an_installations_department_reaches_its_pages_and_endpoints(
+    app: Flask, db: Session, document: dict[str, Any], desk: Desk
+) -> None:
+    """The control: installed for department 1, the same agent's reads are served."""
+    reads = [(p, o) for p, o in extension_operations(app, document) if o.method == "GET"]
+    installations = _install_each_extension(db, app, int(desk.shared["department"]), document)
+    caller = Caller(app, desk.outsider, desk.bearer[desk.outsider.id])
+    answers = _ask_extensions(caller, reads, desk, desk.reachable, installations)
+    wrong = [a for a in answers if not a.served]
+    assert not wrong, _report(wrong, "200 or a redirect")

@@ -23,6 +23,7 @@ from core.api import (
     customers,
     duplicates,
     export,
+    extension_routes,
     fields,
     me,
     products,
@@ -54,6 +55,12 @@ by the token's scopes *and* the agent's permissions and departments.
 (`error: invalid_token` for a bad, expired or revoked token); 403: a missing scope
 (`error: insufficient_scope`, `scope`) or permission (`permission`); 404: absent or outside the
 caller's departments; 409: conflicts with the current state; 422: invalid input, by field.
+
+**Extensions' endpoints** live under `/api/v1/ext/<extension id>/<installation id>/`, one tag
+per extension. They authenticate the same way; the installation must be active and cover the
+caller (its permission profiles and one of its departments name the agent; an extension's own
+token reaches only its own installation), else 404. Each lists the scopes it needs: the
+installation must have been granted them, and a token must carry them (403 otherwise).
 """
 
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
@@ -160,4 +167,5 @@ def init_app(app: Flask) -> None:
         api.register_blueprint(blueprint)
         # core.api.auth checks CSRF itself, after authentication (401 before 400).
         csrf.exempt(blueprint)
+    extension_routes.register(api, app)
     app.before_request_funcs.setdefault(None, []).insert(0, _answer_routing_errors)

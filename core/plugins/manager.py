@@ -25,7 +25,7 @@ from core.models import HookError, Installation, OutboxEvent
 from core.models.extensions import InstallationState, installation_departments
 from core.plugins.manifest import Manifest, ManifestError, hostapi_mismatch, load_manifest
 from core.services import tickets as ticket_services
-from hostapi import JobSpec, Panel, Webhook, clock, hookspecs
+from hostapi import ApiRoute, JobSpec, Panel, Webhook, clock, hookspecs
 from hostapi import scopes as scope_names
 from hostapi._markers import PROJECT_NAME
 from hostapi.types import Event, Page
@@ -250,6 +250,10 @@ class PluginHost:
     def pages(self, plugin_id: str) -> list[Page]:
         """The pages a plugin contributes (``deskhost_pages``)."""
         return self._contributed(plugin_id, "deskhost_pages")
+
+    def api_routes(self, plugin_id: str) -> list[ApiRoute]:
+        """The REST endpoints a plugin contributes (``deskhost_api_routes``)."""
+        return self._contributed(plugin_id, "deskhost_api_routes")
 
     def webhooks(self, plugin_id: str) -> list[Webhook]:
         """The webhooks a plugin contributes (``deskhost_webhooks``)."""

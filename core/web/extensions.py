@@ -1,9 +1,13 @@
 """Where extensions meet the web app: their pages, webhooks and panels.
 
-Pages are mounted under ``/ext/<plugin id>/`` and exist only for agents an active installation
-covers (its profiles and one of its departments); anyone else gets 404. Webhooks live at
-``/hooks/<plugin id>/<installation id>/<name>``, exempt from CSRF (third parties call them and
-verify themselves by signature). Panels are resolved per request by :func:`panels_for`.
+Pages are mounted under ``/ext/<plugin id>/<installation id>/`` and exist only for agents that
+installation covers (it is active and names their profile and one of their departments);
+anyone else gets 404. A URL without the installation (``/ext/<plugin id>/…``, the form before
+host API 1.2) redirects to the one installation covering the agent, or, when several do, shows
+a page asking which. Webhooks live at ``/hooks/<plugin id>/<installation id>/<name>``, exempt
+from CSRF (third parties call them and verify themselves by signature). Panels are resolved per
+request by :func:`panels_for`; where two installations of one extension show panels at one
+place, each panel names its installation.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Flask, abort, current_app, g, request
+from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from markupsafe import Markup, escape
@@ -40,21 +44,34 @@ class RenderedPanel:
     installation_id: int | None
     title: str
     html: Markup
+    #: The installation's label (or number), set only where another installation of the same
+    #: extension shows panels at the same place, so that an agent can tell them apart.
+    installation_label: str | None = None
 
 
 def init_app(app: Flask) -> None:
-    """Mount every loaded extension's pages and the webhook endpoint."""
+    """Mount every loaded extension's pages, their installation chooser and the webhooks."""
     host: Host = app.extensions["deskhost.host"]
     plugins = host.plugins
     for info in plugins.extensions():
         pages = plugins.pages(info.plugin_id)
         if not pages:
             continue
-        mount = Blueprint(f"ext_{info.plugin_id}", __name__, url_prefix=f"/ext/{info.plugin_id}")
+        mount = Blueprint(
+            f"ext_{info.plugin_id}",
+            __name__,
+            url_prefix=f"/ext/{info.plugin_id}/<id:installation_id>",
+        )
         for page in pages:
             mount.register_blueprint(page.blueprint)
+        mount.url_value_preprocessor(_take_installation_id)
+        mount.url_defaults(_give_installation_id)
         mount.before_request(_bind_page_context(info.plugin_id))
         app.register_blueprint(mount)
+    chooser = Blueprint("extension_pages", __name__, url_prefix="/ext")
+    chooser.add_url_rule("/<plugin_id>/", view_func=choose_installation)
+    chooser.add_url_rule("/<plugin_id>/<path:rest>", view_func=choose_installation)
+    app.register_blueprint(chooser)
     hooks = Blueprint("deskhost_webhooks", __name__, url_prefix="/hooks")
     view = hooks.route(
         "/<plugin_id>/<id:installation_id>/<name>",
@@ -66,6 +83,19 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(hooks)
 
 
+def _take_installation_id(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    # The extension's views were written without the installation in their signature.
+    if values is not None:
+        g.deskhost_installation_id = values.pop("installation_id", None)
+
+
+def _give_installation_id(endpoint: str, values: dict[str, Any]) -> None:
+    # url_for() of an extension's own view stays within the installation being shown.
+    installation_id = g.get("deskhost_installation_id")
+    if installation_id is not None:
+        values.setdefault("installation_id", installation_id)
+
+
 def _bind_page_context(plugin_id: str) -> Any:
     def bind() -> None:
         from core.web.database import db_session
@@ -74,14 +104,46 @@ def _bind_page_context(plugin_id: str) -> Any:
         agent = current_agent()
         if agent is None:
             abort(404)
-        installation = covering_installation(db_session(), plugin_id, agent)
-        if installation is None:
+        installation = db_session().get(Installation, g.get("deskhost_installation_id"))
+        if not (
+            installation is not None
+            and installation.plugin_id == plugin_id
+            and installation.is_active
+            and covers(installation, agent)
+        ):
             abort(404)
         g.deskhost_context = HostContext.for_installation(
             db_session(), current_app.extensions["deskhost.host"], installation, agent
         )
 
     return bind
+
+
+def choose_installation(plugin_id: str, rest: str = "") -> ResponseReturnValue:
+    """An extension page's URL without its installation: go to the one installation covering
+    the agent, or ask which when several do (404 when none does)."""
+    from core.web.database import db_session
+    from core.web.security import current_agent
+
+    host: Host = current_app.extensions["deskhost.host"]
+    agent = current_agent()
+    info = host.plugins.loaded.get(plugin_id)
+    if agent is None or info is None or info.builtin or not host.plugins.pages(plugin_id):
+        abort(404)
+    installations = covering_installations(db_session(), plugin_id, agent)
+    if not installations:
+        abort(404)
+    query = request.query_string.decode("latin-1")
+
+    def url(installation: Installation) -> str:
+        return f"/ext/{plugin_id}/{installation.id}/{rest}" + (f"?{query}" if query else "")
+
+    if len(installations) == 1:
+        return redirect(url(installations[0]), 302)
+    choices = [(installation_label(i), url(i)) for i in installations]
+    return render_template(
+        "extensions/choose_installation.html", name=info.manifest.name, choices=choices
+    )
 
 
 def webhook(plugin_id: str, installation_id: int, name: str) -> ResponseReturnValue:
@@ -115,13 +177,15 @@ def webhook(plugin_id: str, installation_id: int, name: str) -> ResponseReturnVa
     return response
 
 
-def covering_installation(session: Session, plugin_id: str, agent: Agent) -> Installation | None:
-    """The first active installation of ``plugin_id`` whose profiles and departments cover
-    ``agent``, or ``None``."""
-    return next(
-        (i for i in _active(session, plugin_id) if _covers(i, agent)),
-        None,
-    )
+def covering_installations(session: Session, plugin_id: str, agent: Agent) -> list[Installation]:
+    """The active installations of ``plugin_id`` whose profiles and departments cover
+    ``agent``, by id."""
+    return [i for i in _active(session, plugin_id) if covers(i, agent)]
+
+
+def installation_label(installation: Installation) -> str:
+    """How an installation is named to agents: the admin's label, else its number."""
+    return installation.label or gettext("Installation %(id)s", id=installation.id)
 
 
 def panels_for(
@@ -131,7 +195,9 @@ def panels_for(
 
     Built-in panels show to everyone; an extension's panels only where an active installation
     covers the agent (its profile and a shared department) and, for ticket panels, the
-    ticket's department. A panel whose render raises shows an error box instead.
+    ticket's department. A panel whose render raises shows an error box instead. When two
+    installations of one extension contribute here, each panel carries its installation's
+    label.
     """
     plugins = host.plugins
     ticket_department: int | None = None
@@ -142,28 +208,35 @@ def panels_for(
         if ticket_department is None:
             return []
     locale = _locale(agent)
-    candidates: list[tuple[int, str, Any, HostContext, int | None]] = []
+    candidates: list[tuple[int, str, Any, HostContext, Installation | None]] = []
     for info in plugins.loaded.values():
         panels = [p for p in plugins.panels(info.plugin_id) if p.location == location]
         panels = [p for p in panels if p.permission is None or agent.has_permission(p.permission)]
         if not panels:
             continue
+        contexts: list[tuple[HostContext, Installation | None]]
         if info.builtin:
             contexts = [(HostContext.for_builtin(session, host, info.plugin_id, agent), None)]
         else:
             contexts = [
-                (HostContext.for_installation(session, host, installation, agent), installation.id)
+                (HostContext.for_installation(session, host, installation, agent), installation)
                 for installation in _active(session, info.plugin_id)
-                if _covers(installation, agent)
+                if covers(installation, agent)
                 and (ticket_department is None or ticket_department in installation.department_ids)
             ]
-        for context, installation_id in contexts:
+        for context, installation in contexts:
             for panel in panels:
-                candidates.append((panel.order, info.plugin_id, panel, context, installation_id))
-    candidates.sort(key=lambda c: (c[0], c[1], c[4] or 0, c[2].key))
+                candidates.append((panel.order, info.plugin_id, panel, context, installation))
+    candidates.sort(key=lambda c: (c[0], c[1], c[4].id if c[4] else 0, c[2].key))
+    installations_by_plugin: dict[str, set[int]] = {}
+    for _order, plugin_id, _panel, _context, installation in candidates:
+        if installation is not None:
+            installations_by_plugin.setdefault(plugin_id, set()).add(installation.id)
     rendered: list[RenderedPanel] = []
-    for _order, plugin_id, panel, context, installation_id in candidates:
+    for _order, plugin_id, panel, context, installation in candidates:
         title = panel.title_ja if locale.startswith("ja") and panel.title_ja else panel.title
+        installation_id = installation.id if installation is not None else None
+        several = len(installations_by_plugin.get(plugin_id, ())) > 1
         rendered.append(
             RenderedPanel(
                 key=panel.key,
@@ -171,6 +244,9 @@ def panels_for(
                 installation_id=installation_id,
                 title=title,
                 html=_render(panel, context, target, plugin_id, installation_id),
+                installation_label=(
+                    installation_label(installation) if several and installation else None
+                ),
             )
         )
     return rendered
@@ -209,7 +285,9 @@ def _active(session: Session, plugin_id: str) -> list[Installation]:
     )
 
 
-def _covers(installation: Installation, agent: Agent) -> bool:
+def covers(installation: Installation, agent: Agent) -> bool:
+    """True when ``installation`` names ``agent``'s permission profile and one of their
+    departments (its panels, pages and endpoints exist for them)."""
     return agent.profile_id in installation.profile_ids and bool(
         installation.department_ids & agent.department_ids
     )

@@ -15,11 +15,13 @@ from hostapi.types import PanelTarget
 
 @dataclass(frozen=True)
 class PanelView:
-    """One panel or tab ready for a template: a key unique on the page, title, HTML."""
+    """One panel or tab ready for a template: a key unique on the page, title, HTML, and
+    the installation's label where two installations of its extension show here."""
 
     key: str
     title: str
     html: Markup
+    installation_label: str | None = None
 
 
 def panels_at(location: str, target: PanelTarget, agent: Agent) -> list[PanelView]:
@@ -31,5 +33,12 @@ def panels_at(location: str, target: PanelTarget, agent: Agent) -> list[PanelVie
         key = f"{panel.plugin_id}.{panel.key}"
         if panel.installation_id is not None:
             key += f".{panel.installation_id}"
-        views.append(PanelView(key=key, title=panel.title, html=Markup(panel.html)))
+        views.append(
+            PanelView(
+                key=key,
+                title=panel.title,
+                html=Markup(panel.html),
+                installation_label=panel.installation_label,
+            )
+        )
     return views

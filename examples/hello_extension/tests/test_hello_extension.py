@@ -12,6 +12,7 @@ from types import ModuleType
 
 import hello_extension
 import pytest
+from flask import Flask
 
 from hostapi import Event, TicketRecord, events
 from hostapi.testing import AgentClient, InstalledExtension
@@ -287,3 +288,82 @@ def test_restored_installation_keeps_its_counts_once_authorized(
     support.restore()
     support.grant()
     assert (support.state, support.stored()["tickets_created"]) == ("active", 1)
+
+
+# ------------------------------------------------------------------------------ the endpoint
+
+
+def test_endpoint_gives_an_agent_of_the_department_the_ticket_event_count(
+    support: InstalledExtension,
+    deskhost_agent_client: SignIn,
+    deskhost_make_ticket: MakeTicket,
+    deskhost_run_jobs: Callable[[], int],
+) -> None:
+    ticket = deskhost_make_ticket()
+    deskhost_run_jobs()
+
+    answer = deskhost_agent_client().get(support.api_path(f"/tickets/{ticket.id}/events"))
+
+    assert answer.status_code == 200
+    assert answer.json == {
+        "ticket_id": ticket.id,
+        "display_number": ticket.display_number,
+        "events_seen": 1,
+    }
+
+
+def test_endpoint_answers_404_to_an_agent_of_another_department(
+    support: InstalledExtension, deskhost_agent_client: SignIn, deskhost_make_ticket: MakeTicket
+) -> None:
+    ticket = deskhost_make_ticket()
+    sales_agent = deskhost_agent_client(departments=["Sales"])
+
+    answer = sales_agent.get(support.api_path(f"/tickets/{ticket.id}/events"))
+
+    assert answer.status_code == 404
+
+
+def test_endpoint_answers_404_for_a_ticket_outside_the_installations_departments(
+    support: InstalledExtension, deskhost_agent_client: SignIn, deskhost_make_ticket: MakeTicket
+) -> None:
+    ticket = deskhost_make_ticket(department="Sales")
+    agent = deskhost_agent_client(departments=["Support", "Sales"])
+
+    answer = agent.get(support.api_path(f"/tickets/{ticket.id}/events"))
+
+    assert answer.status_code == 404
+
+
+def test_endpoint_needs_a_token_carrying_the_tickets_scope(
+    support: InstalledExtension, deskhost_agent_client: SignIn, deskhost_make_ticket: MakeTicket
+) -> None:
+    ticket = deskhost_make_ticket()
+    agent = deskhost_agent_client()
+    path = support.api_path(f"/tickets/{ticket.id}/events")
+
+    refused = agent.get(path, headers=agent.token_headers(["desk.contacts.read"]))
+    served = agent.get(path, headers=agent.token_headers(["desk.tickets.read"]))
+
+    assert (refused.status_code, refused.json["scope"]) == (403, "desk.tickets.read")
+    assert served.status_code == 200
+
+
+def test_endpoint_is_in_the_hosts_openapi_document(
+    support: InstalledExtension, deskhost_app: Flask
+) -> None:
+    document = deskhost_app.test_client().get("/api/v1/openapi.json").json
+
+    path = document["paths"][
+        "/api/v1/ext/hello_extension/{installation_id}/tickets/{ticket_id}/events"
+    ]
+    assert path["get"]["security"][0] == {"bearerAuth": ["desk.tickets.read"]}
+
+
+def test_endpoint_is_gone_after_uninstall(
+    support: InstalledExtension, deskhost_agent_client: SignIn, deskhost_make_ticket: MakeTicket
+) -> None:
+    ticket = deskhost_make_ticket()
+    agent = deskhost_agent_client()
+    support.uninstall(keep_data=True)
+
+    assert agent.get(support.api_path(f"/tickets/{ticket.id}/events")).status_code == 404

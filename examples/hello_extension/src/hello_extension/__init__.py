@@ -1,9 +1,11 @@
 """Hello Extension: a first deskhost extension, written against ``hostapi`` alone.
 
-It contributes three things, one of each kind:
+It contributes four things, one of each kind:
 
 - a **ticket panel** greeting the agent with the ticket's number and how many of the ticket's
   events the extension has seen;
+- a **REST endpoint**, ``GET /api/v1/ext/hello_extension/<installation id>/tickets/<ticket
+  id>/events``, giving the same count to scripts and other tools;
 - a **periodic job**, every five minutes, recording a heartbeat in the installation's storage;
 - an **event handler** counting the ticket events it receives, idempotent on the event id
   (delivery is at least once).
@@ -18,7 +20,21 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
-from hostapi import Context, Event, JobSpec, Location, Panel, PanelTarget, events, hookimpl
+import marshmallow as ma
+
+from hostapi import (
+    ApiRoute,
+    Context,
+    Event,
+    JobSpec,
+    Location,
+    NotFound,
+    Panel,
+    PanelTarget,
+    events,
+    hookimpl,
+    scopes,
+)
 
 PANEL_KEY = "hello"
 HEARTBEAT_JOB = "heartbeat"
@@ -79,6 +95,44 @@ def deskhost_panels() -> list[Panel]:
             title="Hello",
             title_ja="ハロー",
             render=render_panel,
+        )
+    ]
+
+
+# ------------------------------------------------------------------------------ the endpoint
+
+
+class TicketEventsSchema(ma.Schema):
+    """How many of a ticket's events this installation has seen."""
+
+    ticket_id = ma.fields.Integer(metadata={"description": "The ticket's id."})
+    display_number = ma.fields.String(metadata={"description": "The number agents see."})
+    events_seen = ma.fields.Integer(metadata={"description": "Ticket events counted so far."})
+
+
+def ticket_events(context: Context, arguments: Mapping[str, Any], ticket_id: int) -> dict[str, Any]:
+    """The panel's count for one ticket the caller may see (404 for any other)."""
+    ticket = context.get_ticket(ticket_id)
+    if ticket is None:
+        raise NotFound("No such ticket.")
+    return {
+        "ticket_id": ticket.id,
+        "display_number": ticket.display_number,
+        "events_seen": int(context.storage_get(ticket_events_key(ticket.id), 0)),
+    }
+
+
+@hookimpl
+def deskhost_api_routes() -> list[ApiRoute]:
+    """The ticket's event count, for scripts."""
+    return [
+        ApiRoute(
+            name="ticket_events",
+            path="/tickets/<int:ticket_id>/events",
+            handle=ticket_events,
+            summary="How many of a ticket's events this installation has seen.",
+            response=TicketEventsSchema,
+            scopes=(scopes.TICKETS_READ,),
         )
     ]
 
