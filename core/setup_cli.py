@@ -17,7 +17,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.errors import DeskError, ValidationFailed
+from core.errors import DeskError, Message, ValidationFailed
 from core.host import Host
 from core.models import Department, PermissionProfile
 from core.services import org as org_service
@@ -53,13 +53,18 @@ def _describe(error: DeskError) -> str:
     return str(error)
 
 
-def _find(session: Session, model: type[_Named], reference: str, what: str) -> _Named:
-    """The record called ``reference``, or whose id it is."""
+def _find(session: Session, model: type[_Named], reference: str, field: str) -> _Named:
+    """The record called ``reference``, or whose id it is; a miss is an error on ``field``."""
     record = session.scalar(select(model).where(model.name == reference))
     if record is None and reference.isdigit():
         record = session.get(model, int(reference))
     if record is None:
-        raise ValidationFailed({what: [f"No {what} {reference!r}."]})
+        missing = (
+            Message("No department %(reference)s.", reference=repr(reference))
+            if model is Department
+            else Message("No profile %(reference)s.", reference=repr(reference))
+        )
+        raise ValidationFailed({field: [missing]})
     return record
 
 

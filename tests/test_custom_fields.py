@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from core.errors import Forbidden, ValidationFailed
+from core.errors import Forbidden, Message, ValidationFailed
 from core.models import Agent, Contact, CustomField
 from core.services import fields
 from core.services.base import Unit
+from core.web.i18n import compile_catalogs
+from core.web.ui.labels import message_text
 
 
 @pytest.fixture
@@ -221,6 +223,27 @@ def test_wrong_values_are_refused_on_their_key(
     field = make_field("Value", field_type, **extra)
     errors = _errors(lambda: fields.clean_custom_values(db, "contact", {field.key: value}))
     assert list(errors) == [f"custom_fields.{field.key}"]
+
+
+def test_a_refused_value_keeps_its_msgid_for_the_page_to_translate(
+    make_field: Callable[..., CustomField], db: Session, app: Any
+) -> None:
+    field = make_field("Parent", "lookup", lookup_entity="account")
+    errors = _errors(lambda: fields.clean_custom_values(db, "contact", {field.key: 999}))
+    [message] = errors[f"custom_fields.{field.key}"]
+    assert message == "No account with id 999."
+    assert isinstance(message, Message)
+    compile_catalogs()
+    with app.test_request_context(headers={"Accept-Language": "ja"}):
+        assert message_text(message) == "ID 999 の取引先はありません。"
+
+
+def test_unreadable_text_is_refused_with_a_translatable_message() -> None:
+    field = CustomField(key="cf_x", label="X", field_type="picklist", options=["Gold", "Silver"])
+    with pytest.raises(fields.InvalidValue) as refused:
+        fields.parse_custom_value(field, "Bronze")
+    assert refused.value.message == "Choose one of: Gold, Silver."
+    assert refused.value.message.msgid == "Choose one of: %(choices)s."
 
 
 def test_good_values_are_returned_typed(

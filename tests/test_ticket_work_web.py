@@ -293,6 +293,32 @@ def test_bulk_assign_reports_each_ticket(
     } == {taro.id}
 
 
+def test_bulk_result_gives_each_refusal_in_the_page_language(
+    client: FlaskClient,
+    make_agent: Callable[..., Agent],
+    taro: Agent,
+    department: Department,
+    sales: Department,
+    make_ticket: Callable[..., Ticket],
+) -> None:
+    admin = make_agent(
+        "boss@example.com", profile="Administrator", departments=[department, sales], locale="ja"
+    )
+    elsewhere = make_ticket("Elsewhere", department=sales)
+    _as(client, admin)
+    answer = _post(
+        client,
+        "/tickets/bulk",
+        {"action": "assign", "assignee_id": taro.id, "ticket_ids": [elsewhere.id]},
+    )
+    text = _text(answer)
+    assert (
+        f"#{elsewhere.number}</a>: この問い合わせにはこの変更を適用できません"
+        " (この担当者は問い合わせの部門に所属していません。)"
+    ) in text
+    assert "This agent is not in the ticket's department." not in text
+
+
 def test_bulk_without_tickets_says_to_choose_some(client: FlaskClient, hanako: Agent) -> None:
     _as(client, hanako)
     answer = _post(client, "/tickets/bulk", {"action": "close"})

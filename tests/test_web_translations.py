@@ -16,6 +16,8 @@ _KEYWORDS = {
     "lazy_ngettext": (1, 2),
     "pgettext": ((1, "c"), 2),
     "lazy_pgettext": ((1, "c"), 2),
+    # core.errors.Message: a service's validation message, translated where a page shows it.
+    "Message": None,
 }
 
 #: A message as catalogued: its msgid and its context (``None`` for most).

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from core import permissions
-from core.errors import NotFound, ValidationFailed
+from core.errors import Message, NotFound, ValidationFailed
 from core.models import Account, Activity, Agent, Contact, Ticket
 from core.models.tickets import ActivityKind
 from core.services.base import (
@@ -67,7 +67,7 @@ def create_activity(
         }
     )
     if contact_id is None and account_id is None and ticket is None:
-        raise ValidationFailed({"_schema": ["Give a contact, an account or a ticket."]})
+        raise ValidationFailed({"_schema": [Message("Give a contact, an account or a ticket.")]})
     activity = Activity(
         kind=kind,
         subject=values["subject"],
@@ -201,7 +201,7 @@ def _record(
 def _visible_ticket(unit: Unit, ticket_id: int) -> Ticket:
     ticket = unit.session.get(Ticket, ticket_id)
     if ticket is None or not unit.actor.can_see_department(ticket.department_id):
-        raise ValidationFailed({"ticket_id": ["Unknown ticket."]})
+        raise ValidationFailed({"ticket_id": [Message("Unknown ticket.")]})
     return ticket
 
 
@@ -211,13 +211,14 @@ def _ticket_field(ticket: Ticket | None, name: str) -> int | None:
 
 def _kind(kind: str) -> str:
     if kind not in ACTIVITY_KINDS:
-        raise ValidationFailed({"kind": [f"Choose one of: {', '.join(sorted(ACTIVITY_KINDS))}."]})
+        choices = ", ".join(sorted(ACTIVITY_KINDS))
+        raise ValidationFailed({"kind": [Message("Choose one of: %(choices)s.", choices=choices)]})
     return kind
 
 
 def _exists(session: Any, model: type, record_id: int | None, field: str) -> int | None:
     if record_id is not None and session.get(model, record_id) is None:
-        raise ValidationFailed({field: ["Unknown record."]})
+        raise ValidationFailed({field: [Message("Unknown record.")]})
     return record_id
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from core.config import SmtpSettings
-from core.errors import ValidationFailed
+from core.errors import Message, ValidationFailed
 from core.models import Agent, AgentLink, LinkPurpose
 from core.services import org
 from core.services.base import Unit
@@ -57,6 +57,15 @@ class LinkState(StrEnum):
     EXPIRED = "expired"
     USED = "used"
     REPLACED = "replaced"
+
+
+#: Why a link that does not work was refused, by its state.
+_REFUSED_LINK: dict[LinkState, Message] = {
+    LinkState.UNKNOWN: Message("The link is unknown."),
+    LinkState.EXPIRED: Message("The link is expired."),
+    LinkState.USED: Message("The link is used."),
+    LinkState.REPLACED: Message("The link is replaced."),
+}
 
 
 @dataclass(frozen=True)
@@ -89,11 +98,16 @@ def issue_link(unit: Unit, agent: Agent, purpose: str) -> IssuedLink:
     :raises ValidationFailed: an unknown ``purpose``, or an inactive agent.
     """
     if purpose not in LIFETIMES:
-        raise ValidationFailed({"purpose": [f"Choose one of: {', '.join(LIFETIMES)}."]})
+        choices = ", ".join(LIFETIMES)
+        raise ValidationFailed(
+            {"purpose": [Message("Choose one of: %(choices)s.", choices=choices)]}
+        )
     if unit.actor.agent_id != agent.id:
         org.require_may_manage(unit, agent)
     if not agent.is_active:
-        raise ValidationFailed({"agent": ["The agent is inactive: reactivate them first."]})
+        raise ValidationFailed(
+            {"agent": [Message("The agent is inactive: reactivate them first.")]}
+        )
     now = clock.now()
     revoke_links(unit.session, agent)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -160,7 +174,7 @@ def use_link(unit: Unit, token: str, password: str) -> Agent:
     """
     found = find_link(unit.session, token)
     if found.state is not LinkState.VALID or found.link is None:
-        raise ValidationFailed({"token": [f"The link is {found.state.value}."]})
+        raise ValidationFailed({"token": [_REFUSED_LINK[found.state]]})
     link = found.link
     new_password = org.check_new_password(password, "password")
     agent = unit.session.get(Agent, link.agent_id)
@@ -174,7 +188,7 @@ def use_link(unit: Unit, token: str, password: str) -> Agent:
         .execution_options(synchronize_session="fetch")
     )
     if not getattr(spent, "rowcount", 0):
-        raise ValidationFailed({"token": ["The link is used."]})
+        raise ValidationFailed({"token": [_REFUSED_LINK[LinkState.USED]]})
     revoke_links(unit.session, agent)
     agent.password_hash = generate_password_hash(new_password)
     org.end_sessions(agent)

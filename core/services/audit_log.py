@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, select
 
 from core import permissions
-from core.errors import ValidationFailed
+from core.errors import Message, ValidationFailed
 from core.models import Agent, AuditEntry, Installation, Organisation
 from core.models.types import id_maximum
 from core.services.base import Cursor, Unit, check_limit, newest_first
@@ -27,7 +27,7 @@ ACTIONS: tuple[str, ...] = ("add", "update", "delete", "export")
 #: The days a period can start or end on.
 FIRST_DAY = date(1900, 1, 1)
 LAST_DAY = date(9998, 12, 31)
-PERIOD_MESSAGE = "Give a date from the year 1900 to 9998."
+PERIOD_MESSAGE = Message("Give a date from the year 1900 to 9998.")
 #: Rows an export reads per query.
 EXPORT_BATCH = 500
 
@@ -63,19 +63,19 @@ def clean_filter(
     if agent_id not in (None, ""):
         text = str(agent_id).strip()
         if not (text.isascii() and text.isdigit() and 0 < int(text) <= id_maximum(Agent)):
-            errors["agent_id"] = ["Choose an agent from the list."]
+            errors["agent_id"] = [Message("Choose an agent from the list.")]
         else:
             agent = int(text)
     entity: str | None = None
     if entity_type not in (None, ""):
         entity = str(entity_type).strip()
         if len(entity) > 60 or "\x00" in entity:
-            errors["entity_type"] = ["Choose a record type from the list."]
+            errors["entity_type"] = [Message("Choose a record type from the list.")]
     chosen_action: str | None = None
     if action not in (None, ""):
         chosen_action = str(action)
         if chosen_action not in ACTIONS:
-            errors["action"] = ["Choose an action from the list."]
+            errors["action"] = [Message("Choose an action from the list.")]
     days: dict[str, date | None] = {"since": None, "until": None}
     for name, value in (("since", since), ("until", until)):
         if isinstance(value, date):
@@ -84,13 +84,13 @@ def clean_filter(
             try:
                 days[name] = date.fromisoformat(str(value))
             except ValueError:
-                errors[name] = ["Give a date as YYYY-MM-DD."]
+                errors[name] = [Message("Give a date as YYYY-MM-DD.")]
         day = days[name]
         if day is not None and not FIRST_DAY <= day <= LAST_DAY:
             # The day's bounds are shifted to UTC: the calendar's ends would overflow.
             errors[name] = [PERIOD_MESSAGE]
     if days["since"] and days["until"] and days["since"] > days["until"]:
-        errors.setdefault("until", []).append("The end of the period is before its start.")
+        errors.setdefault("until", []).append(Message("The end of the period is before its start."))
     if errors:
         raise ValidationFailed(errors)
     return AuditFilter(agent, entity, chosen_action, days["since"], days["until"])

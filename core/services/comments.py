@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import delete, func, or_, select
 
 from core import permissions
-from core.errors import Forbidden, NotFound, ValidationFailed
+from core.errors import Forbidden, Message, NotFound, ValidationFailed
 from core.models import Account, Agent, Contact, CustomerComment, Notification, NotificationKind
 from core.services import notifications
 from core.services.base import (
@@ -135,7 +135,13 @@ def _canonical_mentions(
     if refused:
         listed = ", ".join(str(i) for i in refused)
         raise ValidationFailed(
-            {"body": [f"Only active agents can be mentioned (not agent id {listed})."]}
+            {
+                "body": [
+                    Message(
+                        "Only active agents can be mentioned (not agent id %(ids)s).", ids=listed
+                    )
+                ]
+            }
         )
 
     def canonical(match: re.Match[str]) -> str:

@@ -33,7 +33,7 @@ from sqlalchemy import select
 
 from core import permissions
 from core.csv_export import csv_writer
-from core.errors import ValidationFailed
+from core.errors import Message, ValidationFailed
 from core.models import CustomerEntity, Organisation
 from core.services import views as view_service
 from core.services.base import Unit
@@ -196,7 +196,10 @@ def export_view(
     spec = view_service.get_view(unit, entity, view_key)
     require_export(unit, entity)
     if file_format not in FORMATS:
-        raise ValidationFailed({"format": [f"Choose one of: {', '.join(FORMATS)}."]})
+        choices = ", ".join(FORMATS)
+        raise ValidationFailed(
+            {"format": [Message("Choose one of: %(choices)s.", choices=choices)]}
+        )
     columns = export_columns(unit, entity)
     header = [label(field) for field in columns]
     rows = _rows(unit, spec, columns, search.strip() if search else None)

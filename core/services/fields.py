@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from core import permissions
-from core.errors import NotFound, ValidationFailed
+from core.errors import Message, NotFound, ValidationFailed
 from core.models import (
     Account,
     Agent,
@@ -68,6 +68,14 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TRUE = frozenset({"true", "yes", "y", "1", "on", "x", "はい"})
 _FALSE = frozenset({"false", "no", "n", "0", "off", "いいえ"})
+
+
+class InvalidValue(ValueError):
+    """A custom field value that does not fit its field; ``message`` says why, translatable."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 # ----------------------------------------------------------------------------------- reading
@@ -125,7 +133,7 @@ def custom_value_search(
 def parse_custom_value(field: CustomField, raw: str) -> Any:
     """Text from a form or a CSV cell as the value ``field`` stores; "" is None (no value).
 
-    :raises ValueError: with a message for the user when the text does not fit the type.
+    :raises InvalidValue: with a message for the user when the text does not fit the type.
     """
     text = (raw or "").strip()
     if not text:
@@ -141,16 +149,16 @@ def parse_custom_value(field: CustomField, raw: str) -> Any:
             return True
         if lowered in _FALSE:
             return False
-        raise ValueError("Give yes or no (true/false).")
+        raise InvalidValue(Message("Give yes or no (true/false)."))
     if kind == FieldType.PICKLIST:
         for option in field.options or []:
             if option.casefold() == text.casefold():
                 return option
-        raise ValueError(f"Choose one of: {', '.join(field.options or [])}.")
+        raise _not_an_option(field)
     if kind == FieldType.LOOKUP:
         record_id = parse_whole_number(text, INT64_MAX)
         if record_id is None:
-            raise ValueError("Give the id of the record.")
+            raise InvalidValue(Message("Give the id of the record."))
         return record_id
     return text
 
@@ -164,9 +172,9 @@ def _parse_number(text: str) -> int | float:
     try:
         number = float(cleaned)
     except ValueError as error:
-        raise ValueError("Give a number.") from error
+        raise InvalidValue(Message("Give a number.")) from error
     if not math.isfinite(number):
-        raise ValueError("Give a number.")
+        raise InvalidValue(Message("Give a number."))
     return number
 
 
@@ -179,7 +187,25 @@ def _parse_date(text: str) -> str:
     try:
         return date.fromisoformat(candidate).isoformat()
     except ValueError as error:
-        raise ValueError("Give a date as YYYY-MM-DD.") from error
+        raise InvalidValue(Message("Give a date as YYYY-MM-DD.")) from error
+
+
+def _no_such_record(entity: str | None, record_id: int) -> Message:
+    # One sentence per kind of record, so each language can word it whole.
+    if entity == "contact":
+        return Message("No contact with id %(id)d.", id=record_id)
+    if entity == "account":
+        return Message("No account with id %(id)d.", id=record_id)
+    if entity == "product":
+        return Message("No product with id %(id)d.", id=record_id)
+    if entity == "agent":
+        return Message("No agent with id %(id)d.", id=record_id)
+    return Message("No record with id %(id)d.", id=record_id)
+
+
+def _not_an_option(field: CustomField) -> InvalidValue:
+    choices = ", ".join(field.options or [])
+    return InvalidValue(Message("Choose one of: %(choices)s.", choices=choices))
 
 
 # --------------------------------------------------------------------------- value validation
@@ -201,7 +227,9 @@ def clean_custom_values(
     :raises ValidationFailed: ``{"custom_fields.<key>": [message]}`` for every bad key.
     """
     if not isinstance(values, Mapping):
-        raise ValidationFailed({"custom_fields": ["Give the values as an object by field key."]})
+        raise ValidationFailed(
+            {"custom_fields": [Message("Give the values as an object by field key.")]}
+        )
     fields = {field.key: field for field in fields_for(session, entity)}
     errors: dict[str, list[str]] = {}
     merged: dict[str, Any] = dict(existing or {})
@@ -209,12 +237,12 @@ def clean_custom_values(
     for key, value in values.items():
         field = fields.get(key)
         if field is None:
-            errors[f"custom_fields.{key}"] = ["Unknown custom field."]
+            errors[f"custom_fields.{key}"] = [Message("Unknown custom field.")]
             continue
         try:
             cleaned = clean_value(session, field, value, region)
-        except ValueError as error:
-            errors[f"custom_fields.{key}"] = [str(error)]
+        except InvalidValue as error:
+            errors[f"custom_fields.{key}"] = [error.message]
             continue
         if cleaned is None:
             merged.pop(key, None)
@@ -222,14 +250,14 @@ def clean_custom_values(
             merged[key] = cleaned
     for key, field in fields.items():
         if field.required and merged.get(key) is None and f"custom_fields.{key}" not in errors:
-            errors[f"custom_fields.{key}"] = ["This field is required."]
+            errors[f"custom_fields.{key}"] = [Message("This field is required.")]
     if errors:
         raise ValidationFailed(errors)
     return merged
 
 
 def clean_value(session: Session, field: CustomField, value: Any, region: list[str]) -> Any:
-    """One typed value checked against ``field`` (``None`` when empty); ValueError says why.
+    """One typed value checked against ``field`` (``None`` when empty); InvalidValue says why.
 
     ``region`` is a one-slot cache of the organisation's phone region, filled on the first
     phone value, so that a batch of rows (the import) reads it once.
@@ -239,54 +267,54 @@ def clean_value(session: Session, field: CustomField, value: Any, region: list[s
     kind = field.field_type
     if kind == FieldType.CHECKBOX:
         if not isinstance(value, bool):
-            raise ValueError("Must be true or false.")
+            raise InvalidValue(Message("Must be true or false."))
         return value
     if kind == FieldType.NUMBER:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError("Must be a number.")
+            raise InvalidValue(Message("Must be a number."))
         if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError("Must be a number.")
+            raise InvalidValue(Message("Must be a number."))
         return value
     if kind == FieldType.LOOKUP:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError("Must be the id of a record.")
+            raise InvalidValue(Message("Must be the id of a record."))
         target = LOOKUP_TARGETS.get(field.lookup_entity or "")
         out_of_range = target is None or not 1 <= value <= id_maximum(target)
         if out_of_range or session.get(target, value) is None:
-            raise ValueError(f"No {field.lookup_entity} with id {value}.")
+            raise InvalidValue(_no_such_record(field.lookup_entity, value))
         return value
     if kind == FieldType.DATE and isinstance(value, date):
         return value.isoformat()
     if not isinstance(value, str):
-        raise ValueError("Must be text.")
+        raise InvalidValue(Message("Must be text."))
     text = value.strip()
     if len(text) > MAX_TEXT:
-        raise ValueError(f"At most {MAX_TEXT} characters.")
+        raise InvalidValue(Message("At most %(count)d characters.", count=MAX_TEXT))
     if kind == FieldType.DATE:
         if not _ISO_DATE.match(text):
-            raise ValueError("Give a date as YYYY-MM-DD.")
+            raise InvalidValue(Message("Give a date as YYYY-MM-DD."))
         try:
             return date.fromisoformat(text).isoformat()
         except ValueError as error:
-            raise ValueError("Not a valid date.") from error
+            raise InvalidValue(Message("Not a valid date.")) from error
     if kind == FieldType.PICKLIST:
         if text not in (field.options or []):
-            raise ValueError(f"Choose one of: {', '.join(field.options or [])}.")
+            raise _not_an_option(field)
         return text
     if kind == FieldType.EMAIL:
         if not _EMAIL.match(text):
-            raise ValueError("Not a valid email address.")
+            raise InvalidValue(Message("Not a valid email address."))
         return text.lower()
     if kind == FieldType.URL:
         parts = urlsplit(text)
         if parts.scheme not in ("http", "https") or not parts.netloc or " " in text:
-            raise ValueError("Give a web address starting with http:// or https://.")
+            raise InvalidValue(Message("Give a web address starting with http:// or https://."))
         return text
     if kind == FieldType.PHONE:
         if not region:
             region.append(organisation_region(session))
         if not _possible_phone(text, region[0]):
-            raise ValueError("Not a valid phone number.")
+            raise InvalidValue(Message("Not a valid phone number."))
         # Stored as typed: people recognise their own formatting; matching uses E.164 elsewhere.
         return text
     return text
@@ -344,13 +372,16 @@ def _deleted_keys(session: Session, entity: str) -> set[str]:
 
 def _entity(entity: str) -> str:
     if entity not in ENTITIES:
-        raise ValidationFailed({"entity": ["Give contact or account."]})
+        raise ValidationFailed({"entity": [Message("Give contact or account.")]})
     return entity
 
 
 def _field_type(value: object) -> str:
     if value not in FIELD_TYPES:
-        raise ValidationFailed({"field_type": [f"Give one of: {', '.join(FIELD_TYPES)}."]})
+        choices = ", ".join(FIELD_TYPES)
+        raise ValidationFailed(
+            {"field_type": [Message("Give one of: %(choices)s.", choices=choices)]}
+        )
     return str(value)
 
 
@@ -360,16 +391,18 @@ def _options(value: object, field_type: str) -> list[str]:
     if isinstance(value, str):
         value = value.splitlines()
     if not isinstance(value, Sequence):
-        raise ValidationFailed({"options": ["Give a list of choices."]})
+        raise ValidationFailed({"options": [Message("Give a list of choices.")]})
     options: list[str] = []
     for item in value:
         text = clean_text(item, "options", max_length=200)
         if text and text not in options:
             options.append(text)
     if not options:
-        raise ValidationFailed({"options": ["Give at least one choice."]})
+        raise ValidationFailed({"options": [Message("Give at least one choice.")]})
     if len(options) > MAX_OPTIONS:
-        raise ValidationFailed({"options": [f"At most {MAX_OPTIONS} choices."]})
+        raise ValidationFailed(
+            {"options": [Message("At most %(count)d choices.", count=MAX_OPTIONS)]}
+        )
     return options
 
 
@@ -377,13 +410,16 @@ def _lookup_entity(value: object, field_type: str) -> str | None:
     if field_type != FieldType.LOOKUP:
         return None
     if value not in LOOKUP_TARGETS:
-        raise ValidationFailed({"lookup_entity": [f"Give one of: {', '.join(LOOKUP_TARGETS)}."]})
+        choices = ", ".join(LOOKUP_TARGETS)
+        raise ValidationFailed(
+            {"lookup_entity": [Message("Give one of: %(choices)s.", choices=choices)]}
+        )
     return str(value)
 
 
 def _required(value: object) -> bool:
     if not isinstance(value, bool):
-        raise ValidationFailed({"required": ["Must be true or false."]})
+        raise ValidationFailed({"required": [Message("Must be true or false.")]})
     return value
 
 
@@ -446,7 +482,7 @@ def create_field(
     session.add(field)
     if position is not None:
         if isinstance(position, bool) or not isinstance(position, int) or position < 0:
-            raise ValidationFailed({"position": ["Give a position of 0 or more."]})
+            raise ValidationFailed({"position": [Message("Give a position of 0 or more.")]})
         layout.insert(min(position, len(layout)), field)
         _renumber(layout)
     session.flush()
@@ -483,7 +519,9 @@ def update_field(unit: Unit, field: CustomField, **changes: Any) -> CustomField:
     unit.actor.require(permissions.SETUP_MANAGE)
     unknown = sorted(set(changes) - UPDATABLE)
     if unknown:
-        raise ValidationFailed({name: ["This field cannot be changed."] for name in unknown})
+        raise ValidationFailed(
+            {name: [Message("This field cannot be changed.")] for name in unknown}
+        )
     checks = {
         "label": lambda v: clean_text(v, "label", max_length=200, required=True),
         "required": _required,
@@ -552,7 +590,9 @@ def reorder_fields(unit: Unit, entity: str, keys: Sequence[str]) -> list[CustomF
     layout = fields_for(unit.session, entity)
     by_key = {field.key: field for field in layout}
     if isinstance(keys, str) or len(keys) != len(by_key) or set(keys) != set(by_key):
-        raise ValidationFailed({"keys": ["Give every field key of the layout exactly once."]})
+        raise ValidationFailed(
+            {"keys": [Message("Give every field key of the layout exactly once.")]}
+        )
     before = [field.key for field in layout]
     ordered = [by_key[key] for key in keys]
     if before != list(keys):
@@ -739,9 +779,9 @@ def update_builtin_field(unit: Unit, entity: str, key: str, **changes: Any) -> P
 
 def _hidden(value: object, field: BuiltinField) -> bool:
     if not isinstance(value, bool):
-        raise ValidationFailed({"hidden": ["Give true or false."]})
+        raise ValidationFailed({"hidden": [Message("Give true or false.")]})
     if value and field.required:
-        raise ValidationFailed({"hidden": ["A required field cannot be hidden."]})
+        raise ValidationFailed({"hidden": [Message("A required field cannot be hidden.")]})
     return value
 
 
@@ -751,7 +791,9 @@ def reorder_builtin_fields(unit: Unit, entity: str, keys: Sequence[str]) -> list
     layout = builtin_layout(unit.session, _entity(entity))
     known = [placed.key for placed in layout]
     if isinstance(keys, str) or len(keys) != len(known) or set(keys) != set(known):
-        raise ValidationFailed({"keys": ["Give every field key of the layout exactly once."]})
+        raise ValidationFailed(
+            {"keys": [Message("Give every field key of the layout exactly once.")]}
+        )
     if known != list(keys):
         rows = _all_rows(unit, entity)
         for index, key in enumerate(keys):

@@ -20,7 +20,7 @@ from sqlalchemy import Column, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core import permissions
-from core.errors import ValidationFailed
+from core.errors import Message, ValidationFailed
 from core.models import (
     Account,
     Activity,
@@ -71,6 +71,7 @@ ACCOUNT_FIELDS: tuple[str, ...] = (
 NAME_FIELDS: tuple[str, ...] = ("first_name", "last_name")
 #: At most this many records merge at once (the review page shows one column each).
 MAX_RECORDS = 10
+_TOO_MANY_RECORDS = Message("Merge at most %(count)d records at once.", count=MAX_RECORDS)
 
 # What points at a contact or an account and moves to the survivor: (name, column).
 # Threads, ratings and time entries of moved tickets move with their tickets; the thread and
@@ -320,11 +321,11 @@ def _entity_of(records: Sequence[Contact | Account]) -> str:
     elif records and all(isinstance(r, Account) for r in records):
         entity = "account"
     else:
-        raise ValidationFailed({"ids": ["Choose contacts or accounts to merge."]})
+        raise ValidationFailed({"ids": [Message("Choose contacts or accounts to merge.")]})
     if len({r.id for r in records}) < 2:
-        raise ValidationFailed({"ids": ["Choose at least two records to merge."]})
+        raise ValidationFailed({"ids": [Message("Choose at least two records to merge.")]})
     if len({r.id for r in records}) > MAX_RECORDS:
-        raise ValidationFailed({"ids": [f"Merge at most {MAX_RECORDS} records at once."]})
+        raise ValidationFailed({"ids": [_TOO_MANY_RECORDS]})
     return entity
 
 
@@ -337,16 +338,20 @@ def _survivor(records: Sequence[Any], survivor_id: int | None) -> Any:
         return records[0]
     found = next((r for r in records if r.id == survivor_id), None)
     if found is None:
-        raise ValidationFailed({"survivor_id": ["Choose one of the records being merged."]})
+        raise ValidationFailed(
+            {"survivor_id": [Message("Choose one of the records being merged.")]}
+        )
     return found
 
 
 def _distinct_others(survivor: Any, others: Sequence[Any]) -> list[Any]:
     unique = list({r.id: r for r in others if r.id != survivor.id}.values())
     if not unique:
-        raise ValidationFailed({"merged_ids": ["Choose at least one other record to merge."]})
+        raise ValidationFailed(
+            {"merged_ids": [Message("Choose at least one other record to merge.")]}
+        )
     if len(unique) + 1 > MAX_RECORDS:
-        raise ValidationFailed({"merged_ids": [f"Merge at most {MAX_RECORDS} records at once."]})
+        raise ValidationFailed({"merged_ids": [_TOO_MANY_RECORDS]})
     return unique
 
 
@@ -366,14 +371,23 @@ def _lock(session: Session, model: Any, records: Sequence[Any]) -> None:
 def _refuse_unmergeable(survivor: Any, others: Sequence[Any], entity: str) -> None:
     if survivor.merged_into_id is not None:
         raise ValidationFailed(
-            {"survivor_id": [f"This {entity} was merged already; merge into the one it went to."]}
+            {
+                "survivor_id": [
+                    Message("This contact was merged already; merge into the one it went to.")
+                    if entity == "contact"
+                    else Message("This account was merged already; merge into the one it went to.")
+                ]
+            }
         )
     merged = sorted(r.id for r in others if r.merged_into_id is not None)
     if merged:
         raise ValidationFailed(
             {
                 "merged_ids": [
-                    f"Already merged, cannot be merged again: {', '.join(map(str, merged))}."
+                    Message(
+                        "Already merged, cannot be merged again: %(ids)s.",
+                        ids=", ".join(map(str, merged)),
+                    )
                 ]
             }
         )
@@ -394,9 +408,9 @@ def _apply_choices(
     errors: dict[str, list[str]] = {}
     for name, source in choices.items():
         if name not in builtin and name not in custom_keys:
-            errors[f"choices.{name}"] = ["Unknown field."]
+            errors[f"choices.{name}"] = [Message("Unknown field.")]
         elif isinstance(source, bool) or source not in records:
-            errors[f"choices.{name}"] = ["Choose one of the records being merged."]
+            errors[f"choices.{name}"] = [Message("Choose one of the records being merged.")]
     if errors:
         raise ValidationFailed(errors)
 

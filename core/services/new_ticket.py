@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from core import permissions
-from core.errors import ValidationFailed
+from core.errors import Message, ValidationFailed
 from core.intake import registration
 from core.models import Ticket
 from core.models.tickets import RaisedBy
@@ -49,11 +49,13 @@ def _new_contact_errors(unit: Unit, contact: NewContact) -> dict[str, list[str]]
             errors.update(failed.errors)
     email, phone = contact.email.strip(), contact.phone.strip()
     if email and registration.normalise_email(email) is None:
-        errors.setdefault("contact_email", []).append("Not a valid email address.")
+        errors.setdefault("contact_email", []).append(Message("Not a valid email address."))
     if phone and to_e164(phone, organisation_region(unit.session)) is None:
-        errors.setdefault("contact_phone", []).append("Not a valid phone number.")
+        errors.setdefault("contact_phone", []).append(Message("Not a valid phone number."))
     if not email and not phone:
-        errors.setdefault("contact_email", []).append("Give an email address or a phone number.")
+        errors.setdefault("contact_email", []).append(
+            Message("Give an email address or a phone number.")
+        )
     return errors
 
 
@@ -78,11 +80,13 @@ def open_ticket(
     """
     unit.actor.require(permissions.TICKET_CREATE)
     if contact_id is not None and new_contact is not None:
-        raise ValidationFailed({"contact_id": ["Choose a contact or enter a new one, not both."]})
+        raise ValidationFailed(
+            {"contact_id": [Message("Choose a contact or enter a new one, not both.")]}
+        )
     if new_contact is not None:
         errors = _new_contact_errors(unit, new_contact)
         if not isinstance(subject, str) or not subject.strip():
-            errors.setdefault("subject", []).append("This field is required.")
+            errors.setdefault("subject", []).append(Message("This field is required."))
         if errors:
             raise ValidationFailed(errors)
     ticket_fields: dict[str, Any] = {

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core import permissions as catalogue
-from core.errors import Conflict, NotFound, ValidationFailed
+from core.errors import Conflict, Message, NotFound, ValidationFailed
 from core.models import (
     AccessToken,
     Agent,
@@ -57,6 +57,7 @@ LOCALES: tuple[str, ...] = ("en", "ja")
 AGENT_STATUSES: frozenset[str] = frozenset(s.value for s in AgentStatus)
 MIN_PASSWORD_LENGTH = 10
 _EMAIL_SHAPE = "@"
+MUST_BELONG_TO_BOTH = Message("You must belong to both departments to move tickets.")
 
 # Compared against when the email is unknown, so a miss costs as much as a wrong password
 # and response times do not tell which emails exist.
@@ -170,7 +171,7 @@ def _name_cursor(value: str | None, field: str) -> tuple[str, int] | None:
             raise ValueError("no such row")
         return name, position
     except (ValueError, UnicodeDecodeError, binascii.Error) as error:
-        raise ValidationFailed({field: ["Not a valid page cursor."]}) from error
+        raise ValidationFailed({field: [Message("Not a valid page cursor.")]}) from error
 
 
 def _by_name(
@@ -228,16 +229,16 @@ def _timezone(value: Any) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ValidationFailed({"timezone": ["Unknown time zone."]}) from error
+        raise ValidationFailed({"timezone": [Message("Unknown time zone.")]}) from error
     if name not in available_timezones() and name != "UTC":
-        raise ValidationFailed({"timezone": ["Unknown time zone."]})
+        raise ValidationFailed({"timezone": [Message("Unknown time zone.")]})
     return name
 
 
 def _phone_region(value: Any) -> str:
     region = value.strip().upper() if isinstance(value, str) else ""
     if region not in PHONE_REGIONS:
-        raise ValidationFailed({"phone_region": ["Give a country code such as JP or US."]})
+        raise ValidationFailed({"phone_region": [Message("Give a country code such as JP or US.")]})
     return region
 
 
@@ -245,19 +246,23 @@ def _ticket_prefix(value: Any) -> str:
     prefix = clean_text(value, "ticket_prefix", max_length=16)
     if any(ch.isdigit() for ch in prefix[-1:]) or any(ch.isspace() for ch in prefix):
         # A trailing digit would run into the number: "A1" + "23" reads as ticket 123.
-        raise ValidationFailed({"ticket_prefix": ["No spaces, and not ending in a digit."]})
+        raise ValidationFailed(
+            {"ticket_prefix": [Message("No spaces, and not ending in a digit.")]}
+        )
     return prefix
 
 
 def _locale(value: Any, field: str) -> str:
     if value not in LOCALES:
-        raise ValidationFailed({field: [f"Choose one of: {', '.join(LOCALES)}."]})
+        raise ValidationFailed(
+            {field: [Message("Choose one of: %(choices)s.", choices=", ".join(LOCALES))]}
+        )
     return value
 
 
 def _week_start(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 6:
-        raise ValidationFailed({"week_start": ["Give 0 (Monday) to 6 (Sunday)."]})
+        raise ValidationFailed({"week_start": [Message("Give 0 (Monday) to 6 (Sunday).")]})
     return value
 
 
@@ -338,7 +343,10 @@ def update_department(unit: Unit, department: Department, **changes: Any) -> Dep
             raise ValidationFailed(
                 {
                     "is_active": [
-                        "The department holds open tickets: choose a department to move them to."
+                        Message(
+                            "The department holds open tickets: "
+                            "choose a department to move them to."
+                        )
                     ]
                 }
             )
@@ -382,9 +390,7 @@ def deactivate_department(
         target = _move_target(unit, department, move_to_department_id)
         unit.actor.require(catalogue.TICKET_EDIT)
         if not unit.actor.can_see_department(department.id):
-            raise ValidationFailed(
-                {"move_to_department_id": ["You must belong to both departments to move tickets."]}
-            )
+            raise ValidationFailed({"move_to_department_id": [MUST_BELONG_TO_BOTH]})
         open_tickets = unit.session.scalars(
             select(Ticket)
             .where(
@@ -401,19 +407,21 @@ def deactivate_department(
 def _move_target(unit: Unit, department: Department, target_id: Any) -> Department:
     field = "move_to_department_id"
     if isinstance(target_id, bool) or not isinstance(target_id, int):
-        raise ValidationFailed({field: ["Choose a department."]})
+        raise ValidationFailed({field: [Message("Choose a department.")]})
     target = unit.session.get(Department, target_id)
     if target is None or not target.is_active:
-        raise ValidationFailed({field: ["Choose an active department."]})
+        raise ValidationFailed({field: [Message("Choose an active department.")]})
     if target.id == department.id:
-        raise ValidationFailed({field: ["Choose another department."]})
+        raise ValidationFailed({field: [Message("Choose another department.")]})
     if not unit.actor.can_see_department(target.id):
-        raise ValidationFailed({field: ["You must belong to both departments to move tickets."]})
+        raise ValidationFailed({field: [MUST_BELONG_TO_BOTH]})
     return target
 
 
 def _unique_department_name(session: Session, name: Any, own_id: int | None) -> str:
-    return _unique_name(session, Department, name, own_id, "department")
+    return _unique_name(
+        session, Department, name, own_id, Message("A department with this name exists.")
+    )
 
 
 def _unique_mailbox(session: Session, address: str | None, own_id: int | None) -> str | None:
@@ -425,7 +433,9 @@ def _unique_mailbox(session: Session, address: str | None, own_id: int | None) -
         select(Department.name).where(Department.mailbox == mailbox, Department.id != own_id)
     )
     if taken is not None:
-        raise ValidationFailed({"mailbox": [f"Already the mailbox of {taken}."]})
+        raise ValidationFailed(
+            {"mailbox": [Message("Already the mailbox of %(department)s.", department=taken)]}
+        )
     return mailbox
 
 
@@ -434,12 +444,14 @@ def _unique_mailbox(session: Session, address: str | None, own_id: int | None) -
 
 def _permission_names(unit: Unit, names: Iterable[str]) -> list[str]:
     if isinstance(names, str):
-        raise ValidationFailed({"permissions": ["Give a list of permission names."]})
+        raise ValidationFailed({"permissions": [Message("Give a list of permission names.")]})
     wanted = sorted(set(names))
     known = known_permissions(unit.session, unit.host)
     unknown = [name for name in wanted if name not in known]
     if unknown:
-        raise ValidationFailed({"permissions": [f"Unknown permission: {n}." for n in unknown]})
+        raise ValidationFailed(
+            {"permissions": [Message("Unknown permission: %(name)s.", name=n) for n in unknown]}
+        )
     return wanted
 
 
@@ -580,8 +592,12 @@ def delete_profile(unit: Unit, profile: PermissionProfile) -> None:
     holders = profile_agent_counts(unit.session, [profile.id])[profile.id]
     if holders:
         raise Conflict(
-            f"{holders} agent{'s' if holders != 1 else ''} use this profile: "
-            "give them another profile first."
+            Message("1 agent uses this profile: give them another profile first.")
+            if holders == 1
+            else Message(
+                "%(count)d agents use this profile: give them another profile first.",
+                count=holders,
+            )
         )
     profile_id, name = profile.id, profile.name
     unit.session.delete(profile)
@@ -592,17 +608,19 @@ def delete_profile(unit: Unit, profile: PermissionProfile) -> None:
 
 def _refuse_builtin(profile: PermissionProfile) -> None:
     if profile.is_builtin:
-        raise Conflict("Built-in profiles are read-only: clone one to change it.")
+        raise Conflict(Message("Built-in profiles are read-only: clone one to change it."))
 
 
 def _flag(value: Any, field: str) -> bool:
     if not isinstance(value, bool):
-        raise ValidationFailed({field: ["Give true or false."]})
+        raise ValidationFailed({field: [Message("Give true or false.")]})
     return value
 
 
 def _unique_profile_name(session: Session, name: Any, own_id: int | None) -> str:
-    return _unique_name(session, PermissionProfile, name, own_id, "profile")
+    return _unique_name(
+        session, PermissionProfile, name, own_id, Message("A profile with this name exists.")
+    )
 
 
 def _unique_name(
@@ -610,13 +628,13 @@ def _unique_name(
     model: type[Department] | type[PermissionProfile],
     name: Any,
     own_id: int | None,
-    what: str,
+    taken: Message,
 ) -> str:
     """``name`` cleaned, unless another ``model`` row has it (case-insensitively)."""
     name = clean_text(name, "name", max_length=200, required=True)
     clash = session.scalar(select(model.id).where(func.lower(model.name) == name.lower()))
     if clash is not None and clash != own_id:
-        raise ValidationFailed({"name": [f"A {what} with this name exists."]})
+        raise ValidationFailed({"name": [taken]})
     return name
 
 
@@ -725,7 +743,7 @@ def update_agent(unit: Unit, agent: Agent, **changes: Any) -> Agent:
     if agent.is_admin:
         _grantable_profile(unit, agent.profile, field="agent")
     if unit.actor.agent_id == agent.id and values.get("is_active") is False:
-        raise ValidationFailed({"is_active": ["You cannot deactivate yourself."]})
+        raise ValidationFailed({"is_active": [Message("You cannot deactivate yourself.")]})
     changed = apply_changes(agent, values)
     if changed.get("is_active") is not None and not agent.is_active:
         end_sessions(agent)
@@ -788,9 +806,9 @@ def _grantable_profile(
     actor = unit.actor.agent
     if profile.is_admin and actor is not None and not actor.is_admin:
         message = (
-            "Only an administrator can change an administrator."
+            Message("Only an administrator can change an administrator.")
             if field == "agent"
-            else "Only an administrator can give an administrator profile."
+            else Message("Only an administrator can give an administrator profile.")
         )
         raise ValidationFailed({field: [message]})
     return profile
@@ -839,7 +857,7 @@ class AgentCursor:
                 raise ValueError("no such id")
             return cls(name, agent_id)
         except (ValueError, TypeError, UnicodeDecodeError) as error:
-            raise ValidationFailed({field: ["Not a valid page cursor."]}) from error
+            raise ValidationFailed({field: [Message("Not a valid page cursor.")]}) from error
 
 
 def page_agents(
@@ -906,7 +924,10 @@ def set_status(unit: Unit, agent: Agent, status: str) -> Agent:
     """Set an agent's availability (an agent may set their own; others need agent.manage)."""
     _require_self_or_manager(unit, agent)
     if status not in AGENT_STATUSES:
-        raise ValidationFailed({"status": [f"Choose one of: {', '.join(sorted(AGENT_STATUSES))}."]})
+        choices = ", ".join(sorted(AGENT_STATUSES))
+        raise ValidationFailed(
+            {"status": [Message("Choose one of: %(choices)s.", choices=choices)]}
+        )
     _audited_set(unit, agent, "status", status)
     return agent
 
@@ -928,7 +949,9 @@ def set_password(
         if current_password is None or not check_password_hash(
             agent.password_hash, current_password
         ):
-            raise ValidationFailed({"current_password": ["The current password is wrong."]})
+            raise ValidationFailed(
+                {"current_password": [Message("The current password is wrong.")]}
+            )
     else:
         unit.actor.require(catalogue.AGENT_MANAGE)
     _password(new_password, "new_password")
@@ -982,10 +1005,10 @@ def _unique_agent_email(session: Session, email: Any, own_id: int | None) -> str
     value = clean_text(email, "email", max_length=320, required=True).lower()
     local, _, domain = value.partition(_EMAIL_SHAPE)
     if not local or "." not in domain or " " in value:
-        raise ValidationFailed({"email": ["Not a valid email address."]})
+        raise ValidationFailed({"email": [Message("Not a valid email address.")]})
     clash = session.scalar(select(Agent.id).where(Agent.email == value))
     if clash is not None and clash != own_id:
-        raise ValidationFailed({"email": ["An agent with this email exists."]})
+        raise ValidationFailed({"email": [Message("An agent with this email exists.")]})
     return value
 
 
@@ -996,13 +1019,15 @@ def check_new_password(password: Any, field: str = "password") -> str:
 
 def _password(password: Any, field: str = "password") -> str:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed({field: [f"At least {MIN_PASSWORD_LENGTH} characters."]})
+        raise ValidationFailed(
+            {field: [Message("At least %(count)d characters.", count=MIN_PASSWORD_LENGTH)]}
+        )
     return password
 
 
 def _profile(session: Session, name: str | None, profile_id: int | None) -> PermissionProfile:
     if (name is None) == (profile_id is None):
-        raise ValidationFailed({"profile": ["Give a profile name or a profile id."]})
+        raise ValidationFailed({"profile": [Message("Give a profile name or a profile id.")]})
     query = select(PermissionProfile)
     query = (
         query.where(PermissionProfile.name == name)
@@ -1012,7 +1037,7 @@ def _profile(session: Session, name: str | None, profile_id: int | None) -> Perm
     profile = session.scalar(query)
     if profile is None:
         raise ValidationFailed(
-            {"profile_id" if name is None else "profile_name": ["Unknown profile."]}
+            {"profile_id" if name is None else "profile_name": [Message("Unknown profile.")]}
         )
     return profile
 
@@ -1021,7 +1046,7 @@ def _departments(session: Session, department_ids: Iterable[int]) -> list[Depart
     wanted = sorted(set(department_ids))
     found = list(session.scalars(select(Department).where(Department.id.in_(wanted))))
     if len(found) != len(wanted):
-        raise ValidationFailed({"department_ids": ["Unknown department."]})
+        raise ValidationFailed({"department_ids": [Message("Unknown department.")]})
     return found
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from core import permissions
-from core.errors import Forbidden, NotFound, ValidationFailed
+from core.errors import Forbidden, Message, NotFound, ValidationFailed
 from core.models import Product
 from core.models.types import id_maximum
 from core.services.base import (
@@ -40,7 +40,7 @@ UPDATABLE: frozenset[str] = frozenset(
 )
 #: The largest price a product can have, in cents (the column is a 32-bit integer).
 MAX_PRICE_CENTS = 2**31 - 1
-NAME_TAKEN = "A product with this name exists."
+NAME_TAKEN = Message("A product with this name exists.")
 
 
 def _name(value: object) -> str:
@@ -59,13 +59,15 @@ def _price(value: object) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PRICE_CENTS:
-        raise ValidationFailed({"unit_price_cents": ["Give a whole number of cents, 0 or more."]})
+        raise ValidationFailed(
+            {"unit_price_cents": [Message("Give a whole number of cents, 0 or more.")]}
+        )
     return value
 
 
 def _active(value: object) -> bool:
     if not isinstance(value, bool):
-        raise ValidationFailed({"is_active": ["Give true or false."]})
+        raise ValidationFailed({"is_active": [Message("Give true or false.")]})
     return value
 
 
@@ -187,9 +189,9 @@ def decode_name_cursor(cursor: str, field: str = "cursor") -> str:
     try:
         name = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, UnicodeDecodeError) as error:
-        raise ValidationFailed({field: ["Not a valid page cursor."]}) from error
+        raise ValidationFailed({field: [Message("Not a valid page cursor.")]}) from error
     if "\x00" in name or len(name) > MAX_NAME:
-        raise ValidationFailed({field: ["Not a valid page cursor."]})
+        raise ValidationFailed({field: [Message("Not a valid page cursor.")]})
     return name
 
 

@@ -37,7 +37,7 @@ from core.business_hours import (
     add_business_seconds,
     business_seconds_between,
 )
-from core.errors import NotFound, ValidationFailed
+from core.errors import Message, NotFound, ValidationFailed
 from core.models import (
     BusinessHours,
     BusinessHoursInterval,
@@ -77,6 +77,8 @@ MAX_TARGET_MINUTES = 366 * 24 * 60
 BREACH_BATCH = 200
 POLICY_FIELDS = frozenset({"name", "description", "department_ids", "targets", "is_active"})
 _TIME = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)$")
+_UNKNOWN_DEPARTMENT = Message("Unknown department.")
+_DEPARTMENT_COVERED = Message("A chosen department is covered by another active policy.")
 
 
 # ------------------------------------------------------------------------------ business hours
@@ -181,7 +183,7 @@ def parse_clock_time(value: str, field: str) -> int:
     match = _TIME.match(value.strip()) if isinstance(value, str) else None
     minutes = int(match.group(1)) * 60 + int(match.group(2)) if match else -1
     if not 0 <= minutes <= DAY_MINUTES:
-        raise ValidationFailed({field: ["Give a time of day such as 09:00."]})
+        raise ValidationFailed({field: [Message("Give a time of day such as 09:00.")]})
     return minutes
 
 
@@ -194,11 +196,11 @@ def _valid_timezone(value: str | None) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or value not in available_timezones():
-        raise ValidationFailed({"timezone": ["Unknown time zone."]})
+        raise ValidationFailed({"timezone": [Message("Unknown time zone.")]})
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ValidationFailed({"timezone": ["Unknown time zone."]}) from error
+        raise ValidationFailed({"timezone": [Message("Unknown time zone.")]}) from error
     return value
 
 
@@ -217,20 +219,20 @@ def _valid_intervals(
             isinstance(v, int) and not isinstance(v, bool)
             for v in (interval.weekday, interval.start_minute, interval.end_minute)
         ):
-            errors.append("Give whole numbers for weekday and minutes.")
+            errors.append(Message("Give whole numbers for weekday and minutes."))
         elif not 0 <= interval.weekday <= 6:
-            errors.append("A weekday is 0 (Monday) to 6 (Sunday).")
+            errors.append(Message("A weekday is 0 (Monday) to 6 (Sunday)."))
         elif not 0 <= interval.start_minute < interval.end_minute <= DAY_MINUTES:
-            errors.append("An interval must end after it starts, within one day.")
+            errors.append(Message("An interval must end after it starts, within one day."))
         else:
             clean.append(interval)
     by_day = sorted(clean, key=lambda i: (i.weekday, i.start_minute))
     for before, after in pairwise(by_day):
         if before.weekday == after.weekday and after.start_minute < before.end_minute:
-            errors.append("Intervals of the same day must not overlap.")
+            errors.append(Message("Intervals of the same day must not overlap."))
             break
     if not always_open and not clean and not errors:
-        errors.append("Give at least one opening interval, or choose 24×7.")
+        errors.append(Message("Give at least one opening interval, or choose 24×7."))
     if errors:
         raise ValidationFailed({"intervals": errors})
     return by_day
@@ -258,7 +260,7 @@ def set_business_hours(
     except ValidationFailed as failed:
         errors.update(failed.errors)
     if not isinstance(always_open, bool):
-        errors["always_open"] = ["Must be true or false."]
+        errors["always_open"] = [Message("Must be true or false.")]
     try:
         clean_intervals = _valid_intervals(intervals, bool(always_open))
     except ValidationFailed as failed:
@@ -329,7 +331,7 @@ class HolidayCursor:
             day, holiday_id = value.split(".", 1)
             return cls(date.fromisoformat(day), int(holiday_id))
         except ValueError as error:
-            raise ValidationFailed({"after": ["Not a valid page cursor."]}) from error
+            raise ValidationFailed({"after": [Message("Not a valid page cursor.")]}) from error
 
 
 def list_holidays(
@@ -364,9 +366,9 @@ def add_holiday(unit: Unit, department_id: int, *, day: date, name: str) -> Holi
     except ValidationFailed as failed:
         errors.update(failed.errors)
     if not isinstance(day, date) or isinstance(day, datetime):
-        errors["day"] = ["Give a date."]
+        errors["day"] = [Message("Give a date.")]
     elif _holiday_on(unit.session, department.id, day) is not None:
-        errors["day"] = ["This day is already a holiday."]
+        errors["day"] = [Message("This day is already a holiday.")]
     if errors:
         raise ValidationFailed(errors)
     holiday = Holiday(department_id=department.id, day=day, name=clean_name)
@@ -444,9 +446,9 @@ def add_national_holidays(
     errors: dict[str, list[str]] = {}
     code = country.strip().upper() if isinstance(country, str) else ""
     if code not in holiday_calendars.list_supported_countries():
-        errors["country"] = ["Unknown country."]
+        errors["country"] = [Message("Unknown country.")]
     if isinstance(year, bool) or not isinstance(year, int) or not 1970 <= year <= 2100:
-        errors["year"] = ["Give a year from 1970 to 2100."]
+        errors["year"] = [Message("Give a year from 1970 to 2100.")]
     if errors:
         raise ValidationFailed(errors)
     calendar = holiday_calendars.country_holidays(code, years=year)
@@ -527,12 +529,12 @@ def policies_by_department(session: Session) -> dict[int, SlaPolicy]:
 def _valid_targets(targets: object) -> dict[str, tuple[int, int]]:
     """``{priority: {"first_response_minutes": n, "resolution_minutes": m}}`` checked."""
     if not isinstance(targets, Mapping):
-        raise ValidationFailed({"targets": ["Give targets per priority."]})
+        raise ValidationFailed({"targets": [Message("Give targets per priority.")]})
     errors: dict[str, list[str]] = {}
     clean: dict[str, tuple[int, int]] = {}
     for priority, target in targets.items():
         if priority not in PRIORITIES:
-            errors.setdefault("targets", []).append("Unknown priority.")
+            errors.setdefault("targets", []).append(Message("Unknown priority."))
             continue
         values = []
         for key in ("first_response_minutes", "resolution_minutes"):
@@ -543,13 +545,13 @@ def _valid_targets(targets: object) -> dict[str, tuple[int, int]]:
                 or not 1 <= value <= MAX_TARGET_MINUTES
             ):
                 errors.setdefault(f"targets.{priority}.{key}", []).append(
-                    "Give a whole number of minutes from 1 to 527040 (a year)."
+                    Message("Give a whole number of minutes from 1 to 527040 (a year).")
                 )
             values.append(value)
         if len(values) == 2 and all(isinstance(v, int) for v in values):
             clean[priority] = (int(values[0]), int(values[1]))
     if not clean and not errors:
-        errors["targets"] = ["Set the targets of at least one priority."]
+        errors["targets"] = [Message("Set the targets of at least one priority.")]
     if errors:
         raise ValidationFailed(errors)
     return clean
@@ -559,18 +561,18 @@ def _valid_departments(
     unit: Unit, department_ids: object, policy: SlaPolicy | None
 ) -> list[Department]:
     if not isinstance(department_ids, (list, tuple, set, frozenset)):
-        raise ValidationFailed({"department_ids": ["Give a list of departments."]})
+        raise ValidationFailed({"department_ids": [Message("Give a list of departments.")]})
     departments: list[Department] = []
     errors: list[str] = []
     if not all(isinstance(d, int) and not isinstance(d, bool) for d in department_ids):
-        raise ValidationFailed({"department_ids": ["Give department ids."]})
+        raise ValidationFailed({"department_ids": [Message("Give department ids.")]})
     for department_id in sorted(set(department_ids)):
         department = (
             unit.session.get(Department, department_id) if isinstance(department_id, int) else None
         )
         if department is None or not unit.actor.can_see_department(department.id):
-            if "Unknown department." not in errors:
-                errors.append("Unknown department.")
+            if _UNKNOWN_DEPARTMENT not in errors:
+                errors.append(_UNKNOWN_DEPARTMENT)
             continue
         holder = unit.session.scalar(
             select(SlaPolicy)
@@ -578,8 +580,8 @@ def _valid_departments(
             .where(sla_policy_departments.c.department_id == department.id)
         )
         if holder is not None and holder is not policy and holder.is_active:
-            if "A chosen department is covered by another active policy." not in errors:
-                errors.append("A chosen department is covered by another active policy.")
+            if _DEPARTMENT_COVERED not in errors:
+                errors.append(_DEPARTMENT_COVERED)
             continue
         departments.append(department)
     if errors:
@@ -590,7 +592,7 @@ def _valid_departments(
 def _unique_name(session: Session, name: str, policy: SlaPolicy | None) -> None:
     holder = session.scalar(select(SlaPolicy).where(SlaPolicy.name == name))
     if holder is not None and holder is not policy:
-        raise ValidationFailed({"name": ["A policy with this name exists."]})
+        raise ValidationFailed({"name": [Message("A policy with this name exists.")]})
 
 
 def _release_from_inactive(session: Session, departments: Sequence[Department]) -> None:
@@ -753,7 +755,7 @@ def update_policy(unit: Unit, policy: SlaPolicy, **changes: Any) -> SlaPolicy:
 
 def _valid_flag(value: object) -> bool:
     if not isinstance(value, bool):
-        raise ValidationFailed({"is_active": ["Must be true or false."]})
+        raise ValidationFailed({"is_active": [Message("Must be true or false.")]})
     return value
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core.errors import Forbidden, NotFound, ValidationFailed
+from core.errors import Forbidden, Message, NotFound, ValidationFailed
 from core.models import Ticket, TicketStatus
 from core.models.tickets import StatusType
 from core.models.types import INT32_MAX
@@ -64,24 +64,26 @@ def close_status(unit: Unit) -> str:
         .limit(1)
     )
     if name is None:
-        raise ValidationFailed({"action": ["No closed status exists."]})
+        raise ValidationFailed({"action": [Message("No closed status exists.")]})
     return name
 
 
 def _ticket_ids(values: object) -> list[int]:
     if isinstance(values, str | bytes) or not isinstance(values, Iterable):
-        raise ValidationFailed({"ticket_ids": ["Give a list of ticket ids."]})
+        raise ValidationFailed({"ticket_ids": [Message("Give a list of ticket ids.")]})
     ids: list[int] = []
     for value in values:
         number = value if isinstance(value, int) and not isinstance(value, bool) else None
         if number is None or number < 1:
-            raise ValidationFailed({"ticket_ids": ["Give a list of ticket ids."]})
+            raise ValidationFailed({"ticket_ids": [Message("Give a list of ticket ids.")]})
         if number not in ids:
             ids.append(number)
     if not ids:
-        raise ValidationFailed({"ticket_ids": ["Choose at least one ticket."]})
+        raise ValidationFailed({"ticket_ids": [Message("Choose at least one ticket.")]})
     if len(ids) > MAX_BULK_TICKETS:
-        raise ValidationFailed({"ticket_ids": [f"At most {MAX_BULK_TICKETS} tickets at once."]})
+        raise ValidationFailed(
+            {"ticket_ids": [Message("At most %(num)s tickets at once.", num=MAX_BULK_TICKETS)]}
+        )
     return ids
 
 
@@ -89,8 +91,9 @@ def _action(value: object) -> BulkAction:
     try:
         return BulkAction(value)
     except ValueError:
+        choices = ", ".join(a.value for a in BulkAction)
         raise ValidationFailed(
-            {"action": [f"Choose one of: {', '.join(a.value for a in BulkAction)}."]}
+            {"action": [Message("Choose one of: %(choices)s.", choices=choices)]}
         ) from None
 
 
@@ -99,17 +102,20 @@ def _change(unit: Unit, action: BulkAction, value: Any) -> Callable[[Ticket], ob
     if action == BulkAction.ASSIGN:
         assignee = None if value in (None, "") else parse_whole_number(value, INT32_MAX)
         if value not in (None, "") and assignee is None:
-            raise ValidationFailed({"value": ["Give an agent id, or nothing to unassign."]})
+            raise ValidationFailed(
+                {"value": [Message("Give an agent id, or nothing to unassign.")]}
+            )
         return lambda ticket: ticket_service.update_ticket(unit, ticket, assignee_id=assignee)
     if action == BulkAction.PRIORITY:
         if value not in ticket_service.PRIORITIES:
+            choices = ", ".join(ticket_service.PRIORITIES)
             raise ValidationFailed(
-                {"value": [f"Choose one of: {', '.join(ticket_service.PRIORITIES)}."]}
+                {"value": [Message("Choose one of: %(choices)s.", choices=choices)]}
             )
         return lambda ticket: ticket_service.update_ticket(unit, ticket, priority=value)
     if action == BulkAction.STATUS:
         if not isinstance(value, str) or ticket_service.status_type_of(unit.session, value) is None:
-            raise ValidationFailed({"value": ["Unknown status."]})
+            raise ValidationFailed({"value": [Message("Unknown status.")]})
         return lambda ticket: ticket_service.change_status(unit, ticket, value)
     closed = close_status(unit)
     return lambda ticket: ticket_service.change_status(unit, ticket, closed)

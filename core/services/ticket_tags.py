@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from sqlalchemy import delete, insert, select
 
 from core import permissions
-from core.errors import ValidationFailed
+from core.errors import Message, ValidationFailed
 from core.models import Tag, Ticket, ticket_tags
 from core.services.base import Unit, gather
 from core.services.customers import tag_names
@@ -48,7 +48,9 @@ def tags_of_tickets(unit: Unit, ticket_ids: Iterable[int]) -> dict[int, list[str
 def _clean(names: Iterable[str]) -> list[str]:
     cleaned = tag_names(names)
     if len(cleaned) > MAX_TAGS_PER_TICKET:
-        raise ValidationFailed({"tags": [f"At most {MAX_TAGS_PER_TICKET} tags per ticket."]})
+        raise ValidationFailed(
+            {"tags": [Message("At most %(count)d tags per ticket.", count=MAX_TAGS_PER_TICKET)]}
+        )
     return cleaned
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import permissions
-from core.errors import NotFound, ValidationFailed
+from core.errors import Message, NotFound, ValidationFailed
 from core.models import (
     Account,
     Agent,
@@ -180,7 +180,9 @@ def update_status(unit: Unit, status: TicketStatus, **changes: Any) -> TicketSta
     refuse_unknown_fields(changes, {"name", "status_type", "is_active"})
     if status.is_builtin and changes:
         field = next(iter(sorted(changes)))
-        raise ValidationFailed({field: ["Built-in statuses keep their name, type and use."]})
+        raise ValidationFailed(
+            {field: [Message("Built-in statuses keep their name, type and use.")]}
+        )
     session = unit.session
     values = gather(
         {
@@ -196,7 +198,9 @@ def update_status(unit: Unit, status: TicketStatus, **changes: Any) -> TicketSta
     if values.get("status_type", status.status_type) != status.status_type and _status_in_use(
         session, status.name
     ):
-        raise ValidationFailed({"status_type": ["Tickets have this status: its type is fixed."]})
+        raise ValidationFailed(
+            {"status_type": [Message("Tickets have this status: its type is fixed.")]}
+        )
     old_name = status.name
     changed = apply_changes(status, values)
     if not changed:
@@ -216,7 +220,7 @@ def move_status(unit: Unit, status: TicketStatus, direction: str) -> TicketStatu
     """Move a status one place ``"up"`` or ``"down"`` in the order choices are shown in."""
     unit.actor.require(permissions.SETUP_MANAGE)
     if direction not in ("up", "down"):
-        raise ValidationFailed({"direction": ["Give up or down."]})
+        raise ValidationFailed({"direction": [Message("Give up or down.")]})
     ordered = list_statuses(unit.session)
     index = next(i for i, row in enumerate(ordered) if row.id == status.id)
     target = index - 1 if direction == "up" else index + 1
@@ -248,19 +252,19 @@ def _unique_status_name(session: Session, name: Any, own_id: int | None) -> str:
         select(TicketStatus.id).where(func.lower(TicketStatus.name) == clean_name.lower())
     )
     if clash is not None and clash != own_id:
-        raise ValidationFailed({"name": ["A status with this name exists."]})
+        raise ValidationFailed({"name": [Message("A status with this name exists.")]})
     return clean_name
 
 
 def _valid_status_type(value: Any) -> str:
     if value not in {t.value for t in StatusType}:
-        raise ValidationFailed({"status_type": ["Must be one of: open, on_hold, closed."]})
+        raise ValidationFailed({"status_type": [Message("Must be one of: open, on_hold, closed.")]})
     return value
 
 
 def _status_flag(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ValidationFailed({"is_active": ["Give true or false."]})
+        raise ValidationFailed({"is_active": [Message("Give true or false.")]})
     return value
 
 
@@ -372,7 +376,7 @@ def _listed(
     """The query of the tickets the actor may see that match the list's filters."""
     unit.actor.require(permissions.TICKET_VIEW)
     if status_type is not None and status_type not in {t.value for t in StatusType}:
-        raise ValidationFailed({"status_type": ["Unknown status type."]})
+        raise ValidationFailed({"status_type": [Message("Unknown status type.")]})
     query = select(Ticket)
     visible = unit.actor.visible_department_ids()
     if visible is not None:
@@ -567,9 +571,9 @@ def _visible_department(unit: Unit, department_id: int | None) -> Department:
     department = unit.session.get(Department, department_id) if department_id else None
     # A department the actor does not belong to looks exactly like one that does not exist.
     if department is None or not unit.actor.can_see_department(department.id):
-        raise ValidationFailed({"department_id": ["Unknown department."]})
+        raise ValidationFailed({"department_id": [Message("Unknown department.")]})
     if not department.is_active:
-        raise ValidationFailed({"department_id": ["This department is inactive."]})
+        raise ValidationFailed({"department_id": [Message("This department is inactive.")]})
     return department
 
 
@@ -578,34 +582,38 @@ def _move_target(unit: Unit, department_id: int | None) -> Department:
     # goes where it can be worked; the actor is warned they may lose sight of it).
     department = unit.session.get(Department, department_id) if department_id else None
     if department is None:
-        raise ValidationFailed({"department_id": ["Unknown department."]})
+        raise ValidationFailed({"department_id": [Message("Unknown department.")]})
     if not department.is_active:
-        raise ValidationFailed({"department_id": ["This department is inactive."]})
+        raise ValidationFailed({"department_id": [Message("This department is inactive.")]})
     return department
 
 
 def _valid_channel(channel: str) -> str:
     if channel not in channels():
-        raise ValidationFailed({"channel": ["Unknown channel."]})
+        raise ValidationFailed({"channel": [Message("Unknown channel.")]})
     return channel
 
 
 def _valid_priority(priority: str) -> str:
     if priority not in PRIORITIES:
-        raise ValidationFailed({"priority": [f"Choose one of: {', '.join(PRIORITIES)}."]})
+        choices = ", ".join(PRIORITIES)
+        raise ValidationFailed(
+            {"priority": [Message("Choose one of: %(choices)s.", choices=choices)]}
+        )
     return priority
 
 
 def _valid_choice(value: str, choices: frozenset[str], field: str) -> str:
     if value not in choices:
-        raise ValidationFailed({field: [f"Choose one of: {', '.join(sorted(choices))}."]})
+        listed = ", ".join(sorted(choices))
+        raise ValidationFailed({field: [Message("Choose one of: %(choices)s.", choices=listed)]})
     return value
 
 
 def _valid_status(session: Session, status: str) -> str:
     status_type = status_type_of(session, status) if isinstance(status, str) else None
     if status_type is None:
-        raise ValidationFailed({"status": ["Unknown status."]})
+        raise ValidationFailed({"status": [Message("Unknown status.")]})
     return status_type
 
 
@@ -614,9 +622,9 @@ def _existing_contact(session: Session, contact_id: int | None) -> Contact | Non
         return None
     contact = session.get(Contact, contact_id)
     if contact is None:
-        raise ValidationFailed({"contact_id": ["Unknown contact."]})
+        raise ValidationFailed({"contact_id": [Message("Unknown contact.")]})
     if contact.merged_into_id is not None:
-        raise ValidationFailed({"contact_id": ["This contact was merged into another."]})
+        raise ValidationFailed({"contact_id": [Message("This contact was merged into another.")]})
     return contact
 
 
@@ -625,7 +633,7 @@ def _existing_account(session: Session, account_id: int | None) -> Account | Non
         return None
     account = session.get(Account, account_id)
     if account is None:
-        raise ValidationFailed({"account_id": ["Unknown account."]})
+        raise ValidationFailed({"account_id": [Message("Unknown account.")]})
     return account
 
 
@@ -634,10 +642,12 @@ def _valid_assignee(session: Session, agent_id: int | None, department_id: int) 
         return None
     agent = session.get(Agent, agent_id)
     if agent is None or not agent.is_active:
-        raise ValidationFailed({"assignee_id": ["Unknown agent."]})
+        raise ValidationFailed({"assignee_id": [Message("Unknown agent.")]})
     # An assignee who cannot see the ticket could never work it.
     if department_id not in agent.department_ids:
-        raise ValidationFailed({"assignee_id": ["This agent is not in the ticket's department."]})
+        raise ValidationFailed(
+            {"assignee_id": [Message("This agent is not in the ticket's department.")]}
+        )
     return agent
 
 
@@ -836,7 +846,8 @@ def add_thread(
     notifications have no author. ``channel`` defaults to the ticket's.
     """
     if kind not in THREAD_KINDS:
-        raise ValidationFailed({"kind": [f"Choose one of: {', '.join(sorted(THREAD_KINDS))}."]})
+        choices = ", ".join(sorted(THREAD_KINDS))
+        raise ValidationFailed({"kind": [Message("Choose one of: %(choices)s.", choices=choices)]})
     unit.actor.require(_THREAD_PERMISSION[kind])
     unit.actor.require_department(ticket.department_id, "ticket")
     session = unit.session
@@ -854,7 +865,7 @@ def add_thread(
         errors, values, "author_contact_id", lambda: _existing_contact(session, author_contact_id)
     )
     if author_agent_id is not None and session.get(Agent, author_agent_id) is None:
-        errors.setdefault("author_agent_id", []).append("Unknown agent.")
+        errors.setdefault("author_agent_id", []).append(Message("Unknown agent."))
     if errors:
         raise ValidationFailed(errors)
     if kind in (ThreadKind.OUTGOING, ThreadKind.COMMENT) and author_agent_id is None:
@@ -972,9 +983,9 @@ def add_time_entry(
     unit.actor.require_department(ticket.department_id, "ticket")
     errors: dict[str, list[str]] = {}
     if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
-        errors["seconds"] = ["Give a positive whole number of seconds."]
+        errors["seconds"] = [Message("Give a positive whole number of seconds.")]
     if billed and not billable:
-        errors["billed"] = ["Only billable time can be billed."]
+        errors["billed"] = [Message("Only billable time can be billed.")]
     values: dict[str, Any] = {}
     _collect(
         errors,
@@ -985,7 +996,7 @@ def add_time_entry(
     _collect(errors, values, "logged_at", lambda: require_aware(logged_at, "logged_at"))
     agent_id = agent_id if agent_id is not None else unit.actor.agent_id
     if agent_id is not None and unit.session.get(Agent, agent_id) is None:
-        errors["agent_id"] = ["Unknown agent."]
+        errors["agent_id"] = [Message("Unknown agent.")]
     if errors:
         raise ValidationFailed(errors)
     entry = TimeEntry(

@@ -38,7 +38,7 @@ from werkzeug.security import check_password_hash
 
 from core import crypto
 from core import permissions as catalogue
-from core.errors import Conflict, ValidationFailed
+from core.errors import Conflict, Message, ValidationFailed
 from core.models import Agent, AgentTwoFactor, RecoveryCode
 from core.services import org
 from core.services.base import Unit
@@ -57,8 +57,8 @@ _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 _RECOVERY_LENGTH = 10
 _TOTP_SHAPE = re.compile(rf"^[0-9]{{{DIGITS}}}$")
 
-WRONG_CODE = "The code is not right, or it was already used."
-WRONG_PROOF = "The code or password is not right."
+WRONG_CODE = Message("The code is not right, or it was already used.")
+WRONG_PROOF = Message("The code or password is not right.")
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def begin_enrolment(unit: Unit, agent: Agent) -> str:
     _require_self(unit, agent)
     record = unit.session.get(AgentTwoFactor, agent.id)
     if record is not None and record.confirmed_at is not None:
-        raise Conflict("Two-factor sign-in is already on.")
+        raise Conflict(Message("Two-factor sign-in is already on."))
     secret = pyotp.random_base32()
     encrypted = crypto.encrypt(_keys(unit), secret)
     if record is None:
@@ -163,7 +163,9 @@ def confirm_enrolment(unit: Unit, agent: Agent, code: str) -> list[str]:
     _require_self(unit, agent)
     record = unit.session.get(AgentTwoFactor, agent.id)
     if record is None or record.confirmed_at is not None:
-        raise Conflict("Start the set-up first." if record is None else "Already on.")
+        raise Conflict(
+            Message("Start the set-up first.") if record is None else Message("Already on.")
+        )
     if not _accept_totp(unit, record, code):
         raise ValidationFailed({"code": [WRONG_CODE]})
     record.confirmed_at = clock.now()
@@ -222,7 +224,7 @@ def disable_two_factor(unit: Unit, agent: Agent, proof: str) -> None:
     record = _enabled_record(unit.session, agent)
     if agent.profile.requires_two_factor:
         raise ValidationFailed(
-            {"two_factor": ["Your permission profile requires two-factor sign-in."]}
+            {"two_factor": [Message("Your permission profile requires two-factor sign-in.")]}
         )
     _check_proof(unit, agent, record, proof)
     _switch_off(unit, agent, record, action="update")
@@ -238,7 +240,7 @@ def reset_two_factor(unit: Unit, agent: Agent) -> None:
     unit.actor.require(catalogue.AGENT_MANAGE)
     record = unit.session.get(AgentTwoFactor, agent.id)
     if record is None:
-        raise Conflict("This agent has not set up two-factor sign-in.")
+        raise Conflict(Message("This agent has not set up two-factor sign-in."))
     _switch_off(unit, agent, record, action="reset")
 
 
@@ -271,7 +273,9 @@ def verify_sign_in(unit: Unit, agent: Agent, code: str) -> bool:
 def _require_self(unit: Unit, agent: Agent) -> None:
     # Only the agent holds their phone: nobody enrols or unenrols someone else.
     if unit.actor.agent_id != agent.id:
-        raise ValidationFailed({"agent": ["Only the agent can change their own two-factor."]})
+        raise ValidationFailed(
+            {"agent": [Message("Only the agent can change their own two-factor.")]}
+        )
 
 
 def _keys(unit: Unit) -> tuple[str, ...]:
@@ -283,7 +287,7 @@ def _keys(unit: Unit) -> tuple[str, ...]:
 def _enabled_record(session: Session, agent: Agent) -> AgentTwoFactor:
     record = session.get(AgentTwoFactor, agent.id)
     if record is None or record.confirmed_at is None:
-        raise Conflict("Two-factor sign-in is off.")
+        raise Conflict(Message("Two-factor sign-in is off."))
     return record
 
 

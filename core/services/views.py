@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.util import ClauseAdapter
 
 from core import permissions
-from core.errors import Forbidden, NotFound, ValidationFailed
+from core.errors import Forbidden, Message, NotFound, ValidationFailed
 from core.models import (
     Account,
     Agent,
@@ -59,7 +59,7 @@ from core.services.base import (
     parse_whole_number,
     split_changes,
 )
-from core.services.fields import fields_for, parse_custom_value
+from core.services.fields import InvalidValue, fields_for, parse_custom_value
 from core.services.phones import organisation_region, phone_matches
 from hostapi import clock
 
@@ -326,33 +326,37 @@ def get_saved_view(unit: Unit, entity: str, view_id: int | str) -> CustomView:
 
 def _match(value: object) -> str:
     if value not in ("all", "any"):
-        raise ValidationFailed({"match": ["Give all or any."]})
+        raise ValidationFailed({"match": [Message("Give all or any.")]})
     return str(value)
 
 
 def _columns(value: object, known: Mapping[str, ViewField]) -> list[str]:
     if isinstance(value, str) or not isinstance(value, Sequence):
-        raise ValidationFailed({"columns": ["Give a list of field names."]})
+        raise ValidationFailed({"columns": [Message("Give a list of field names.")]})
     columns: list[str] = []
     for name in value:
         if name not in known:
-            raise ValidationFailed({"columns": [f"Unknown field {name!r}."]})
+            raise ValidationFailed(
+                {"columns": [Message("Unknown field %(name)s.", name=repr(name))]}
+            )
         if name not in columns:
             columns.append(str(name))
     if not columns:
-        raise ValidationFailed({"columns": ["Choose at least one column."]})
+        raise ValidationFailed({"columns": [Message("Choose at least one column.")]})
     return columns
 
 
 def _sort_field(value: object, known: Mapping[str, ViewField]) -> str:
     if value not in known or not known[str(value)].sortable:
-        raise ValidationFailed({"sort_field": ["Choose a field the list can be sorted by."]})
+        raise ValidationFailed(
+            {"sort_field": [Message("Choose a field the list can be sorted by.")]}
+        )
     return str(value)
 
 
 def _flag(value: object, name: str) -> bool:
     if not isinstance(value, bool):
-        raise ValidationFailed({name: ["Must be true or false."]})
+        raise ValidationFailed({name: [Message("Must be true or false.")]})
     return value
 
 
@@ -366,29 +370,30 @@ def clean_conditions(
     """
     known = known if known is not None else view_fields(session, entity)
     if isinstance(conditions, (str, Mapping)) or not isinstance(conditions, Sequence):
-        raise ValidationFailed({"conditions": ["Give a list of conditions."]})
+        raise ValidationFailed({"conditions": [Message("Give a list of conditions.")]})
     if len(conditions) > 20:
-        raise ValidationFailed({"conditions": ["At most 20 conditions."]})
+        raise ValidationFailed({"conditions": [Message("At most 20 conditions.")]})
     cleaned: list[dict[str, Any]] = []
     errors: dict[str, list[str]] = {}
     for index, condition in enumerate(conditions):
         where = f"conditions.{index}"
         if not isinstance(condition, Mapping):
-            errors[where] = ["Give field, operator and value."]
+            errors[where] = [Message("Give field, operator and value.")]
             continue
         name = condition.get("field")
         view_field = known.get(name) if isinstance(name, str) else None
         if view_field is None:
-            errors[f"{where}.field"] = ["Unknown field."]
+            errors[f"{where}.field"] = [Message("Unknown field.")]
             continue
         operator = condition.get("operator")
         if operator not in view_field.operators:
-            errors[f"{where}.operator"] = [f"Give one of: {', '.join(view_field.operators)}."]
+            choices = ", ".join(view_field.operators)
+            errors[f"{where}.operator"] = [Message("Give one of: %(choices)s.", choices=choices)]
             continue
         try:
             value = _condition_value(view_field, str(operator), condition.get("value"))
-        except ValueError as error:
-            errors[f"{where}.value"] = [str(error)]
+        except InvalidValue as error:
+            errors[f"{where}.value"] = [error.message]
             continue
         cleaned.append({"field": name, "operator": operator, "value": value})
     if errors:
@@ -403,12 +408,12 @@ def _condition_value(view_field: ViewField, operator: str, value: Any) -> Any:
         if isinstance(value, str):
             value = value.split("..")
         if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
-            raise ValueError("Give two values: from and to.")
+            raise InvalidValue(Message("Give two values: from and to."))
         return [_one_value(view_field, operator, item) for item in value]
     if operator == "in_last_days":
         number = value if isinstance(value, int) else _int_text(value)
         if isinstance(number, bool) or number is None or not 1 <= number <= 3650:
-            raise ValueError("Give a number of days from 1 to 3650.")
+            raise InvalidValue(Message("Give a number of days from 1 to 3650."))
         return number
     return _one_value(view_field, operator, value)
 
@@ -420,7 +425,7 @@ def _int_text(value: Any) -> int | None:
 def _one_value(view_field: ViewField, operator: str, value: Any) -> Any:
     kind = view_field.kind
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise ValueError("Give a value.")
+        raise InvalidValue(Message("Give a value."))
     if kind == BOOLEAN:
         if isinstance(value, bool):
             return value
@@ -443,14 +448,16 @@ def _one_value(view_field: ViewField, operator: str, value: Any) -> Any:
             return value
         number = _int_text(value)
         if number is None:
-            raise ValueError(
-                "Give the id of the record" + (' or "me".' if view_field.name == "owner" else ".")
+            raise InvalidValue(
+                Message('Give the id of the record or "me".')
+                if view_field.name == "owner"
+                else Message("Give the id of the record.")
             )
         return number
     if kind == CHOICE and view_field.custom is not None:
         return parse_custom_value(view_field.custom, str(value))
     if not isinstance(value, str):
-        raise ValueError("Give text.")
+        raise InvalidValue(Message("Give text."))
     return value.strip()[:500]
 
 
@@ -469,7 +476,7 @@ def create_view(
     """Save a view of ``entity`` owned by the acting agent."""
     _require_view(unit, entity)
     if unit.actor.agent is None:
-        raise ValidationFailed({"owner": ["Views belong to an agent."]})
+        raise ValidationFailed({"owner": [Message("Views belong to an agent.")]})
     known = view_fields(unit.session, entity)
     values = gather(
         {
@@ -510,7 +517,9 @@ def update_view(unit: Unit, view: CustomView, **changes: Any) -> CustomView:
     _require_owner(unit, view)
     unknown = sorted(set(changes) - VIEW_UPDATABLE)
     if unknown:
-        raise ValidationFailed({name: ["This field cannot be changed."] for name in unknown})
+        raise ValidationFailed(
+            {name: [Message("This field cannot be changed.")] for name in unknown}
+        )
     known = view_fields(unit.session, view.entity)
     checks: dict[str, Callable[[Any], Any]] = {
         "name": lambda v: clean_text(v, "name", max_length=200, required=True),
@@ -618,7 +627,9 @@ def _condition(
         return column > value
     if operator == "between":
         return column.between(value[0], value[1])
-    raise ValidationFailed({"operator": [f"Unsupported operator {operator!r}."]})
+    raise ValidationFailed(
+        {"operator": [Message("Unsupported operator %(operator)s.", operator=repr(operator))]}
+    )
 
 
 def _time_condition(session: Session, column: Any, operator: str, value: Any) -> Any:
@@ -787,7 +798,7 @@ def decode_cursor(cursor: str, sort_field: str) -> tuple[Any, int, bool]:
             raise ValueError("another sort")
         return value, record_id, bool(document.get("b"))
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
-        raise ValidationFailed({"cursor": ["Not a valid page cursor."]}) from error
+        raise ValidationFailed({"cursor": [Message("Not a valid page cursor.")]}) from error
 
 
 def run_view(

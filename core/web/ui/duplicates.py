@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext
 from sqlalchemy import select
 
 from core import permissions
-from core.errors import NotFound, ValidationFailed
+from core.errors import Message, NotFound, ValidationFailed
 from core.models import Account, Contact, Ticket
 from core.models.types import INT64_MAX
 from core.services import customer_deletion, customers, duplicates, merge, spam_marks
@@ -94,7 +94,7 @@ def _ids(values: list[str]) -> list[int]:
                 continue
             record_id = parse_whole_number(part, INT64_MAX)
             if record_id is None:
-                raise ValidationFailed({"ids": ["Give record ids."]})
+                raise ValidationFailed({"ids": [Message("Give record ids.")]})
             if record_id not in found:
                 found.append(record_id)
     return found
@@ -227,7 +227,7 @@ def confirm(kinds: str) -> ResponseReturnValue:
     survivor = next((r for r in records if r.id == survivor_id), None)
     try:
         if survivor is None:
-            raise ValidationFailed({"survivor_id": ["Choose the record to keep."]})
+            raise ValidationFailed({"survivor_id": [Message("Choose the record to keep.")]})
         merger = merge.merge_contacts if entity == "contact" else merge.merge_accounts
         merger(unit, survivor, [r for r in records if r.id != survivor_id], choices)
     except ValidationFailed as failure:
@@ -256,7 +256,7 @@ def confirm_delete(kinds: str) -> ResponseReturnValue:
     unit = request_unit()
     records = _records(unit, entity, _ids(request.args.getlist("ids")))
     if not records:
-        raise ValidationFailed({"ids": ["Choose the records to delete."]})
+        raise ValidationFailed({"ids": [Message("Choose the records to delete.")]})
     column = _ticket_column(entity)
     busy = set(
         unit.session.scalars(select(column).where(column.in_([r.id for r in records])).distinct())

@@ -23,7 +23,7 @@ from flask_babel import gettext, lazy_gettext
 from sqlalchemy import or_, select
 
 from core import permissions
-from core.errors import Forbidden, NotFound, ValidationFailed
+from core.errors import Forbidden, Message, NotFound, ValidationFailed
 from core.models import Agent, Contact, Department, Ticket, TicketStatus, agent_departments
 from core.models.tickets import StatusType, ThreadKind
 from core.services import comments as comment_service
@@ -35,6 +35,7 @@ from core.services.base import Cursor, parse_whole_number
 from core.web.database import db_session
 from core.web.i18n import current_organisation, select_timezone
 from core.web.security import current_agent, login_required
+from core.web.ui.labels import message_text
 from core.web.ui.paging import newest_first_page
 from core.web.ui.panels import panels_at
 from core.web.ui.units import request_unit
@@ -248,7 +249,7 @@ def _bulk_reason(outcome: ticket_bulk.Outcome) -> str:
     if outcome.ok or outcome.failure is None:
         return ""
     reason = str(_BULK_FAILURES[outcome.failure])
-    details = [m for messages in outcome.messages.values() for m in messages]
+    details = [message_text(m) for messages in outcome.messages.values() for m in messages]
     return f"{reason} ({' '.join(details)})" if details else reason
 
 
@@ -506,7 +507,7 @@ def add_thread(ticket_id: int) -> ResponseReturnValue:
     ticket = ticket_service.get_ticket(unit, ticket_id)
     kind = request.form.get("kind", ThreadKind.OUTGOING.value)
     if kind not in (ThreadKind.OUTGOING.value, ThreadKind.COMMENT.value):
-        raise ValidationFailed({"kind": ["Choose a reply or an internal comment."]})
+        raise ValidationFailed({"kind": [Message("Choose a reply or an internal comment.")]})
     try:
         ticket_service.add_thread(unit, ticket, kind=kind, body=request.form.get("body", ""))
     except ValidationFailed as error:
@@ -551,7 +552,7 @@ def assign(ticket_id: int) -> ResponseReturnValue:
     else:
         assignee = _int_or_none(value)
         if assignee is None:
-            raise ValidationFailed({"assignee_id": ["Unknown agent."]})
+            raise ValidationFailed({"assignee_id": [Message("Unknown agent.")]})
     return _change(ticket_id, lambda u, t: ticket_service.update_ticket(u, t, assignee_id=assignee))
 
 
@@ -571,7 +572,7 @@ def _due_at(value: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise ValidationFailed({"due_at": [gettext("Give a date and a time.")]}) from None
+        raise ValidationFailed({"due_at": [Message("Give a date and a time.")]}) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=_zone())
     return moment
