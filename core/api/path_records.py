@@ -46,7 +46,7 @@ RESOLVERS: dict[str, Callable[[Unit, int], object]] = {
     "policy_id": sla.get_policy,
     "holiday_id": sla.find_holiday,
     # Only setup paths name a department (its settings, business hours): 404, then 403.
-    "department_id": sla.department_for_setup,
+    "department_id": org.department_for_setup,
     "profile_id": org.get_profile,
     "status_id": tickets.get_status,
     "product_id": products.get_product,

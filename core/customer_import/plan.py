@@ -180,13 +180,8 @@ class Planner:
                     custom_values[key] = field_rules.clean_value(
                         session, field_def, value, self._region_cache
                     )
-                except ValueError as error:
-                    # The message itself, so a Message keeps its msgid for the preview page.
-                    errors.setdefault(column, []).append(
-                        error.args[0]
-                        if error.args and isinstance(error.args[0], str)
-                        else str(error)
-                    )
+                except field_rules.InvalidValue as error:
+                    errors.setdefault(column, []).append(error.message)
             elif key in ("owner", "tags", "account"):
                 extra[key] = raw
             else:

@@ -297,6 +297,18 @@ def get_department(unit: Unit, department_id: int) -> Department:
     return department
 
 
+def department_for_setup(unit: Unit, department_id: int) -> Department:
+    """A department as a setup path names it: departments are organisation-wide records, so
+    any department is found (404 only when it does not exist), then ``setup.manage`` is needed.
+
+    :raises NotFound: no such department.
+    :raises Forbidden: the actor lacks ``setup.manage``.
+    """
+    department = get_department(unit, department_id)
+    unit.actor.require(catalogue.SETUP_MANAGE)
+    return department
+
+
 def create_department(
     unit: Unit,
     *,

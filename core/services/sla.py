@@ -129,19 +129,6 @@ def setup_department(unit: Unit, department_id: int) -> Department:
     return department
 
 
-def department_for_setup(unit: Unit, department_id: int) -> Department:
-    """A department as a setup path names it (departments are organisation-wide records).
-
-    :raises NotFound: no such department.
-    :raises Forbidden: the actor lacks ``setup.manage``.
-    """
-    department = unit.session.get(Department, department_id)
-    if department is None:
-        raise NotFound("department not found")
-    unit.actor.require(permissions.SETUP_MANAGE)
-    return department
-
-
 def get_business_hours(unit: Unit, department_id: int) -> BusinessHours | None:
     """A department's business hours; ``None`` when it has none (open 24×7).
 

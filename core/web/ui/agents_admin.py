@@ -51,28 +51,6 @@ STATUS_LABELS: dict[str, Any] = {
     AgentStatus.OFFLINE.value: lazy_gettext("Offline"),
 }
 
-#: The services' refusals these forms can meet, as the reader reads them.
-_MESSAGES: dict[str, Any] = {
-    "This field is required.": lazy_gettext("This field is required."),
-    "Not a valid email address.": lazy_gettext("Not a valid email address."),
-    "An agent with this email exists.": lazy_gettext("An agent with this email exists."),
-    "Unknown profile.": lazy_gettext("Unknown profile."),
-    "Give a profile name or a profile id.": lazy_gettext("Choose a profile."),
-    "Unknown department.": lazy_gettext("Unknown department."),
-    "You cannot deactivate yourself.": lazy_gettext("You cannot deactivate yourself."),
-    "Only an administrator can give an administrator profile.": lazy_gettext(
-        "Only an administrator can give an administrator profile."
-    ),
-    "Only an administrator can change an administrator.": lazy_gettext(
-        "Only an administrator can change an administrator."
-    ),
-    "The agent is inactive: reactivate them first.": lazy_gettext(
-        "The agent is inactive: reactivate them first."
-    ),
-    "At most 200 characters.": lazy_gettext("At most 200 characters."),
-    "At most 320 characters.": lazy_gettext("At most 320 characters."),
-}
-
 
 def status_label(status: str) -> str:
     """An availability status as the reader reads it."""
@@ -84,13 +62,6 @@ def status_label(status: str) -> str:
 def _availability_context() -> dict[str, Any]:
     # The header's availability menu is on every page.
     return {"agent_statuses": STATUS_LABELS, "agent_status_label": status_label}
-
-
-def _translated(errors: dict[str, list[str]]) -> dict[str, list[str]]:
-    return {
-        field: [str(_MESSAGES.get(message, message)) for message in messages]
-        for field, messages in errors.items()
-    }
 
 
 def _manager_unit() -> Unit:
@@ -160,7 +131,7 @@ def add() -> ResponseReturnValue:
         issued = agent_links.issue_link(unit, agent, LinkPurpose.INVITATION)
     except ValidationFailed as error:
         db_session().rollback()
-        return _form_page(unit, None, form, _translated(error.errors))
+        return _form_page(unit, None, form, error.errors)
     db_session().commit()
     return _link_page(unit, agent, issued, created=True)
 
@@ -283,7 +254,7 @@ def edit(agent_id: int) -> ResponseReturnValue:
         )
     )
     if errors:
-        return _form_page(unit, agent, form, _translated(errors))
+        return _form_page(unit, agent, form, errors)
     return redirect(url_for("agents_admin.edit", agent_id=agent.id, saved=1))
 
 
@@ -327,7 +298,7 @@ def _set_active(agent_id: int, active: bool) -> ResponseReturnValue:
     agent = org_service.get_agent(unit, agent_id)
     errors = committed_or_errors(lambda: org_service.update_agent(unit, agent, is_active=active))
     if errors:
-        return _form_page(unit, agent, _form_of(agent), _translated(errors))
+        return _form_page(unit, agent, _form_of(agent), errors)
     return redirect(url_for("agents_admin.edit", agent_id=agent.id))
 
 
@@ -342,7 +313,7 @@ def set_status(agent_id: int) -> ResponseReturnValue:
         lambda: org_service.set_status(unit, agent, request.form.get("status", ""))
     )
     if errors:
-        return _form_page(unit, agent, _form_of(agent), _translated(errors))
+        return _form_page(unit, agent, _form_of(agent), errors)
     return redirect(url_for("agents_admin.edit", agent_id=agent.id))
 
 
@@ -358,7 +329,7 @@ def new_link(agent_id: int) -> ResponseReturnValue:
         issued = agent_links.issue_link(unit, agent, purpose)
     except ValidationFailed as error:
         db_session().rollback()
-        return _form_page(unit, agent, _form_of(agent), _translated(error.errors))
+        return _form_page(unit, agent, _form_of(agent), error.errors)
     db_session().commit()
     return _link_page(unit, agent, issued, created=False)
 

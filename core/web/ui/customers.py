@@ -170,11 +170,8 @@ def _custom_form_values(entity: str) -> tuple[dict[str, Any], dict[str, list[str
             continue
         try:
             values[field.key] = field_service.parse_custom_value(field, request.form.get(name, ""))
-        except ValueError as error:
-            # The message itself: a Message keeps its msgid, so the form shows it translated.
-            errors[f"custom_fields.{field.key}"] = [
-                error.args[0] if error.args and isinstance(error.args[0], str) else str(error)
-            ]
+        except field_service.InvalidValue as error:
+            errors[f"custom_fields.{field.key}"] = [error.message]
     return values, errors
 
 
