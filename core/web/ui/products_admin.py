@@ -64,7 +64,6 @@ def index() -> ResponseReturnValue:
         products=rows,
         q=term,
         status=status,
-        paged=after_cursor is not None,
         next_cursor=product_service.encode_name_cursor(rows[-1].name) if more else None,
     )
 
