@@ -1,0 +1,244 @@
+"""Keeping the facts and totals tables current, and rebuilding them from scratch.
+
+Every change to a ticket recomputes that ticket's facts from its raw records (a handful of
+rows) and moves the difference into its contact's and account's totals with one upsert each:
+exact whatever order the host's events come in (back-dated history, chat transcripts), and
+idempotent, so a repair simply does it again. A rebuild computes every visible ticket's facts
+and sums them with ``GROUP BY`` instead, so that comparing the two checks the bookkeeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, fields
+from typing import Any
+
+from sqlalchemy import case, delete, func, insert, literal, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from hostapi import Context, TicketQuery, TicketRecord
+from plugins.customer_insights.facts import Facts, ticket_facts
+from plugins.customer_insights.models import Backfill, CustomerTotals, TicketFacts
+
+#: The largest page ``Context.list_tickets`` returns.
+PAGE_SIZE = 500
+
+#: The summed columns of ``customer_insights_totals``.
+TOTAL_COLUMNS = (
+    "tickets",
+    "open_tickets",
+    "on_hold_tickets",
+    "closed_tickets",
+    "first_responses",
+    "first_response_us",
+    "responses",
+    "response_us",
+    "public_replies",
+    "resolutions",
+    "resolution_us",
+    "rated_good",
+    "rated_okay",
+    "rated_bad",
+)
+
+_CUSTOMER_COLUMNS = {"contact": TicketFacts.contact_id, "account": TicketFacts.account_id}
+
+
+def compute_facts(context: Context, ticket: TicketRecord) -> Facts:
+    """The facts of a ticket the context reaches, from its threads, changes and ratings."""
+    return ticket_facts(
+        ticket,
+        context.list_threads(ticket.id),
+        context.status_history(ticket.id),
+        context.ratings(ticket.id),
+    )
+
+
+def refresh_ticket(context: Context, ticket_id: int) -> None:
+    """Bring one ticket's facts and its customers' totals up to date.
+
+    A ticket the context no longer reaches (moved to a department outside the installation)
+    leaves the figures.
+    """
+    session = context.db
+    installation_id = context.installation_id
+    # The lock makes a concurrent change of the same ticket wait, then read these facts anew.
+    old = session.scalars(
+        select(TicketFacts)
+        .where(TicketFacts.installation_id == installation_id, TicketFacts.ticket_id == ticket_id)
+        .with_for_update()
+    ).one_or_none()
+    ticket = context.get_ticket(ticket_id)
+    new = None if ticket is None else compute_facts(context, ticket)
+    if old is not None:
+        _add_to_totals(session, installation_id, _facts_of_row(old), sign=-1)
+        session.delete(old)
+        session.flush()
+    if new is not None:
+        session.add(TicketFacts(installation_id=installation_id, **asdict(new)))
+        _add_to_totals(session, installation_id, new, sign=1)
+    session.flush()
+
+
+def forget_departments(context: Context, department_ids: Iterable[int]) -> None:
+    """Drop the facts and totals of tickets in departments the installation no longer covers."""
+    ids = list(department_ids)
+    if not ids:
+        return
+    session = context.db
+    for model in (TicketFacts, CustomerTotals):
+        session.execute(
+            delete(model).where(
+                model.installation_id == context.installation_id, model.department_id.in_(ids)
+            )
+        )
+    session.execute(
+        delete(Backfill).where(
+            Backfill.installation_id == context.installation_id, Backfill.department_id.in_(ids)
+        )
+    )
+
+
+def forget_everything(context: Context) -> None:
+    """Delete every row of the installation (before a rebuild, and when purged)."""
+    for model in (TicketFacts, CustomerTotals, Backfill):
+        context.db.execute(delete(model).where(model.installation_id == context.installation_id))
+
+
+def rebuild(context: Context) -> int:
+    """Recompute the installation's facts and totals from scratch; returns the tickets seen."""
+    session = context.db
+    installation_id = context.installation_id
+    forget_everything(context)
+    count = 0
+    for ticket in visible_tickets(context):
+        facts = compute_facts(context, ticket)
+        session.add(TicketFacts(installation_id=installation_id, **asdict(facts)))
+        count += 1
+        if count % PAGE_SIZE == 0:
+            session.flush()
+    session.flush()
+    _sum_facts_into_totals(session, installation_id)
+    return count
+
+
+def visible_tickets(
+    context: Context, after: tuple[Any, int] | None = None
+) -> Iterator[TicketRecord]:
+    """Every ticket the context reaches, newest first, page by page."""
+    query = TicketQuery(limit=PAGE_SIZE, after=after)
+    while True:
+        page = context.list_tickets(query)
+        yield from page
+        if len(page) < PAGE_SIZE:
+            return
+        query.after = (page[-1].created_at, page[-1].id)
+
+
+# --------------------------------------------------------------------------------- internals
+
+
+def _facts_of_row(row: TicketFacts) -> Facts:
+    return Facts(**{field.name: getattr(row, field.name) for field in fields(Facts)})
+
+
+def _contribution(facts: Facts) -> dict[str, int]:
+    """What one ticket adds to each summed column."""
+    return {
+        "tickets": 1,
+        "open_tickets": int(facts.status_type == "open"),
+        "on_hold_tickets": int(facts.status_type == "on_hold"),
+        "closed_tickets": int(facts.status_type == "closed"),
+        "first_responses": int(facts.first_response_us is not None),
+        "first_response_us": facts.first_response_us or 0,
+        "responses": facts.responses,
+        "response_us": facts.response_us,
+        "public_replies": facts.public_replies,
+        "resolutions": int(facts.resolution_us is not None),
+        "resolution_us": facts.resolution_us or 0,
+        "rated_good": int(facts.latest_rating == "good"),
+        "rated_okay": int(facts.latest_rating == "okay"),
+        "rated_bad": int(facts.latest_rating == "bad"),
+    }
+
+
+def _add_to_totals(session: Session, installation_id: int, facts: Facts, *, sign: int) -> None:
+    """Add (``sign`` 1) or take away (-1) one ticket's contribution, as one upsert per customer.
+
+    An upsert adds to what is stored at that moment, so concurrent changes to one customer's
+    tickets never overwrite each other's sums. A row left with no ticket is deleted, as a
+    rebuild would never have made it.
+    """
+    amounts = {name: sign * value for name, value in _contribution(facts).items()}
+    dialect = session.get_bind().dialect.name
+    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    for kind, customer_id in (("contact", facts.contact_id), ("account", facts.account_id)):
+        if customer_id is None:
+            continue
+        key = {
+            "installation_id": installation_id,
+            "customer_kind": kind,
+            "customer_id": customer_id,
+            "department_id": facts.department_id,
+            "channel": facts.channel,
+        }
+        statement = make_insert(CustomerTotals).values(**key, **amounts)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=list(key),
+                set_={
+                    name: getattr(CustomerTotals, name) + getattr(statement.excluded, name)
+                    for name in TOTAL_COLUMNS
+                },
+            )
+        )
+        if sign < 0:
+            session.execute(
+                delete(CustomerTotals).where(
+                    *(getattr(CustomerTotals, name) == value for name, value in key.items()),
+                    CustomerTotals.tickets == 0,
+                )
+            )
+
+
+def _sum_facts_into_totals(session: Session, installation_id: int) -> None:
+    """Fill the installation's totals with ``GROUP BY`` sums over its facts."""
+    sums = {
+        "tickets": func.count(),
+        "open_tickets": func.sum(_flag(TicketFacts.status_type == "open")),
+        "on_hold_tickets": func.sum(_flag(TicketFacts.status_type == "on_hold")),
+        "closed_tickets": func.sum(_flag(TicketFacts.status_type == "closed")),
+        "first_responses": func.count(TicketFacts.first_response_us),
+        "first_response_us": func.coalesce(func.sum(TicketFacts.first_response_us), 0),
+        "responses": func.sum(TicketFacts.responses),
+        "response_us": func.sum(TicketFacts.response_us),
+        "public_replies": func.sum(TicketFacts.public_replies),
+        "resolutions": func.count(TicketFacts.resolution_us),
+        "resolution_us": func.coalesce(func.sum(TicketFacts.resolution_us), 0),
+        "rated_good": func.sum(_flag(TicketFacts.latest_rating == "good")),
+        "rated_okay": func.sum(_flag(TicketFacts.latest_rating == "okay")),
+        "rated_bad": func.sum(_flag(TicketFacts.latest_rating == "bad")),
+    }
+    selects = []
+    for kind, customer in _CUSTOMER_COLUMNS.items():
+        selects.append(
+            select(
+                literal(installation_id).label("installation_id"),
+                literal(kind).label("customer_kind"),
+                customer.label("customer_id"),
+                TicketFacts.department_id,
+                TicketFacts.channel,
+                *(expression.label(name) for name, expression in sums.items()),
+            )
+            .where(TicketFacts.installation_id == installation_id, customer.is_not(None))
+            .group_by(customer, TicketFacts.department_id, TicketFacts.channel)
+        )
+    columns = ["installation_id", "customer_kind", "customer_id", "department_id", "channel"]
+    session.execute(
+        insert(CustomerTotals).from_select([*columns, *TOTAL_COLUMNS], union_all(*selects))
+    )
+
+
+def _flag(condition: Any) -> Any:
+    return case((condition, 1), else_=0)
