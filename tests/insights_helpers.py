@@ -79,17 +79,19 @@ class Desk:
     ) -> int:
         """A new ticket created at T0 + ``minutes``; returns its id."""
         return self._change(
-            lambda session, unit: ticket_service.create_ticket(
-                unit,
-                subject="Help",
-                department_id=department_id,
-                channel=channel,
-                contact_id=None if contact is None else contact.id,
-                account_id=None if account is None else account.id,
-                raised_by=raised_by,
-                status=status,
-                created_at=at(minutes),
-            ).id
+            lambda session, unit: (
+                ticket_service.create_ticket(
+                    unit,
+                    subject="Help",
+                    department_id=department_id,
+                    channel=channel,
+                    contact_id=None if contact is None else contact.id,
+                    account_id=None if account is None else account.id,
+                    raised_by=raised_by,
+                    status=status,
+                    created_at=at(minutes),
+                ).id
+            )
         )
 
     def thread(
