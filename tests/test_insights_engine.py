@@ -8,20 +8,30 @@ that the direct computation from the raw threads agrees.
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Callable
 
 import pytest
 from flask.testing import FlaskCliRunner
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.cli import main
 from core.host import Host
+from core.importer import run_import
 from core.models import Account, Agent, Contact, Department
 from plugins.customer_insights import metrics
 from plugins.customer_insights.metrics import Figures
 from tests.factories import ticket_panel_html
-from tests.insights_helpers import PLUGIN, Desk
+from tests.insights_helpers import PLUGIN, Desk, at
 
 MINUTE_US = 60_000_000
+
+
+def iso(minutes: float) -> str:
+    """The ISO 8601 time ``minutes`` after the desk's start."""
+    return at(minutes).isoformat()
 
 
 @pytest.fixture
@@ -413,3 +423,65 @@ def test_rebuild_command_refuses_an_unknown_installation(
 
     assert result.exit_code == 2
     assert "installation 999 is not an active installation" in result.output
+
+
+def test_a_history_import_is_prepared_by_a_backfill_of_its_tickets(
+    desk: Desk, db: Session, support: Department
+) -> None:
+    installation = desk.install([support.id])
+    support.external_id = "d1"  # the file refers to the existing department by this ref
+    db.commit()
+    history = [
+        {"type": "profile", "id": "p1", "name": "Agent"},
+        {"type": "contact", "id": "c1", "last_name": "Yamada", "email": "hanako@example.jp"},
+        {
+            "type": "agent",
+            "id": "a1",
+            "email": "rin@example.com",
+            "name": "Rin",
+            "profile": "p1",
+            "departments": ["d1"],
+        },
+        {
+            "type": "ticket",
+            "id": "t1",
+            "subject": "Cannot sign in",
+            "department": "d1",
+            "contact": "c1",
+            "channel": "email",
+            "created_at": iso(0),
+            "status_history": [
+                {"to_status": "Open", "changed_at": iso(0)},
+                {"to_status": "Closed", "changed_at": iso(60)},
+                {"to_status": "Open", "changed_at": iso(120)},
+                {"to_status": "Resolved", "changed_at": iso(180)},
+            ],
+            "threads": [
+                {"kind": "outgoing", "agent": "a1", "body": "Try again?", "created_at": iso(30)},
+                {"kind": "incoming", "contact": "c1", "body": "Still", "created_at": iso(120)},
+                {"kind": "comment", "agent": "a1", "body": "Known bug", "created_at": iso(121)},
+            ],
+            "ratings": [
+                {"rating": "bad", "created_at": iso(70)},
+                {"rating": "good", "created_at": iso(200)},
+            ],
+        },
+    ]
+    run_import(desk.host, io.BytesIO(b"".join(json.dumps(r).encode() + b"\n" for r in history)))
+    with desk.host.sessions() as session:
+        contact_id = session.scalars(select(Contact.id).where(Contact.last_name == "Yamada")).one()
+        assert metrics.is_preparing(desk.context(session, installation))
+
+    desk.run_backfills(installation)
+    figures = _exact(desk, installation, "contact", contact_id)
+
+    assert (figures.tickets, figures.closed_tickets, figures.rated_good) == (1, 1, 1)
+    assert figures.first_response_seconds == 30 * 60
+    assert figures.resolution_seconds == (180 - 60) * 60
+
+
+def test_run_job_refuses_a_job_the_extension_does_not_have(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(main, ["run-job", "customer_insights", "nothing"])
+
+    assert result.exit_code == 2
+    assert "has no job 'nothing'" in result.output

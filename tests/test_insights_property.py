@@ -28,7 +28,7 @@ from tests.insights_helpers import Desk
 
 PROFILES = {
     "ci": settings(
-        max_examples=50,
+        max_examples=35,
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     ),
