@@ -17,13 +17,16 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import plugins.customer_insights as customer_insights
 from core.cli import main
 from core.host import Host
 from core.importer import run_import
-from core.models import Account, Agent, Contact, Department
-from plugins.customer_insights import metrics
+from core.models import Account, Agent, Contact, Department, Installation, OutboxEvent
+from hostapi import Event, events
+from marketplace_registry import lifecycle
+from plugins.customer_insights import aggregates, metrics
 from plugins.customer_insights.metrics import Figures
-from tests.factories import ticket_panel_html
+from tests.factories import system_unit, ticket_panel_html
 from tests.insights_helpers import PLUGIN, Desk, at
 
 MINUTE_US = 60_000_000
@@ -485,3 +488,65 @@ def test_run_job_refuses_a_job_the_extension_does_not_have(runner: FlaskCliRunne
 
     assert result.exit_code == 2
     assert "has no job 'nothing'" in result.output
+
+
+def test_a_failed_synchronous_update_is_repaired_when_the_event_is_redelivered(
+    desk: Desk,
+    support: Department,
+    customer: Contact,
+    agent: Agent,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    installation = desk.install([support.id])
+    ticket = desk.ticket(customer, support.id, 0)
+
+    def fail(*args: object) -> None:
+        raise RuntimeError("the database hiccuped")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(aggregates, "refresh_ticket", fail)
+        desk.reply(ticket, 25, agent)  # the reply is kept; the figures miss it
+    assert desk.figures(installation, "contact", customer.id).public_replies == 0
+
+    with desk.host.transaction() as session:
+        row = session.scalars(
+            select(OutboxEvent).where(OutboxEvent.name == events.THREAD_ADDED)
+        ).one()
+        assert row.sync_failed_installation_ids == [installation]
+        event = Event(
+            id=row.id,
+            name=row.name,
+            occurred_at=row.occurred_at,
+            payload=row.payload,
+            department_ids=tuple(row.department_ids),
+        )
+        customer_insights.deskhost_event(
+            context=desk.context(session, installation), event=event, redelivered_after_error=True
+        )
+
+    assert _exact(desk, installation, "contact", customer.id).first_response_seconds == 25 * 60
+
+
+def test_a_restored_installation_is_prepared_again_from_scratch(
+    desk: Desk, support: Department, customer: Contact, agent: Agent
+) -> None:
+    installation = desk.install([support.id])
+    ticket = desk.ticket(customer, support.id, 0)
+    with desk.host.transaction() as session:
+        lifecycle.uninstall(
+            system_unit(session, desk.host),
+            session.get(Installation, installation),
+            confirmed=True,
+            keep_data=True,
+        )
+    desk.reply(ticket, 40, agent)  # while archived: no event reaches the installation
+    with desk.host.transaction() as session:
+        unit = system_unit(session, desk.host)
+        restored = lifecycle.restore(unit, session.get(Installation, installation))
+        lifecycle.grant(unit, restored, desk.host.plugins.manifest(PLUGIN).scopes)
+    with desk.host.sessions() as session:
+        assert metrics.is_preparing(desk.context(session, installation))
+
+    desk.run_backfills(installation)
+
+    assert _exact(desk, installation, "contact", customer.id).first_response_seconds == 40 * 60
