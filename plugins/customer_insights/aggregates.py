@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, fields
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import case, delete, func, insert, literal, select, union_all
@@ -71,12 +72,19 @@ def refresh_ticket(context: Context, ticket_id: int) -> None:
     ).one_or_none()
     ticket = context.get_ticket(ticket_id)
     new = None if ticket is None else compute_facts(context, ticket)
-    if old is not None:
-        _add_to_totals(session, installation_id, _facts_of_row(old), sign=-1)
-        session.delete(old)
-        session.flush()
+    before = None if old is None else _facts_of_row(old)
+    if new == before:  # a comment, Open → Escalated…: nothing to write
+        return
+    if old is not None and before is not None:
+        _add_to_totals(session, installation_id, before, sign=-1)
+        if new is None:
+            session.delete(old)
     if new is not None:
-        session.add(TicketFacts(installation_id=installation_id, **asdict(new)))
+        if old is None:
+            session.add(TicketFacts(installation_id=installation_id, **asdict(new)))
+        else:
+            for name, value in asdict(new).items():
+                setattr(old, name, value)
         _add_to_totals(session, installation_id, new, sign=1)
     session.flush()
 
@@ -140,7 +148,11 @@ def visible_tickets(
 
 
 def _facts_of_row(row: TicketFacts) -> Facts:
-    return Facts(**{field.name: getattr(row, field.name) for field in fields(Facts)})
+    values = {field.name: getattr(row, field.name) for field in fields(Facts)}
+    for name in ("created_at", "due_at"):
+        if values[name] is not None and values[name].tzinfo is None:
+            values[name] = values[name].replace(tzinfo=UTC)  # SQLite keeps no time zone
+    return Facts(**values)
 
 
 def _contribution(facts: Facts) -> dict[str, int]:
