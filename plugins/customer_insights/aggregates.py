@@ -75,17 +75,14 @@ def refresh_ticket(context: Context, ticket_id: int) -> None:
     before = None if old is None else _facts_of_row(old)
     if new == before:  # a comment, Open → Escalated…: nothing to write
         return
-    if old is not None and before is not None:
-        _add_to_totals(session, installation_id, before, sign=-1)
-        if new is None:
-            session.delete(old)
-    if new is not None:
-        if old is None:
-            session.add(TicketFacts(installation_id=installation_id, **asdict(new)))
-        else:
-            for name, value in asdict(new).items():
-                setattr(old, name, value)
-        _add_to_totals(session, installation_id, new, sign=1)
+    if old is not None and new is None:
+        session.delete(old)
+    elif old is None and new is not None:
+        session.add(TicketFacts(installation_id=installation_id, **asdict(new)))
+    elif old is not None and new is not None:
+        for name, value in asdict(new).items():
+            setattr(old, name, value)
+    _move_totals(session, installation_id, before, new)
     session.flush()
 
 
@@ -175,25 +172,38 @@ def _contribution(facts: Facts) -> dict[str, int]:
     }
 
 
-def _add_to_totals(session: Session, installation_id: int, facts: Facts, *, sign: int) -> None:
-    """Add (``sign`` 1) or take away (-1) one ticket's contribution, as one upsert per customer.
+def _move_totals(
+    session: Session, installation_id: int, before: Facts | None, after: Facts | None
+) -> None:
+    """Take a ticket's old contribution out of its customers' totals and put its new one in.
 
-    An upsert adds to what is stored at that moment, so concurrent changes to one customer's
-    tickets never overwrite each other's sums. A row left with no ticket is deleted, as a
-    rebuild would never have made it.
+    Each totals row touched gets one upsert of the difference (usually one per customer: a
+    ticket seldom changes department, channel or customer), which adds to what is stored at
+    that moment, so concurrent changes to one customer's tickets never overwrite each other's
+    sums. A row left with no ticket is deleted, as a rebuild would never have made it.
     """
-    amounts = {name: sign * value for name, value in _contribution(facts).items()}
+    changes: dict[tuple[str, int, int, str], dict[str, int]] = {}
+    for facts, sign in ((before, -1), (after, 1)):
+        if facts is None:
+            continue
+        for kind, customer_id in (("contact", facts.contact_id), ("account", facts.account_id)):
+            if customer_id is None:
+                continue
+            key = (kind, customer_id, facts.department_id, facts.channel)
+            amounts = changes.setdefault(key, dict.fromkeys(TOTAL_COLUMNS, 0))
+            for name, value in _contribution(facts).items():
+                amounts[name] += sign * value
     dialect = session.get_bind().dialect.name
     make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    for kind, customer_id in (("contact", facts.contact_id), ("account", facts.account_id)):
-        if customer_id is None:
+    for (kind, customer_id, department_id, channel), amounts in changes.items():
+        if not any(amounts.values()):
             continue
         key = {
             "installation_id": installation_id,
             "customer_kind": kind,
             "customer_id": customer_id,
-            "department_id": facts.department_id,
-            "channel": facts.channel,
+            "department_id": department_id,
+            "channel": channel,
         }
         statement = make_insert(CustomerTotals).values(**key, **amounts)
         session.execute(
@@ -205,7 +215,7 @@ def _add_to_totals(session: Session, installation_id: int, facts: Facts, *, sign
                 },
             )
         )
-        if sign < 0:
+        if amounts["tickets"] < 0:
             session.execute(
                 delete(CustomerTotals).where(
                     *(getattr(CustomerTotals, name) == value for name, value in key.items()),
