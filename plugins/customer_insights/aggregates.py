@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, fields
 from datetime import UTC
+from functools import cache
 from typing import Any
 
 from sqlalchemy import case, delete, func, insert, literal, select, union_all
@@ -177,10 +178,11 @@ def _move_totals(
 ) -> None:
     """Take a ticket's old contribution out of its customers' totals and put its new one in.
 
-    Each totals row touched gets one upsert of the difference (usually one per customer: a
-    ticket seldom changes department, channel or customer), which adds to what is stored at
-    that moment, so concurrent changes to one customer's tickets never overwrite each other's
-    sums. A row left with no ticket is deleted, as a rebuild would never have made it.
+    The differences go to the rows touched (usually one per customer: a ticket seldom changes
+    department, channel or customer) in one upsert statement, which adds them to what is
+    stored at that moment, so concurrent changes to one customer's tickets never overwrite
+    each other's sums. A row left with no ticket is deleted, as a rebuild would never have
+    made it.
     """
     changes: dict[tuple[str, int, int, str], dict[str, int]] = {}
     for facts, sign in ((before, -1), (after, 1)):
@@ -193,35 +195,47 @@ def _move_totals(
             amounts = changes.setdefault(key, dict.fromkeys(TOTAL_COLUMNS, 0))
             for name, value in _contribution(facts).items():
                 amounts[name] += sign * value
-    dialect = session.get_bind().dialect.name
-    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    for (kind, customer_id, department_id, channel), amounts in changes.items():
-        if not any(amounts.values()):
-            continue
-        key = {
+    rows = [
+        {
             "installation_id": installation_id,
             "customer_kind": kind,
             "customer_id": customer_id,
             "department_id": department_id,
             "channel": channel,
+            **amounts,
         }
-        statement = make_insert(CustomerTotals).values(**key, **amounts)
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=list(key),
-                set_={
-                    name: getattr(CustomerTotals, name) + getattr(statement.excluded, name)
-                    for name in TOTAL_COLUMNS
-                },
-            )
-        )
-        if amounts["tickets"] < 0:
-            session.execute(
+        for (kind, customer_id, department_id, channel), amounts in changes.items()
+        if any(amounts.values())
+    ]
+    if not rows:
+        return
+    connection = session.connection()
+    connection.execute(_upsert(connection.dialect.name), rows)
+    for row in rows:
+        if row["tickets"] < 0:
+            connection.execute(
                 delete(CustomerTotals).where(
-                    *(getattr(CustomerTotals, name) == value for name, value in key.items()),
+                    *(getattr(CustomerTotals, name) == row[name] for name in _KEY_COLUMNS),
                     CustomerTotals.tickets == 0,
                 )
             )
+
+
+_KEY_COLUMNS = ("installation_id", "customer_kind", "customer_id", "department_id", "channel")
+
+
+@cache
+def _upsert(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE adding the given amounts to a totals row (built once)."""
+    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = make_insert(CustomerTotals)
+    return statement.on_conflict_do_update(
+        index_elements=list(_KEY_COLUMNS),
+        set_={
+            name: getattr(CustomerTotals, name) + getattr(statement.excluded, name)
+            for name in TOTAL_COLUMNS
+        },
+    )
 
 
 def _sum_facts_into_totals(session: Session, installation_id: int) -> None:
