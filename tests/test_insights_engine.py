@@ -21,12 +21,20 @@ import plugins.customer_insights as customer_insights
 from core.cli import main
 from core.host import Host
 from core.importer import run_import
-from core.models import Account, Agent, Contact, Department, Installation, OutboxEvent
+from core.models import (
+    Account,
+    Agent,
+    Contact,
+    Department,
+    HookError,
+    Installation,
+    OutboxEvent,
+)
 from hostapi import Event, events
 from marketplace_registry import lifecycle
 from plugins.customer_insights import aggregates, metrics
 from plugins.customer_insights.metrics import Figures
-from tests.factories import system_unit, ticket_panel_html
+from tests.factories import install_for, system_unit, ticket_panel_html
 from tests.insights_helpers import PLUGIN, Desk, at
 
 MINUTE_US = 60_000_000
@@ -550,3 +558,24 @@ def test_a_restored_installation_is_prepared_again_from_scratch(
     desk.run_backfills(installation)
 
     assert _exact(desk, installation, "contact", customer.id).first_response_seconds == 40 * 60
+
+
+def test_without_the_threads_scope_no_figures_are_kept_and_the_counts_are_walked(
+    app, desk: Desk, db: Session, support: Department, customer: Contact, agent: Agent
+) -> None:
+    with desk.host.transaction() as session:
+        installation = install_for(
+            session, desk.host, PLUGIN, [support.id], scopes=["desk.tickets.read"]
+        ).id
+    current = desk.ticket(customer, support.id, 0)
+    desk.ticket(customer, support.id, 1, status="Closed")
+    desk.reply(current, 5, agent)
+
+    assert desk.stored(installation) == ([], [])
+    with desk.host.sessions() as session:
+        assert not metrics.figures_ready(desk.context(session, installation))
+    assert db.scalars(select(HookError)).all() == []
+    html = ticket_panel_html(app, desk.host, PLUGIN, agent.id, current)
+    assert html is not None
+    assert 'data-metric="open">1<' in html
+    assert 'data-metric="closed">1<' in html

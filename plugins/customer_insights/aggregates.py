@@ -19,7 +19,7 @@ from sqlalchemy import case, delete, func, insert, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from hostapi import Context, TicketQuery, TicketRecord
+from hostapi import Context, TicketQuery, TicketRecord, scopes
 from plugins.customer_insights.facts import Facts, ticket_facts
 from plugins.customer_insights.models import Backfill, CustomerTotals, TicketFacts
 
@@ -44,7 +44,15 @@ TOTAL_COLUMNS = (
     "rated_bad",
 )
 
+#: What computing a ticket's facts reads: the ticket, its history and ratings, its threads.
+SCOPES_NEEDED = frozenset({scopes.TICKETS_READ, scopes.THREADS_READ})
+
 _CUSTOMER_COLUMNS = {"contact": TicketFacts.contact_id, "account": TicketFacts.account_id}
+
+
+def can_keep_figures(context: Context) -> bool:
+    """Whether the installation was granted what keeping the figures reads."""
+    return context.granted_scopes >= SCOPES_NEEDED
 
 
 def compute_facts(context: Context, ticket: TicketRecord) -> Facts:

@@ -23,7 +23,13 @@ _MERGES = frozenset({events.CONTACT_MERGED, events.ACCOUNT_MERGED})
 
 
 def apply_event(context: Context, event: Event) -> None:
-    """Bring the tables up to date with one event (idempotent: a repeat changes nothing)."""
+    """Bring the tables up to date with one event (idempotent: a repeat changes nothing).
+
+    Without the scopes the facts are read with, nothing is kept (the figures are then not
+    offered, and no event records a scope error).
+    """
+    if not aggregates.can_keep_figures(context):
+        return
     payload = event.payload
     if event.name in _TICKET_CHANGES or (event.name == events.THREAD_ADDED and _may_count(payload)):
         aggregates.refresh_ticket(context, int(payload["ticket_id"]))
@@ -52,7 +58,8 @@ def _may_count(payload: Mapping[str, Any]) -> bool:
 def start_over(context: Context) -> None:
     """Forget the installation's figures and backfill every department it covers."""
     aggregates.forget_everything(context)
-    backfill.start(context, department_ids=context.department_ids)
+    if aggregates.can_keep_figures(context):
+        backfill.start(context, department_ids=context.department_ids)
 
 
 def change_departments(
@@ -60,7 +67,8 @@ def change_departments(
 ) -> None:
     """Drop the figures of departments no longer covered; backfill the new ones."""
     aggregates.forget_departments(context, removed_department_ids)
-    backfill.start(context, department_ids=added_department_ids)
+    if aggregates.can_keep_figures(context):
+        backfill.start(context, department_ids=added_department_ids)
 
 
 def rebuild_job(context: Context, payload: Mapping[str, Any]) -> None:

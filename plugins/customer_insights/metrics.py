@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import exists, func, or_, select
 
-from hostapi import Context, ScopeError, TicketQuery, scopes
-from plugins.customer_insights.aggregates import TOTAL_COLUMNS
+from hostapi import Context, TicketQuery
+from plugins.customer_insights.aggregates import TOTAL_COLUMNS, can_keep_figures
 from plugins.customer_insights.models import Backfill, CustomerTotals
 
 #: Status types counted as open: "open" includes on hold, as the Overview labels it.
@@ -101,7 +101,7 @@ def _mean_seconds(total_us: int, count: int) -> float | None:
 def figures(context: Context, kind: str, customer_id: int) -> Figures:
     """A contact's or an account's figures over the departments the context reaches.
 
-    Figures are exact only when :func:`is_preparing` is false.
+    Figures are exact only when :func:`figures_ready` says so.
     """
     if kind not in CUSTOMER_KINDS:
         raise ValueError(f"no figures for a {kind!r}")
@@ -139,16 +139,20 @@ def is_preparing(context: Context) -> bool:
     return bool(context.db.scalar(select(exists(pending))))
 
 
+def figures_ready(context: Context) -> bool:
+    """Whether :func:`figures` is exact for the context: kept, and no backfill pending."""
+    return can_keep_figures(context) and not is_preparing(context)
+
+
 def contact_ticket_counts(context: Context, contact_id: int) -> TicketCounts:
     """Open and closed tickets of the contact among those ``context`` may see.
 
     :raises hostapi.ScopeError: without ``desk.tickets.read``.
     """
-    if not is_preparing(context):
-        if scopes.TICKETS_READ not in context.granted_scopes:
-            raise ScopeError(scopes.TICKETS_READ)
+    if figures_ready(context):
         return figures(context, "contact", contact_id).counts
-    # Until the backfill is done the totals are short; walking the tickets stays exact.
+    # Until the backfill is done (or without the scopes to keep them) the totals are short;
+    # walking the tickets stays exact.
     open_count = closed_count = 0
     query = TicketQuery(contact_id=contact_id, limit=_PAGE_SIZE)
     while True:
