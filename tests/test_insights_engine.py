@@ -579,3 +579,29 @@ def test_without_the_threads_scope_no_figures_are_kept_and_the_counts_are_walked
     assert html is not None
     assert 'data-metric="open">1<' in html
     assert 'data-metric="closed">1<' in html
+
+
+def test_manifest_announces_exactly_the_jobs_the_extension_contributes(host: Host) -> None:
+    announced = {job.name for job in host.plugins.manifest(PLUGIN).jobs}
+
+    assert announced == {spec.name for spec in customer_insights.deskhost_jobs()}
+
+
+def test_rebuild_changes_nothing_on_the_demo_data(runner: FlaskCliRunner, desk: Desk) -> None:
+    assert runner.invoke(main, ["demo", "--tickets", "80"]).exit_code == 0
+    with desk.host.sessions() as session:
+        installation = session.scalars(
+            select(Installation.id).where(Installation.plugin_id == PLUGIN)
+        ).one()
+        contact_ids = session.scalars(select(Contact.id).order_by(Contact.id).limit(5)).all()
+    desk.run_backfills(installation)
+    kept = desk.stored(installation)
+
+    assert runner.invoke(main, ["insights", "rebuild"]).exit_code == 0
+
+    assert desk.stored(installation) == kept
+    assert len(kept[0]) == 80
+    for contact_id in contact_ids:
+        assert desk.figures(installation, "contact", contact_id) == desk.direct(
+            installation, "contact", contact_id
+        )
