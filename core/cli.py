@@ -285,6 +285,67 @@ def plugins_command() -> None:
         click.echo(f"{name}: NOT LOADED: {error}", err=True)
 
 
+@main.command("run-job")
+@click.argument("plugin_id")
+@click.argument("job")
+@click.option("--installation", "installation_id", type=int, help="Only this installation.")
+@with_appcontext
+def run_job_command(plugin_id: str, job: str, installation_id: int | None) -> None:
+    """Run an extension's job now, in this process, for each of its active installations
+    (or one), one transaction each; the job gets an empty payload."""
+    for installation in _run_extension_job(plugin_id, job, installation_id):
+        click.echo(f"{plugin_id} {job}: installation {installation} done")
+
+
+@main.group("insights")
+def insights_commands() -> None:
+    """Customer Insights' figures (the bundled customer_insights extension)."""
+
+
+@insights_commands.command("rebuild")
+@click.option("--installation", "installation_id", type=int, help="Only this installation.")
+@with_appcontext
+def insights_rebuild_command(installation_id: int | None) -> None:
+    """Recompute Customer Insights' figures from scratch (its ``rebuild`` job, run now)."""
+    for installation in _run_extension_job("customer_insights", "rebuild", installation_id):
+        click.echo(f"Customer Insights rebuilt for installation {installation}")
+
+
+def _run_extension_job(plugin_id: str, job: str, installation_id: int | None) -> list[int]:
+    """Run ``job`` of ``plugin_id`` for its active installations (or the one named).
+
+    Extensions add no CLI commands; their jobs are the way the CLI reaches their code, with a
+    context bound to each installation exactly as a worker would give it.
+    """
+    from sqlalchemy import select
+
+    from core.models import Installation
+    from core.models.extensions import InstallationState
+
+    host = _host()
+    if plugin_id not in host.plugins.loaded:
+        _fail(f"no extension {plugin_id!r} is loaded")
+    spec = host.plugins.job_spec(plugin_id, job)
+    if spec is None:
+        _fail(f"the extension {plugin_id!r} has no job {job!r}")
+    assert spec is not None
+    with host.sessions() as session:
+        query = select(Installation.id).where(
+            Installation.plugin_id == plugin_id,
+            Installation.state == InstallationState.ACTIVE,
+        )
+        if installation_id is not None:
+            query = query.where(Installation.id == installation_id)
+        ids = list(session.scalars(query.order_by(Installation.id)))
+    if installation_id is not None and not ids:
+        _fail(f"installation {installation_id} is not an active installation of {plugin_id!r}")
+    for each in ids:
+        with host.transaction() as session:
+            installation = session.get(Installation, each)
+            spec.run(host.plugins.context_for(session, installation), {})
+    return ids
+
+
 main.add_command(marketplace_commands)
 main.add_command(customer_commands)
 main.add_command(mail_commands)

@@ -1,14 +1,30 @@
-"""The figures the panel shows, computed over the tickets a context may see."""
+"""The figures Customer Insights shows for a contact or an account.
+
+``figures`` reads them from the totals the extension keeps (a sum over the customer's rows in
+the departments the context reaches: one row per department and channel, whatever the number
+of tickets); ``direct_figures`` in ``plugins.customer_insights.direct`` computes the same from
+the raw threads, for tests and benchmarks.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import exists, func, or_, select
 
 from hostapi import Context, TicketQuery
+from plugins.customer_insights.aggregates import TOTAL_COLUMNS, can_keep_figures
+from plugins.customer_insights.models import Backfill, CustomerTotals
 
 #: Status types counted as open: "open" includes on hold, as the Overview labels it.
 OPEN_STATUS_TYPES = frozenset({"open", "on_hold"})
 CLOSED_STATUS_TYPE = "closed"
+
+#: What a figure may be computed for.
+CUSTOMER_KINDS = ("contact", "account")
+
+_MICROSECONDS_PER_SECOND = 1_000_000
 
 # The largest page hostapi's list_tickets returns.
 _PAGE_SIZE = 500
@@ -27,13 +43,116 @@ class TicketCounts:
         return self.open + self.closed
 
 
+@dataclass(frozen=True)
+class Figures:
+    """A customer's figures over the tickets a context may see: counts and exact sums.
+
+    Durations are sums of whole microseconds; the means divide them only when read.
+    """
+
+    tickets: int = 0
+    open_tickets: int = 0
+    on_hold_tickets: int = 0
+    closed_tickets: int = 0
+    first_responses: int = 0
+    first_response_us: int = 0
+    responses: int = 0
+    response_us: int = 0
+    public_replies: int = 0
+    resolutions: int = 0
+    resolution_us: int = 0
+    rated_good: int = 0
+    rated_okay: int = 0
+    rated_bad: int = 0
+    tickets_by_channel: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> TicketCounts:
+        """Open (on hold included) and closed tickets."""
+        return TicketCounts(
+            open=self.open_tickets + self.on_hold_tickets, closed=self.closed_tickets
+        )
+
+    @property
+    def first_response_seconds(self) -> float | None:
+        """Mean first response time over the tickets that had one; ``None`` without any."""
+        return _mean_seconds(self.first_response_us, self.first_responses)
+
+    @property
+    def response_seconds(self) -> float | None:
+        """Mean response time over the answering replies; ``None`` without any."""
+        return _mean_seconds(self.response_us, self.responses)
+
+    @property
+    def resolution_seconds(self) -> float | None:
+        """Mean resolution time over the tickets closed now; ``None`` without any."""
+        return _mean_seconds(self.resolution_us, self.resolutions)
+
+    @property
+    def ratings(self) -> int:
+        """Tickets with a rating (their latest one counts)."""
+        return self.rated_good + self.rated_okay + self.rated_bad
+
+
+def _mean_seconds(total_us: int, count: int) -> float | None:
+    return None if count == 0 else total_us / count / _MICROSECONDS_PER_SECOND
+
+
+def figures(context: Context, kind: str, customer_id: int) -> Figures:
+    """A contact's or an account's figures over the departments the context reaches.
+
+    Figures are exact only when :func:`figures_ready` says so.
+    """
+    if kind not in CUSTOMER_KINDS:
+        raise ValueError(f"no figures for a {kind!r}")
+    rows = context.db.execute(
+        select(
+            CustomerTotals.channel,
+            *(func.sum(getattr(CustomerTotals, name)) for name in TOTAL_COLUMNS),
+        )
+        .where(
+            CustomerTotals.installation_id == context.installation_id,
+            CustomerTotals.customer_kind == kind,
+            CustomerTotals.customer_id == customer_id,
+            CustomerTotals.department_id.in_(context.department_ids),
+        )
+        .group_by(CustomerTotals.channel)
+    ).all()
+    sums = dict.fromkeys(TOTAL_COLUMNS, 0)
+    by_channel: dict[str, int] = {}
+    for channel, *values in rows:
+        for name, value in zip(TOTAL_COLUMNS, values, strict=True):
+            sums[name] += int(value)
+        by_channel[channel] = int(values[0])
+    return Figures(**sums, tickets_by_channel=by_channel)
+
+
+def is_preparing(context: Context) -> bool:
+    """Whether tickets the context reaches still wait for their facts (a backfill runs)."""
+    pending = select(Backfill.id).where(
+        Backfill.installation_id == context.installation_id,
+        or_(
+            Backfill.department_id.is_(None),
+            Backfill.department_id.in_(context.department_ids),
+        ),
+    )
+    return bool(context.db.scalar(select(exists(pending))))
+
+
+def figures_ready(context: Context) -> bool:
+    """Whether :func:`figures` is exact for the context: kept, and no backfill pending."""
+    return can_keep_figures(context) and not is_preparing(context)
+
+
 def contact_ticket_counts(context: Context, contact_id: int) -> TicketCounts:
     """Open and closed tickets of the contact among those ``context`` may see.
 
     :raises hostapi.ScopeError: without ``desk.tickets.read``.
     """
-    # hostapi offers no count, so this walks the contact's visible tickets page by page; the
-    # incremental aggregates of the full release replace the walk.
+    if figures_ready(context):
+        return figures(context, "contact", contact_id).counts
+    # Until the backfill is done (or without the scopes to keep them) the totals are short;
+    # walking the tickets stays exact.
     open_count = closed_count = 0
     query = TicketQuery(contact_id=contact_id, limit=_PAGE_SIZE)
     while True:

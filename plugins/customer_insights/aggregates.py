@@ -1,0 +1,288 @@
+"""Keeping the facts and totals tables current, and rebuilding them from scratch.
+
+Every change to a ticket recomputes that ticket's facts from its raw records (a handful of
+rows) and moves the difference into its contact's and account's totals with one upsert each:
+exact whatever order the host's events come in (back-dated history, chat transcripts), and
+idempotent, so a repair simply does it again. A rebuild computes every visible ticket's facts
+and sums them with ``GROUP BY`` instead, so that comparing the two checks the bookkeeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, fields
+from datetime import UTC
+from functools import cache
+from typing import Any
+
+from sqlalchemy import case, delete, func, insert, literal, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from hostapi import Context, TicketQuery, TicketRecord, scopes
+from plugins.customer_insights.facts import Facts, ticket_facts
+from plugins.customer_insights.models import Backfill, CustomerTotals, TicketFacts
+
+#: The largest page ``Context.list_tickets`` returns.
+PAGE_SIZE = 500
+
+#: The summed columns of ``customer_insights_totals``.
+TOTAL_COLUMNS = (
+    "tickets",
+    "open_tickets",
+    "on_hold_tickets",
+    "closed_tickets",
+    "first_responses",
+    "first_response_us",
+    "responses",
+    "response_us",
+    "public_replies",
+    "resolutions",
+    "resolution_us",
+    "rated_good",
+    "rated_okay",
+    "rated_bad",
+)
+
+#: What computing a ticket's facts reads: the ticket, its history and ratings, its threads.
+SCOPES_NEEDED = frozenset({scopes.TICKETS_READ, scopes.THREADS_READ})
+
+_CUSTOMER_COLUMNS = {"contact": TicketFacts.contact_id, "account": TicketFacts.account_id}
+
+
+def can_keep_figures(context: Context) -> bool:
+    """Whether the installation was granted what keeping the figures reads."""
+    return context.granted_scopes >= SCOPES_NEEDED
+
+
+def compute_facts(context: Context, ticket: TicketRecord) -> Facts:
+    """The facts of a ticket the context reaches, from its threads, changes and ratings."""
+    return ticket_facts(
+        ticket,
+        context.list_threads(ticket.id),
+        context.status_history(ticket.id),
+        context.ratings(ticket.id),
+    )
+
+
+def refresh_ticket(context: Context, ticket_id: int) -> None:
+    """Bring one ticket's facts and its customers' totals up to date.
+
+    A ticket the context no longer reaches (moved to a department outside the installation)
+    leaves the figures.
+    """
+    session = context.db
+    installation_id = context.installation_id
+    # The lock makes a concurrent change of the same ticket wait, then read these facts anew.
+    old = session.scalars(
+        select(TicketFacts)
+        .where(TicketFacts.installation_id == installation_id, TicketFacts.ticket_id == ticket_id)
+        .with_for_update()
+    ).one_or_none()
+    ticket = context.get_ticket(ticket_id)
+    new = None if ticket is None else compute_facts(context, ticket)
+    before = None if old is None else _facts_of_row(old)
+    if new == before:  # a comment, Open → Escalated…: nothing to write
+        return
+    if old is not None and new is None:
+        session.delete(old)
+    elif old is None and new is not None:
+        session.add(TicketFacts(installation_id=installation_id, **asdict(new)))
+    elif old is not None and new is not None:
+        for name, value in asdict(new).items():
+            setattr(old, name, value)
+    _move_totals(session, installation_id, before, new)
+    session.flush()
+
+
+def forget_departments(context: Context, department_ids: Iterable[int]) -> None:
+    """Drop the facts and totals of tickets in departments the installation no longer covers."""
+    ids = list(department_ids)
+    if not ids:
+        return
+    session = context.db
+    for model in (TicketFacts, CustomerTotals):
+        session.execute(
+            delete(model).where(
+                model.installation_id == context.installation_id, model.department_id.in_(ids)
+            )
+        )
+    session.execute(
+        delete(Backfill).where(
+            Backfill.installation_id == context.installation_id, Backfill.department_id.in_(ids)
+        )
+    )
+
+
+def forget_everything(context: Context) -> None:
+    """Delete every row of the installation (before a rebuild, and when purged)."""
+    for model in (TicketFacts, CustomerTotals, Backfill):
+        context.db.execute(delete(model).where(model.installation_id == context.installation_id))
+
+
+def rebuild(context: Context) -> int:
+    """Recompute the installation's facts and totals from scratch; returns the tickets seen."""
+    session = context.db
+    installation_id = context.installation_id
+    forget_everything(context)
+    count = 0
+    for ticket in visible_tickets(context):
+        facts = compute_facts(context, ticket)
+        session.add(TicketFacts(installation_id=installation_id, **asdict(facts)))
+        count += 1
+        if count % PAGE_SIZE == 0:
+            session.flush()
+    session.flush()
+    _sum_facts_into_totals(session, installation_id)
+    return count
+
+
+def visible_tickets(
+    context: Context, after: tuple[Any, int] | None = None
+) -> Iterator[TicketRecord]:
+    """Every ticket the context reaches, newest first, page by page."""
+    query = TicketQuery(limit=PAGE_SIZE, after=after)
+    while True:
+        page = context.list_tickets(query)
+        yield from page
+        if len(page) < PAGE_SIZE:
+            return
+        query.after = (page[-1].created_at, page[-1].id)
+
+
+# --------------------------------------------------------------------------------- internals
+
+
+def _facts_of_row(row: TicketFacts) -> Facts:
+    values = {field.name: getattr(row, field.name) for field in fields(Facts)}
+    for name in ("created_at", "due_at"):
+        if values[name] is not None and values[name].tzinfo is None:
+            values[name] = values[name].replace(tzinfo=UTC)  # SQLite keeps no time zone
+    return Facts(**values)
+
+
+def _contribution(facts: Facts) -> dict[str, int]:
+    """What one ticket adds to each summed column."""
+    return {
+        "tickets": 1,
+        "open_tickets": int(facts.status_type == "open"),
+        "on_hold_tickets": int(facts.status_type == "on_hold"),
+        "closed_tickets": int(facts.status_type == "closed"),
+        "first_responses": int(facts.first_response_us is not None),
+        "first_response_us": facts.first_response_us or 0,
+        "responses": facts.responses,
+        "response_us": facts.response_us,
+        "public_replies": facts.public_replies,
+        "resolutions": int(facts.resolution_us is not None),
+        "resolution_us": facts.resolution_us or 0,
+        "rated_good": int(facts.latest_rating == "good"),
+        "rated_okay": int(facts.latest_rating == "okay"),
+        "rated_bad": int(facts.latest_rating == "bad"),
+    }
+
+
+def _move_totals(
+    session: Session, installation_id: int, before: Facts | None, after: Facts | None
+) -> None:
+    """Take a ticket's old contribution out of its customers' totals and put its new one in.
+
+    The differences go to the rows touched (usually one per customer: a ticket seldom changes
+    department, channel or customer) in one upsert statement, which adds them to what is
+    stored at that moment, so concurrent changes to one customer's tickets never overwrite
+    each other's sums. A row left with no ticket is deleted, as a rebuild would never have
+    made it.
+    """
+    changes: dict[tuple[str, int, int, str], dict[str, int]] = {}
+    for facts, sign in ((before, -1), (after, 1)):
+        if facts is None:
+            continue
+        for kind, customer_id in (("contact", facts.contact_id), ("account", facts.account_id)):
+            if customer_id is None:
+                continue
+            key = (kind, customer_id, facts.department_id, facts.channel)
+            amounts = changes.setdefault(key, dict.fromkeys(TOTAL_COLUMNS, 0))
+            for name, value in _contribution(facts).items():
+                amounts[name] += sign * value
+    rows = [
+        {
+            "installation_id": installation_id,
+            "customer_kind": kind,
+            "customer_id": customer_id,
+            "department_id": department_id,
+            "channel": channel,
+            **amounts,
+        }
+        for (kind, customer_id, department_id, channel), amounts in changes.items()
+        if any(amounts.values())
+    ]
+    if not rows:
+        return
+    connection = session.connection()
+    connection.execute(_upsert(connection.dialect.name), rows)
+    for row in rows:
+        if row["tickets"] < 0:
+            connection.execute(
+                delete(CustomerTotals).where(
+                    *(getattr(CustomerTotals, name) == row[name] for name in _KEY_COLUMNS),
+                    CustomerTotals.tickets == 0,
+                )
+            )
+
+
+_KEY_COLUMNS = ("installation_id", "customer_kind", "customer_id", "department_id", "channel")
+
+
+@cache
+def _upsert(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE adding the given amounts to a totals row (built once)."""
+    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = make_insert(CustomerTotals)
+    return statement.on_conflict_do_update(
+        index_elements=list(_KEY_COLUMNS),
+        set_={
+            name: getattr(CustomerTotals, name) + getattr(statement.excluded, name)
+            for name in TOTAL_COLUMNS
+        },
+    )
+
+
+def _sum_facts_into_totals(session: Session, installation_id: int) -> None:
+    """Fill the installation's totals with ``GROUP BY`` sums over its facts."""
+    sums = {
+        "tickets": func.count(),
+        "open_tickets": func.sum(_flag(TicketFacts.status_type == "open")),
+        "on_hold_tickets": func.sum(_flag(TicketFacts.status_type == "on_hold")),
+        "closed_tickets": func.sum(_flag(TicketFacts.status_type == "closed")),
+        "first_responses": func.count(TicketFacts.first_response_us),
+        "first_response_us": func.coalesce(func.sum(TicketFacts.first_response_us), 0),
+        "responses": func.sum(TicketFacts.responses),
+        "response_us": func.sum(TicketFacts.response_us),
+        "public_replies": func.sum(TicketFacts.public_replies),
+        "resolutions": func.count(TicketFacts.resolution_us),
+        "resolution_us": func.coalesce(func.sum(TicketFacts.resolution_us), 0),
+        "rated_good": func.sum(_flag(TicketFacts.latest_rating == "good")),
+        "rated_okay": func.sum(_flag(TicketFacts.latest_rating == "okay")),
+        "rated_bad": func.sum(_flag(TicketFacts.latest_rating == "bad")),
+    }
+    selects = []
+    for kind, customer in _CUSTOMER_COLUMNS.items():
+        selects.append(
+            select(
+                literal(installation_id).label("installation_id"),
+                literal(kind).label("customer_kind"),
+                customer.label("customer_id"),
+                TicketFacts.department_id,
+                TicketFacts.channel,
+                *(expression.label(name) for name, expression in sums.items()),
+            )
+            .where(TicketFacts.installation_id == installation_id, customer.is_not(None))
+            .group_by(customer, TicketFacts.department_id, TicketFacts.channel)
+        )
+    columns = ["installation_id", "customer_kind", "customer_id", "department_id", "channel"]
+    session.execute(
+        insert(CustomerTotals).from_select([*columns, *TOTAL_COLUMNS], union_all(*selects))
+    )
+
+
+def _flag(condition: Any) -> Any:
+    return case((condition, 1), else_=0)
