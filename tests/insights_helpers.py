@@ -218,3 +218,16 @@ def _plain(row: Any, model: Any) -> tuple[Any, ...]:
             value = value.replace(tzinfo=UTC)  # SQLite hands times back without their zone
         values.append(value)
     return tuple(values)
+
+
+def finish_backfills(host: Host) -> None:
+    """Run every Customer Insights installation's pending backfills, as the worker would.
+
+    Tickets made by the ``make_ticket`` fixture skip extension hooks (its unit has no host),
+    so a test counts them by letting the installation's backfill run after making them.
+    """
+    with host.transaction() as session:
+        for installation in session.scalars(
+            select(Installation).where(Installation.plugin_id == PLUGIN)
+        ):
+            backfill.run_all(host.plugins.context_for(session, installation, None))

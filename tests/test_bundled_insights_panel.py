@@ -14,6 +14,7 @@ from core.host import Host
 from core.models import Agent, Contact, Department, Ticket
 from plugins.customer_insights import charts, metrics
 from tests.factories import TEST_PASSWORD, install_for, ticket_panel_html
+from tests.insights_helpers import finish_backfills
 
 PLUGIN = "customer_insights"
 
@@ -24,13 +25,18 @@ def _install(host: Host, departments: Iterable[Department], scopes: list[str] | 
 
 
 def _panel_html(app: Flask, host: Host, agent_id: int, ticket_id: int) -> str | None:
-    """The panel's HTML on the ticket as ``agent`` sees it, or ``None`` when not shown."""
+    """The panel's HTML on the ticket as ``agent`` sees it once the backfill is done, or
+    ``None`` when not shown."""
+    finish_backfills(host)
     return ticket_panel_html(app, host, PLUGIN, agent_id, ticket_id)
 
 
 def _counts(html: str | None) -> dict[str, int]:
+    """The open and closed counts the panel shows."""
     assert html is not None
-    return {name: int(value) for name, value in re.findall(r'data-metric="(\w+)">(\d+)<', html)}
+    return {
+        name: int(value) for name, value in re.findall(r'data-metric="(open|closed)">(\d+)<', html)
+    }
 
 
 @pytest.fixture
@@ -283,6 +289,7 @@ def test_ticket_page_shows_the_panel_with_the_customers_counts(
         data={"email": agent.email, "password": TEST_PASSWORD, "csrf_token": token.group(1)},
     )
 
+    finish_backfills(host)
     page = client.get(f"/tickets/{current.id}").get_data(as_text=True)
 
     assert "<summary>Customer Insights</summary>" in page

@@ -27,6 +27,7 @@ from core.web import i18n as web_i18n
 from hostapi import Context, i18n
 from hostapi.testing import catalog_problems
 from tests.factories import TEST_PASSWORD, install_for
+from tests.insights_helpers import finish_backfills
 
 #: Every extension this repository bundles, by id (the entry points under plugins/).
 BUNDLED = sorted(
@@ -360,6 +361,7 @@ def test_ticket_page_shows_the_bundled_panels_in_the_organisations_japanese(
     make_ticket(department=support, contact=customer, status="On Hold", channel="phone")
     current = make_ticket(department=support, contact=customer)
 
+    finish_backfills(host)
     page = _signed_in(app, agent).get(f"/tickets/{current.id}").get_data(as_text=True)
 
     assert "未完了の問い合わせ：2件、完了した問い合わせ：0件" in page
@@ -385,6 +387,7 @@ def test_ticket_page_shows_the_bundled_panels_in_english_to_an_english_agent(
     make_ticket(department=support, contact=customer, status="On Hold", channel="phone")
     current = make_ticket(department=support, contact=customer)
 
+    finish_backfills(host)
     page = _signed_in(app, agent).get(f"/tickets/{current.id}").get_data(as_text=True)
 
     assert "Open tickets: 2, closed tickets: 0" in page

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hostapi import Context, Event, JobSpec, Location, Panel, hookimpl
 from plugins.customer_insights import aggregates, backfill, maintenance
+from plugins.customer_insights.overview import render_overview
 from plugins.customer_insights.panel import render_insights_panel
 
 #: The job that recomputes an installation's figures from scratch.
@@ -22,7 +23,7 @@ REBUILD_JOB = "rebuild"
 
 @hookimpl
 def deskhost_panels() -> list[Panel]:
-    """The Customer Insights panel beside every ticket the installation covers."""
+    """The panel beside every ticket the installation covers, and the customers' Overview tabs."""
     return [
         Panel(
             key="insights",
@@ -31,7 +32,23 @@ def deskhost_panels() -> list[Panel]:
             title_ja="顧客インサイト",
             render=render_insights_panel,
             order=10,
-        )
+        ),
+        Panel(
+            key="overview",
+            location=Location.CONTACT_SUBTAB,
+            title="Overview",
+            title_ja="概要",
+            render=render_overview,
+            order=10,
+        ),
+        Panel(
+            key="account_overview",
+            location=Location.ACCOUNT_SUBTAB,
+            title="Overview",
+            title_ja="概要",
+            render=render_overview,
+            order=10,
+        ),
     ]
 
 

@@ -38,3 +38,33 @@ def _ring(colour: str, share: float, start: float) -> Markup:
         '<circle cx="21" cy="21" r="{radius}" fill="none" stroke="{colour}" stroke-width="6" '
         'stroke-dasharray="{share:.3f} {rest:.3f}" stroke-dashoffset="{offset:.3f}"/>'
     ).format(radius=_RADIUS, colour=colour, share=share, rest=100.0 - share, offset=25.0 - start)
+
+
+def bar(segments: Sequence[tuple[int, str]], label: str, *, width: int = 200) -> Markup:
+    """A horizontal bar split into ``(value, colour)`` segments, left to right.
+
+    ``label`` is the chart's text alternative, as for :func:`donut`; with nothing to show the
+    bar is drawn empty.
+    """
+    total = sum(value for value, _ in segments)
+    parts = [
+        Markup('<rect x="0" y="0" width="100" height="8" fill="{colour}"/>').format(
+            colour=_EMPTY_COLOUR
+        )
+    ]
+    start = 0.0
+    for value, colour in segments:
+        if value <= 0:
+            continue
+        share = value * 100.0 / total
+        parts.append(
+            Markup(
+                '<rect x="{start:.3f}" y="0" width="{share:.3f}" height="8" fill="{colour}"/>'
+            ).format(start=start, share=share, colour=colour)
+        )
+        start += share
+    return Markup(
+        '<svg class="bar" width="{width}" height="12" viewBox="0 0 100 8" '
+        'preserveAspectRatio="none" role="img" aria-label="{label}"><title>{label}</title>'
+        "{parts}</svg>"
+    ).format(width=width, label=label, parts=Markup("").join(parts))
