@@ -87,12 +87,14 @@ def render_overview(context: Context, target: PanelTarget) -> str:
         happiness_bar=happiness_bar(context, shown),
         channels=coloured,
         channel_chart=channel_chart,
-        channel_names={channel: channel_name(context, channel) for channel, _n, _c in coloured},
+        channel_name=lambda channel: channel_name(context, channel),
         tickets=page,
         tab=tab,
-        tab_links={key: _link(target.kind, tickets=key) for key in TICKET_TABS},
-        next_link=_link(target.kind, tickets=tab, before=_cursor_text(page[-1])) if more else None,
-        first_link=_link(target.kind, tickets=tab) if after is not None else None,
+        tab_links={key: _link(context, target.kind, tickets=key) for key in TICKET_TABS},
+        next_link=_link(context, target.kind, tickets=tab, before=_cursor_text(page[-1]))
+        if more
+        else None,
+        first_link=_link(context, target.kind, tickets=tab) if after is not None else None,
         local=_local_time(context),
         kind=target.kind,
         customer_id=target.id,
@@ -173,9 +175,14 @@ def _cursor_text(ticket: TicketRecord) -> str:
     return f"{ticket.created_at.isoformat()}_{ticket.id}"
 
 
-def _link(kind: str, **values: str) -> str:
-    """A link to the Overview tab with ``values``, landing on the tab area."""
-    return "?" + urlencode({"tab": _TAB_KEYS[kind], **values}) + "#customer-tabs"
+def _link(context: Context, kind: str, **values: str) -> str:
+    """A link to the Overview tab with ``values``, landing on the tab area.
+
+    The tab stays selected by the page's own ``tab`` parameter; without one (the Overview is
+    shown as the first tab) it is named as the host names an installation's tab.
+    """
+    tab = _requested("tab") or f"{context.plugin_id}.{_TAB_KEYS[kind]}.{context.installation_id}"
+    return "?" + urlencode({"tab": tab, **values}) + "#customer-tabs"
 
 
 def _message(text: str) -> str:
