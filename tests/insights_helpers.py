@@ -3,14 +3,15 @@ engine tests: each action is its own committed change, as an agent's request wou
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from core.host import Host
-from core.models import Account, Agent, Contact, Installation, Ticket
+from core.models import Account, Agent, Contact, Department, Installation, Ticket
 from core.plugins.context import HostContext
 from core.services import merge as merge_service
 from core.services import tickets as ticket_service
@@ -231,3 +232,60 @@ def finish_backfills(host: Host) -> None:
             select(Installation).where(Installation.plugin_id == PLUGIN)
         ):
             backfill.run_all(host.plugins.context_for(session, installation, None))
+
+
+@dataclass(frozen=True)
+class History:
+    """The hand-made history the Customer Insights UI tests read (see ``hand_made_history``)."""
+
+    installation: int
+    yamada: Contact
+    suzuki: Contact
+    acme: Account
+    ticket_a: int
+    ticket_b: int
+    ticket_c: int
+
+
+def hand_made_history(
+    host: Host,
+    support: Department,
+    sales: Department,
+    agent: Agent,
+    make_contact: Callable[..., Contact],
+    make_account: Callable[..., Account],
+) -> History:
+    """Customer Insights installed for Support and Sales, and three tickets of Acme's contacts
+    (times in minutes after T0; ``agent`` writes the public replies):
+
+    - A (Support, email, Yamada): created 0; reply 135; customer 200 and 230; reply 260;
+      closed 300; rated good; due at 100 (passed, but closed: not overdue).
+    - B (Support, phone, Yamada): created 0; on hold 10; rated okay; due at 100 (overdue).
+    - C (Sales, email, Suzuki): created 0; reply 6000 (4 d 4 h); rated good.
+
+    Yamada: 1 open (on hold), 1 closed; first response 2 h 15 min; response (135 + 60) / 2 =
+    97.5 min; resolution 5 h; good 1, okay 1. Acme: 2 open, 1 closed; first response
+    (135 + 6000) / 2 min = 2 d 3 h 7.5 min; response (135 + 60 + 6000) / 3 min = 1 d 10 h
+    25 min; resolution 5 h; good 2 (66.7 %), okay 1 (33.3 %); 3 public replies; 1 overdue.
+    """
+    desk = Desk(host)
+    acme = make_account("Acme")
+    yamada = make_contact("Yamada", account=acme)
+    suzuki = make_contact("Suzuki", account=acme)
+    installation = desk.install([support.id, sales.id])
+    a = desk.ticket(yamada, support.id, 0, account=acme)
+    desk.reply(a, 135, agent)
+    desk.customer_writes(a, 200)
+    desk.customer_writes(a, 230)
+    desk.reply(a, 260, agent)
+    desk.status(a, "Closed", 300)
+    desk.rate(a, "good", 310)
+    desk.update(a, due_at=at(100))
+    b = desk.ticket(yamada, support.id, 0, channel="phone", account=acme)
+    desk.status(b, "On Hold", 10)
+    desk.rate(b, "okay", 20)
+    desk.update(b, due_at=at(100))
+    c = desk.ticket(suzuki, sales.id, 0, account=acme)
+    desk.reply(c, 6000, agent)
+    desk.rate(c, "good", 6010)
+    return History(installation, yamada, suzuki, acme, a, b, c)

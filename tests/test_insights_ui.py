@@ -1,26 +1,12 @@
 """Customer Insights' ticket panel and Overview tab show the exact figures of a hand-made
-history, in English and Japanese, to the agents the installation covers and to no one else.
-
-The history (times in minutes after T0; agents' public replies, customer messages):
-
-- ticket A (Support, email, Yamada, Acme): created 0; reply 135; customer 200 and 230; reply
-  260; closed 300; rated good. Due at 100 (passed, but closed: not overdue).
-- ticket B (Support, phone, Yamada, Acme): created 0; on hold 10; rated okay. Due at 100
-  (passed and not closed: overdue).
-- ticket C (Sales, email, Suzuki, Acme): created 0; reply 6000 (4 d 4 h); rated good.
-
-Yamada: 2 tickets, 1 open (on hold), 1 closed; first response 135 min; response over the
-replies (135 + 60) / 2 = 97.5 min; resolution 300 min; good 1, okay 1 (50.0 % each).
-Acme: 3 tickets, 2 open, 1 closed; first response (135 + 6000) / 2 min = 2 d 3 h 7.5 min;
-response (135 + 60 + 6000) / 3 = 2065 min = 1 d 10 h 25 min; resolution 300 min; good 2,
-okay 1 (66.7 % and 33.3 %); 3 public replies; email 2, phone 1; 1 overdue.
+history (``tests.insights_helpers.hand_made_history``, whose docstring works them out), in
+English and Japanese, to the agents the installation covers and to no one else.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -32,20 +18,7 @@ from core.web.extensions import panels_for
 from hostapi import Location, PanelTarget
 from plugins.customer_insights import display, overview
 from tests.factories import TEST_PASSWORD
-from tests.insights_helpers import PLUGIN, Desk, at
-
-
-@dataclass(frozen=True)
-class History:
-    """The hand-made history's records."""
-
-    installation: int
-    yamada: Contact
-    suzuki: Contact
-    acme: Account
-    ticket_a: int
-    ticket_b: int
-    ticket_c: int
+from tests.insights_helpers import PLUGIN, Desk, History, hand_made_history
 
 
 @pytest.fixture
@@ -72,27 +45,7 @@ def history(
     make_contact: Callable[..., Contact],
     make_account: Callable[..., Account],
 ) -> History:
-    desk = Desk(host)
-    acme = make_account("Acme")
-    yamada = make_contact("Yamada", account=acme)
-    suzuki = make_contact("Suzuki", account=acme)
-    installation = desk.install([support.id, sales.id])
-    a = desk.ticket(yamada, support.id, 0, account=acme)
-    desk.reply(a, 135, agent)
-    desk.customer_writes(a, 200)
-    desk.customer_writes(a, 230)
-    desk.reply(a, 260, agent)
-    desk.status(a, "Closed", 300)
-    desk.rate(a, "good", 310)
-    desk.update(a, due_at=at(100))
-    b = desk.ticket(yamada, support.id, 0, channel="phone", account=acme)
-    desk.status(b, "On Hold", 10)
-    desk.rate(b, "okay", 20)
-    desk.update(b, due_at=at(100))
-    c = desk.ticket(suzuki, sales.id, 0, account=acme)
-    desk.reply(c, 6000, agent)
-    desk.rate(c, "good", 6010)
-    return History(installation, yamada, suzuki, acme, a, b, c)
+    return hand_made_history(host, support, sales, agent, make_contact, make_account)
 
 
 def _shown(

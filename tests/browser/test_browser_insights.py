@@ -1,0 +1,88 @@
+"""Customer Insights in a real browser: a known ticket's panel, its account switch and the
+account's Overview show the exact figures of the hand-made history, in English and Japanese."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from core.host import Host
+from core.models import Account, Agent, Contact, Department
+from tests.insights_helpers import PLUGIN, History, hand_made_history
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def sales(make_department: Callable[..., Department]) -> Department:
+    return make_department("Sales")
+
+
+@pytest.fixture
+def history(
+    host: Host,
+    support: Department,
+    sales: Department,
+    make_agent: Callable[..., Agent],
+    make_contact: Callable[..., Contact],
+    make_account: Callable[..., Account],
+) -> History:
+    writer = make_agent("writer@example.com", name="Rin", departments=[support, sales])
+    return hand_made_history(host, support, sales, writer, make_contact, make_account)
+
+
+def _metric(page: object, name: str) -> str:
+    return (page.locator(f'[data-metric="{name}"]').first.text_content() or "").strip()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("locale", "contact_response", "account_first_response", "open_label"),
+    [
+        ("en", "1 h 37 min", "2 d 3 h", "Open (incl. on hold)"),
+        ("ja", "1時間 37分", "2日 3時間", "未完了（保留中を含む）"),
+    ],
+)
+def test_agent_reads_the_exact_figures_beside_a_ticket_and_on_the_overview(
+    page: object,
+    live_server: str,
+    sign_in: Callable[[str], None],
+    make_agent: Callable[..., Agent],
+    support: Department,
+    sales: Department,
+    history: History,
+    locale: str,
+    contact_response: str,
+    account_first_response: str,
+    open_label: str,
+) -> None:
+    reader = make_agent(f"reader-{locale}@example.com", departments=[support, sales], locale=locale)
+    sign_in(reader.email)
+
+    page.goto(f"{live_server}/tickets/{history.ticket_a}")  # type: ignore[attr-defined]
+    assert (_metric(page, "open"), _metric(page, "closed")) == ("1", "1")
+    assert _metric(page, "response") == contact_response
+    assert _metric(page, "rated_good_percent") == "50.0"
+
+    page.locator('[data-switch="account"]').click()  # type: ignore[attr-defined]
+    assert (_metric(page, "open"), _metric(page, "closed")) == ("2", "1")
+    assert _metric(page, "first_response") == account_first_response
+    assert _metric(page, "rated_good_percent") == "66.7"
+
+    tab = f"{PLUGIN}.account_overview.{history.installation}"
+    page.goto(f"{live_server}/accounts/{history.acme.id}?tab={tab}")  # type: ignore[attr-defined]
+    assert (_metric(page, "all"), _metric(page, "open"), _metric(page, "overdue")) == (
+        "3",
+        "2",
+        "1",
+    )
+    assert _metric(page, "public_replies") == "3"
+    assert _metric(page, "first_response") == account_first_response
+    assert open_label in (page.locator(".insights-counts").text_content() or "")  # type: ignore[attr-defined]
+    page.locator('[data-tickets="on_hold"]').click()  # type: ignore[attr-defined]
+    page.wait_for_url("**tickets=on_hold*")  # type: ignore[attr-defined]
+    page.wait_for_load_state()  # type: ignore[attr-defined]
+    listed = page.locator("[data-ticket-id]")  # type: ignore[attr-defined]
+    assert [listed.nth(i).get_attribute("data-ticket-id") for i in range(listed.count())] == [
+        str(history.ticket_b)
+    ]
