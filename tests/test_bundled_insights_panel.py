@@ -152,13 +152,17 @@ def test_counting_goes_past_one_page_of_tickets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(metrics, "_PAGE_SIZE", 2)
-    _install(host, [support])
+    # Without desk.threads.read the figures are not kept: the counts walk the tickets.
+    _install(host, [support], scopes=["desk.tickets.read", "desk.contacts.read"])
     agent = make_agent(departments=[support])
     current = make_ticket(department=support, contact=customer)
     for status in ("Open", "Closed", "Closed", "On Hold"):
         make_ticket(department=support, contact=customer, status=status)
 
-    assert _counts(_panel_html(app, host, agent.id, current.id)) == {"open": 3, "closed": 2}
+    html = _panel_html(app, host, agent.id, current.id)
+
+    assert _counts(html) == {"open": 3, "closed": 2}
+    assert "need this extension to be allowed to read threads" in (html or "")
 
 
 def test_the_donut_states_both_counts_as_its_text_alternative(

@@ -51,16 +51,18 @@ def humanise(context: Context, seconds: float | None) -> Duration:
         "min": lambda n: _("%(count)s min", count=n),
         "s": lambda n: _("%(count)s s", count=n),
     }
-    for index, (unit, size) in enumerate(_SECONDS_PER_UNIT):
-        if whole >= size or unit == "s":
-            parts = [words[unit](whole // size)]
-            if index + 1 < len(_SECONDS_PER_UNIT):
-                next_unit, next_size = _SECONDS_PER_UNIT[index + 1]
-                rest = (whole % size) // next_size
-                if rest:
-                    parts.append(words[next_unit](rest))
-            return Duration(" ".join(parts), whole)
-    raise AssertionError("the seconds unit always matches")
+    # The largest unit that fits (seconds for anything under a minute), then the next one.
+    index = next(
+        i for i, (_unit, size) in enumerate(_SECONDS_PER_UNIT) if whole >= size or size == 1
+    )
+    unit, size = _SECONDS_PER_UNIT[index]
+    parts = [words[unit](whole // size)]
+    if index + 1 < len(_SECONDS_PER_UNIT):
+        next_unit, next_size = _SECONDS_PER_UNIT[index + 1]
+        rest = (whole % size) // next_size
+        if rest:
+            parts.append(words[next_unit](rest))
+    return Duration(" ".join(parts), whole)
 
 
 def percent(count: int, total: int) -> str:
