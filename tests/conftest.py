@@ -17,15 +17,14 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.bootstrap import ensure_baseline
 from core.config import Settings
-from core.db import Base, throwaway_postgres_database
+from core.db import throwaway_postgres_database
 from core.host import Host
 from core.migrate import upgrade_core
-from hostapi.testing import _watch_for_leftovers
+from hostapi.testing import _empty_core_tables, _watch_for_leftovers
 
 pytest_plugins = ["tests.factories", "hostapi.testing"]
 
@@ -104,19 +103,6 @@ def host(settings: Settings) -> Iterator[Host]:
     host.dispose()
 
 
-def _empty_all_tables(host: Host) -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    with host.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(text(f"DELETE FROM {table}"))
-            # Ids start again at 1, as RESTART IDENTITY does on PostgreSQL (AUTOINCREMENT
-            # tables keep their counters here).
-            connection.execute(text("DELETE FROM sqlite_sequence"))
-
-
 @pytest.fixture(autouse=True)
 def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     """Every test that touches the host starts from the baseline and leaves nothing behind."""
@@ -127,7 +113,7 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     with host.transaction() as session:
         ensure_baseline(session)
     yield
-    _empty_all_tables(host)
+    _empty_core_tables(host)
     host.redis.flushdb()
     # The flush took the run's claim on its Redis database number with it: claim it again.
     host.redis.set("deskhost:test-run-lock", "claimed", ex=3600)
