@@ -67,6 +67,20 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_WorkersSummaryLines(), "deskhost-workers-summary-lines")
 
 
+#: Test files that take far longer than the others, started first: with ``--dist loadfile`` a
+#: file runs on one worker, and one started last would keep that worker busy long after the
+#: other has finished everything else.
+LONGEST_FILES = ("tests/test_crawl.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def longest_first(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return 0 if path in LONGEST_FILES else 1
+
+    items.sort(key=longest_first)
+
+
 @contextmanager
 def _claimed_redis_database(url: str) -> Iterator[str]:
     """Claim a Redis database number no other run uses (a lock key held for the run)."""
