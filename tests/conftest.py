@@ -67,16 +67,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_WorkersSummaryLines(), "deskhost-workers-summary-lines")
 
 
-#: Test files that take far longer than the others, started first: with ``--dist loadfile`` a
-#: file runs on one worker, and one started last would keep that worker busy long after the
-#: other has finished everything else.
-LONGEST_FILES = ("tests/test_crawl.py",)
+#: Test files that take far longer than the others (the API fuzzing, then the crawls), longest
+#: first, run before the rest: with ``--dist loadfile`` a file runs on one worker, and one
+#: started late keeps that worker busy long after the other has finished everything else.
+LONGEST_FILES = ("tests/test_api_fuzz.py", "tests/test_crawl.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     def longest_first(item: pytest.Item) -> int:
         path = item.nodeid.split("::", 1)[0]
-        return 0 if path in LONGEST_FILES else 1
+        return LONGEST_FILES.index(path) if path in LONGEST_FILES else len(LONGEST_FILES)
 
     items.sort(key=longest_first)
 
