@@ -9,6 +9,9 @@ EXAMPLE := examples/hello_extension
 # Where `make run` serves: `make run HOST=0.0.0.0 PORT=8000` to reach it from another machine.
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# `make test` runs the suite on one pytest-xdist worker per CPU, each test file on one worker
+# (its module fixtures built once); `make test TEST_WORKERS=0` runs it in this one process.
+TEST_WORKERS ?= auto
 
 .PHONY: run test test-example lint translations extract-messages clean
 
@@ -37,7 +40,7 @@ run: translations
 
 test: translations
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --numprocesses $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-example
 
 # The example extension, installed as a third party's would be: a real (non-editable) pip install

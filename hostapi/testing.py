@@ -188,20 +188,38 @@ class _TestState:
                     downgrade_plugin(connection, plugin_id, Path(migrations))
 
 
+# The sequences that number the rows of the tables named, so that ids start again at 1.
+_RESTART_SEQUENCES_OF_TABLES = """
+SELECT setval(sequence.oid, 1, false)
+FROM pg_class AS sequence
+JOIN pg_depend AS dependency
+  ON dependency.classid = 'pg_class'::regclass AND dependency.objid = sequence.oid
+ AND dependency.refclassid = 'pg_class'::regclass
+JOIN pg_class AS owner ON owner.oid = dependency.refobjid
+WHERE sequence.relkind = 'S' AND owner.relname = ANY(:tables)
+"""
+
+
 def _empty_core_tables(host: Host) -> None:
+    """Delete every core row and number ids from 1 again, as on a new database.
+
+    DELETE rather than TRUNCATE: a test leaves a few rows, and deleting them takes PostgreSQL
+    milliseconds, while TRUNCATE gives each of the ~50 tables and their indexes new files,
+    about a second per test.
+    """
     from sqlalchemy import text
 
     from core.db import Base
 
+    # Children before parents, so that no foreign key is broken on the way.
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with host.engine.begin() as connection:
+        for table in tables:
+            connection.execute(text(f"DELETE FROM {table}"))
         if connection.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            connection.execute(text(_RESTART_SEQUENCES_OF_TABLES), {"tables": tables})
         else:
-            for table in tables:
-                connection.execute(text(f"DELETE FROM {table}"))
-            # Ids start again at 1, as RESTART IDENTITY does on PostgreSQL (AUTOINCREMENT
-            # tables keep their counters here).
+            # AUTOINCREMENT tables keep their counters here.
             connection.execute(text("DELETE FROM sqlite_sequence"))
 
 

