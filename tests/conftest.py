@@ -32,15 +32,15 @@ from hostapi.testing import _empty_core_tables, _watch_for_leftovers
 pytest_plugins = ["tests.factories", "hostapi.testing"]
 
 
-#: Lines tests print for the terminal summary, by their first word (tests/test_crawl.py).
-SUMMARY_PREFIXES = ("crawl: ",)
+#: Lines tests print for the terminal summary (the figures CI reports), by how they begin.
+SUMMARY_PREFIXES = ("crawl: ", "API fuzzing (", "isolation matrix: ")
 
 
-class _WorkersSummaryLines:
-    """On pytest-xdist's controller: the summary lines the workers' tests printed.
+class _SummaryLines:
+    """The summary lines the tests printed, shown together at the end of the run.
 
-    A worker's own terminal summary is never shown, so the lines a test prints for it are
-    taken from the output each report carries back, and printed here at the end.
+    They are read from the output each test's report carries, which works alike in one process
+    and on pytest-xdist's controller (a worker's own terminal summary is never shown).
     """
 
     def __init__(self) -> None:
@@ -56,15 +56,14 @@ class _WorkersSummaryLines:
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.lines:
-            terminalreporter.section("summary lines of the workers' tests")
+            terminalreporter.section("summary lines")
             for line in self.lines:
                 terminalreporter.write_line(line)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    distributed = config.getoption("dist", "no") != "no"
-    if distributed and not hasattr(config, "workerinput"):
-        config.pluginmanager.register(_WorkersSummaryLines(), "deskhost-workers-summary-lines")
+    if not hasattr(config, "workerinput"):  # the controller, or a run in one process
+        config.pluginmanager.register(_SummaryLines(), "deskhost-summary-lines")
 
 
 #: Test files that take far longer than the others (the API fuzzing, then the crawls), longest

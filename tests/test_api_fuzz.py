@@ -152,7 +152,6 @@ def test_api_answers_every_fuzzed_request_as_its_document_says(
     admin_agent: Agent,
     repo_root: Path,
     backend_name: str,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     headers: dict[str, str] = {}
     if identity == "admin":
@@ -161,12 +160,11 @@ def test_api_answers_every_fuzzed_request_as_its_document_says(
         headers = {"Authorization": f"Bearer {plaintext}"}
     started = time.monotonic()
     run = _fuzz(fuzz_app, repo_root, headers)
-    with capsys.disabled():
-        print(
-            f"\nAPI fuzzing ({identity}, {backend_name}): {len(run.operations)} operations, "
-            f"{run.requests} requests, {len(run.failures)} failures "
-            f"in {time.monotonic() - started:.0f} s"
-        )
+    print(
+        f"API fuzzing ({identity}, {backend_name}): {len(run.operations)} operations, "
+        f"{run.requests} requests, {len(run.failures)} failures "
+        f"in {time.monotonic() - started:.0f} s"
+    )
     assert run.operations, "schemathesis fuzzed no operation"
     if run.failures:
         pytest.fail(run.report(), pytrace=False)

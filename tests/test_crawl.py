@@ -11,7 +11,6 @@ crawl (``crawl: role=… lang=… pages=… checked=… seconds=…``), also in 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -82,32 +81,6 @@ VIEWERS = {
 }
 
 
-class _CrawlSummary:
-    """Prints the crawls' summary lines in pytest's terminal summary."""
-
-    name = "deskhost-crawl-summary"
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        if self.lines:
-            terminalreporter.section("crawl")
-            for line in self.lines:
-                terminalreporter.write_line(line)
-
-
-@pytest.fixture(scope="module")
-def crawl_summary(request: pytest.FixtureRequest) -> Iterator[_CrawlSummary]:
-    manager = request.config.pluginmanager
-    summary = manager.get_plugin(_CrawlSummary.name)
-    if summary is None:
-        summary = _CrawlSummary()
-        manager.register(summary, _CrawlSummary.name)
-    yield summary
-    print("\n".join(summary.lines))
-
-
 @pytest.fixture(scope="module")
 def japanese_strings() -> dict[str, str]:
     compile_catalogs()
@@ -161,7 +134,6 @@ def test_every_page_opens_and_speaks_the_viewers_language(
     role: str,
     language: str,
     japanese_strings: dict[str, str],
-    crawl_summary: _CrawlSummary,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     email, password = VIEWERS[role]
@@ -178,7 +150,6 @@ def test_every_page_opens_and_speaks_the_viewers_language(
         f"crawl: role={role} lang={language} pages={report.pages} checked={report.checked} "
         f"seconds={report.seconds:.1f}"
     )
-    crawl_summary.lines.append(line)
     print(line)
     assert not report.findings, _failure_message(report)
     for path in PAGED_LISTS:
