@@ -1,4 +1,4 @@
-"""deskhost's host API, version 1.2: the only module an extension imports from the host.
+"""deskhost's host API, version 1.3: the only module an extension imports from the host.
 
 Everything in ``__all__`` is stable. Deprecation policy: a name is removed only in a new major
 version, after at least one minor release in which using it emits ``DeprecationWarning`` and
@@ -8,7 +8,7 @@ existing implementations may ignore (pluggy passes only the arguments they name)
 
 from __future__ import annotations
 
-from hostapi import events, i18n, scopes
+from hostapi import csv, events, i18n, scopes
 from hostapi._markers import hookimpl, hookspec
 from hostapi.clock import now
 from hostapi.context import Context, NotFound, ScopeError
@@ -18,6 +18,7 @@ from hostapi.types import (
     AgentRecord,
     ApiRoute,
     ContactRecord,
+    Download,
     Event,
     JobSpec,
     Location,
@@ -34,7 +35,7 @@ from hostapi.types import (
 )
 
 #: The version of this API; manifests state the range they need (``hostapi: ">=1.0,<2"``).
-__version__ = "1.2"
+__version__ = "1.3"
 HOSTAPI_VERSION = __version__
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "ApiRoute",
     "ContactRecord",
     "Context",
+    "Download",
     "Event",
     "JobSpec",
     "Location",
@@ -59,6 +61,7 @@ __all__ = [
     "TicketQuery",
     "TicketRecord",
     "Webhook",
+    "csv",
     "current_context",
     "events",
     "hookimpl",
