@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 
 from core.host import Host
 from core.models import Account, Agent, Contact, Department, Organisation, Ticket
-from hostapi import scopes
+from hostapi import clock, scopes
 from plugins.customer_insights import export
 from plugins.customer_insights.api import export_url
 from tests.api_fixtures import sign_in
@@ -374,8 +374,8 @@ def test_a_date_range_export_takes_whole_days_of_the_organisations_time_zone(
 @pytest.mark.parametrize(
     ("query", "field"),
     [
-        ("from=2026-01-06", "to"),
         ("from=2026-01-06&to=2026-01-05", "to"),
+        ("from=2024-12-01&to=2026-01-01", "to"),
         ("from=soon&to=2026-01-05", "from"),
     ],
 )
@@ -388,4 +388,26 @@ def test_a_bad_date_range_is_422_naming_the_field(
     answer = client.get(_url(installation, f"/tickets/export.csv?{query}"))
 
     assert answer.status_code == 422
-    assert field in answer.json["errors"]["query"]
+    assert list(answer.json["errors"]["query"]) == [field]
+
+
+def test_a_date_range_export_is_the_last_30_days_by_default(
+    client: FlaskClient,
+    db: Session,
+    desk: Desk,
+    customer: Contact,
+    support: Department,
+    agent: Agent,
+) -> None:
+    installation = desk.install([support.id])
+    old = desk.ticket(customer, support.id, 0)
+    recent = desk.ticket(customer, support.id, 0)
+    db.get(Ticket, recent).created_at = clock.now() - timedelta(days=29)
+    db.commit()
+    desk.rebuild(installation)
+    sign_in(client, agent)
+
+    rows = _csv(client.get(_url(installation, "/tickets/export.csv")))
+
+    assert [row["ticket_number"] for row in rows] == [str(db.get(Ticket, recent).number)]
+    assert old != recent

@@ -14,7 +14,9 @@ and ``null`` for every figure rather than numbers that are short; the export sta
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import marshmallow as ma
 from sqlalchemy import func, select
@@ -88,17 +90,23 @@ class FiguresSchema(ma.Schema):
 
 
 class DateRangeArgs(ma.Schema):
-    """Whole days in the organisation's time zone, both included."""
+    """Whole days in the organisation's time zone, both included; by default the 30 days up
+    to today."""
 
-    first_day = ma.fields.Date(required=True, data_key="from")
-    last_day = ma.fields.Date(required=True, data_key="to")
+    first_day = ma.fields.Date(
+        load_default=None,
+        data_key="from",
+        metadata={"description": "The first day (default: 29 days before to)."},
+    )
+    last_day = ma.fields.Date(
+        load_default=None,
+        data_key="to",
+        metadata={"description": "The last day, included (default: today)."},
+    )
 
-    @ma.validates_schema
-    def _ordered(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if data["last_day"] < data["first_day"]:
-            raise ma.ValidationError("Must not be before from.", "to")
-        if (data["last_day"] - data["first_day"]).days >= MAX_EXPORT_DAYS:
-            raise ma.ValidationError(f"Covers at most {MAX_EXPORT_DAYS} days from from.", "to")
+
+#: The days of the date-range export when the query names none.
+DEFAULT_EXPORT_DAYS = 30
 
 
 def _seconds(value: float | None) -> float | None:
@@ -197,9 +205,17 @@ def account_export(context: Context, arguments: Any, account_id: int) -> Downloa
 
 def range_export(context: Context, arguments: dict[str, Any]) -> Download:
     """``GET tickets/export.csv?from=YYYY-MM-DD&to=YYYY-MM-DD``."""
-    return _download(
-        context, export.date_range(context, arguments["first_day"], arguments["last_day"])
-    )
+    last_day = arguments["last_day"]
+    if last_day is None:
+        last_day = context.now().astimezone(ZoneInfo(context.timezone)).date()
+    first_day = arguments["first_day"]
+    if first_day is None:
+        first_day = last_day - timedelta(days=DEFAULT_EXPORT_DAYS - 1)
+    if last_day < first_day:
+        raise ma.ValidationError({"to": ["Must not be before from."]})
+    if (last_day - first_day).days >= MAX_EXPORT_DAYS:
+        raise ma.ValidationError({"to": [f"Covers at most {MAX_EXPORT_DAYS} days from from."]})
+    return _download(context, export.date_range(context, first_day, last_day))
 
 
 def export_url(installation_id: int, kind: str, customer_id: int) -> str:
