@@ -256,6 +256,7 @@ def test_the_figures_schema_is_in_the_openapi_document(client: FlaskClient) -> N
 
 def _csv(answer: TestResponse) -> list[dict[str, str]]:
     text = answer.get_data(as_text=True)
+    answer.close()  # ends the streamed request (and its database session), as a server does
     assert text.startswith("\ufeff")
     return list(csv.DictReader(io.StringIO(text[1:], newline="")))
 
@@ -339,6 +340,7 @@ def test_a_contact_named_like_a_formula_is_exported_as_text(
     assert rows[0]["contact"].startswith("'=HYPERLINK(")
 
 
+@pytest.mark.parametrize("backfilled", [True, False], ids=["kept", "preparing"])
 def test_a_date_range_export_takes_whole_days_of_the_organisations_time_zone(
     client: FlaskClient,
     db: Session,
@@ -346,11 +348,12 @@ def test_a_date_range_export_takes_whole_days_of_the_organisations_time_zone(
     customer: Contact,
     support: Department,
     agent: Agent,
+    backfilled: bool,
 ) -> None:
     organisation = db.scalars(select(Organisation)).one()
     organisation.timezone = "Asia/Tokyo"  # T0 is 2026-01-05 18:00 in Tokyo
     db.commit()
-    installation = desk.install([support.id])
+    installation = desk.install([support.id], backfilled=backfilled)
     before = desk.ticket(customer, support.id, 5 * 60 - 1)  # 01-05 23:59 Tokyo
     first = desk.ticket(customer, support.id, 6 * 60)  # 01-06 00:00 Tokyo
     last = desk.ticket(customer, support.id, 6 * 60 + 24 * 60 - 1)  # 01-06 23:59 Tokyo

@@ -20,7 +20,7 @@ same authentication, rate limits and JSON errors. Checks run in this order:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
@@ -222,16 +222,21 @@ def _add_route(blueprint: Blueprint, route: ApiRoute) -> None:
 
 
 def _streamed(download: Download) -> Response:
-    """``download`` sent as it is produced (the request's context, and so the database
-    session, stays open until the last chunk)."""
-    response = Response(stream_with_context(_encoded(download.chunks)), mimetype=download.mimetype)
+    """``download`` sent as it is produced. The request's teardown closes its database session
+    before the body is sent; the chunks' reads reopen it, so the body closes it when it ends
+    (or when the client goes away)."""
+    session = db_session()
+
+    def body() -> Iterator[bytes]:
+        try:
+            for chunk in download.chunks:
+                yield chunk.encode("utf-8") if isinstance(chunk, str) else chunk
+        finally:
+            session.close()
+
+    response = Response(stream_with_context(body()), mimetype=download.mimetype)
     response.headers.set("Content-Disposition", "attachment", filename=download.filename)
     return response
-
-
-def _encoded(chunks: Any) -> Any:
-    for chunk in chunks:
-        yield chunk.encode("utf-8") if isinstance(chunk, str) else chunk
 
 
 def _operation_id(blueprint: Blueprint, route: ApiRoute) -> str:

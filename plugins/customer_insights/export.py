@@ -90,14 +90,6 @@ def csv_chunks(context: Context, selection: Selection) -> Iterator[str]:
         yield _take(buffer)
 
 
-def rows(context: Context, selection: Selection) -> Iterator[list[object]]:
-    """The rows of :func:`csv_chunks` as values (before neutralisation), header excluded."""
-    for batch in _batches(context, selection):
-        names = _Names(context)
-        for facts in batch:
-            yield _row(context, facts, names)
-
-
 def _take(buffer: io.StringIO) -> str:
     text = buffer.getvalue()
     buffer.seek(0)
