@@ -8,7 +8,7 @@ existing implementations may ignore (pluggy passes only the arguments they name)
 
 from __future__ import annotations
 
-from hostapi import events, i18n, scopes
+from hostapi import csv, events, i18n, scopes
 from hostapi._markers import hookimpl, hookspec
 from hostapi.clock import now
 from hostapi.context import Context, NotFound, ScopeError
@@ -18,6 +18,7 @@ from hostapi.types import (
     AgentRecord,
     ApiRoute,
     ContactRecord,
+    Download,
     Event,
     JobSpec,
     Location,
@@ -44,6 +45,7 @@ __all__ = [
     "ApiRoute",
     "ContactRecord",
     "Context",
+    "Download",
     "Event",
     "JobSpec",
     "Location",
@@ -59,6 +61,7 @@ __all__ = [
     "TicketQuery",
     "TicketRecord",
     "Webhook",
+    "csv",
     "current_context",
     "events",
     "hookimpl",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -114,6 +114,25 @@ class ApiRoute:
     status: int = 200
     scopes: tuple[str, ...] = ()
     description: str = ""
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file an :class:`ApiRoute`'s ``handle`` may return instead of data: the host streams
+    ``chunks`` (text, encoded as UTF-8, or bytes) as the response body with ``mimetype``, as
+    an attachment named ``filename``.
+
+    The chunks are produced while the response is sent, after ``handle`` returned (and what
+    it wrote was committed): check the arguments and raise :class:`hostapi.NotFound` or
+    ``marshmallow.ValidationError`` in ``handle`` itself, and read in batches in the
+    generator so that memory stays bounded whatever the file's size.
+
+    .. versionadded:: 1.2
+    """
+
+    filename: str
+    chunks: Iterable[str | bytes]
+    mimetype: str = "text/csv"
 
 
 @dataclass(frozen=True)

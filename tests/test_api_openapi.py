@@ -116,6 +116,12 @@ def test_document_lists_every_endpoint(document: dict) -> None:
         "/api/v1/spam/rules": {"get", "post"},
         "/api/v1/spam/rules/{rule_id}": {"patch", "delete"},
         "/api/v1/agents/{agent_id}/two-factor": {"get", "delete"},
+        # The bundled Customer Insights' endpoints.
+        "/api/v1/ext/customer_insights/{installation_id}/contacts/{contact_id}/figures": {"get"},
+        "/api/v1/ext/customer_insights/{installation_id}/accounts/{account_id}/figures": {"get"},
+        "/api/v1/ext/customer_insights/{installation_id}/contacts/{contact_id}/export.csv": {"get"},
+        "/api/v1/ext/customer_insights/{installation_id}/accounts/{account_id}/export.csv": {"get"},
+        "/api/v1/ext/customer_insights/{installation_id}/tickets/export.csv": {"get"},
     }
     methods = {"get", "post", "patch", "put", "delete"}
     found = {path: set(item) & methods for path, item in document["paths"].items()}

@@ -20,14 +20,14 @@ same authentication, rate limits and JSON errors. Checks run in this order:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
 import marshmallow as ma
 from apispec.ext.marshmallow import MarshmallowPlugin, resolver
 from apispec.ext.marshmallow.common import make_schema_key, resolve_schema_instance
-from flask import Flask, current_app, g
+from flask import Flask, Response, current_app, g, stream_with_context
 from flask_smorest import Api, Blueprint, abort
 
 from core.api import auth
@@ -37,7 +37,7 @@ from core.models import Installation
 from core.plugins.context import HostContext
 from core.web.database import db_session
 from core.web.extensions import covers
-from hostapi import ApiRoute, NotFound, ScopeError
+from hostapi import ApiRoute, Download, NotFound, ScopeError
 
 if TYPE_CHECKING:
     from core.host import Host
@@ -197,6 +197,8 @@ def _add_route(blueprint: Blueprint, route: ApiRoute) -> None:
         except Exception:
             session.rollback()
             raise
+        if isinstance(result, Download):
+            return _streamed(result)
         return result
 
     view.__name__ = route.name
@@ -217,6 +219,24 @@ def _add_route(blueprint: Blueprint, route: ApiRoute) -> None:
     security = [{auth.BEARER_SCHEME: list(route.scopes)}, session_requirement]
     guarded = blueprint.doc(security=security, operationId=_operation_id(blueprint, route))(guarded)
     blueprint.route(route.path, methods=[method], endpoint=route.name)(guarded)
+
+
+def _streamed(download: Download) -> Response:
+    """``download`` sent as it is produced. The request's teardown closes its database session
+    before the body is sent; the chunks' reads reopen it, so the body closes it when it ends
+    (or when the client goes away)."""
+    session = db_session()
+
+    def body() -> Iterator[bytes]:
+        try:
+            for chunk in download.chunks:
+                yield chunk.encode("utf-8") if isinstance(chunk, str) else chunk
+        finally:
+            session.close()
+
+    response = Response(stream_with_context(body()), mimetype=download.mimetype)
+    response.headers.set("Content-Disposition", "attachment", filename=download.filename)
+    return response
 
 
 def _operation_id(blueprint: Blueprint, route: ApiRoute) -> str:

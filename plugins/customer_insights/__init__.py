@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hostapi import Context, Event, JobSpec, Location, Panel, hookimpl
-from plugins.customer_insights import aggregates, backfill, maintenance
+from hostapi import ApiRoute, Context, Event, JobSpec, Location, Panel, hookimpl
+from plugins.customer_insights import aggregates, api, backfill, maintenance
 from plugins.customer_insights.overview import render_overview
 from plugins.customer_insights.panel import render_insights_panel
 
@@ -50,6 +50,12 @@ def deskhost_panels() -> list[Panel]:
             order=10,
         ),
     ]
+
+
+@hookimpl
+def deskhost_api_routes() -> list[ApiRoute]:
+    """The figures and the CSV export over REST (``plugins.customer_insights.api``)."""
+    return api.routes()
 
 
 @hookimpl
