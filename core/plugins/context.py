@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from datetime import datetime, timedelta
 from gettext import NullTranslations
 from types import MappingProxyType
@@ -58,6 +59,7 @@ from hostapi import (
     ScopeError,
     StatusChangeRecord,
     ThreadRecord,
+    TicketHistory,
     TicketQuery,
     TicketRecord,
     clock,
@@ -319,6 +321,8 @@ class HostContext(Context):
             statement = statement.where(Ticket.account_id == query.account_id)
         if query.status_type is not None:
             statement = statement.where(Ticket.status_type == query.status_type)
+        if query.department_id is not None:
+            statement = statement.where(Ticket.department_id == query.department_id)
         if query.after is not None:
             created_at, last_id = query.after
             statement = statement.where(
@@ -409,6 +413,53 @@ class HostContext(Context):
             .order_by(HappinessRating.created_at, HappinessRating.id)
         )
         return [records.rating_record(row) for row in rows]
+
+    def ticket_histories(self, ticket_ids: Sequence[int]) -> Mapping[int, TicketHistory]:
+        """Visible tickets with their threads, status changes and ratings: one query per kind.
+
+        Rows are read as plain columns (no ORM objects): a backfill reads millions of them.
+        """
+        self._need(scope.TICKETS_READ)
+        self._need(scope.THREADS_READ)
+        wanted = list(dict.fromkeys(int(i) for i in ticket_ids))
+        if not wanted:
+            return {}
+        tickets = {
+            ticket.id: ticket
+            for ticket in self._session.scalars(
+                select(Ticket)
+                .options(lazyload("*"))
+                .where(Ticket.id.in_(wanted), Ticket.department_id.in_(self.department_ids))
+            )
+        }
+        if not tickets:
+            return {}
+        ids = list(tickets)
+        threads = _grouped(self._session, ThreadRecord, Thread, ids, (Thread.created_at, Thread.id))
+        changes = _grouped(
+            self._session,
+            StatusChangeRecord,
+            StatusChange,
+            ids,
+            (StatusChange.changed_at, StatusChange.id),
+        )
+        ratings = _grouped(
+            self._session,
+            RatingRecord,
+            HappinessRating,
+            ids,
+            (HappinessRating.created_at, HappinessRating.id),
+        )
+        return {
+            ticket_id: TicketHistory(
+                ticket=self._ticket(tickets[ticket_id]),
+                threads=tuple(threads.get(ticket_id, ())),
+                status_changes=tuple(changes.get(ticket_id, ())),
+                ratings=tuple(ratings.get(ticket_id, ())),
+            )
+            for ticket_id in wanted
+            if ticket_id in tickets
+        }
 
     # ---------------------------------------------------------------- threads
 
@@ -626,6 +677,23 @@ class HostContext(Context):
                 .limit(1)
             )
         return None
+
+
+def _grouped(
+    session: Session, record_type: type[Any], model: type[Any], ticket_ids: list[int], order: tuple
+) -> dict[int, list[Any]]:
+    """The ``record_type`` records of the tickets' ``model`` rows, per ticket, in ``order``."""
+    names = [f.name for f in fields(record_type)]
+    statement = (
+        select(*(getattr(model, name) for name in names))
+        .where(model.ticket_id.in_(ticket_ids))
+        .order_by(model.ticket_id, *order)
+    )
+    grouped: dict[int, list[Any]] = {}
+    for row in session.execute(statement):
+        record = record_type(*row)
+        grouped.setdefault(record.ticket_id, []).append(record)
+    return grouped
 
 
 @event.listens_for(Session, "after_transaction_end")

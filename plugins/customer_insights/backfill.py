@@ -14,15 +14,15 @@ from typing import Any
 from sqlalchemy import select
 
 from hostapi import Context
-from plugins.customer_insights.aggregates import refresh_ticket, visible_tickets
+from plugins.customer_insights.aggregates import PAGE_SIZE, refresh_tickets, visible_ticket_pages
 from plugins.customer_insights.models import Backfill
 
 #: The job that works through backfill rows.
 BACKFILL_JOB = "backfill"
 
 #: Tickets one run refreshes before it enqueues the next (a run must end well within its
-#: timeout, and its transaction stay short).
-BATCH_SIZE = 1000
+#: timeout, and its transaction stay short: at ten thousand tickets a second, under a second).
+BATCH_SIZE = 5000
 
 
 def start(
@@ -87,15 +87,16 @@ def run_all(context: Context) -> None:
 
 
 def _department_batch(context: Context, row: Backfill) -> bool:
+    """The next tickets of the row's department (only those are read), newest first."""
     after = None
     if row.after_created_at is not None and row.after_ticket_id is not None:
         after = (row.after_created_at, row.after_ticket_id)
-    for seen, ticket in enumerate(visible_tickets(context, after=after), start=1):
-        if ticket.department_id == row.department_id:
-            refresh_ticket(context, ticket.id)
-            row.tickets_done += 1
-        if seen >= BATCH_SIZE:
-            row.after_created_at, row.after_ticket_id = ticket.created_at, ticket.id
+    seen = 0
+    for page in visible_ticket_pages(context, after=after, department_id=row.department_id):
+        row.tickets_done += refresh_tickets(context, [ticket.id for ticket in page])
+        seen += len(page)
+        if seen >= BATCH_SIZE and len(page) == PAGE_SIZE:
+            row.after_created_at, row.after_ticket_id = page[-1].created_at, page[-1].id
             return False
     return True
 
@@ -104,8 +105,8 @@ def _range_batch(context: Context, row: Backfill) -> bool:
     assert row.first_ticket_id is not None and row.last_ticket_id is not None
     start = row.after_ticket_id if row.after_ticket_id is not None else row.first_ticket_id
     stop = min(row.last_ticket_id, start + BATCH_SIZE - 1)
-    for ticket_id in range(start, stop + 1):
-        refresh_ticket(context, ticket_id)
-        row.tickets_done += 1
+    for first in range(start, stop + 1, PAGE_SIZE):
+        refresh_tickets(context, range(first, min(stop, first + PAGE_SIZE - 1) + 1))
+    row.tickets_done += stop - start + 1
     row.after_ticket_id = stop + 1
     return stop >= row.last_ticket_id
