@@ -10,7 +10,7 @@ and sums them with ``GROUP BY`` instead, so that comparing the two checks the bo
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, fields
+from dataclasses import fields
 from datetime import UTC
 from functools import cache
 from typing import Any
@@ -113,16 +113,16 @@ def refresh_tickets(context: Context, ticket_ids: Sequence[int]) -> int:
         if old is not None and new is None:
             session.delete(old)
         elif old is None and new is not None:
-            added.append({"installation_id": installation_id, **asdict(new)})
+            added.append({"installation_id": installation_id, **vars(new)})
         elif old is not None and new is not None:
-            for name, value in asdict(new).items():
+            for name, value in vars(new).items():
                 setattr(old, name, value)
         moves.append((before, new))
     if not moves:
         return len(histories)
     session.flush()
     if added:
-        session.execute(insert(TicketFacts), added)
+        session.connection().execute(insert(TicketFacts.__table__), added)
     _move_totals(session, installation_id, moves)
     return len(histories)
 
@@ -161,11 +161,11 @@ def rebuild(context: Context) -> int:
     for page in visible_ticket_pages(context):
         histories = context.ticket_histories([ticket.id for ticket in page])
         rows = [
-            {"installation_id": installation_id, **asdict(facts_of(history))}
+            {"installation_id": installation_id, **vars(facts_of(history))}
             for history in histories.values()
         ]
         if rows:
-            session.execute(insert(TicketFacts), rows)
+            session.connection().execute(insert(TicketFacts.__table__), rows)
         count += len(rows)
     _sum_facts_into_totals(session, installation_id)
     return count
