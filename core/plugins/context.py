@@ -23,7 +23,7 @@ from gettext import NullTranslations
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, event, func, select
+from sqlalchemy import and_, bindparam, event, func, select
 from sqlalchemy.orm import Session, SessionTransaction, lazyload
 
 from core import crypto
@@ -427,29 +427,16 @@ class HostContext(Context):
         tickets = {
             ticket.id: ticket
             for ticket in self._ticket_records(
-                select(*_TICKET_COLUMNS).where(
-                    Ticket.id.in_(wanted), Ticket.department_id.in_(self.department_ids)
-                )
+                _HISTORY_TICKETS,
+                {"ticket_ids": wanted, "department_ids": list(self.department_ids)},
             )
         }
         if not tickets:
             return {}
-        ids = list(tickets)
-        threads = _grouped(self._session, ThreadRecord, Thread, ids, (Thread.created_at, Thread.id))
-        changes = _grouped(
-            self._session,
-            StatusChangeRecord,
-            StatusChange,
-            ids,
-            (StatusChange.changed_at, StatusChange.id),
-        )
-        ratings = _grouped(
-            self._session,
-            RatingRecord,
-            HappinessRating,
-            ids,
-            (HappinessRating.created_at, HappinessRating.id),
-        )
+        ids = {"ticket_ids": list(tickets)}
+        threads = _grouped(self._session, ThreadRecord, _HISTORY_THREADS, ids)
+        changes = _grouped(self._session, StatusChangeRecord, _HISTORY_CHANGES, ids)
+        ratings = _grouped(self._session, RatingRecord, _HISTORY_RATINGS, ids)
         return {
             ticket_id: TicketHistory(
                 ticket=tickets[ticket_id],
@@ -638,13 +625,15 @@ class HostContext(Context):
     def _ticket(self, ticket: Ticket) -> TicketRecord:
         return records.ticket_record(ticket, self._org().ticket_prefix)
 
-    def _ticket_records(self, statement: Any) -> list[TicketRecord]:
+    def _ticket_records(
+        self, statement: Any, parameters: Mapping[str, Any] | None = None
+    ) -> list[TicketRecord]:
         """The records of a ``select(*_TICKET_COLUMNS)``: plain columns, no ORM objects (a
         backfill reads a million tickets through here)."""
         prefix = self._org().ticket_prefix
         return [
             TicketRecord(display_number=f"{prefix}{row.number}", **row._mapping)
-            for row in _rows(self._session, statement)
+            for row in _rows(self._session, statement, parameters)
         ]
 
     def _visible_ticket(self, ticket_id: int) -> Ticket | None:
@@ -694,25 +683,43 @@ _TICKET_COLUMNS = tuple(
 )
 
 
-def _rows(session: Session, statement: Any) -> Any:
+def _rows(session: Session, statement: Any, parameters: Mapping[str, Any] | None = None) -> Any:
     """The rows of a select of plain columns, past the ORM's result machinery (after writing
     out pending changes, which the ORM's own queries would also see)."""
     session.flush()
-    return session.connection().execute(statement)
+    return session.connection().execute(statement, parameters)
+
+
+def _history_rows(record_type: type[Any], model: type[Any], *order: Any) -> Any:
+    """The select of ``record_type``'s columns of ``model`` rows of the tickets
+    ``:ticket_ids``, per ticket in ``order``. Built once: a statement made anew per call costs
+    more than the query on a reply's path."""
+    return (
+        select(*(getattr(model, f.name) for f in fields(record_type)))
+        .where(model.ticket_id.in_(bindparam("ticket_ids", expanding=True)))
+        .order_by(model.ticket_id, *order)
+    )
+
+
+_HISTORY_TICKETS = select(*_TICKET_COLUMNS).where(
+    Ticket.id.in_(bindparam("ticket_ids", expanding=True)),
+    Ticket.department_id.in_(bindparam("department_ids", expanding=True)),
+)
+_HISTORY_THREADS = _history_rows(ThreadRecord, Thread, Thread.created_at, Thread.id)
+_HISTORY_CHANGES = _history_rows(
+    StatusChangeRecord, StatusChange, StatusChange.changed_at, StatusChange.id
+)
+_HISTORY_RATINGS = _history_rows(
+    RatingRecord, HappinessRating, HappinessRating.created_at, HappinessRating.id
+)
 
 
 def _grouped(
-    session: Session, record_type: type[Any], model: type[Any], ticket_ids: list[int], order: tuple
+    session: Session, record_type: type[Any], statement: Any, parameters: Mapping[str, Any]
 ) -> dict[int, list[Any]]:
-    """The ``record_type`` records of the tickets' ``model`` rows, per ticket, in ``order``."""
-    names = [f.name for f in fields(record_type)]
-    statement = (
-        select(*(getattr(model, name) for name in names))
-        .where(model.ticket_id.in_(ticket_ids))
-        .order_by(model.ticket_id, *order)
-    )
+    """The ``record_type`` records of a ``_history_rows`` select, per ticket."""
     grouped: dict[int, list[Any]] = {}
-    for row in _rows(session, statement):
+    for row in _rows(session, statement, parameters):
         record = record_type(*row)
         grouped.setdefault(record.ticket_id, []).append(record)
     return grouped

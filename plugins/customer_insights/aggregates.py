@@ -15,7 +15,7 @@ from datetime import UTC
 from functools import cache
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, literal, select, union_all
+from sqlalchemy import bindparam, case, delete, func, insert, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -46,6 +46,17 @@ TOTAL_COLUMNS = (
 
 #: What computing a ticket's facts reads: the ticket, its history and ratings, its threads.
 SCOPES_NEEDED = frozenset({scopes.TICKETS_READ, scopes.THREADS_READ})
+
+#: The kept facts of some tickets, locked (built once: on a reply's path, making the statement
+#: costs more than running it).
+_KEPT_FACTS = (
+    select(TicketFacts)
+    .where(
+        TicketFacts.installation_id == bindparam("installation_id"),
+        TicketFacts.ticket_id.in_(bindparam("ticket_ids", expanding=True)),
+    )
+    .with_for_update()
+)
 
 _CUSTOMER_COLUMNS = {"contact": TicketFacts.contact_id, "account": TicketFacts.account_id}
 
@@ -95,9 +106,7 @@ def refresh_tickets(context: Context, ticket_ids: Sequence[int]) -> int:
     kept = {
         row.ticket_id: row
         for row in session.scalars(
-            select(TicketFacts)
-            .where(TicketFacts.installation_id == installation_id, TicketFacts.ticket_id.in_(ids))
-            .with_for_update()
+            _KEPT_FACTS, {"installation_id": installation_id, "ticket_ids": ids}
         )
     }
     histories = context.ticket_histories(ids)
