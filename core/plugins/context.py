@@ -23,7 +23,7 @@ from gettext import NullTranslations
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, event, func, select
+from sqlalchemy import ARRAY, Integer, and_, any_, bindparam, event, func, select
 from sqlalchemy.orm import Session, SessionTransaction, lazyload
 
 from core import crypto
@@ -424,19 +424,21 @@ class HostContext(Context):
         wanted = list(dict.fromkeys(int(i) for i in ticket_ids))
         if not wanted:
             return {}
+        array = self._session.get_bind().dialect.name == "postgresql"
+        ticket_rows, thread_rows, change_rows, rating_rows = _HISTORY_STATEMENTS[array]
         tickets = {
             ticket.id: ticket
             for ticket in self._ticket_records(
-                _HISTORY_TICKETS,
+                ticket_rows,
                 {"ticket_ids": wanted, "department_ids": list(self.department_ids)},
             )
         }
         if not tickets:
             return {}
         ids = {"ticket_ids": list(tickets)}
-        threads = _grouped(self._session, ThreadRecord, _HISTORY_THREADS, ids)
-        changes = _grouped(self._session, StatusChangeRecord, _HISTORY_CHANGES, ids)
-        ratings = _grouped(self._session, RatingRecord, _HISTORY_RATINGS, ids)
+        threads = _grouped(self._session, ThreadRecord, thread_rows, ids)
+        changes = _grouped(self._session, StatusChangeRecord, change_rows, ids)
+        ratings = _grouped(self._session, RatingRecord, rating_rows, ids)
         return {
             ticket_id: TicketHistory(
                 ticket=tickets[ticket_id],
@@ -633,7 +635,7 @@ class HostContext(Context):
         prefix = self._org().ticket_prefix
         return [
             TicketRecord(display_number=f"{prefix}{row.number}", **row._mapping)
-            for row in _rows(self._session, statement, parameters)
+            for row in _rows(self._session, statement, parameters).all()
         ]
 
     def _visible_ticket(self, ticket_id: int) -> Ticket | None:
@@ -690,28 +692,41 @@ def _rows(session: Session, statement: Any, parameters: Mapping[str, Any] | None
     return session.connection().execute(statement, parameters)
 
 
-def _history_rows(record_type: type[Any], model: type[Any], *order: Any) -> Any:
-    """The select of ``record_type``'s columns of ``model`` rows of the tickets
-    ``:ticket_ids``, per ticket in ``order``. Built once: a statement made anew per call costs
+def _among(column: Any, name: str, array: bool) -> Any:
+    """``column`` is one of the ids given as ``:name``: one array parameter on PostgreSQL (the
+    statement text stays the same whatever the number of ids, so the driver reuses it), an
+    expanding ``IN`` elsewhere."""
+    if array:
+        return column == any_(bindparam(name, type_=ARRAY(Integer)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def _history_statements(array: bool) -> tuple[Any, Any, Any, Any]:
+    """The selects ``ticket_histories`` runs: the tickets ``:ticket_ids`` in the departments
+    ``:department_ids``, then the columns of each record type of those tickets, per ticket in
+    the order the single-ticket methods give. Built once: a statement made anew per call costs
     more than the query on a reply's path."""
+
+    def records_of(record_type: type[Any], model: type[Any], *order: Any) -> Any:
+        return (
+            select(*(getattr(model, f.name) for f in fields(record_type)))
+            .where(_among(model.ticket_id, "ticket_ids", array))
+            .order_by(model.ticket_id, *order)
+        )
+
     return (
-        select(*(getattr(model, f.name) for f in fields(record_type)))
-        .where(model.ticket_id.in_(bindparam("ticket_ids", expanding=True)))
-        .order_by(model.ticket_id, *order)
+        select(*_TICKET_COLUMNS).where(
+            _among(Ticket.id, "ticket_ids", array),
+            _among(Ticket.department_id, "department_ids", array),
+        ),
+        records_of(ThreadRecord, Thread, Thread.created_at, Thread.id),
+        records_of(StatusChangeRecord, StatusChange, StatusChange.changed_at, StatusChange.id),
+        records_of(RatingRecord, HappinessRating, HappinessRating.created_at, HappinessRating.id),
     )
 
 
-_HISTORY_TICKETS = select(*_TICKET_COLUMNS).where(
-    Ticket.id.in_(bindparam("ticket_ids", expanding=True)),
-    Ticket.department_id.in_(bindparam("department_ids", expanding=True)),
-)
-_HISTORY_THREADS = _history_rows(ThreadRecord, Thread, Thread.created_at, Thread.id)
-_HISTORY_CHANGES = _history_rows(
-    StatusChangeRecord, StatusChange, StatusChange.changed_at, StatusChange.id
-)
-_HISTORY_RATINGS = _history_rows(
-    RatingRecord, HappinessRating, HappinessRating.created_at, HappinessRating.id
-)
+#: ``_history_statements`` by whether the database is PostgreSQL.
+_HISTORY_STATEMENTS = {array: _history_statements(array) for array in (False, True)}
 
 
 def _grouped(
@@ -719,7 +734,7 @@ def _grouped(
 ) -> dict[int, list[Any]]:
     """The ``record_type`` records of a ``_history_rows`` select, per ticket."""
     grouped: dict[int, list[Any]] = {}
-    for row in _rows(session, statement, parameters):
+    for row in _rows(session, statement, parameters).all():
         record = record_type(*row)
         grouped.setdefault(record.ticket_id, []).append(record)
     return grouped
