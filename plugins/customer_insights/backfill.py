@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from hostapi import Context
 from plugins.customer_insights.aggregates import PAGE_SIZE, refresh_tickets, visible_ticket_pages
-from plugins.customer_insights.models import Backfill
+from plugins.customer_insights.models import Backfill, TicketFacts
 
 #: The job that works through backfill rows.
 BACKFILL_JOB = "backfill"
@@ -65,14 +65,33 @@ def run(context: Context, payload: Mapping[str, Any]) -> None:
     ).one_or_none()
     if row is None:  # done already, or dropped with its department: a redelivery
         return
+    done_before = row.tickets_done
     finished = (
         _range_batch(context, row) if row.department_id is None else _department_batch(context, row)
     )
+    if done_before // _ANALYZE_EVERY != row.tickets_done // _ANALYZE_EVERY or done_before == 0:
+        _analyze(context)
     if finished:
         context.db.delete(row)
     else:
         context.enqueue(BACKFILL_JOB, {"backfill_id": row.id})
     context.db.flush()
+
+
+#: Tickets after which a backfill refreshes PostgreSQL's statistics of the facts table.
+_ANALYZE_EVERY = 100_000
+
+
+def _analyze(context: Context) -> None:
+    """Refresh PostgreSQL's statistics of the facts table, which a backfill fills from empty.
+
+    Without them the planner took the table for empty until autovacuum caught up: looking up
+    a batch's kept facts by primary key took 0.3 s instead of 2 ms, and a 200,000-ticket
+    backfill ran at 500 tickets a second.
+    """
+    session = context.db
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"ANALYZE {TicketFacts.__tablename__}"))
 
 
 def run_all(context: Context) -> None:
