@@ -26,6 +26,7 @@ from hostapi.types import (
     RatingRecord,
     StatusChangeRecord,
     ThreadRecord,
+    TicketHistory,
     TicketQuery,
     TicketRecord,
 )
@@ -236,6 +237,27 @@ class Context(abc.ABC):
     @abc.abstractmethod
     def ratings(self, ticket_id: int) -> list[RatingRecord]:
         """A visible ticket's happiness ratings, oldest first. Needs ``desk.tickets.read``."""
+
+    def ticket_histories(self, ticket_ids: Sequence[int]) -> Mapping[int, TicketHistory]:
+        """Many visible tickets with their threads, status changes and ratings at once (1.2).
+
+        Keyed by ticket id; an id the context does not reach is left out (as ``get_ticket``
+        gives ``None`` for it). Needs ``desk.tickets.read`` and ``desk.threads.read``. The host
+        reads each kind of record for all the tickets in one query; this default (for contexts
+        written against 1.0) asks the single-ticket methods.
+        """
+        histories: dict[int, TicketHistory] = {}
+        for ticket_id in dict.fromkeys(ticket_ids):
+            ticket = self.get_ticket(ticket_id)
+            if ticket is None:
+                continue
+            histories[ticket_id] = TicketHistory(
+                ticket=ticket,
+                threads=tuple(self.list_threads(ticket_id)),
+                status_changes=tuple(self.status_history(ticket_id)),
+                ratings=tuple(self.ratings(ticket_id)),
+            )
+        return histories
 
     # ---------------------------------------------------------------- threads (desk.threads.*)
 

@@ -238,6 +238,21 @@ class RatingRecord:
 
 
 @dataclass(frozen=True)
+class TicketHistory:
+    """A ticket with everything recorded on it (1.2): what
+    :meth:`hostapi.Context.ticket_histories` returns per ticket.
+
+    ``threads`` oldest first (by time, then id), ``status_changes`` oldest first, ``ratings``
+    oldest first (by time, then id): the orders of the single-ticket methods.
+    """
+
+    ticket: TicketRecord
+    threads: tuple[ThreadRecord, ...]
+    status_changes: tuple[StatusChangeRecord, ...]
+    ratings: tuple[RatingRecord, ...]
+
+
+@dataclass(frozen=True)
 class ContactRecord:
     """A contact as extensions see it."""
 
@@ -301,3 +316,6 @@ class TicketQuery:
     status_type: str | None = None
     limit: int = 50
     after: tuple[datetime, int] | None = None
+    #: Only the tickets of this department (1.2); a department the context does not reach
+    #: gives no tickets.
+    department_id: int | None = None

@@ -18,8 +18,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from core.models import HookError, Installation, OutboxEvent
 from core.models.extensions import InstallationState, installation_departments
@@ -53,6 +53,29 @@ ORGANISATION_EVENT_SCOPES = {
     "organisation.": scope_names.SETTINGS_READ,
     "agent.": scope_names.AGENTS_READ,
 }
+
+
+#: The active installations, by id. Every change of a ticket asks for those covering its
+#: department: built once, and loading what a context needs (the departments' ids), not the
+#: profiles and their permissions (when eager, a third of a reply's time).
+_ACTIVE_INSTALLATIONS = (
+    select(Installation)
+    .where(Installation.state == InstallationState.ACTIVE)
+    .options(
+        lazyload(Installation.profiles),
+        selectinload(Installation.departments).options(lazyload("*")),
+    )
+    .order_by(Installation.id)
+)
+_INSTALLATIONS_OF_DEPARTMENTS = _ACTIVE_INSTALLATIONS.where(
+    Installation.id.in_(
+        select(installation_departments.c.installation_id).where(
+            installation_departments.c.department_id.in_(
+                bindparam("department_ids", expanding=True)
+            )
+        )
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -290,16 +313,12 @@ class PluginHost:
         one of them; the others (customers, setup) to every active installation granted the
         matching read scope (``ORGANISATION_EVENT_SCOPES``).
         """
-        active = select(Installation).where(Installation.state == InstallationState.ACTIVE)
         if event.department_ids:
-            statement = active.where(
-                Installation.id.in_(
-                    select(installation_departments.c.installation_id).where(
-                        installation_departments.c.department_id.in_(event.department_ids)
-                    )
+            return list(
+                session.scalars(
+                    _INSTALLATIONS_OF_DEPARTMENTS, {"department_ids": list(event.department_ids)}
                 )
             )
-            return list(session.scalars(statement.order_by(Installation.id)))
         scope = next(
             (s for prefix, s in ORGANISATION_EVENT_SCOPES.items() if event.name.startswith(prefix)),
             None,
@@ -308,7 +327,7 @@ class PluginHost:
             return []
         return [
             installation
-            for installation in session.scalars(active.order_by(Installation.id))
+            for installation in session.scalars(_ACTIVE_INSTALLATIONS)
             if scope in installation.granted_scopes
         ]
 

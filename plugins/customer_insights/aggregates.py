@@ -9,17 +9,17 @@ and sums them with ``GROUP BY`` instead, so that comparing the two checks the bo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, fields
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import fields
 from datetime import UTC
 from functools import cache
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, literal, select, union_all
+from sqlalchemy import bindparam, case, delete, func, insert, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from hostapi import Context, TicketQuery, TicketRecord, scopes
+from hostapi import Context, TicketHistory, TicketQuery, TicketRecord, scopes
 from plugins.customer_insights.facts import Facts, ticket_facts
 from plugins.customer_insights.models import Backfill, CustomerTotals, TicketFacts
 
@@ -47,6 +47,17 @@ TOTAL_COLUMNS = (
 #: What computing a ticket's facts reads: the ticket, its history and ratings, its threads.
 SCOPES_NEEDED = frozenset({scopes.TICKETS_READ, scopes.THREADS_READ})
 
+#: The kept facts of some tickets, locked (built once: on a reply's path, making the statement
+#: costs more than running it).
+_KEPT_FACTS = (
+    select(TicketFacts)
+    .where(
+        TicketFacts.installation_id == bindparam("installation_id"),
+        TicketFacts.ticket_id.in_(bindparam("ticket_ids", expanding=True)),
+    )
+    .with_for_update()
+)
+
 _CUSTOMER_COLUMNS = {"contact": TicketFacts.contact_id, "account": TicketFacts.account_id}
 
 
@@ -65,34 +76,64 @@ def compute_facts(context: Context, ticket: TicketRecord) -> Facts:
     )
 
 
+def facts_of(history: TicketHistory) -> Facts:
+    """The facts of a ticket read with ``Context.ticket_histories``."""
+    return ticket_facts(history.ticket, history.threads, history.status_changes, history.ratings)
+
+
 def refresh_ticket(context: Context, ticket_id: int) -> None:
     """Bring one ticket's facts and its customers' totals up to date.
 
     A ticket the context no longer reaches (moved to a department outside the installation)
     leaves the figures.
     """
+    refresh_tickets(context, [ticket_id])
+
+
+def refresh_tickets(context: Context, ticket_ids: Sequence[int]) -> int:
+    """Bring the tickets' facts and their customers' totals up to date; returns how many of
+    them the context reaches.
+
+    The tickets are read with one batch call to the host, the kept facts with one query, and
+    the changes written with one statement per kind (insert, update, delete, totals upsert).
+    """
     session = context.db
     installation_id = context.installation_id
+    ids = list(dict.fromkeys(ticket_ids))
+    if not ids:
+        return 0
     # The lock makes a concurrent change of the same ticket wait, then read these facts anew.
-    old = session.scalars(
-        select(TicketFacts)
-        .where(TicketFacts.installation_id == installation_id, TicketFacts.ticket_id == ticket_id)
-        .with_for_update()
-    ).one_or_none()
-    ticket = context.get_ticket(ticket_id)
-    new = None if ticket is None else compute_facts(context, ticket)
-    before = None if old is None else _facts_of_row(old)
-    if new == before:  # a comment, Open → Escalated…: nothing to write
-        return
-    if old is not None and new is None:
-        session.delete(old)
-    elif old is None and new is not None:
-        session.add(TicketFacts(installation_id=installation_id, **asdict(new)))
-    elif old is not None and new is not None:
-        for name, value in asdict(new).items():
-            setattr(old, name, value)
-    _move_totals(session, installation_id, before, new)
+    kept = {
+        row.ticket_id: row
+        for row in session.scalars(
+            _KEPT_FACTS, {"installation_id": installation_id, "ticket_ids": ids}
+        )
+    }
+    histories = context.ticket_histories(ids)
+    moves: list[tuple[Facts | None, Facts | None]] = []
+    added: list[dict[str, Any]] = []
+    for ticket_id in ids:
+        history = histories.get(ticket_id)
+        new = None if history is None else facts_of(history)
+        old = kept.get(ticket_id)
+        before = None if old is None else _facts_of_row(old)
+        if new == before:  # a comment, Open → Escalated…: nothing to write
+            continue
+        if old is not None and new is None:
+            session.delete(old)
+        elif old is None and new is not None:
+            added.append({"installation_id": installation_id, **vars(new)})
+        elif old is not None and new is not None:
+            for name, value in vars(new).items():
+                setattr(old, name, value)
+        moves.append((before, new))
+    if not moves:
+        return len(histories)
     session.flush()
+    if added:
+        session.connection().execute(insert(TicketFacts.__table__), added)
+    _move_totals(session, installation_id, moves)
+    return len(histories)
 
 
 def forget_departments(context: Context, department_ids: Iterable[int]) -> None:
@@ -126,13 +167,15 @@ def rebuild(context: Context) -> int:
     installation_id = context.installation_id
     forget_everything(context)
     count = 0
-    for ticket in visible_tickets(context):
-        facts = compute_facts(context, ticket)
-        session.add(TicketFacts(installation_id=installation_id, **asdict(facts)))
-        count += 1
-        if count % PAGE_SIZE == 0:
-            session.flush()
-    session.flush()
+    for page in visible_ticket_pages(context):
+        histories = context.ticket_histories([ticket.id for ticket in page])
+        rows = [
+            {"installation_id": installation_id, **vars(facts_of(history))}
+            for history in histories.values()
+        ]
+        if rows:
+            session.connection().execute(insert(TicketFacts.__table__), rows)
+        count += len(rows)
     _sum_facts_into_totals(session, installation_id)
     return count
 
@@ -141,10 +184,20 @@ def visible_tickets(
     context: Context, after: tuple[Any, int] | None = None
 ) -> Iterator[TicketRecord]:
     """Every ticket the context reaches, newest first, page by page."""
-    query = TicketQuery(limit=PAGE_SIZE, after=after)
+    for page in visible_ticket_pages(context, after=after):
+        yield from page
+
+
+def visible_ticket_pages(
+    context: Context, after: tuple[Any, int] | None = None, department_id: int | None = None
+) -> Iterator[list[TicketRecord]]:
+    """The tickets the context reaches (of one department if given), newest first, in pages
+    of at most ``PAGE_SIZE``."""
+    query = TicketQuery(limit=PAGE_SIZE, after=after, department_id=department_id)
     while True:
         page = context.list_tickets(query)
-        yield from page
+        if page:
+            yield page
         if len(page) < PAGE_SIZE:
             return
         query.after = (page[-1].created_at, page[-1].id)
@@ -182,9 +235,9 @@ def _contribution(facts: Facts) -> dict[str, int]:
 
 
 def _move_totals(
-    session: Session, installation_id: int, before: Facts | None, after: Facts | None
+    session: Session, installation_id: int, moves: Iterable[tuple[Facts | None, Facts | None]]
 ) -> None:
-    """Take a ticket's old contribution out of its customers' totals and put its new one in.
+    """Take each ticket's old contribution out of its customers' totals and put its new one in.
 
     The differences go to the rows touched (usually one per customer: a ticket seldom changes
     department, channel or customer) in one upsert statement, which adds them to what is
@@ -193,16 +246,21 @@ def _move_totals(
     made it.
     """
     changes: dict[tuple[str, int, int, str], dict[str, int]] = {}
-    for facts, sign in ((before, -1), (after, 1)):
-        if facts is None:
-            continue
-        for kind, customer_id in (("contact", facts.contact_id), ("account", facts.account_id)):
-            if customer_id is None:
+    for before, after in moves:
+        for facts, sign in ((before, -1), (after, 1)):
+            if facts is None:
                 continue
-            key = (kind, customer_id, facts.department_id, facts.channel)
-            amounts = changes.setdefault(key, dict.fromkeys(TOTAL_COLUMNS, 0))
-            for name, value in _contribution(facts).items():
-                amounts[name] += sign * value
+            contribution = _contribution(facts)
+            for kind, customer_id in (
+                ("contact", facts.contact_id),
+                ("account", facts.account_id),
+            ):
+                if customer_id is None:
+                    continue
+                key = (kind, customer_id, facts.department_id, facts.channel)
+                amounts = changes.setdefault(key, dict.fromkeys(TOTAL_COLUMNS, 0))
+                for name, value in contribution.items():
+                    amounts[name] += sign * value
     rows = [
         {
             "installation_id": installation_id,

@@ -37,8 +37,9 @@ def apply_event(context: Context, event: Event) -> None:
         if _FACT_FIELDS & set(payload.get("changes") or {}):
             aggregates.refresh_ticket(context, int(payload["ticket_id"]))
     elif event.name in _MERGES:
-        for ticket_id in payload.get("ticket_ids") or ():
-            aggregates.refresh_ticket(context, int(ticket_id))
+        ticket_ids = [int(ticket_id) for ticket_id in payload.get("ticket_ids") or ()]
+        for first in range(0, len(ticket_ids), aggregates.PAGE_SIZE):
+            aggregates.refresh_tickets(context, ticket_ids[first : first + aggregates.PAGE_SIZE])
     elif event.name == events.HISTORY_IMPORTED:
         first_last = payload.get("ticket_ids") or ()
         if len(first_last) == 2:

@@ -1,0 +1,229 @@
+"""Benchmark: Customer Insights over a 1,000,000-ticket history, on both backends.
+
+Uses the shared ticket history (``bench/harness.py``: built once per backend and scale, with a
+busy contact of 10,000 tickets and a quiet one of 10). Each run:
+
+1. times a public reply and a status change through the host's services without the extension
+   (each change is rolled back, so the bench copy stays as built);
+2. installs customer_insights for every department through the marketplace lifecycle, as an
+   admin would, and works through its backfill as the worker does, one job run per
+   transaction (timed: ``backfill_tickets_per_s``);
+3. times the same changes again with the installation keeping its figures
+   (``write_overhead_p50_ms`` is the difference of the medians);
+4. renders the ticket panel (the code the agent's page runs) for a ticket of the busy contact
+   (``panel_p50_ms``, ``panel_p95_ms``) and of the quiet one (``panel_small_p50_ms``), and
+   computes the busy contact's figures from the raw threads (``naive_p50_ms``, direct.py);
+5. uninstalls, deleting the extension's data (also done first, should a run have stopped).
+
+    python bench/insights.py                 # 1,000,000 tickets
+    python bench/insights.py --scale small   # 10,000 tickets (CI smoke)
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import harness
+from sqlalchemy import func, select
+
+from core.host import Host
+from core.models import (
+    Agent,
+    Contact,
+    Department,
+    Installation,
+    PermissionProfile,
+    Ticket,
+)
+from core.services import tickets as ticket_service
+from core.services.base import Actor, Unit
+from hostapi import PanelTarget
+from marketplace_registry import lifecycle
+from plugins.customer_insights import backfill
+from plugins.customer_insights.direct import direct_figures
+from plugins.customer_insights.models import Backfill, TicketFacts
+from plugins.customer_insights.panel import render_insights_panel
+
+PLUGIN = "customer_insights"
+PANEL_RUNS = 40
+NAIVE_RUNS = 2
+WRITE_RUNS = 40
+
+
+def measure(host: Host) -> harness.Figures:
+    """The figures of one backend (see the module's description)."""
+    _uninstall(host)
+    busy, quiet = (
+        _contact(host, harness.BUSY_CONTACT_EMAIL),
+        _contact(host, harness.QUIET_CONTACT_EMAIL),
+    )
+    write_ticket = _tickets_of(host, quiet)[0]
+    without = _write_ms(host, write_ticket)
+    installation_id = _install(host)
+    try:
+        tickets, seconds = _backfill(host, installation_id)
+        with_installation = _write_ms(host, write_ticket)
+        busy_ticket = _tickets_of(host, busy)[0]
+        panel = _timed(PANEL_RUNS, lambda: _panel(host, installation_id, busy_ticket))
+        panel_small = _timed(PANEL_RUNS, lambda: _panel(host, installation_id, write_ticket))
+        # Seconds a run even at the small scale: no warming run (the panel's runs warmed up).
+        naive = _timed(NAIVE_RUNS, lambda: _naive(host, installation_id, busy), warm=False)
+    finally:
+        _uninstall(host)
+    return {
+        "backfill_tickets": tickets,
+        "backfill_s": seconds,
+        "backfill_tickets_per_s": tickets / seconds,
+        "panel_p50_ms": statistics.median(panel),
+        "panel_p95_ms": _p95(panel),
+        "panel_small_p50_ms": statistics.median(panel_small),
+        "naive_p50_ms": statistics.median(naive),
+        "write_p50_ms": statistics.median(with_installation),
+        "write_without_p50_ms": statistics.median(without),
+        "write_overhead_p50_ms": statistics.median(with_installation) - statistics.median(without),
+    }
+
+
+# ------------------------------------------------------------------------------------ steps
+
+
+def _install(host: Host) -> int:
+    """Install and authorize the extension for every department and profile (the install
+    records one backfill per department)."""
+    with host.transaction() as session:
+        unit = Unit(session, Actor.system("bench"), host)
+        installation = lifecycle.install(
+            unit,
+            PLUGIN,
+            department_ids=list(session.scalars(select(Department.id))),
+            profile_ids=list(session.scalars(select(PermissionProfile.id))),
+            terms_accepted=True,
+        )
+        lifecycle.grant(unit, installation, host.plugins.manifest(PLUGIN).scopes)
+        return installation.id
+
+
+def _backfill(host: Host, installation_id: int) -> tuple[int, float]:
+    """Run the backfill jobs until none is left, each in its own transaction; (tickets, s)."""
+    began = time.perf_counter()
+    while True:
+        with host.transaction() as session:
+            context = _context(host, session, installation_id)
+            pending = session.scalar(
+                select(Backfill.id).where(Backfill.installation_id == installation_id).limit(1)
+            )
+            if pending is None:
+                break
+            backfill.run(context, {"backfill_id": pending})
+    seconds = time.perf_counter() - began
+    with host.sessions() as session:
+        kept = session.scalar(
+            select(func.count())
+            .select_from(TicketFacts)
+            .where(TicketFacts.installation_id == installation_id)
+        )
+    return int(kept or 0), seconds
+
+
+def _write_ms(host: Host, ticket_id: int) -> list[float]:
+    """Milliseconds of a public reply and of a status change through the services (the
+    synchronous extension hooks included), each rolled back."""
+    timings: list[float] = []
+    with host.sessions() as session:
+        agent_id = session.scalar(select(Agent.id).where(Agent.email == harness.BENCH_AGENT_EMAIL))
+    for run in range(WRITE_RUNS + 1):
+        with host.sessions() as session:
+            unit = Unit(session, Actor.system("bench"), host)
+            ticket = session.get(Ticket, ticket_id)
+            began = time.perf_counter()
+            if run % 2:
+                ticket_service.change_status(
+                    unit, ticket, "Closed" if ticket.status_type != "closed" else "Open"
+                )
+            else:
+                ticket_service.add_thread(
+                    unit, ticket, kind="outgoing", body="Thanks!", author_agent_id=agent_id
+                )
+            session.flush()
+            elapsed = (time.perf_counter() - began) * 1000
+            session.rollback()
+        if run:  # the first warms the caches
+            timings.append(elapsed)
+    return timings
+
+
+def _panel(host: Host, installation_id: int, ticket_id: int) -> None:
+    with host.sessions() as session:
+        context = _context(host, session, installation_id)
+        render_insights_panel(context, PanelTarget(kind="ticket", id=ticket_id))
+
+
+def _naive(host: Host, installation_id: int, contact_id: int) -> None:
+    with host.sessions() as session:
+        direct_figures(_context(host, session, installation_id), "contact", contact_id)
+
+
+def _uninstall(host: Host) -> None:
+    """Purge every installation of the extension (a previous run's, if it stopped)."""
+    with host.transaction() as session:
+        unit = Unit(session, Actor.system("bench"), host)
+        for installation in session.scalars(
+            select(Installation).where(Installation.plugin_id == PLUGIN)
+        ):
+            lifecycle.uninstall(unit, installation, confirmed=True, keep_data=False)
+
+
+# -------------------------------------------------------------------------------- helpers
+
+
+def _context(host: Host, session: Any, installation_id: int) -> Any:
+    """The installation's own context (no viewing agent: the bench agent is in no
+    department, and the installation covers them all)."""
+    return host.plugins.context_for(session, session.get(Installation, installation_id), None)
+
+
+def _contact(host: Host, email: str) -> int:
+    with host.sessions() as session:
+        return session.scalars(select(Contact.id).where(Contact.email == email)).one()
+
+
+def _tickets_of(host: Host, contact_id: int) -> list[int]:
+    with host.sessions() as session:
+        return list(
+            session.scalars(
+                select(Ticket.id).where(Ticket.contact_id == contact_id).order_by(Ticket.id)
+            )
+        )
+
+
+def _timed(runs: int, action: Callable[[], None], *, warm: bool = True) -> list[float]:
+    """Milliseconds of ``runs`` calls, after one that warms the caches if ``warm``."""
+    if warm:
+        action()
+    timings = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        action()
+        timings.append((time.perf_counter() - began) * 1000)
+    return timings
+
+
+def _p95(timings: list[float]) -> float:
+    ordered = sorted(timings)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+BENCHMARK = harness.Benchmark(
+    name=harness.TICKET_HISTORY,
+    noun="tickets",
+    scales={"full": 1_000_000, "small": 10_000},
+    built_scale=harness.ticket_history_scale,
+    build=harness.build_ticket_history,
+    measure=measure,
+)
+
+if __name__ == "__main__":
+    raise SystemExit(harness.main(BENCHMARK, __doc__.splitlines()[0]))
