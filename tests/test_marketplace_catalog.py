@@ -206,7 +206,11 @@ def test_listing_of_a_loaded_extension_describes_its_manifest(host: Host) -> Non
     assert listing.sha256 is None and listing.registry_version is None
     assert listing.distribution == "deskhost"
     assert "desk.tickets.read" in listing.scopes
-    assert listing.panel_locations == ("desk.ticket.detail.rightpanel",)
+    assert listing.panel_locations == (
+        "desk.ticket.detail.rightpanel",
+        "desk.contact.detail.subtab",
+        "desk.account.detail.subtab",
+    )
     assert listing.terms.get("ja")
     assert listing.single_install is False
 
