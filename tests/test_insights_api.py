@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from core.host import Host
 from core.models import Account, Agent, Contact, Department, Organisation, Ticket
 from hostapi import clock, scopes
 from plugins.customer_insights import export
@@ -23,7 +22,7 @@ from plugins.customer_insights.api import export_url
 from tests.api_fixtures import sign_in
 from tests.insights_helpers import T0, Desk
 
-pytest_plugins = ["tests.api_fixtures"]
+pytest_plugins = ["tests.api_fixtures", "tests.insights_fixtures"]
 
 EVERY_SCOPE = [
     scopes.TICKETS_READ,
@@ -31,27 +30,6 @@ EVERY_SCOPE = [
     scopes.CONTACTS_READ,
     scopes.ACCOUNTS_READ,
 ]
-
-
-@pytest.fixture
-def desk(host: Host) -> Desk:
-    return Desk(host)
-
-
-@pytest.fixture
-def support(department: Department) -> Department:
-    return department
-
-
-@pytest.fixture
-def sales(make_department: Callable[..., Department]) -> Department:
-    return make_department("Sales")
-
-
-@pytest.fixture
-def agent(make_agent: Callable[..., Agent], support: Department, sales: Department) -> Agent:
-    """An agent of both departments, who writes the replies."""
-    return make_agent("rin@example.com", departments=[support, sales])
 
 
 @pytest.fixture

@@ -37,33 +37,14 @@ from plugins.customer_insights.metrics import Figures
 from tests.factories import install_for, system_unit, ticket_panel_html
 from tests.insights_helpers import PLUGIN, Desk, at
 
+pytest_plugins = ["tests.insights_fixtures"]
+
 MINUTE_US = 60_000_000
 
 
 def iso(minutes: float) -> str:
     """The ISO 8601 time ``minutes`` after the desk's start."""
     return at(minutes).isoformat()
-
-
-@pytest.fixture
-def desk(host: Host) -> Desk:
-    return Desk(host)
-
-
-@pytest.fixture
-def support(department: Department) -> Department:
-    return department
-
-
-@pytest.fixture
-def sales(make_department: Callable[..., Department]) -> Department:
-    return make_department("Sales")
-
-
-@pytest.fixture
-def agent(make_agent: Callable[..., Agent], support: Department, sales: Department) -> Agent:
-    """An agent of both departments, who writes the replies."""
-    return make_agent("rin@example.com", departments=[support, sales])
 
 
 @pytest.fixture

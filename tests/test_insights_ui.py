@@ -20,20 +20,7 @@ from plugins.customer_insights import display, overview
 from tests.factories import TEST_PASSWORD
 from tests.insights_helpers import PLUGIN, Desk, History, hand_made_history
 
-
-@pytest.fixture
-def support(department: Department) -> Department:
-    return department
-
-
-@pytest.fixture
-def sales(make_department: Callable[..., Department]) -> Department:
-    return make_department("Sales")
-
-
-@pytest.fixture
-def agent(make_agent: Callable[..., Agent], support: Department, sales: Department) -> Agent:
-    return make_agent("rin@example.com", departments=[support, sales])
+pytest_plugins = ["tests.insights_fixtures"]
 
 
 @pytest.fixture
