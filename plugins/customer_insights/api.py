@@ -19,12 +19,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import marshmallow as ma
-from sqlalchemy import func, select
 
 from hostapi import ApiRoute, Context, Download, NotFound, scopes
 from plugins.customer_insights import export
-from plugins.customer_insights.metrics import CLOSED_STATUS_TYPE, figures, figures_ready
-from plugins.customer_insights.models import TicketFacts
+from plugins.customer_insights.metrics import figures, figures_ready, overdue_tickets
 
 #: What the figures read: tickets, their threads (replies), and the customer itself.
 _FIGURE_SCOPES = (scopes.TICKETS_READ, scopes.THREADS_READ)
@@ -142,23 +140,6 @@ def figures_document(context: Context, kind: str, customer_id: int) -> dict[str,
         "ratings": {"good": kept.rated_good, "okay": kept.rated_okay, "bad": kept.rated_bad},
         "tickets_by_channel": dict(kept.tickets_by_channel),
     }
-
-
-def overdue_tickets(context: Context, kind: str, customer_id: int) -> int:
-    """The customer's tickets the context reaches that are not closed and past due now."""
-    customer = TicketFacts.contact_id if kind == "contact" else TicketFacts.account_id
-    return int(
-        context.db.scalar(
-            select(func.count()).where(
-                TicketFacts.installation_id == context.installation_id,
-                customer == customer_id,
-                TicketFacts.department_id.in_(context.department_ids),
-                TicketFacts.status_type != CLOSED_STATUS_TYPE,
-                TicketFacts.due_at < context.now(),
-            )
-        )
-        or 0
-    )
 
 
 def _known_contact(context: Context, contact_id: int) -> None:

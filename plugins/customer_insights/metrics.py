@@ -15,7 +15,7 @@ from sqlalchemy import exists, func, or_, select
 
 from hostapi import Context, TicketQuery
 from plugins.customer_insights.aggregates import TOTAL_COLUMNS, can_keep_figures
-from plugins.customer_insights.models import Backfill, CustomerTotals
+from plugins.customer_insights.models import Backfill, CustomerTotals, TicketFacts
 
 #: Status types counted as open: "open" includes on hold, as the Overview labels it.
 OPEN_STATUS_TYPES = frozenset({"open", "on_hold"})
@@ -162,3 +162,21 @@ def contact_ticket_counts(context: Context, contact_id: int) -> TicketCounts:
         if len(page) < _PAGE_SIZE:
             return TicketCounts(open=open_count, closed=closed_count)
         query.after = (page[-1].created_at, page[-1].id)
+
+
+def overdue_tickets(context: Context, kind: str, customer_id: int) -> int:
+    """The customer's tickets the context reaches that are past their due time and not closed
+    (the due time an SLA policy set, or an agent by hand)."""
+    customer = TicketFacts.contact_id if kind == "contact" else TicketFacts.account_id
+    return int(
+        context.db.scalar(
+            select(func.count()).where(
+                TicketFacts.installation_id == context.installation_id,
+                customer == customer_id,
+                TicketFacts.department_id.in_(context.department_ids),
+                TicketFacts.status_type != CLOSED_STATUS_TYPE,
+                TicketFacts.due_at < context.now(),
+            )
+        )
+        or 0
+    )

@@ -14,14 +14,12 @@ from zoneinfo import ZoneInfo
 
 from flask import has_request_context, request
 from markupsafe import Markup
-from sqlalchemy import func, select
 
 from hostapi import Context, PanelTarget, ScopeError, TicketQuery, TicketRecord
 from hostapi.i18n import template_functions
 from plugins.customer_insights import charts, display
 from plugins.customer_insights.aggregates import can_keep_figures
-from plugins.customer_insights.metrics import CLOSED_STATUS_TYPE, figures, is_preparing
-from plugins.customer_insights.models import TicketFacts
+from plugins.customer_insights.metrics import figures, is_preparing, overdue_tickets
 from plugins.customer_insights.panel import happiness_bar, templates
 
 #: Tickets listed per page of the Overview's ticket list.
@@ -81,7 +79,7 @@ def render_overview(context: Context, target: PanelTarget) -> str:
     return templates.get_template("overview.html").render(
         figures=shown,
         open_count=shown.open_tickets + shown.on_hold_tickets,
-        overdue=overdue_count(context, target.kind, target.id),
+        overdue=overdue_tickets(context, target.kind, target.id),
         averages=display.averages(context, shown),
         ratings=display.ratings(context, shown),
         happiness_bar=happiness_bar(context, shown),
@@ -100,24 +98,6 @@ def render_overview(context: Context, target: PanelTarget) -> str:
         customer_id=target.id,
         lang=context.language,
         **template_functions(context),
-    )
-
-
-def overdue_count(context: Context, kind: str, customer_id: int) -> int:
-    """The customer's tickets the context reaches whose due time has passed, not closed."""
-    customer = TicketFacts.contact_id if kind == "contact" else TicketFacts.account_id
-    return int(
-        context.db.scalar(
-            select(func.count()).where(
-                TicketFacts.installation_id == context.installation_id,
-                customer == customer_id,
-                TicketFacts.department_id.in_(context.department_ids),
-                TicketFacts.status_type != CLOSED_STATUS_TYPE,
-                TicketFacts.due_at.is_not(None),
-                TicketFacts.due_at < context.now(),
-            )
-        )
-        or 0
     )
 
 
