@@ -72,7 +72,11 @@ def _sla(db: Session, ticket: Ticket) -> TicketSla:
 
 def _breaches(db: Session) -> list[OutboxEvent]:
     return list(
-        db.scalars(select(OutboxEvent).where(OutboxEvent.name == events.TICKET_SLA_BREACHED))
+        db.scalars(
+            select(OutboxEvent)
+            .where(OutboxEvent.name == events.TICKET_SLA_BREACHED)
+            .order_by(OutboxEvent.id)
+        )
     )
 
 
