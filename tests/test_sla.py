@@ -75,7 +75,7 @@ def _breaches(db: Session) -> list[OutboxEvent]:
         db.scalars(
             select(OutboxEvent)
             .where(OutboxEvent.name == events.TICKET_SLA_BREACHED)
-            .order_by(OutboxEvent.id)
+            .order_by(OutboxEvent.seq)
         )
     )
 
