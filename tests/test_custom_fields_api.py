@@ -195,7 +195,7 @@ def test_update_is_audited_and_in_the_event_changes(
     event = db.scalars(
         select(OutboxEvent)
         .where(OutboxEvent.name == "contact.updated")
-        .order_by(OutboxEvent.id.desc())
+        .order_by(OutboxEvent.seq.desc())
     ).first()
     assert event.payload["changes"]["custom_fields"] == [{tier: "Gold"}, {tier: "Silver"}]
 

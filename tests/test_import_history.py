@@ -277,7 +277,9 @@ def test_one_import_event_per_batch(host: Host, db: Session) -> None:
     tickets = [reopened_ticket(f"t{n}") for n in range(5)]
     run_import(host, jsonl(*base_records(), *tickets), batch_tickets=2)
     outbox = db.scalars(
-        select(OutboxEvent).where(OutboxEvent.name == events.HISTORY_IMPORTED)
+        select(OutboxEvent)
+        .where(OutboxEvent.name == events.HISTORY_IMPORTED)
+        .order_by(OutboxEvent.seq)
     ).all()
     assert [e.payload["batch"] for e in outbox] == [1, 2, 3]
     assert [e.payload["counts"]["ticket"] for e in outbox] == [2, 2, 1]
