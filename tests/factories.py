@@ -269,3 +269,22 @@ def upload_customers(db: Session) -> Callable[..., Any]:
         return record
 
     return upload
+
+
+def ticket_in(db: Session, department_name: str, subject: str) -> Ticket:
+    """A new email ticket in the department ``department_name`` (made if missing), committed."""
+    from core.services import tickets
+
+    department = db.scalar(select(Department).where(Department.name == department_name))
+    if department is None:
+        department = Department(name=department_name, created_at=clock.now())
+        db.add(department)
+        db.flush()
+    ticket = tickets.create_ticket(
+        Unit(db, Actor.system("test"), None),
+        subject=subject,
+        department_id=department.id,
+        channel="email",
+    )
+    db.commit()
+    return ticket

@@ -14,6 +14,7 @@ from core.host import Host
 from core.models import AuditEntry, Department, InstallationStorage, OutboxEvent, Ticket
 from hostapi import Context, JobSpec, ScopeError, TicketQuery, hookimpl, scopes
 from hostapi.testing import InstalledExtension
+from tests.factories import ticket_in
 from tests.plugin_fixtures import manifest
 
 
@@ -42,27 +43,6 @@ def _manifest(**fields: Any) -> Mapping[str, Any]:
 def context(deskhost_installation: Callable[..., InstalledExtension]) -> Context:
     """A context for the ``worker`` plugin installed on Support."""
     return deskhost_installation(Worker(), departments=["Support"], manifest=_manifest()).context()
-
-
-def _ticket(db: Session, department_name: str, subject: str) -> Ticket:
-    from core.services import tickets
-    from core.services.base import Actor, Unit
-
-    department = db.scalar(select(Department).where(Department.name == department_name))
-    if department is None:
-        from hostapi import clock
-
-        department = Department(name=department_name, created_at=clock.now())
-        db.add(department)
-        db.flush()
-    ticket = tickets.create_ticket(
-        Unit(db, Actor.system("test"), None),
-        subject=subject,
-        department_id=department.id,
-        channel="email",
-    )
-    db.commit()
-    return ticket
 
 
 def test_secret_is_stored_encrypted_and_read_back(context: Context, db: Session) -> None:
@@ -119,8 +99,8 @@ def test_missing_scope_raises_scope_error(
 def test_ticket_outside_the_installation_departments_is_absent(
     context: Context, db: Session
 ) -> None:
-    inside = _ticket(db, "Support", "inside")
-    outside = _ticket(db, "Sales", "outside")
+    inside = ticket_in(db, "Support", "inside")
+    outside = ticket_in(db, "Sales", "outside")
 
     assert context.get_ticket(inside.id) is not None
     assert context.get_ticket(outside.id) is None

@@ -25,6 +25,7 @@ from hostapi import (
     scopes,
 )
 from hostapi.testing import InstalledExtension
+from tests.factories import ticket_in
 from tests.plugin_fixtures import manifest
 
 _ALL = [scopes.TICKETS_READ, scopes.TICKETS_WRITE, scopes.THREADS_READ, scopes.THREADS_WRITE]
@@ -53,22 +54,6 @@ def _context(
     return installation.context()
 
 
-def _ticket(db: Session, department_name: str, subject: str) -> Ticket:
-    department = db.scalar(select(Department).where(Department.name == department_name))
-    if department is None:
-        department = Department(name=department_name, created_at=clock.now())
-        db.add(department)
-        db.flush()
-    ticket = tickets.create_ticket(
-        Unit(db, Actor.system("test"), None),
-        subject=subject,
-        department_id=department.id,
-        channel="email",
-    )
-    db.commit()
-    return ticket
-
-
 def _history(context: Context, ticket_id: int) -> TicketHistory:
     """What the single-ticket methods say about a ticket."""
     ticket = context.get_ticket(ticket_id)
@@ -86,9 +71,9 @@ def busy(deskhost_installation: Callable[..., InstalledExtension], db: Session) 
     """A context on Support with two tickets there (threads, changes, a rating) and one in
     Sales."""
     context = _context(deskhost_installation, _ALL)
-    first = _ticket(db, "Support", "first")
-    second = _ticket(db, "Support", "second")
-    _ticket(db, "Sales", "elsewhere")
+    first = ticket_in(db, "Support", "first")
+    second = ticket_in(db, "Support", "second")
+    ticket_in(db, "Sales", "elsewhere")
     start = clock.now()
     context.add_thread(first.id, kind="incoming", body="hello", created_at=start)
     context.add_thread(first.id, kind="comment", body="a note", created_at=start)
