@@ -11,8 +11,10 @@ busy contact of 10,000 tickets and a quiet one of 10). Each run:
 3. times the same changes again with the installation keeping its figures
    (``write_overhead_p50_ms`` is the difference of the medians);
 4. renders the ticket panel (the code the agent's page runs) for a ticket of the busy contact
-   (``panel_p50_ms``, ``panel_p95_ms``) and of the quiet one (``panel_small_p50_ms``), and
-   computes the busy contact's figures from the raw threads (``naive_p50_ms``, direct.py);
+   (``panel_p50_ms``, ``panel_p95_ms``) and of the quiet one (``panel_small_p50_ms``), each in
+   a session of its own as a page request, after the host made the installation's context
+   (once per page for all its panels: ``context_p50_ms``, apart), and computes the busy
+   contact's figures from the raw threads (``naive_p50_ms``, direct.py);
 5. uninstalls, deleting the extension's data (also done first, should a run have stopped).
 
     python bench/insights.py                 # 1,000,000 tickets
@@ -67,10 +69,10 @@ def measure(host: Host) -> harness.Figures:
         tickets, seconds = _backfill(host, installation_id)
         with_installation = _write_ms(host, write_ticket)
         busy_ticket = _tickets_of(host, busy)[0]
-        panel = _timed(PANEL_RUNS, lambda: _panel(host, installation_id, busy_ticket))
-        panel_small = _timed(PANEL_RUNS, lambda: _panel(host, installation_id, write_ticket))
+        contexts, panel = _panel_timings(host, installation_id, busy_ticket)
+        _, panel_small = _panel_timings(host, installation_id, write_ticket)
         # Seconds a run even at the small scale: no warming run (the panel's runs warmed up).
-        naive = _timed(NAIVE_RUNS, lambda: _naive(host, installation_id, busy), warm=False)
+        naive = _timed(NAIVE_RUNS, lambda: _naive(host, installation_id, busy))
     finally:
         _uninstall(host)
     return {
@@ -80,6 +82,7 @@ def measure(host: Host) -> harness.Figures:
         "panel_p50_ms": statistics.median(panel),
         "panel_p95_ms": _p95(panel),
         "panel_small_p50_ms": statistics.median(panel_small),
+        "context_p50_ms": statistics.median(contexts),
         "naive_p50_ms": statistics.median(naive),
         "write_p50_ms": statistics.median(with_installation),
         "write_without_p50_ms": statistics.median(without),
@@ -155,10 +158,25 @@ def _write_ms(host: Host, ticket_id: int) -> list[float]:
     return timings
 
 
-def _panel(host: Host, installation_id: int, ticket_id: int) -> None:
+def _panel_ms(host: Host, installation_id: int, ticket_id: int) -> tuple[float, float]:
+    """Milliseconds of making the installation's context, then of rendering the panel with it,
+    in a session of its own (as a page request: nothing of the ticket or customer loaded)."""
     with host.sessions() as session:
+        began = time.perf_counter()
         context = _context(host, session, installation_id)
+        made = time.perf_counter()
         render_insights_panel(context, PanelTarget(kind="ticket", id=ticket_id))
+        rendered = time.perf_counter()
+    return (made - began) * 1000, (rendered - made) * 1000
+
+
+def _panel_timings(
+    host: Host, installation_id: int, ticket_id: int
+) -> tuple[list[float], list[float]]:
+    """(context ms, panel ms) of :data:`PANEL_RUNS` renders, after one that warms the caches."""
+    _panel_ms(host, installation_id, ticket_id)
+    runs = [_panel_ms(host, installation_id, ticket_id) for _ in range(PANEL_RUNS)]
+    return [made for made, _ in runs], [rendered for _, rendered in runs]
 
 
 def _naive(host: Host, installation_id: int, contact_id: int) -> None:
@@ -199,10 +217,8 @@ def _tickets_of(host: Host, contact_id: int) -> list[int]:
         )
 
 
-def _timed(runs: int, action: Callable[[], None], *, warm: bool = True) -> list[float]:
-    """Milliseconds of ``runs`` calls, after one that warms the caches if ``warm``."""
-    if warm:
-        action()
+def _timed(runs: int, action: Callable[[], None]) -> list[float]:
+    """Milliseconds of ``runs`` calls."""
     timings = []
     for _ in range(runs):
         began = time.perf_counter()

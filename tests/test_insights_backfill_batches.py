@@ -8,12 +8,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from core.host import Host
 from core.models import Agent, Contact, Department
 from core.plugins.context import HostContext
 from hostapi import TicketQuery
 from plugins.customer_insights import backfill
+from plugins.customer_insights.models import Backfill
 from tests.insights_helpers import Desk
 
 
@@ -101,6 +103,37 @@ def test_a_range_backfill_refreshes_its_tickets_a_page_at_a_time(
     assert batches == [tickets[0:2], tickets[2:4], tickets[4:5]]
     monkeypatch.undo()
     assert desk.figures(installation, "contact", customer.id).tickets == 5
+
+
+def test_a_department_backfill_resumes_where_its_last_batch_stopped(
+    desk: Desk, department: Department, customer: Contact, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each batch is a job run of its own: the next one reads the stored cursor (a time read
+    back from the extension's table, aware on both backends) and goes on from there."""
+    installation = desk.install([department.id], backfilled=False)
+    for minutes in range(5):
+        desk.ticket(customer, department.id, minutes)
+    monkeypatch.setattr("plugins.customer_insights.aggregates.PAGE_SIZE", 2)
+    monkeypatch.setattr(backfill, "PAGE_SIZE", 2)
+    monkeypatch.setattr(backfill, "BATCH_SIZE", 2)
+    runs = 0
+    while (pending := _pending_backfill(desk, installation)) is not None:
+        with desk.host.transaction() as session:  # a job run, as the worker makes it
+            backfill.run(desk.context(session, installation), {"backfill_id": pending})
+        runs += 1
+
+    assert runs == 3  # two tickets, two more, the last one
+    monkeypatch.undo()
+    kept = desk.figures(installation, "contact", customer.id)
+    assert kept.tickets == 5
+    assert kept == desk.direct(installation, "contact", customer.id)
+
+
+def _pending_backfill(desk: Desk, installation_id: int) -> int | None:
+    with desk.host.sessions() as session:
+        return session.scalar(
+            select(Backfill.id).where(Backfill.installation_id == installation_id).limit(1)
+        )
 
 
 def _refused(*args: object, **kwargs: object) -> None:

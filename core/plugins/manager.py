@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, lazyload, selectinload
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from core.models import HookError, Installation, OutboxEvent
 from core.models.extensions import InstallationState, installation_departments
@@ -56,14 +56,14 @@ ORGANISATION_EVENT_SCOPES = {
 
 
 #: The active installations, by id. Every change of a ticket asks for those covering its
-#: department: built once, and loading what a context needs (the departments' ids), not the
-#: profiles and their permissions (when eager, a third of a reply's time).
+#: department: built once, and loading what a context needs (the departments' ids, joined: one
+#: round trip), not the profiles and their permissions (when eager, a third of a reply's time).
 _ACTIVE_INSTALLATIONS = (
     select(Installation)
     .where(Installation.state == InstallationState.ACTIVE)
     .options(
         lazyload(Installation.profiles),
-        selectinload(Installation.departments).options(lazyload("*")),
+        joinedload(Installation.departments).options(lazyload("*")),
     )
     .order_by(Installation.id)
 )
@@ -317,7 +317,7 @@ class PluginHost:
             return list(
                 session.scalars(
                     _INSTALLATIONS_OF_DEPARTMENTS, {"department_ids": list(event.department_ids)}
-                )
+                ).unique()
             )
         scope = next(
             (s for prefix, s in ORGANISATION_EVENT_SCOPES.items() if event.name.startswith(prefix)),
@@ -327,7 +327,7 @@ class PluginHost:
             return []
         return [
             installation
-            for installation in session.scalars(_ACTIVE_INSTALLATIONS)
+            for installation in session.scalars(_ACTIVE_INSTALLATIONS).unique()
             if scope in installation.granted_scopes
         ]
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
-from datetime import UTC
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, insert, literal, select, union_all
+from sqlalchemy import bindparam, case, delete, func, insert, literal, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -47,16 +46,31 @@ TOTAL_COLUMNS = (
 #: What computing a ticket's facts reads: the ticket, its history and ratings, its threads.
 SCOPES_NEEDED = frozenset({scopes.TICKETS_READ, scopes.THREADS_READ})
 
-#: The kept facts of some tickets, locked (built once: on a reply's path, making the statement
-#: costs more than running it).
+_FACT_NAMES = tuple(field.name for field in fields(Facts))
+_FACTS_TABLE = TicketFacts.__table__
+
+# The statements a reply's path runs, built once (making one costs more than running it), as
+# plain columns past the ORM: the facts are compared, not kept as objects.
+#: The kept facts of some tickets, locked.
 _KEPT_FACTS = (
-    select(TicketFacts)
+    select(*(_FACTS_TABLE.c[name] for name in _FACT_NAMES))
     .where(
-        TicketFacts.installation_id == bindparam("installation_id"),
-        TicketFacts.ticket_id.in_(bindparam("ticket_ids", expanding=True)),
+        _FACTS_TABLE.c.installation_id == bindparam("installation_id"),
+        _FACTS_TABLE.c.ticket_id.in_(bindparam("ticket_ids", expanding=True)),
     )
     .with_for_update()
 )
+_FACTS_KEY = (
+    _FACTS_TABLE.c.installation_id == bindparam("key_installation_id"),
+    _FACTS_TABLE.c.ticket_id == bindparam("key_ticket_id"),
+)
+#: One ticket's facts replaced (executed with a row of new values per ticket).
+_UPDATE_FACTS = (
+    update(_FACTS_TABLE)
+    .where(*_FACTS_KEY)
+    .values({name: bindparam(name) for name in _FACT_NAMES if name != "ticket_id"})
+)
+_DELETE_FACTS = delete(_FACTS_TABLE).where(*_FACTS_KEY)
 
 _CUSTOMER_COLUMNS = {"contact": TicketFacts.contact_id, "account": TicketFacts.account_id}
 
@@ -102,37 +116,40 @@ def refresh_tickets(context: Context, ticket_ids: Sequence[int]) -> int:
     ids = list(dict.fromkeys(ticket_ids))
     if not ids:
         return 0
+    connection = session.connection()
     # The lock makes a concurrent change of the same ticket wait, then read these facts anew.
     kept = {
-        row.ticket_id: row
-        for row in session.scalars(
+        row.ticket_id: Facts(*row)
+        for row in connection.execute(
             _KEPT_FACTS, {"installation_id": installation_id, "ticket_ids": ids}
         )
     }
     histories = context.ticket_histories(ids)
     moves: list[tuple[Facts | None, Facts | None]] = []
     added: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    gone: list[dict[str, Any]] = []
     for ticket_id in ids:
         history = histories.get(ticket_id)
         new = None if history is None else facts_of(history)
-        old = kept.get(ticket_id)
-        before = None if old is None else _facts_of_row(old)
+        before = kept.get(ticket_id)
         if new == before:  # a comment, Open → Escalated…: nothing to write
             continue
-        if old is not None and new is None:
-            session.delete(old)
-        elif old is None and new is not None:
+        key = {"key_installation_id": installation_id, "key_ticket_id": ticket_id}
+        if new is None:
+            gone.append(key)
+        elif before is None:
             added.append({"installation_id": installation_id, **vars(new)})
-        elif old is not None and new is not None:
-            for name, value in vars(new).items():
-                setattr(old, name, value)
+        else:
+            changed.append({**key, **vars(new)})
         moves.append((before, new))
-    if not moves:
-        return len(histories)
-    session.flush()
+    for statement, rows in ((_DELETE_FACTS, gone), (_UPDATE_FACTS, changed)):
+        if rows:
+            connection.execute(statement, rows)
     if added:
-        session.connection().execute(insert(TicketFacts.__table__), added)
-    _move_totals(session, installation_id, moves)
+        connection.execute(insert(_FACTS_TABLE), added)
+    if moves:
+        _move_totals(session, installation_id, moves)
     return len(histories)
 
 
@@ -204,14 +221,6 @@ def visible_ticket_pages(
 
 
 # --------------------------------------------------------------------------------- internals
-
-
-def _facts_of_row(row: TicketFacts) -> Facts:
-    values = {field.name: getattr(row, field.name) for field in fields(Facts)}
-    for name in ("created_at", "due_at"):
-        if values[name] is not None and values[name].tzinfo is None:
-            values[name] = values[name].replace(tzinfo=UTC)  # SQLite keeps no time zone
-    return Facts(**values)
 
 
 def _contribution(facts: Facts) -> dict[str, int]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import bindparam, exists, func, or_, select
 
 from hostapi import Context, TicketQuery
 from plugins.customer_insights.aggregates import TOTAL_COLUMNS, can_keep_figures
@@ -98,45 +98,93 @@ def _mean_seconds(total_us: int, count: int) -> float | None:
     return None if count == 0 else total_us / count / _MICROSECONDS_PER_SECOND
 
 
+#: Backfills pending for the installation ``:installation_id`` in the departments
+#: ``:department_ids`` (or for a range of ids, which may hold any department's tickets).
+_PENDING = select(Backfill.id).where(
+    Backfill.installation_id == bindparam("installation_id"),
+    or_(
+        Backfill.department_id.is_(None),
+        Backfill.department_id.in_(bindparam("department_ids", expanding=True)),
+    ),
+)
+
+_ANY_PENDING = select(exists(_PENDING))
+
+#: A customer's totals per channel in the departments ``:department_ids``, each row also
+#: saying whether a backfill is pending (one round trip for the panel). Built once: making
+#: the statement costs more than running it.
+_TOTALS_BY_CHANNEL = (
+    select(
+        CustomerTotals.channel,
+        exists(_PENDING).label("preparing"),
+        *(func.sum(getattr(CustomerTotals, name)) for name in TOTAL_COLUMNS),
+    )
+    .where(
+        CustomerTotals.installation_id == bindparam("installation_id"),
+        CustomerTotals.customer_kind == bindparam("kind"),
+        CustomerTotals.customer_id == bindparam("customer_id"),
+        CustomerTotals.department_id.in_(bindparam("department_ids", expanding=True)),
+    )
+    .group_by(CustomerTotals.channel)
+)
+
+
 def figures(context: Context, kind: str, customer_id: int) -> Figures:
     """A contact's or an account's figures over the departments the context reaches.
 
     Figures are exact only when :func:`figures_ready` says so.
     """
+    return _totals(context, kind, customer_id)[0]
+
+
+def figures_unless_preparing(context: Context, kind: str, customer_id: int) -> Figures | None:
+    """The customer's figures, or ``None`` while a backfill the context reaches is pending.
+
+    Call only when :func:`~plugins.customer_insights.aggregates.can_keep_figures`.
+    """
+    shown, preparing = _totals(context, kind, customer_id)
+    # Without rows the statement could not say; a customer with tickets in reach has rows
+    # unless their departments still wait for a backfill.
+    if preparing is None:
+        preparing = is_preparing(context)
+    return None if preparing else shown
+
+
+def _totals(context: Context, kind: str, customer_id: int) -> tuple[Figures, bool | None]:
+    """The figures and whether a backfill is pending (``None`` when there were no rows)."""
     if kind not in CUSTOMER_KINDS:
         raise ValueError(f"no figures for a {kind!r}")
     rows = context.db.execute(
-        select(
-            CustomerTotals.channel,
-            *(func.sum(getattr(CustomerTotals, name)) for name in TOTAL_COLUMNS),
-        )
-        .where(
-            CustomerTotals.installation_id == context.installation_id,
-            CustomerTotals.customer_kind == kind,
-            CustomerTotals.customer_id == customer_id,
-            CustomerTotals.department_id.in_(context.department_ids),
-        )
-        .group_by(CustomerTotals.channel)
+        _TOTALS_BY_CHANNEL,
+        {
+            "installation_id": context.installation_id,
+            "kind": kind,
+            "customer_id": customer_id,
+            "department_ids": list(context.department_ids),
+        },
     ).all()
     sums = dict.fromkeys(TOTAL_COLUMNS, 0)
     by_channel: dict[str, int] = {}
-    for channel, *values in rows:
+    preparing: bool | None = None
+    for channel, pending, *values in rows:
+        preparing = bool(pending)
         for name, value in zip(TOTAL_COLUMNS, values, strict=True):
             sums[name] += int(value)
         by_channel[channel] = int(values[0])
-    return Figures(**sums, tickets_by_channel=by_channel)
+    return Figures(**sums, tickets_by_channel=by_channel), preparing
 
 
 def is_preparing(context: Context) -> bool:
     """Whether tickets the context reaches still wait for their facts (a backfill runs)."""
-    pending = select(Backfill.id).where(
-        Backfill.installation_id == context.installation_id,
-        or_(
-            Backfill.department_id.is_(None),
-            Backfill.department_id.in_(context.department_ids),
-        ),
+    return bool(
+        context.db.scalar(
+            _ANY_PENDING,
+            {
+                "installation_id": context.installation_id,
+                "department_ids": list(context.department_ids),
+            },
+        )
     )
-    return bool(context.db.scalar(select(exists(pending))))
 
 
 def figures_ready(context: Context) -> bool:

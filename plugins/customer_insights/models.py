@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, MetaData, String
+from sqlalchemy import BigInteger, Index, Integer, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from hostapi.columns import UTCDateTime
 
 
 class Base(DeclarativeBase):
@@ -37,8 +39,8 @@ class TicketFacts(Base):
     account_id: Mapped[int | None] = mapped_column(BigInteger)
     channel: Mapped[str] = mapped_column(String(40))
     status_type: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: The first reply that answered a customer message − the first customer message.
     first_response_us: Mapped[int | None] = mapped_column(BigInteger)
     #: Public agent replies that answered a pending customer message, and their total wait.
@@ -98,6 +100,6 @@ class Backfill(Base):
     first_ticket_id: Mapped[int | None] = mapped_column(BigInteger)
     last_ticket_id: Mapped[int | None] = mapped_column(BigInteger)
     #: Where the next run resumes: a keyset cursor for a department, the next id for a range.
-    after_created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    after_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     after_ticket_id: Mapped[int | None] = mapped_column(BigInteger)
     tickets_done: Mapped[int] = mapped_column(Integer, default=0)

@@ -15,8 +15,7 @@ from plugins.customer_insights.aggregates import can_keep_figures
 from plugins.customer_insights.metrics import (
     Figures,
     contact_ticket_counts,
-    figures,
-    is_preparing,
+    figures_unless_preparing,
 )
 
 # The host's palette for open and closed tickets, so the donut matches the ticket badges.
@@ -52,13 +51,12 @@ def render_insights_panel(context: Context, target: PanelTarget) -> str:
         kind, customer_id = "contact", ticket.contact_id
         if account_id is not None and _requested(SWITCH_PARAMETER) == "account":
             kind, customer_id = "account", account_id
-        kept = can_keep_figures(context)
-        if kept and is_preparing(context):
-            return _message(
-                _("Preparing this customer's figures; they appear when the counting is done.")
-            )
-        if kept:
-            shown = figures(context, kind, customer_id)
+        if can_keep_figures(context):
+            shown = figures_unless_preparing(context, kind, customer_id)
+            if shown is None:
+                return _message(
+                    _("Preparing this customer's figures; they appear when the counting is done.")
+                )
             counts = shown.counts
         else:
             shown = None
