@@ -14,8 +14,10 @@ import abc
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from gettext import NullTranslations
+from types import MappingProxyType
 from typing import Any
 
+from flask import has_request_context, request
 from sqlalchemy.orm import Session
 
 from hostapi import i18n
@@ -23,6 +25,7 @@ from hostapi.types import (
     AccountRecord,
     AgentRecord,
     ContactRecord,
+    DepartmentRecord,
     RatingRecord,
     StatusChangeRecord,
     ThreadRecord,
@@ -87,6 +90,19 @@ class Context(abc.ABC):
     @abc.abstractmethod
     def now(self) -> datetime:
         """The current time from the host's clock (aware, UTC)."""
+
+    @property
+    def query_args(self) -> Mapping[str, str]:
+        """The query arguments of the request the host is serving: the page a panel or tab
+        is rendered on (the ticket's, contact's or account's), or an extension page's,
+        endpoint's or webhook's own request; a name given twice keeps its first value.
+        Empty where there is no request (jobs, and the event hooks a worker calls).
+
+        .. versionadded:: 1.2
+        """
+        if not has_request_context():
+            return MappingProxyType({})
+        return MappingProxyType(request.args.to_dict(flat=True))
 
     # ---------------------------------------------------------------- language (1.2)
 
@@ -331,3 +347,23 @@ class Context(abc.ABC):
     def list_agents(self, department_id: int | None = None) -> list[AgentRecord]:
         """Active agents, optionally of one of the context's departments. Needs
         ``desk.agents.read``."""
+
+    # ---------------------------------------------------------------- the organisation (1.2)
+
+    def departments(self) -> list[DepartmentRecord]:
+        """The departments the context reaches (:attr:`department_ids`) with their names,
+        ordered by name. Needs no scope: they are the installation's own departments.
+
+        .. versionadded:: 1.2
+        """
+        raise NotImplementedError("this context does not offer departments (host API < 1.2)")
+
+    def status_label(self, status: str) -> str:
+        """A ticket status's name (:attr:`TicketRecord.status`) as the host shows it in
+        :attr:`language`: the built-in statuses ("Open", "On Hold"…) translated, a custom
+        status by its own name. This default (for contexts written against 1.0) gives the
+        name as stored.
+
+        .. versionadded:: 1.2
+        """
+        return status

@@ -114,6 +114,10 @@ class ApiRoute:
     status: int = 200
     scopes: tuple[str, ...] = ()
     description: str = ""
+    #: The media type of the file ``handle`` returns as a :class:`Download` (``"text/csv"``):
+    #: the OpenAPI document then describes the success response as a file of that type
+    #: instead of JSON. (1.2)
+    content_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -293,6 +297,14 @@ class AccountRecord:
     phone: str
     owner_id: int | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class DepartmentRecord:
+    """A department as extensions see it (1.2)."""
+
+    id: int
+    name: str
 
 
 @dataclass(frozen=True)

@@ -260,24 +260,56 @@ def test_a_contacts_export_has_one_exact_row_per_ticket_newest_first(
     assert "attachment" in answer.headers["Content-Disposition"]
     rows = _csv(answer)
     assert list(rows[0]) == list(export.COLUMNS)
-    assert [row["channel"] for row in rows] == ["email", "chat", "email"]
-    assert rows[0]["ticket_number"] == str(db.get(Ticket, third).number)
+    assert [row["Channel"] for row in rows] == ["email", "chat", "email"]
+    assert rows[0]["Ticket number"] == str(db.get(Ticket, third).number)
     oldest = rows[-1]
-    assert oldest["ticket_number"] == str(db.get(Ticket, first).number)
+    assert oldest["Ticket number"] == str(db.get(Ticket, first).number)
     assert oldest == oldest | {
-        "contact": "Hanako Yamada",
-        "account": "Acme",
-        "department_id": str(support.id),
-        "created_at": T0.isoformat(),
-        "first_response_seconds": "1800.0",
-        "replies_counted": "2",
-        "average_response_seconds": "2100.0",
-        "resolution_seconds": "7200.0",
-        "closed_seconds": "0.0",
-        "latest_rating": "good",
+        "Contact": "Hanako Yamada",
+        "Account": "Acme",
+        "Department": support.name,
+        "Created": T0.isoformat(),
+        "First response (seconds)": "1800.0",
+        "Replies counted": "2",
+        "Average response (seconds)": "2100.0",
+        "Resolution (seconds)": "7200.0",
+        "Time closed (seconds)": "0.0",
+        "Latest rating": "good",
     }
-    assert (rows[0]["first_response_seconds"], rows[0]["replies_counted"]) == ("", "0")
-    assert (rows[0]["average_response_seconds"], rows[0]["resolution_seconds"]) == ("", "")
+    assert (rows[0]["First response (seconds)"], rows[0]["Replies counted"]) == ("", "0")
+    assert (rows[0]["Average response (seconds)"], rows[0]["Resolution (seconds)"]) == ("", "")
+
+
+def test_the_export_header_and_department_read_in_the_agents_language(
+    client: FlaskClient,
+    desk: Desk,
+    make_agent: Callable[..., Agent],
+    customer: Contact,
+    support: Department,
+) -> None:
+    installation = desk.install([support.id])
+    desk.ticket(customer, support.id, 0)
+    reader = make_agent("ja@example.com", departments=[support], locale="ja")
+    sign_in(client, reader)
+
+    rows = _csv(client.get(export_url(installation, "contact", customer.id)))
+
+    header = list(rows[0])
+    assert header[:6] == ["問い合わせ番号", "連絡先", "取引先", "部門", "チャネル", "作成日時"]
+    assert header[-1] == "最新の評価"
+    assert rows[0]["部門"] == "Support"
+
+
+def test_the_export_operations_are_documented_as_csv_files(client: FlaskClient) -> None:
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+
+    exports = {
+        path: operation["get"]["responses"]["200"]["content"]
+        for path, operation in paths.items()
+        if "/ext/customer_insights/" in path and path.endswith("export.csv")
+    }
+    assert len(exports) == 3
+    assert all(list(content) == ["text/csv"] for content in exports.values())
 
 
 def test_the_export_is_the_same_while_a_backfill_prepares(
@@ -315,7 +347,7 @@ def test_a_contact_named_like_a_formula_is_exported_as_text(
 
     rows = _csv(client.get(export_url(installation, "contact", hostile.id)))
 
-    assert rows[0]["contact"].startswith("'=HYPERLINK(")
+    assert rows[0]["Contact"].startswith("'=HYPERLINK(")
 
 
 @pytest.mark.parametrize("backfilled", [True, False], ids=["kept", "preparing"])
@@ -342,14 +374,14 @@ def test_a_date_range_export_takes_whole_days_of_the_organisations_time_zone(
 
     assert answer.status_code == 200
     rows = _csv(answer)
-    assert [row["created_at"] for row in rows] == [
+    assert [row["Created"] for row in rows] == [
         "2026-01-06T23:59:00+09:00",
         "2026-01-06T00:00:00+09:00",
     ]
     numbers = {
         ticket: str(db.get(Ticket, ticket).number) for ticket in (before, first, last, after)
     }
-    assert [row["ticket_number"] for row in rows] == [numbers[last], numbers[first]]
+    assert [row["Ticket number"] for row in rows] == [numbers[last], numbers[first]]
 
 
 @pytest.mark.parametrize(
@@ -390,5 +422,5 @@ def test_a_date_range_export_is_the_last_30_days_by_default(
 
     rows = _csv(client.get(_url(installation, "/tickets/export.csv")))
 
-    assert [row["ticket_number"] for row in rows] == [str(db.get(Ticket, recent).number)]
+    assert [row["Ticket number"] for row in rows] == [str(db.get(Ticket, recent).number)]
     assert old != recent

@@ -296,6 +296,23 @@ def test_overview_in_japanese(
     assert 'aria-label="チャネル別の問い合わせ：メール 2件, 電話 1件"' in html
 
 
+def test_overview_shows_ticket_statuses_as_the_hosts_pages_do(
+    app: Flask,
+    host: Host,
+    make_agent: Callable[..., Agent],
+    support: Department,
+    sales: Department,
+    history: History,
+) -> None:
+    reader = make_agent("ja@example.com", departments=[support, sales], locale="ja")
+
+    html = _overview(app, host, reader, "account", history.acme.id) or ""
+
+    statuses = re.findall(r"<td>(On Hold|Closed|Open|保留中|完了|未完了)</td>", html)
+    assert {"保留中", "完了", "未完了"} <= set(statuses)
+    assert not {"On Hold", "Closed", "Open"} & set(statuses)
+
+
 def test_contact_page_shows_the_overview_tab(
     app: Flask, host: Host, agent: Agent, history: History
 ) -> None:

@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 #: Methods whose arguments come in the query string; the others read a JSON body.
 _QUERY_METHODS = frozenset({"GET", "DELETE"})
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+#: The schema of a file's body in the document (``ApiRoute.content_type``).
+_FILE_SCHEMA = {"type": "string", "format": "binary"}
 
 
 def url_prefix(plugin_id: str) -> str:
@@ -203,7 +205,13 @@ def _add_route(blueprint: Blueprint, route: ApiRoute) -> None:
 
     view.__name__ = route.name
     view.__doc__ = route.summary + (f"\n\n{route.description}" if route.description else "")
-    documented: Any = blueprint.response(route.status, route.response)(view)
+    if route.content_type is not None:
+        # A file: documented as the host documents its own exports (core.api.export).
+        documented: Any = blueprint.response(
+            route.status, _FILE_SCHEMA, content_type=route.content_type
+        )(view)
+    else:
+        documented = blueprint.response(route.status, route.response)(view)
     if route.arguments is not None:
         location = "query" if method in _QUERY_METHODS else "json"
         documented = blueprint.arguments(route.arguments, location=location)(documented)

@@ -14,6 +14,7 @@ with them, and on SQLite no second writer can start while that session holds the
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -23,6 +24,9 @@ from gettext import NullTranslations
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from babel.support import Translations
+from flask import has_app_context
+from flask_babel import force_locale
 from sqlalchemy import (
     ARRAY,
     Integer,
@@ -66,6 +70,7 @@ from hostapi import (
     AgentRecord,
     ContactRecord,
     Context,
+    DepartmentRecord,
     NotFound,
     RatingRecord,
     ScopeError,
@@ -599,6 +604,31 @@ class HostContext(Context):
         )
         return [records.agent_record(agent) for agent in self._session.scalars(statement)]
 
+    # ---------------------------------------------------------------- the organisation
+
+    def departments(self) -> list[DepartmentRecord]:
+        """The context's departments with their names, ordered by name."""
+        rows = self._session.execute(
+            select(Department.id, Department.name)
+            .where(Department.id.in_(self.department_ids))
+            .order_by(Department.name, Department.id)
+        )
+        return [DepartmentRecord(id=row.id, name=row.name) for row in rows]
+
+    def status_label(self, status: str) -> str:
+        """A built-in status translated as the host's pages show it (its label table and
+        catalog), in :attr:`language`; a custom status as named."""
+        from core.web.ui import labels  # the web layer imports this module: import late
+
+        label = labels.STATUSES.get(status)
+        if label is None:
+            return status
+        if has_app_context():
+            with force_locale(self.language):
+                return str(label)
+        # Outside the app (a job) Flask-Babel translates nothing: the label is its msgid.
+        return _host_catalog(self.language).gettext(str(label))
+
     # ---------------------------------------------------------------- helpers
 
     def _need(self, name: str) -> None:
@@ -704,6 +734,14 @@ class HostContext(Context):
                 .limit(1)
             )
         return None
+
+
+@functools.lru_cache(maxsize=len(i18n.LANGUAGES))
+def _host_catalog(language: str) -> NullTranslations:
+    """The host's own catalog (its pages' messages) for ``language``."""
+    from core.web.i18n import TRANSLATIONS_DIR
+
+    return Translations.load(str(TRANSLATIONS_DIR), [language], "messages")
 
 
 #: The ticket columns a :class:`TicketRecord` copies (all but the derived display number).

@@ -168,7 +168,7 @@ def _download(context: Context, selection: export.Selection) -> Download:
     return Download(
         filename=selection.filename,
         chunks=export.csv_chunks(context, selection),
-        mimetype="text/csv; charset=utf-8",
+        mimetype=f"{export.MEDIA_TYPE}; charset=utf-8",
     )
 
 
@@ -207,9 +207,10 @@ def export_url(installation_id: int, kind: str, customer_id: int) -> str:
 
 _EXPORT_DESCRIPTION = (
     "CSV (UTF-8 with a byte order mark, CRLF), one row per ticket the caller may see, newest "
-    "first, with the columns " + ", ".join(export.COLUMNS) + ". Durations are seconds with 3 "
-    "decimals, empty where there is none; text cells that a spreadsheet would run as a "
-    "formula start with a single quote."
+    "first, with the columns " + ", ".join(export.COLUMNS) + ", in this order; the header "
+    "row is in the caller's language (the agent's own, else the organisation's default), as "
+    "in the host's own exports. Durations are seconds with 3 decimals, empty where there is "
+    "none; text cells that a spreadsheet would run as a formula start with a single quote."
 )
 
 
@@ -240,6 +241,7 @@ def routes() -> list[ApiRoute]:
             handle=contact_export,
             summary="A contact's tickets with their figures, as CSV.",
             description=_EXPORT_DESCRIPTION,
+            content_type=export.MEDIA_TYPE,
             scopes=contact_scopes,
         ),
         ApiRoute(
@@ -248,6 +250,7 @@ def routes() -> list[ApiRoute]:
             handle=account_export,
             summary="An account's tickets with their figures, as CSV.",
             description=_EXPORT_DESCRIPTION,
+            content_type=export.MEDIA_TYPE,
             scopes=account_scopes,
         ),
         ApiRoute(
@@ -257,6 +260,7 @@ def routes() -> list[ApiRoute]:
             summary="The tickets created from one day to another (organisation time zone), "
             "with their figures, as CSV.",
             description=_EXPORT_DESCRIPTION,
+            content_type=export.MEDIA_TYPE,
             arguments=DateRangeArgs,
             scopes=(*_FIGURE_SCOPES, scopes.CONTACTS_READ, scopes.ACCOUNTS_READ),
         ),

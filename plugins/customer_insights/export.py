@@ -20,28 +20,32 @@ from sqlalchemy import and_, or_, select
 
 from hostapi import Context, TicketQuery
 from hostapi import csv as host_csv
+from hostapi.i18n import N_
 from plugins.customer_insights.aggregates import compute_facts
 from plugins.customer_insights.facts import Facts
 from plugins.customer_insights.metrics import figures_ready
 from plugins.customer_insights.models import TicketFacts
 
+#: The file's media type (sent as UTF-8).
+MEDIA_TYPE = "text/csv"
 #: Tickets read (and rows written) per batch.
 BATCH_SIZE = 500
 
-#: The file's columns, in order: stable identifiers (the REST reference describes each).
+#: The file's columns, in order, by their English headers (docs/customer-insights.md describes
+#: each); the header row is written in the reader's language, as the host's own exports are.
 COLUMNS = (
-    "ticket_number",
-    "contact",
-    "account",
-    "department_id",
-    "channel",
-    "created_at",
-    "first_response_seconds",
-    "replies_counted",
-    "average_response_seconds",
-    "resolution_seconds",
-    "closed_seconds",
-    "latest_rating",
+    N_("Ticket number"),
+    N_("Contact"),
+    N_("Account"),
+    N_("Department"),
+    N_("Channel"),
+    N_("Created"),
+    N_("First response (seconds)"),
+    N_("Replies counted"),
+    N_("Average response (seconds)"),
+    N_("Resolution (seconds)"),
+    N_("Time closed (seconds)"),
+    N_("Latest rating"),
 )
 
 _MICROSECONDS_PER_SECOND = 1_000_000
@@ -79,15 +83,22 @@ def date_range(context: Context, first_day: date, last_day: date) -> Selection:
 
 def csv_chunks(context: Context, selection: Selection) -> Iterator[str]:
     """The CSV file, a batch of rows at a time: UTF-8 text with a byte order mark (Excel reads
-    it as UTF-8 in every language), CRLF line ends, the header first."""
+    it as UTF-8 in every language), CRLF line ends, the header first (in the context's
+    language)."""
     buffer = io.StringIO()
     writer = host_csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(header(context))
     yield "\ufeff" + _take(buffer)
+    departments = {department.id: department.name for department in context.departments()}
     for batch in _batches(context, selection):
-        names = _Names(context)
+        names = _Names(context, departments)
         writer.writerows(_row(context, facts, names) for facts in batch)
         yield _take(buffer)
+
+
+def header(context: Context) -> list[str]:
+    """The header row: the columns' names in the context's language."""
+    return [context.gettext(column) for column in COLUMNS]
 
 
 def _take(buffer: io.StringIO) -> str:
@@ -103,7 +114,7 @@ def _row(context: Context, facts: Facts, names: _Names) -> list[object]:
         facts.number,
         names.contact(facts.contact_id),
         names.account(facts.account_id),
-        facts.department_id,
+        names.department(facts.department_id),
         facts.channel,
         _aware(facts.created_at).astimezone(zone).isoformat(),
         _seconds(facts.first_response_us),
@@ -125,10 +136,12 @@ def _seconds(microseconds: float | None) -> float | None:
 
 
 class _Names:
-    """Contacts' and accounts' names, looked up once per batch (so memory stays bounded)."""
+    """Contacts' and accounts' names, looked up once per batch (so memory stays bounded), and
+    the departments' (a handful, read once per file)."""
 
-    def __init__(self, context: Context) -> None:
+    def __init__(self, context: Context, departments: dict[int, str]) -> None:
         self._context = context
+        self._departments = departments
         self._contacts: dict[int, str | None] = {}
         self._accounts: dict[int, str | None] = {}
 
@@ -139,6 +152,9 @@ class _Names:
             record = self._context.get_contact(contact_id)
             self._contacts[contact_id] = None if record is None else record.display_name
         return self._contacts[contact_id]
+
+    def department(self, department_id: int) -> str | None:
+        return self._departments.get(department_id)
 
     def account(self, account_id: int | None) -> str | None:
         if account_id is None:

@@ -29,6 +29,8 @@ class TicketFacts(Base):
         Index("ix_customer_insights_ticket_contact", "installation_id", "contact_id"),
         Index("ix_customer_insights_ticket_account", "installation_id", "account_id"),
         Index("ix_customer_insights_ticket_department", "installation_id", "department_id"),
+        # The date-range export: created_at ranges, newest first, keyset by ticket id.
+        Index("ix_customer_insights_ticket_created", "installation_id", "created_at", "ticket_id"),
     )
 
     installation_id: Mapped[int] = mapped_column(Integer, primary_key=True)

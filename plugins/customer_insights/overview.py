@@ -12,7 +12,6 @@ from datetime import datetime
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from flask import has_request_context, request
 from markupsafe import Markup
 
 from hostapi import Context, PanelTarget, ScopeError, TicketQuery, TicketRecord
@@ -46,9 +45,9 @@ def render_overview(context: Context, target: PanelTarget) -> str:
             _("Preparing this customer's figures; they appear when the counting is done.")
         )
     shown = figures(context, target.kind, target.id)
-    tab = _requested("tickets")
+    tab = context.query_args.get("tickets")
     tab = tab if tab in TICKET_TABS else "all"
-    after = _cursor(_requested("before"))
+    after = _cursor(context.query_args.get("before"))
     try:
         page = context.list_tickets(
             TicketQuery(
@@ -86,6 +85,7 @@ def render_overview(context: Context, target: PanelTarget) -> str:
         channels=coloured,
         channel_chart=channel_chart,
         channel_name=lambda channel: channel_name(context, channel),
+        status_label=context.status_label,
         tickets=page,
         tab=tab,
         tab_links={key: _link(context, target.kind, tickets=key) for key in TICKET_TABS},
@@ -133,10 +133,6 @@ def _local_time(context: Context) -> Callable[[datetime], str]:
     return lambda when: when.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
-def _requested(name: str) -> str | None:
-    return request.args.get(name) if has_request_context() else None
-
-
 def _cursor(text: str | None) -> tuple[datetime, int] | None:
     """The keyset cursor ``<created at ISO>_<ticket id>``; an unreadable one starts at the top."""
     if not text or "_" not in text:
@@ -161,7 +157,9 @@ def _link(context: Context, kind: str, **values: str) -> str:
     The tab stays selected by the page's own ``tab`` parameter; without one (the Overview is
     shown as the first tab) it is named as the host names an installation's tab.
     """
-    tab = _requested("tab") or f"{context.plugin_id}.{_TAB_KEYS[kind]}.{context.installation_id}"
+    tab = context.query_args.get("tab")
+    if not tab:
+        tab = f"{context.plugin_id}.{_TAB_KEYS[kind]}.{context.installation_id}"
     return "?" + urlencode({"tab": tab, **values}) + "#customer-tabs"
 
 

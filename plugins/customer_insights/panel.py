@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import has_request_context, request
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
@@ -49,7 +48,7 @@ def render_insights_panel(context: Context, target: PanelTarget) -> str:
             return _message(_("This ticket has no customer."))
         account_id = _account_of(context, ticket.contact_id)
         kind, customer_id = "contact", ticket.contact_id
-        if account_id is not None and _requested(SWITCH_PARAMETER) == "account":
+        if account_id is not None and context.query_args.get(SWITCH_PARAMETER) == "account":
             kind, customer_id = "account", account_id
         if can_keep_figures(context):
             shown = figures_unless_preparing(context, kind, customer_id)
@@ -78,7 +77,7 @@ def render_insights_panel(context: Context, target: PanelTarget) -> str:
         kind=kind,
         customer_id=customer_id,
         contact_id=ticket.contact_id,
-        switch=_switch_links(account_id) if shown is not None else None,
+        switch=_switch_links(context, account_id) if shown is not None else None,
         averages=None if shown is None else display.averages(context, shown),
         ratings=None if shown is None else display.ratings(context, shown),
         happiness_bar=None if shown is None else happiness_bar(context, shown),
@@ -114,19 +113,11 @@ def _account_of(context: Context, contact_id: int) -> int | None:
     return None if contact is None else contact.account_id
 
 
-def _requested(name: str) -> str | None:
-    return request.args.get(name) if has_request_context() else None
-
-
-def _switch_links(account_id: int | None) -> dict[str, str] | None:
+def _switch_links(context: Context, account_id: int | None) -> dict[str, str] | None:
     """The links of the contact / account switch (they keep the page's other parameters)."""
     if account_id is None:
         return None
-    others = (
-        {k: v for k, v in request.args.items() if k != SWITCH_PARAMETER}
-        if has_request_context()
-        else {}
-    )
+    others = {k: v for k, v in context.query_args.items() if k != SWITCH_PARAMETER}
     return {
         "contact": "?" + urlencode({**others, SWITCH_PARAMETER: "contact"}),
         "account": "?" + urlencode({**others, SWITCH_PARAMETER: "account"}),
