@@ -279,17 +279,22 @@ def test_overview_ticket_list_pages_by_keyset(
     assert len(seen) == 3
 
 
-def test_overview_in_japanese(
+@pytest.fixture
+def japanese_account_overview(
     app: Flask,
     host: Host,
     make_agent: Callable[..., Agent],
     support: Department,
     sales: Department,
     history: History,
-) -> None:
+) -> str:
+    """The Overview of the history's account, as an agent reading Japanese sees it."""
     reader = make_agent("ja@example.com", departments=[support, sales], locale="ja")
+    return _overview(app, host, reader, "account", history.acme.id) or ""
 
-    html = _overview(app, host, reader, "account", history.acme.id) or ""
+
+def test_overview_in_japanese(japanese_account_overview: str) -> None:
+    html = japanese_account_overview
 
     assert "未完了（保留中を含む）" in html
     assert _metrics(html)["first_response"] == "2日 3時間"
@@ -297,18 +302,11 @@ def test_overview_in_japanese(
 
 
 def test_overview_shows_ticket_statuses_as_the_hosts_pages_do(
-    app: Flask,
-    host: Host,
-    make_agent: Callable[..., Agent],
-    support: Department,
-    sales: Department,
-    history: History,
+    japanese_account_overview: str,
 ) -> None:
-    reader = make_agent("ja@example.com", departments=[support, sales], locale="ja")
-
-    html = _overview(app, host, reader, "account", history.acme.id) or ""
-
-    statuses = re.findall(r"<td>(On Hold|Closed|Open|保留中|完了|未完了)</td>", html)
+    statuses = re.findall(
+        r"<td>(On Hold|Closed|Open|保留中|完了|未完了)</td>", japanese_account_overview
+    )
     assert {"保留中", "完了", "未完了"} <= set(statuses)
     assert not {"On Hold", "Closed", "Open"} & set(statuses)
 
