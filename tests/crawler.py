@@ -10,6 +10,9 @@ third page of every list. Other links are grouped by their shape (the path with 
 followed), some more only to check that they open, and the rest are left alone, so a list of
 a thousand tickets costs a dozen requests, while every place that links to a ticket is tried.
 
+A response that is not HTML (a CSV export) is a download: read to its end, its media type
+kept in the report, never parsed.
+
 What it finds, :class:`Finding` by :class:`Finding`: server errors, traceback text, links the
 viewer was shown but may not open (403 or 404), and English UI text on a Japanese page where
 the Japanese catalog has a translation.
@@ -20,7 +23,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from itertools import zip_longest
@@ -197,13 +200,15 @@ def shape_of(url: str) -> str:
     return f"{path}?{urlencode(query)}"
 
 
-def ui_strings_of_catalog(mo_path: Path) -> dict[str, str]:
-    """English UI strings with a Japanese translation in a compiled catalog, long enough
-    (two words or eight characters) not to be a word both languages share ("ID", "Email")."""
+def ui_strings_of_catalog(path: Path) -> dict[str, str]:
+    """English UI strings with a Japanese translation in a catalog (compiled ``.mo``, or an
+    extension's ``.po``), long enough (two words or eight characters) not to be a word both
+    languages share ("ID", "Email")."""
     from babel.messages.mofile import read_mo
+    from babel.messages.pofile import read_po
 
-    with mo_path.open("rb") as mo_file:
-        catalog = read_mo(mo_file)
+    with path.open("rb") as catalog_file:
+        catalog = read_po(catalog_file) if path.suffix == ".po" else read_mo(catalog_file)
     strings: dict[str, str] = {}
     for message in catalog:
         if not message.id or not isinstance(message.id, str) or not message.string:
@@ -219,14 +224,17 @@ def ui_strings_of_catalog(mo_path: Path) -> dict[str, str]:
 class MissingTranslations:
     """Records each UI string looked up in a catalog that has no translation of it, with the
     page that looked it up: text the code means to translate that the catalog lacks (it was
-    never extracted, or never translated) and that a reader therefore sees in English."""
+    never extracted, or never translated) and that a reader therefore sees in English.
+
+    The host looks strings up through ``ugettext`` (Flask-Babel), extensions through their
+    context's ``gettext``: both are recorded."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         from babel.support import Translations
 
         self.url = ""
         self.found: dict[str, str] = {}
-        gettext, ngettext = Translations.ugettext, Translations.ungettext
+        gettext, ngettext = Translations.gettext, Translations.ngettext
 
         def recording_gettext(catalog: Translations, message: str) -> str:
             if message and message not in catalog._catalog:
@@ -238,8 +246,10 @@ class MissingTranslations:
                 self.found.setdefault(singular, self.url)
             return ngettext(catalog, singular, plural, n)
 
-        monkeypatch.setattr(Translations, "ugettext", recording_gettext)
-        monkeypatch.setattr(Translations, "ungettext", recording_ngettext)
+        for name in ("ugettext", "gettext"):
+            monkeypatch.setattr(Translations, name, recording_gettext)
+        for name in ("ungettext", "ngettext"):
+            monkeypatch.setattr(Translations, name, recording_ngettext)
 
 
 @dataclass(frozen=True)
@@ -269,6 +279,12 @@ class CrawlReport:
     deepest_page: dict[str, int] = field(default_factory=dict)  # list path -> pages seen
     #: Search forms of lists with more than one page -> the term that gave more than one page.
     searches: dict[str, str | None] = field(default_factory=dict)
+    #: Every HTML page that opened (path and query) -> its page in its list (1 unless "Next").
+    opened: dict[str, int] = field(default_factory=dict)
+    #: Every other file that opened (a download: path and query) -> its media type.
+    downloads: dict[str, str] = field(default_factory=dict)
+    #: Each text looked for (see ``Crawler(look_for=…)``) -> the pages that showed it.
+    shown_on: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -290,12 +306,14 @@ class Crawler:
         japanese_strings: dict[str, str] | None = None,
         missing_translations: MissingTranslations | None = None,
         search_fallbacks: Iterable[str] = (),
+        look_for: Mapping[str, str] | None = None,
     ) -> None:
         self.client = client
         self.japanese_strings = japanese_strings
         self.missing_translations = missing_translations
         self.search_fallbacks = tuple(search_fallbacks)
-        self.report = CrawlReport()
+        self.look_for = dict(look_for or {})
+        self.report = CrawlReport(shown_on={name: [] for name in self.look_for})
         self._queue: deque[_Visit] = deque()
         self._seen: set[str] = set()
         self._opened_by_group: Counter[tuple[str, str]] = Counter()
@@ -354,6 +372,9 @@ class Crawler:
             self.missing_translations.url = visit.url
         response = self.client.get(visit.url)
         body = response.get_data(as_text=True) if response.mimetype == "text/html" else ""
+        if response.status_code == 200 and response.mimetype != "text/html":
+            response.get_data()  # a download (a CSV export): it must stream to its end
+            self.report.downloads[visit.url] = response.mimetype or ""
         if visit.full:
             self.report.pages += 1
         else:
@@ -383,6 +404,10 @@ class Crawler:
         page = parse_page(body)
         if self.japanese_strings is not None:
             self._check_japanese(visit, page)
+        self.report.opened[visit.url] = visit.page_number
+        for name, text in self.look_for.items():
+            if text in body:
+                self.report.shown_on[name].append(visit.url)
         path = urlsplit(visit.url).path
         deepest = self.report.deepest_page
         deepest[path] = max(deepest.get(path, 0), visit.page_number)

@@ -1,7 +1,11 @@
 """Every page the navigation leads to, as an admin, an agent of one department, a light agent and
 a manager see it, in English and in Japanese, on the demo data: no server error, no traceback,
 no link the viewer may not open, no English UI text where the Japanese catalog has a
-translation, and no UI string looked up that the Japanese catalog lacks.
+translation (the host's catalog or an extension's), and no UI string looked up that the
+Japanese catalog lacks. For an admin and an agent of one department the crawl must also have
+reached Customer Insights: its figures beside a ticket (not "Preparing…": the fixture runs the
+backfill jobs as the worker does), both Overview tabs with every ticket list and three pages
+of one, and their CSV exports (downloads: 200 and text/csv).
 
 The crawl (tests/crawler.py) follows "Next" to the third page of every list, submits every
 filter option and a search term matching more than one page, and prints one summary line per
@@ -11,12 +15,16 @@ crawl (``crawl: role=… lang=… pages=… checked=… seconds=…``), also in 
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+import plugins
+from core import worker
 from core.demo import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -26,12 +34,13 @@ from core.demo import (
     load_demo,
 )
 from core.host import Host
-from core.models import Agent, PermissionProfile
+from core.models import Agent, Contact, Department, PermissionProfile
 from core.services import org as org_services
 from core.services import tickets as ticket_services
 from core.services.base import Actor, Unit
 from core.web.i18n import TRANSLATIONS_DIR, compile_catalogs
 from marketplace_registry.lifecycle import install_and_grant_all
+from plugins.customer_insights.overview import PAGE_SIZE as OVERVIEW_PAGE_SIZE
 from tests.crawler import (
     LIST_PAGES,
     Crawler,
@@ -70,6 +79,25 @@ SETUP_PAGES_BY_ROLE = {
     "agent": (),
     "light_agent": (),
 }
+#: Tickets of the demo's one frequent customer: more than two pages of the Overview's list.
+FREQUENT_CUSTOMER_TICKETS = 2 * OVERVIEW_PAGE_SIZE + 5
+#: Viewers whose crawl must have reached Customer Insights' panel figures, both Overview tabs
+#: with their ticket lists paged, and the CSV export.
+INSIGHTS_VIEWERS = ("admin", "agent")
+#: What shows a piece of Customer Insights on a page: markup, the same in either language.
+INSIGHTS_MARKS = {
+    "panel figures": 'data-metric="closed"',  # only the ticket panel counts closed tickets
+    "overview figures": 'data-metric="public_replies"',  # only the Overview counts replies
+}
+#: The message shown instead of the figures while the backfill runs.
+PREPARING = "Preparing this customer's figures; they appear when the counting is done."
+#: The Overview tab of a contact's and of an account's page (``?tab=<this>.<installation>``).
+OVERVIEW_TABS = {
+    "contacts": "customer_insights.overview",
+    "accounts": "customer_insights.account_overview",
+}
+#: The Overview's ticket lists (``?tickets=…``).
+OVERVIEW_TICKET_LISTS = ("all", "open", "on_hold")
 #: Findings listed in a failure message, at most.
 SHOWN_FINDINGS = 40
 
@@ -83,17 +111,24 @@ VIEWERS = {
 
 @pytest.fixture(scope="module")
 def japanese_strings() -> dict[str, str]:
+    """The host's Japanese UI strings and every bundled extension's."""
     compile_catalogs()
-    return ui_strings_of_catalog(TRANSLATIONS_DIR / "ja" / "LC_MESSAGES" / "messages.mo")
+    strings = ui_strings_of_catalog(TRANSLATIONS_DIR / "ja" / "LC_MESSAGES" / "messages.mo")
+    for catalog in sorted(Path(plugins.__path__[0]).glob("*/translations/ja/LC_MESSAGES/*.po")):
+        strings |= ui_strings_of_catalog(catalog)
+    return strings
 
 
 @pytest.fixture
 def demo(host: Host) -> Host:
-    """The demo as ``deskhost demo`` loads it, smaller: every extension installed and granted."""
+    """The demo as ``deskhost demo`` loads it, smaller: every extension installed and granted,
+    and the jobs that installing queued (Customer Insights' backfill) run as the worker runs
+    them, so the figures show rather than "Preparing…"."""
     load_demo(host, tickets=DEMO_TICKETS, contacts=DEMO_CUSTOMERS, accounts=DEMO_CUSTOMERS)
     with host.transaction() as session:
         admin = session.scalars(select(Agent).where(Agent.email == ADMIN_EMAIL)).one()
         work = Unit(session, Actor(admin), host)
+        _give_a_frequent_customer(work)
         install_and_grant_all(work)
         # A custom status and an unused custom profile: their edit and delete pages exist.
         ticket_services.create_status(work, name="Awaiting parts", status_type="on_hold")
@@ -101,7 +136,30 @@ def demo(host: Host) -> Host:
             select(PermissionProfile).where(PermissionProfile.name == "Agent")
         ).one()
         org_services.clone_profile(work, agent_profile, name="Tier 2")
+    worker.run(host, burst=True, with_scheduler=False)
     return host
+
+
+def _give_a_frequent_customer(work: Unit) -> None:
+    """Tickets enough for three pages of the Overview's list, in the one-department agent's
+    department, for a contact with an account (no demo customer has that many). Made now,
+    they are the newest tickets, so the crawl opens that contact among its first."""
+    session = work.session
+    department = session.scalars(
+        select(Department).where(Department.external_id == AGENT_LOGIN.departments[0])
+    ).one()
+    contact = session.scalars(
+        select(Contact).where(Contact.account_id.is_not(None)).order_by(Contact.id).limit(1)
+    ).one()
+    for number in range(FREQUENT_CUSTOMER_TICKETS):
+        ticket_services.create_ticket(
+            work,
+            subject=f"Repeat order question {number + 1}",
+            department_id=department.id,
+            channel=("email", "phone", "chat")[number % 3],
+            contact_id=contact.id,
+            status="On Hold" if number % 4 == 0 else "Open",
+        )
 
 
 def _signed_in(app: Flask, host: Host, email: str, password: str, language: str) -> FlaskClient:
@@ -144,6 +202,8 @@ def test_every_page_opens_and_speaks_the_viewers_language(
         japanese_strings=japanese_strings if japanese else None,
         missing_translations=MissingTranslations(monkeypatch) if japanese else None,
         search_fallbacks=("example", "81"),
+        look_for=INSIGHTS_MARKS
+        | {"preparing": japanese_strings[PREPARING] if japanese else PREPARING},
     )
     report = crawler.crawl(["/"])
     line = (
@@ -167,3 +227,48 @@ def test_every_page_opens_and_speaks_the_viewers_language(
         assert path in report.deepest_page, f"{path}: not reached from the navigation"
     unpaged = [form for form, term in report.searches.items() if term is None]
     assert not unpaged, f"no search term gave more than one page on: {unpaged}"
+    preparing = report.shown_on["preparing"]
+    assert not preparing, f"Customer Insights still preparing on {preparing[:5]}"
+    if role in INSIGHTS_VIEWERS:
+        _assert_insights_reached(report)
+
+
+def _assert_insights_reached(report: CrawlReport) -> None:
+    """The crawl saw Customer Insights' figures beside a ticket, paged through both Overview
+    tabs' ticket lists and opened their other lists, and downloaded both CSV exports."""
+    panels = [u for u in report.shown_on["panel figures"] if path_shape_of(u) == "/tickets/{id}"]
+    assert panels, "no ticket page showed Customer Insights' figures"
+    for plural, tab in OVERVIEW_TABS.items():
+        overviews = [
+            u
+            for u in report.shown_on["overview figures"]
+            if path_shape_of(u) == f"/{plural}/{{id}}"
+        ]
+        assert overviews, f"no {plural} page showed the Overview's figures"
+        deepest = _deepest_overview_lists(report, plural, tab)
+        assert deepest.get("all", 0) >= LIST_PAGES, f"{plural} Overview: fewer than 3 pages seen"
+        missing = [name for name in OVERVIEW_TICKET_LISTS if name not in deepest]
+        assert not missing, f"{plural} Overview: ticket lists never opened: {missing}"
+        exports = [
+            mimetype
+            for url, mimetype in report.downloads.items()
+            if path_shape_of(url)
+            == f"/api/v1/ext/customer_insights/{{id}}/{plural}/{{id}}/export.csv"
+        ]
+        assert exports, f"{plural} Overview: no CSV export downloaded"
+        assert set(exports) == {"text/csv"}, f"{plural} Overview: the export is not CSV"
+
+
+def _deepest_overview_lists(report: CrawlReport, plural: str, tab: str) -> dict[str, int]:
+    """The Overview ticket lists (``?tickets=…``) the crawl opened on ``/<plural>/<id>`` pages,
+    each with the deepest page of it seen."""
+    deepest: dict[str, int] = {}
+    for url, page_number in report.opened.items():
+        query = dict(parse_qsl(urlsplit(url).query))
+        if path_shape_of(url) != f"/{plural}/{{id}}" or not query.get("tab", "").startswith(
+            f"{tab}."
+        ):
+            continue
+        listed = query.get("tickets", "all")
+        deepest[listed] = max(deepest.get(listed, 0), page_number)
+    return deepest

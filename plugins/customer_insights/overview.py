@@ -18,6 +18,7 @@ from hostapi import Context, PanelTarget, ScopeError, TicketQuery, TicketRecord
 from hostapi.i18n import template_functions
 from plugins.customer_insights import charts, display
 from plugins.customer_insights.aggregates import can_keep_figures
+from plugins.customer_insights.api import export_url
 from plugins.customer_insights.metrics import figures, is_preparing, overdue_tickets
 from plugins.customer_insights.panel import happiness_bar, templates
 
@@ -96,6 +97,7 @@ def render_overview(context: Context, target: PanelTarget) -> str:
         local=_local_time(context),
         kind=target.kind,
         customer_id=target.id,
+        export_link=export_url(context.installation_id, target.kind, target.id),
         lang=context.language,
         **template_functions(context),
     )

@@ -1,5 +1,7 @@
 """Customer Insights in a real browser: a known ticket's panel, its account switch and the
-account's Overview show the exact figures of the hand-made history, in English and Japanese."""
+account's Overview show the exact figures of the hand-made history, in English and Japanese;
+an agent of one department reads the figures of that department's tickets only, and an agent
+outside the installation's departments sees no panel."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import pytest
 
 from core.host import Host
 from core.models import Account, Agent, Contact, Department
-from tests.insights_helpers import PLUGIN, History, hand_made_history
+from tests.insights_helpers import PLUGIN, Desk, History, hand_made_history
 
 pytestmark = pytest.mark.browser
 
@@ -86,3 +88,56 @@ def test_agent_reads_the_exact_figures_beside_a_ticket_and_on_the_overview(
     assert [listed.nth(i).get_attribute("data-ticket-id") for i in range(listed.count())] == [
         str(history.ticket_b)
     ]
+
+
+@pytest.mark.parametrize(
+    ("locale", "response", "first_response"),
+    [("en", "1 h 37 min", "2 h 15 min"), ("ja", "1時間 37分", "2時間 15分")],
+)
+def test_agent_of_one_department_reads_the_figures_of_that_department_only(
+    page: object,
+    live_server: str,
+    sign_in: Callable[[str], None],
+    make_agent: Callable[..., Agent],
+    support: Department,
+    history: History,
+    locale: str,
+    response: str,
+    first_response: str,
+) -> None:
+    # Acme's third ticket (C) is in Sales: a Support agent's account figures leave it out.
+    reader = make_agent(f"support-{locale}@example.com", departments=[support], locale=locale)
+    sign_in(reader.email)
+
+    page.goto(f"{live_server}/tickets/{history.ticket_a}")  # type: ignore[attr-defined]
+    assert (_metric(page, "open"), _metric(page, "closed")) == ("1", "1")
+    assert _metric(page, "response") == response
+    assert _metric(page, "first_response") == first_response
+    assert _metric(page, "rated_good_percent") == "50.0"
+
+    page.locator('[data-switch="account"]').click()  # type: ignore[attr-defined]
+    assert (_metric(page, "open"), _metric(page, "closed")) == ("1", "1")
+    assert _metric(page, "first_response") == first_response
+    assert (_metric(page, "rated_good"), _metric(page, "rated_okay")) == ("1", "1")
+    assert _metric(page, "rated_good_percent") == "50.0"
+
+
+def test_agent_outside_the_installations_departments_sees_no_panel(
+    page: object,
+    live_server: str,
+    sign_in: Callable[[str], None],
+    host: Host,
+    make_agent: Callable[..., Agent],
+    make_department: Callable[..., Department],
+    history: History,
+) -> None:
+    billing = make_department("Billing")
+    ticket = Desk(host).ticket(history.yamada, billing.id)
+    outsider = make_agent("billing@example.com", departments=[billing])
+    sign_in(outsider.email)
+
+    opened = page.goto(f"{live_server}/tickets/{ticket}")  # type: ignore[attr-defined]
+
+    assert opened.status == 200
+    assert page.locator(".customer-insights").count() == 0  # type: ignore[attr-defined]
+    assert page.get_by_text("Customer Insights").count() == 0  # type: ignore[attr-defined]
