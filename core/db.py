@@ -89,6 +89,21 @@ def make_session_factory(engine: Engine, *, writes: bool = False) -> sessionmake
     return sessionmaker(bind=bind, expire_on_commit=False)
 
 
+def end_reading(session: Session) -> None:
+    """Close a session that only read: its transaction ends with COMMIT, not ROLLBACK.
+
+    Both change nothing, but psycopg answers a ROLLBACK by deallocating every statement it
+    prepared on the connection: read requests ending that way left PostgreSQL to plan each
+    query of every page anew (a tenth of a millisecond to half a millisecond each). A session
+    holding unflushed changes is rolled back as before: reading never writes them.
+    """
+    try:
+        if session.in_transaction() and not (session.new or session.dirty or session.deleted):
+            session.commit()
+    finally:
+        session.close()
+
+
 @contextmanager
 def throwaway_postgres_database(url: str, prefix: str = "deskhost_tmp") -> Iterator[str]:
     """A new, empty database on the PostgreSQL server of ``url``, dropped on exit.

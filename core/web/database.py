@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from flask import Flask, g
 from sqlalchemy.orm import Session
 
+from core.db import end_reading
 from core.host import Host
 
 
@@ -15,9 +16,13 @@ def init_app(app: Flask) -> None:
     """Close the request's session when the request ends."""
 
     @app.teardown_appcontext
-    def _close_session(_exc: BaseException | None) -> None:
+    def _close_session(exc: BaseException | None) -> None:
         session: Session | None = g.pop("db_session", None)
-        if session is not None:
+        if session is None:
+            return
+        if exc is None and not g.pop("db_session_writes", True):
+            end_reading(session)
+        else:
             session.close()
 
 
@@ -46,4 +51,5 @@ def db_session() -> Session:
         writes = request.method not in _READ_METHODS or getattr(view, _WRITES_ON_GET, False)
         factory = host.write_sessions if writes else host.sessions
         session = g.db_session = factory()
+        g.db_session_writes = writes
     return session
