@@ -201,7 +201,7 @@ def test_catalog_lists_the_bundled_extensions_without_builtin_plugins(host: Host
 def test_listing_of_a_loaded_extension_describes_its_manifest(host: Host) -> None:
     listing = Catalog(host).get("customer_insights")
     assert listing.name == "Customer Insights"
-    assert listing.version == listing.loaded_version == "0.1.0"
+    assert listing.version == listing.loaded_version == "0.2.0"
     assert listing.available and listing.compatible
     assert listing.sha256 is None and listing.registry_version is None
     assert listing.distribution == "deskhost"
