@@ -19,7 +19,7 @@ from hostapi.i18n import template_functions
 from plugins.customer_insights import charts, display
 from plugins.customer_insights.aggregates import can_keep_figures
 from plugins.customer_insights.api import export_url
-from plugins.customer_insights.metrics import figures, is_preparing, overdue_tickets
+from plugins.customer_insights.metrics import figures_unless_preparing, overdue_tickets
 from plugins.customer_insights.panel import happiness_bar, templates
 
 #: Tickets listed per page of the Overview's ticket list.
@@ -41,11 +41,11 @@ def render_overview(context: Context, target: PanelTarget) -> str:
     _ = context.gettext
     if not can_keep_figures(context):
         return _message(_("This extension is not authorized to read tickets and their threads."))
-    if is_preparing(context):
+    shown = figures_unless_preparing(context, target.kind, target.id)
+    if shown is None:
         return _message(
             _("Preparing this customer's figures; they appear when the counting is done.")
         )
-    shown = figures(context, target.kind, target.id)
     tab = context.query_args.get("tickets")
     tab = tab if tab in TICKET_TABS else "all"
     after = _cursor(context.query_args.get("before"))
