@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from markupsafe import Markup
+
 from hostapi import Context
 from plugins.customer_insights.metrics import Figures
 
@@ -91,3 +93,15 @@ def averages(context: Context, figures: Figures) -> dict[str, Duration]:
         "response": humanise(context, figures.response_seconds),
         "resolution": humanise(context, figures.resolution_seconds),
     }
+
+
+def message(text: str) -> Markup:
+    """A one-line explanation shown instead of figures."""
+    return Markup('<p class="customer-insights empty">{}</p>').format(text)
+
+
+def preparing(context: Context) -> Markup:
+    """What the panel and the Overview say while a backfill counts the customer's tickets."""
+    return message(
+        context.gettext("Preparing this customer's figures; they appear when the counting is done.")
+    )

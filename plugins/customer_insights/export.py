@@ -116,7 +116,7 @@ def _row(context: Context, facts: Facts, names: _Names) -> list[object]:
         names.account(facts.account_id),
         names.department(facts.department_id),
         facts.channel,
-        _aware(facts.created_at).astimezone(zone).isoformat(),
+        facts.created_at.astimezone(zone).isoformat(),
         _seconds(facts.first_response_us),
         facts.responses,
         None if facts.responses == 0 else _seconds(facts.response_us / facts.responses),
@@ -124,11 +124,6 @@ def _row(context: Context, facts: Facts, names: _Names) -> list[object]:
         _seconds(facts.closed_us),
         facts.latest_rating,
     ]
-
-
-def _aware(moment: datetime) -> datetime:
-    # A database without time zones hands back the stored UTC time without one.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _seconds(microseconds: float | None) -> float | None:

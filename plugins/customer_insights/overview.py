@@ -12,8 +12,6 @@ from datetime import datetime
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from markupsafe import Markup
-
 from hostapi import Context, PanelTarget, ScopeError, TicketQuery, TicketRecord
 from hostapi.i18n import template_functions
 from plugins.customer_insights import charts, display
@@ -40,12 +38,12 @@ def render_overview(context: Context, target: PanelTarget) -> str:
         raise ValueError(f"the Customer Insights Overview has no {target.kind!r} view")
     _ = context.gettext
     if not can_keep_figures(context):
-        return _message(_("This extension is not authorized to read tickets and their threads."))
+        return display.message(
+            _("This extension is not authorized to read tickets and their threads.")
+        )
     shown = figures_unless_preparing(context, target.kind, target.id)
     if shown is None:
-        return _message(
-            _("Preparing this customer's figures; they appear when the counting is done.")
-        )
+        return display.preparing(context)
     tab = context.query_args.get("tickets")
     tab = tab if tab in TICKET_TABS else "all"
     after = _cursor(context.query_args.get("before"))
@@ -60,7 +58,7 @@ def render_overview(context: Context, target: PanelTarget) -> str:
             )
         )
     except ScopeError:
-        return _message(_("This extension is not authorized to read tickets."))
+        return display.message(_("This extension is not authorized to read tickets."))
     more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
     channels = sorted(shown.tickets_by_channel.items(), key=lambda item: (-item[1], item[0]))
@@ -163,7 +161,3 @@ def _link(context: Context, kind: str, **values: str) -> str:
     if not tab:
         tab = f"{context.plugin_id}.{_TAB_KEYS[kind]}.{context.installation_id}"
     return "?" + urlencode({"tab": tab, **values}) + "#customer-tabs"
-
-
-def _message(text: str) -> str:
-    return Markup('<p class="customer-insights empty">{}</p>').format(text)

@@ -43,9 +43,11 @@ def render_insights_panel(context: Context, target: PanelTarget) -> str:
     try:
         ticket = context.get_ticket(target.id)
         if ticket is None:
-            return _message(_("This ticket is outside the departments this extension shows you."))
+            return display.message(
+                _("This ticket is outside the departments this extension shows you.")
+            )
         if ticket.contact_id is None:
-            return _message(_("This ticket has no customer."))
+            return display.message(_("This ticket has no customer."))
         account_id = _account_of(context, ticket.contact_id)
         kind, customer_id = "contact", ticket.contact_id
         if account_id is not None and context.query_args.get(SWITCH_PARAMETER) == "account":
@@ -53,16 +55,14 @@ def render_insights_panel(context: Context, target: PanelTarget) -> str:
         if can_keep_figures(context):
             shown = figures_unless_preparing(context, kind, customer_id)
             if shown is None:
-                return _message(
-                    _("Preparing this customer's figures; they appear when the counting is done.")
-                )
+                return display.preparing(context)
             counts = shown.counts
         else:
             shown = None
             counts = contact_ticket_counts(context, ticket.contact_id)
             kind, customer_id = "contact", ticket.contact_id
     except ScopeError:
-        return _message(_("This extension is not authorized to read tickets."))
+        return display.message(_("This extension is not authorized to read tickets."))
     chart = charts.donut(
         [(counts.open, OPEN_COLOUR), (counts.closed, CLOSED_COLOUR)],
         label=_(
@@ -122,7 +122,3 @@ def _switch_links(context: Context, account_id: int | None) -> dict[str, str] | 
         "contact": "?" + urlencode({**others, SWITCH_PARAMETER: "contact"}),
         "account": "?" + urlencode({**others, SWITCH_PARAMETER: "account"}),
     }
-
-
-def _message(text: str) -> str:
-    return Markup('<p class="customer-insights empty">{}</p>').format(text)
