@@ -76,17 +76,28 @@ def _history(
     return [first, second, third]
 
 
-def test_a_contacts_figures_are_exact_with_null_where_nothing_to_average(
-    client: FlaskClient,
+@pytest.fixture
+def installed_history(
     desk: Desk,
     customer: Contact,
     acme: Account,
     support: Department,
     sales: Department,
     agent: Agent,
-) -> None:
+) -> tuple[int, list[int]]:
+    """An installation for Support and Sales, kept current while ``_history`` is made: the
+    installation's id and the three tickets."""
     installation = desk.install([support.id, sales.id])
-    _history(desk, customer, acme, support, sales, agent)
+    return installation, _history(desk, customer, acme, support, sales, agent)
+
+
+def test_a_contacts_figures_are_exact_with_null_where_nothing_to_average(
+    client: FlaskClient,
+    installed_history: tuple[int, list[int]],
+    customer: Contact,
+    agent: Agent,
+) -> None:
+    installation, _tickets = installed_history
     sign_in(client, agent)
 
     answer = client.get(_url(installation, f"/contacts/{customer.id}/figures"))
@@ -125,15 +136,11 @@ def test_averages_are_null_not_zero_without_replies_or_closed_tickets(
 
 def test_an_accounts_figures_sum_its_tickets(
     client: FlaskClient,
-    desk: Desk,
-    customer: Contact,
+    installed_history: tuple[int, list[int]],
     acme: Account,
-    support: Department,
-    sales: Department,
     agent: Agent,
 ) -> None:
-    installation = desk.install([support.id, sales.id])
-    _history(desk, customer, acme, support, sales, agent)
+    installation, _tickets = installed_history
     sign_in(client, agent)
 
     answer = client.get(_url(installation, f"/accounts/{acme.id}/figures"))
@@ -145,16 +152,12 @@ def test_an_accounts_figures_sum_its_tickets(
 
 def test_an_agent_of_one_department_gets_only_that_departments_figures(
     client: FlaskClient,
-    desk: Desk,
+    installed_history: tuple[int, list[int]],
     customer: Contact,
-    acme: Account,
-    support: Department,
     sales: Department,
-    agent: Agent,
     make_agent: Callable[..., Agent],
 ) -> None:
-    installation = desk.install([support.id, sales.id])
-    _history(desk, customer, acme, support, sales, agent)
+    installation, _tickets = installed_history
     sign_in(client, make_agent("sales@example.com", departments=[sales]))
 
     answer = client.get(_url(installation, f"/contacts/{customer.id}/figures")).json
@@ -242,15 +245,12 @@ def _csv(answer: TestResponse) -> list[dict[str, str]]:
 def test_a_contacts_export_has_one_exact_row_per_ticket_newest_first(
     client: FlaskClient,
     db: Session,
-    desk: Desk,
+    installed_history: tuple[int, list[int]],
     customer: Contact,
-    acme: Account,
     support: Department,
-    sales: Department,
     agent: Agent,
 ) -> None:
-    installation = desk.install([support.id, sales.id])
-    first, _second, third = _history(desk, customer, acme, support, sales, agent)
+    installation, (first, _second, third) = installed_history
     sign_in(client, agent)
 
     answer = client.get(export_url(installation, "contact", customer.id))
