@@ -22,7 +22,7 @@ import marshmallow as ma
 
 from hostapi import ApiRoute, Context, Download, NotFound, scopes
 from plugins.customer_insights import export
-from plugins.customer_insights.metrics import figures, figures_ready, overdue_tickets
+from plugins.customer_insights.metrics import figures_unless_preparing, overdue_tickets
 
 #: What the figures read: tickets, their threads (replies), and the customer itself.
 _FIGURE_SCOPES = (scopes.TICKETS_READ, scopes.THREADS_READ)
@@ -113,16 +113,16 @@ def _seconds(value: float | None) -> float | None:
 
 def figures_document(context: Context, kind: str, customer_id: int) -> dict[str, Any]:
     """The answer of the figures endpoints (the customer must exist: see the handlers)."""
+    kept = figures_unless_preparing(context, kind, customer_id)
     answer: dict[str, Any] = {
         "customer_kind": kind,
         "customer_id": customer_id,
-        "preparing": not figures_ready(context),
+        "preparing": kept is None,
     }
-    if answer["preparing"]:
+    if kept is None:
         return answer | dict.fromkeys(
             ("tickets", "seconds", "public_replies", "ratings", "tickets_by_channel")
         )
-    kept = figures(context, kind, customer_id)
     return answer | {
         "tickets": {
             "all": kept.tickets,

@@ -138,10 +138,10 @@ def figures(context: Context, kind: str, customer_id: int) -> Figures:
 
 
 def figures_unless_preparing(context: Context, kind: str, customer_id: int) -> Figures | None:
-    """The customer's figures, or ``None`` while a backfill the context reaches is pending.
-
-    Call only when :func:`~plugins.customer_insights.aggregates.can_keep_figures`.
-    """
+    """The customer's figures, or ``None`` until they are exact: while a backfill the context
+    reaches is pending, or without the scopes keeping them needs (nothing is kept then)."""
+    if not can_keep_figures(context):
+        return None
     shown, preparing = _totals(context, kind, customer_id)
     # Without rows the statement could not say; a customer with tickets in reach has rows
     # unless their departments still wait for a backfill.
