@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from gettext import NullTranslations
@@ -437,7 +437,7 @@ class HostContext(Context):
         return [records.rating_record(row) for row in rows]
 
     def ticket_histories(self, ticket_ids: Sequence[int]) -> Mapping[int, TicketHistory]:
-        """Visible tickets with their threads, status changes and ratings: one query per kind.
+        """Visible tickets with their threads, status changes and ratings, in one query.
 
         Rows are read as plain columns (no ORM objects): a backfill reads millions of them.
         """
@@ -446,22 +446,23 @@ class HostContext(Context):
         wanted = list(dict.fromkeys(int(i) for i in ticket_ids))
         if not wanted:
             return {}
-        array = self._session.get_bind().dialect.name == "postgresql"
-        ticket_rows, record_rows = _HISTORY_STATEMENTS[array]
-        tickets = {
-            ticket.id: ticket
-            for ticket in self._ticket_records(
-                ticket_rows,
-                {"ticket_ids": wanted, "department_ids": list(self.department_ids)},
-            )
+        ids = "array" if self._session.get_bind().dialect.name == "postgresql" else "list"
+        # One ticket (an event's) as a plain parameter: PostgreSQL planned the union anew for
+        # each array of ids, half a millisecond of every reply.
+        one = len(wanted) == 1
+        statement = _history_statement("one" if one else ids, ids)
+        parameters = {
+            "ticket_ids": wanted[0] if one else wanted,
+            "department_ids": list(self.department_ids),
         }
-        if not tickets:
-            return {}
+        tickets: dict[int, TicketRecord] = {}
         records_of: dict[tuple[str, int], list[Any]] = {}
-        for row in _rows(self._session, record_rows, {"ticket_ids": list(tickets)}):
-            records_of.setdefault((row.record, row.ticket_id), []).append(
-                _HISTORY_LAYOUTS[row.record].record(row)
-            )
+        for row in _rows(self._session, statement, parameters):
+            record = _HISTORY_LAYOUTS[row.record].record(row)
+            if row.record == _TICKET_LAYOUT.name:
+                tickets[row.ticket_id] = record
+            else:
+                records_of.setdefault((row.record, row.ticket_id), []).append(record)
         return {
             ticket_id: TicketHistory(
                 ticket=tickets[ticket_id],
@@ -774,94 +775,159 @@ def _rows(session: Session, statement: Any, parameters: Mapping[str, Any] | None
     return session.connection().execute(statement, parameters)
 
 
-def _among(column: Any, name: str, array: bool) -> Any:
-    """``column`` is one of the ids given as ``:name``: one array parameter on PostgreSQL (the
-    statement text stays the same whatever the number of ids, so the driver reuses it), an
-    expanding ``IN`` elsewhere."""
-    if array:
+def _among(column: Any, name: str, given: str) -> Any:
+    """``column`` is one of the ids given as ``:name``, ``given`` as
+
+    - ``"one"``: a single id (``= :name``); PostgreSQL plans the statement once and reuses the
+      plan;
+    - ``"array"``: one array parameter, on PostgreSQL (the statement text stays the same
+      whatever the number of ids, so the driver reuses it; the planner, not knowing the
+      array's length, may plan each execution anew);
+    - ``"list"``: an expanding ``IN``, elsewhere.
+    """
+    if given == "one":
+        return column == bindparam(name)
+    if given == "array":
         return column == any_(bindparam(name, type_=ARRAY(Integer)))
     return column.in_(bindparam(name, expanding=True))
 
 
 @dataclass(frozen=True)
 class _HistoryLayout:
-    """Where one record type's fields sit in the shared columns of the history records select
-    (a ticket's threads, status changes and ratings come in one round trip instead of three:
-    on a reply's path, each round trip costs about as much as the query)."""
+    """Where one record type's fields sit in the shared columns of the history select (a
+    ticket, its threads, status changes and ratings come in one round trip instead of four: on
+    a reply's path, each round trip costs about as much as the query)."""
 
-    record_type: type[Any]
-    model: type[Any]
-    #: The shared column carrying each field other than ``id`` and ``ticket_id``.
-    slots: Mapping[str, str]
+    #: The name tagging this type's rows.
+    name: str
+    #: The columns giving the rows' ``ticket_id`` and ``row_id``.
+    ticket_id: Any
+    row_id: Any
+    #: The column carrying each of the record's other fields.
+    columns: Mapping[str, Any]
+    #: Makes the record from its ticket id, row id and the other fields.
+    make: Callable[[int, int, dict[str, Any]], Any]
 
-    def select(self, name: str, array: bool) -> Any:
-        """This type's rows of the tickets ``:ticket_ids``, in the shared columns."""
-        carried = {slot: field for field, slot in self.slots.items()}
+    @functools.cached_property
+    def slots(self) -> dict[str, str]:
+        """Each field's shared column: the next free one of the kind of value it holds."""
+        used: dict[str, int] = {}
+        slots = {}
+        for field, column in self.columns.items():
+            kind = _SLOT_KINDS[column.type.python_type]
+            used[kind] = used.get(kind, 0) + 1
+            slots[field] = f"{kind}_{used[kind]}"
+        return slots
+
+    @functools.cached_property
+    def _positions(self) -> tuple[tuple[str, int], ...]:
+        first = len(_HISTORY_KEY_COLUMNS)
+        return tuple(
+            (field, first + _SHARED_COLUMNS.index(slot)) for field, slot in self.slots.items()
+        )
+
+    def select(self, *where: Any) -> Any:
+        """This type's rows meeting ``where``, each field in its shared column (the shared
+        columns it does not use null)."""
+        carried = {slot: self.columns[field] for field, slot in self.slots.items()}
         return select(
-            literal(name).label("record"),
-            self.model.ticket_id.label("ticket_id"),
-            self.model.id.label("row_id"),
+            literal(self.name).label("record"),
+            self.ticket_id.label("ticket_id"),
+            self.row_id.label("row_id"),
             *(
-                getattr(self.model, carried[slot]).label(slot)
-                if slot in carried
-                else null().label(slot)
-                for slot in _HISTORY_SLOTS
+                carried[slot].label(slot) if slot in carried else null().label(slot)
+                for slot in _SHARED_COLUMNS
             ),
-        ).where(_among(self.model.ticket_id, "ticket_ids", array))
+        ).where(*where)
 
     def record(self, row: Any) -> Any:
         """The record a row of :meth:`select` holds."""
-        values = {field: row._mapping[slot] for field, slot in self.slots.items()}
-        if "id" in self.record_type.__dataclass_fields__:
-            values["id"] = row.row_id
-        return self.record_type(ticket_id=row.ticket_id, **values)
+        return self.make(row[1], row[2], {field: row[at] for field, at in self._positions})
 
 
-#: The shared columns of the history records select, by the type of value they carry.
-_SLOTS_BY_TYPE: Mapping[type, tuple[str, ...]] = {
-    datetime: ("at",),
-    str: ("text_1", "text_2", "text_3", "text_4"),
-    int: ("number_1", "number_2"),
-}
-_HISTORY_SLOTS = tuple(slot for slots in _SLOTS_BY_TYPE.values() for slot in slots)
+#: The shared columns' names by the kind of value they carry.
+_SLOT_KINDS: Mapping[type, str] = {datetime: "at", str: "text", int: "number"}
+#: The history select's columns before the shared ones.
+_HISTORY_KEY_COLUMNS = ("record", "ticket_id", "row_id")
 
 
-def _layout(record_type: type[Any], model: type[Any]) -> _HistoryLayout:
-    free = {kind: iter(slots) for kind, slots in _SLOTS_BY_TYPE.items()}
-    slots = {
-        f.name: next(free[getattr(model, f.name).type.python_type])
+def _ticket_from(ticket_id: int, _row_id: int, values: dict[str, Any]) -> TicketRecord:
+    prefix = values.pop("ticket_prefix")
+    return TicketRecord(id=ticket_id, display_number=f"{prefix}{values['number']}", **values)
+
+
+def _record_layout(name: str, record_type: type[Any], model: type[Any]) -> _HistoryLayout:
+    with_id = "id" in record_type.__dataclass_fields__
+
+    def make(ticket_id: int, row_id: int, values: dict[str, Any]) -> Any:
+        if with_id:
+            values["id"] = row_id
+        return record_type(ticket_id=ticket_id, **values)
+
+    columns = {
+        f.name: getattr(model, f.name)
         for f in fields(record_type)
         if f.name not in ("id", "ticket_id")
     }
-    return _HistoryLayout(record_type, model, slots)
+    return _HistoryLayout(name, model.ticket_id, model.id, columns, make)
 
 
-#: The record types of a ticket's history, by the name tagging their rows.
+#: A ticket as a history row, with the organisation's ticket prefix (its display number is
+#: prefix and number). It uses the most shared columns of each kind and comes first in the
+#: union, so the shared columns take its columns' types (SQLite needs them to read times).
+_TICKET_LAYOUT = _HistoryLayout(
+    "ticket",
+    Ticket.id,
+    Ticket.id,
+    {
+        **{name: getattr(Ticket, name) for name in _TICKET_FIELD_NAMES if name != "id"},
+        "ticket_prefix": _TICKET_RECORD_COLUMNS[-1],
+    },
+    _ticket_from,
+)
+_SHARED_COLUMNS = tuple(_TICKET_LAYOUT.slots.values())
+
+#: The ticket, then the record types of its history, by the name tagging their rows.
 _HISTORY_LAYOUTS = {
-    "thread": _layout(ThreadRecord, Thread),
-    "status_change": _layout(StatusChangeRecord, StatusChange),
-    "rating": _layout(RatingRecord, HappinessRating),
-}
-
-
-def _history_statements(array: bool) -> tuple[Any, Any]:
-    """The selects ``ticket_histories`` runs: the tickets ``:ticket_ids`` in the departments
-    ``:department_ids``, then the records of those tickets, each type in the order the
-    single-ticket methods give (by time, then id). Built once: a statement made anew per call
-    costs more than the query on a reply's path."""
-    records = union_all(*(layout.select(name, array) for name, layout in _HISTORY_LAYOUTS.items()))
-    columns = records.selected_columns
-    return (
-        select(*_TICKET_RECORD_COLUMNS).where(
-            _among(Ticket.id, "ticket_ids", array),
-            _among(Ticket.department_id, "department_ids", array),
-        ),
-        records.order_by(columns.ticket_id, columns.at, columns.row_id),
+    layout.name: layout
+    for layout in (
+        _TICKET_LAYOUT,
+        _record_layout("thread", ThreadRecord, Thread),
+        _record_layout("status_change", StatusChangeRecord, StatusChange),
+        _record_layout("rating", RatingRecord, HappinessRating),
     )
+}
+# Every record type's fields fit in the ticket's shared columns (else a column would be typed
+# by a later branch of the union, or missing).
+assert all(
+    set(layout.slots.values()) <= set(_SHARED_COLUMNS) for layout in _HISTORY_LAYOUTS.values()
+)
 
 
-#: ``_history_statements`` by whether the database is PostgreSQL.
-_HISTORY_STATEMENTS = {array: _history_statements(array) for array in (False, True)}
+@functools.cache
+def _history_statement(tickets: str, departments: str) -> Any:
+    """The select ``ticket_histories`` runs: the tickets ``:ticket_ids`` in the departments
+    ``:department_ids`` and the records of those tickets, each type in the order the
+    single-ticket methods give (by time, then id); the ids given as ``_among`` says. Built once:
+    a statement made anew per call costs more than the query on a reply's path."""
+    visible = (
+        _among(Ticket.id, "ticket_ids", tickets),
+        _among(Ticket.department_id, "department_ids", departments),
+    )
+    visible_ids = select(Ticket.id).where(*visible)
+    history = union_all(
+        _TICKET_LAYOUT.select(*visible),
+        *(
+            layout.select(
+                _among(layout.ticket_id, "ticket_ids", tickets), layout.ticket_id.in_(visible_ids)
+            )
+            for layout in _HISTORY_LAYOUTS.values()
+            if layout is not _TICKET_LAYOUT
+        ),
+    )
+    columns = history.selected_columns
+    # Each record type has one time, in the first shared time column.
+    return history.order_by(columns.ticket_id, columns.at_1, columns.row_id)
 
 
 @event.listens_for(Session, "after_transaction_end")

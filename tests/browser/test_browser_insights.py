@@ -1,7 +1,8 @@
 """Customer Insights in a real browser: a known ticket's panel, its account switch and the
 account's Overview show the exact figures of the hand-made history, in English and Japanese;
-an agent of one department reads the figures of that department's tickets only, and an agent
-outside the installation's departments sees no panel."""
+an agent of one department reads the figures of that department's tickets only, beside the
+ticket and on the contact's and the account's Overviews, as an admin of every department reads
+all of them; an agent outside the installation's departments sees no panel."""
 
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ def history(
 
 def _metric(page: object, name: str) -> str:
     return (page.locator(f'[data-metric="{name}"]').first.text_content() or "").strip()  # type: ignore[attr-defined]
+
+
+def _channel(page: object, channel: str) -> str:
+    return (page.locator(f'[data-channel="{channel}"]').first.text_content() or "").strip()  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -141,3 +146,73 @@ def test_agent_outside_the_installations_departments_sees_no_panel(
     assert opened.status == 200
     assert page.locator(".customer-insights").count() == 0  # type: ignore[attr-defined]
     assert page.get_by_text("Customer Insights").count() == 0  # type: ignore[attr-defined]
+
+
+#: What each reader sees on Yamada's and Acme's Overviews (English durations): Acme's Sales
+#: ticket (C, replied after 4 d 4 h) counts for an admin of both departments only.
+_BOTH_DEPARTMENTS_ACME = {"all": "3", "open": "2", "overdue": "1", "public_replies": "3"}
+_SUPPORT_ONLY = {"all": "2", "open": "1", "overdue": "1", "public_replies": "2"}
+_DURATIONS_JA = {"2 h 15 min": "2時間 15分", "2 d 3 h": "2日 3時間", "5 h": "5時間"}
+
+
+@pytest.mark.parametrize("locale", ["en", "ja"])
+@pytest.mark.parametrize(
+    ("role", "acme_counts", "acme_first_response", "acme_good_percent", "acme_email"),
+    [
+        ("admin", _BOTH_DEPARTMENTS_ACME, "2 d 3 h", "66.7", "2"),
+        ("support agent", _SUPPORT_ONLY, "2 h 15 min", "50.0", "1"),
+    ],
+)
+def test_admin_and_one_department_agent_read_the_exact_overviews(
+    page: object,
+    live_server: str,
+    sign_in: Callable[[str], None],
+    make_agent: Callable[..., Agent],
+    support: Department,
+    sales: Department,
+    history: History,
+    locale: str,
+    role: str,
+    acme_counts: dict[str, str],
+    acme_first_response: str,
+    acme_good_percent: str,
+    acme_email: str,
+) -> None:
+    if role == "admin":
+        reader = make_agent(
+            f"admin-{locale}@example.com",
+            profile="Administrator",
+            departments=[support, sales],
+            locale=locale,
+        )
+    else:
+        reader = make_agent(f"one-{locale}@example.com", departments=[support], locale=locale)
+    sign_in(reader.email)
+
+    def duration(english: str) -> str:
+        return _DURATIONS_JA[english] if locale == "ja" else english
+
+    # Yamada's tickets (A and B) are both in Support: the same Overview for either reader.
+    page.goto(f"{live_server}/contacts/{history.yamada.id}")  # type: ignore[attr-defined]
+    page.locator(f'a[href*="tab={PLUGIN}.overview."]').first.click()  # type: ignore[attr-defined]
+    page.wait_for_selector(".insights-overview")  # type: ignore[attr-defined]
+    assert {name: _metric(page, name) for name in _SUPPORT_ONLY} == _SUPPORT_ONLY
+    assert _metric(page, "first_response") == duration("2 h 15 min")
+    assert _metric(page, "resolution") == duration("5 h")
+    assert (_metric(page, "rated_good_percent"), _metric(page, "rated_okay_percent")) == (
+        "50.0",
+        "50.0",
+    )
+    assert _channel(page, "email") == _channel(page, "phone") == "1"
+
+    page.goto(f"{live_server}/accounts/{history.acme.id}")  # type: ignore[attr-defined]
+    page.locator(f'a[href*="tab={PLUGIN}.account_overview."]').first.click()  # type: ignore[attr-defined]
+    page.wait_for_selector(".insights-overview")  # type: ignore[attr-defined]
+    assert {name: _metric(page, name) for name in acme_counts} == acme_counts
+    assert _metric(page, "first_response") == duration(acme_first_response)
+    assert _metric(page, "rated_good_percent") == acme_good_percent
+    assert (_channel(page, "email"), _channel(page, "phone")) == (acme_email, "1")
+    listed = page.locator("[data-ticket-id]")  # type: ignore[attr-defined]
+    shown = {int(listed.nth(i).get_attribute("data-ticket-id")) for i in range(listed.count())}
+    expected = {history.ticket_a, history.ticket_b}
+    assert shown == (expected | {history.ticket_c} if role == "admin" else expected)
