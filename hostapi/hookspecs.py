@@ -192,6 +192,10 @@ def deskhost_event_sync(context: Context, event: Event) -> None:
     installation, the change and other extensions go on, and the event is redelivered to
     :func:`deskhost_event` so the extension can repair what it derives.
 
+    For ``ticket.created``, ``ticket.updated``, ``ticket.status_changed``, ``thread.added``
+    and ``rating.added`` the change holds the ticket's row (1.2): another change to the same
+    ticket waits until this one commits, so what the hook reads of the ticket is complete.
+
     :param context: bound to one installation covering the event.
     :param event: the domain event (see ``hostapi.events`` for names and payloads).
     :returns: nothing; the return value is ignored.

@@ -262,3 +262,49 @@ def test_every_kind_of_change_writes_its_event_to_the_outbox(
         events.PRODUCT_LINKED,
         events.ACTIVITY_CREATED,
     }
+
+
+def test_ticket_events_reach_synchronous_hooks_while_the_change_holds_the_ticket(
+    host: Host,
+    db: Session,
+    make_department: Callable[..., Department],
+    load_fixture_plugins: Callable[..., None],
+    activate: Callable[..., int],
+) -> None:
+    # Changes to one ticket run one after the other: what a hook reads of the ticket's history
+    # is complete. Back-dated threads and ratings do not update the row: they lock it.
+    if host.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's write transactions hold the whole database")
+    support = make_department("Support")
+    load_fixture_plugins("lock_probe")
+    probe = activate("lock_probe", [support])
+    ticket_id = _create_ticket(host, support)
+    long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+    changes: list[Callable[[Unit, Ticket], object]] = [
+        lambda unit, ticket: tickets.add_thread(unit, ticket, kind="incoming", body="Hello"),
+        lambda unit, ticket: tickets.add_thread(
+            unit, ticket, kind="incoming", body="Earlier", created_at=long_ago
+        ),
+        lambda unit, ticket: tickets.add_rating(unit, ticket, "good"),
+        lambda unit, ticket: tickets.add_rating(unit, ticket, "bad", created_at=long_ago),
+        lambda unit, ticket: tickets.change_status(unit, ticket, "Closed"),
+        lambda unit, ticket: tickets.update_ticket(unit, ticket, priority="high"),
+    ]
+    for change in changes:
+        with host.transaction() as session:
+            change(Unit(session, Actor.system("test"), host), session.get(Ticket, ticket_id))
+
+    locks = _stored(db, probe, "locks")
+
+    assert locks == [
+        [name, True]
+        for name in (
+            events.TICKET_CREATED,
+            events.THREAD_ADDED,
+            events.THREAD_ADDED,
+            events.RATING_ADDED,
+            events.RATING_ADDED,
+            events.TICKET_STATUS_CHANGED,
+            events.TICKET_UPDATED,
+        )
+    ]

@@ -884,6 +884,7 @@ def add_thread(
     )
     session.add(thread)
     ticket.updated_at = max(ticket.updated_at, at)
+    hold(session, ticket)
     session.flush()
     sla.on_thread_added(  # SLA: the first public agent reply meets the first response
         unit, ticket, is_public_agent_reply=thread.is_public_agent_reply, at=at
@@ -910,6 +911,22 @@ def add_thread(
         [ticket.department_id],
     )
     return thread
+
+
+def hold(session: Session, ticket: Ticket) -> None:
+    """Lock the ticket's row until the change commits, unless the change updates the row
+    anyway (the update takes the lock).
+
+    Changes to one ticket then run one after the other, so an extension's synchronous hook
+    reading the ticket's history within the change sees every change committed before it and
+    none made meanwhile (what hostapi promises for ticket events). Needed where a change adds
+    to the history without touching the row: a back-dated thread, a rating. SQLite needs
+    nothing: a write transaction there holds the whole database.
+    """
+    if session.is_modified(ticket, include_collections=False):
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Ticket.id).where(Ticket.id == ticket.id).with_for_update())
 
 
 def list_threads(unit: Unit, ticket: Ticket) -> list[Thread]:
@@ -950,6 +967,7 @@ def add_rating(
         created_at=at,
     )
     unit.session.add(record)
+    hold(unit.session, ticket)
     unit.session.flush()
     unit.audit("add", "rating", record.id, after={"ticket_id": ticket.id, "rating": rating})
     unit.emit(
