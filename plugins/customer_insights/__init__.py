@@ -96,8 +96,8 @@ def deskhost_uninstall(context: Context, purge: bool) -> None:
 
 @hookimpl
 def deskhost_event_sync(context: Context, event: Event) -> None:
-    """Keep the figures exact within the change's transaction."""
-    maintenance.apply_event(context, event)
+    """Keep the figures exact within the change's transaction (which holds the ticket)."""
+    maintenance.apply_event(context, event, held=True)
 
 
 @hookimpl

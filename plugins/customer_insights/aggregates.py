@@ -1,10 +1,11 @@
 """Keeping the facts and totals tables current, and rebuilding them from scratch.
 
 Every change to a ticket recomputes that ticket's facts from its raw records (a handful of
-rows) and moves the difference into its contact's and account's totals with one upsert each:
-exact whatever order the host's events come in (back-dated history, chat transcripts), and
-idempotent, so a repair simply does it again. A rebuild computes every visible ticket's facts
-and sums them with ``GROUP BY`` instead, so that comparing the two checks the bookkeeping.
+rows), takes the old facts' share out of its contact's and account's totals and puts the new
+one in: exact whatever order the host's events come in (back-dated history, chat
+transcripts), and idempotent, so a repair simply does it again. A ticket's share of the totals
+is written once, as SQL (``_shares``), so a rebuild sums the same expressions over every
+visible ticket's facts with ``GROUP BY``: comparing the two checks the bookkeeping.
 """
 
 from __future__ import annotations
@@ -14,9 +15,21 @@ from dataclasses import fields
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, insert, literal, select, union_all, update
+from sqlalchemy import (
+    Integer,
+    String,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from hostapi import Context, TicketHistory, TicketQuery, TicketRecord, scopes
 from plugins.customer_insights.facts import Facts, ticket_facts
@@ -78,8 +91,6 @@ def _update_facts(names: tuple[str, ...]) -> Any:
 
 _DELETE_FACTS = delete(_FACTS_TABLE).where(*_FACTS_KEY)
 
-_CUSTOMER_COLUMNS = {"contact": TicketFacts.contact_id, "account": TicketFacts.account_id}
-
 
 def can_keep_figures(context: Context) -> bool:
     """Whether the installation was granted what keeping the figures reads."""
@@ -101,21 +112,28 @@ def facts_of(history: TicketHistory) -> Facts:
     return ticket_facts(history.ticket, history.threads, history.status_changes, history.ratings)
 
 
-def refresh_ticket(context: Context, ticket_id: int) -> None:
-    """Bring one ticket's facts and its customers' totals up to date.
+def refresh_ticket(context: Context, ticket_id: int, *, held: bool = False) -> None:
+    """Bring one ticket's facts and its customers' totals up to date (``held``: see
+    :func:`refresh_tickets`).
 
     A ticket the context no longer reaches (moved to a department outside the installation)
     leaves the figures.
     """
-    refresh_tickets(context, [ticket_id])
+    refresh_tickets(context, [ticket_id], held=held)
 
 
-def refresh_tickets(context: Context, ticket_ids: Sequence[int]) -> int:
+def refresh_tickets(context: Context, ticket_ids: Sequence[int], *, held: bool = False) -> int:
     """Bring the tickets' facts and their customers' totals up to date; returns how many of
     them the context reaches.
 
     The tickets are read with one batch call to the host, the kept facts with one query, and
-    the changes written with one statement per kind (insert, update, delete, totals upsert).
+    the changes written with one statement per kind (insert, update, delete) between taking
+    the old shares out of the totals and putting the new ones in.
+
+    ``held``: the change being made holds the ticket's row (the synchronous hook of a ticket
+    event), so no other change of it can run meanwhile. One such ticket is then written with a
+    single statement on PostgreSQL, reading and locking the kept facts as it replaces them:
+    on a reply's path each round trip costs about as much as the query.
     """
     session = context.db
     installation_id = context.installation_id
@@ -123,18 +141,23 @@ def refresh_tickets(context: Context, ticket_ids: Sequence[int]) -> int:
     if not ids:
         return 0
     connection = session.connection()
+    dialect = connection.dialect.name
+    at_once = held and len(ids) == 1 and dialect == "postgresql"
     # The lock makes a concurrent change of the same ticket wait, then read these facts anew.
-    kept = {
-        row.ticket_id: Facts(*row)
-        for row in connection.execute(
-            _KEPT_FACTS, {"installation_id": installation_id, "ticket_ids": ids}
-        )
-    }
+    kept = {} if at_once else _kept_facts(connection, installation_id, ids)
     histories = context.ticket_histories(ids)
-    moves: list[tuple[Facts | None, Facts | None]] = []
+    if at_once:
+        history = histories.get(ids[0])
+        if history is not None:
+            values = {"installation_id": installation_id, **vars(facts_of(history))}
+            parameters = {f"new_{name}": value for name, value in values.items()}
+            _drop_empty(connection, connection.execute(_replace_one_statement(), parameters))
+            return 1
+        kept = _kept_facts(connection, installation_id, ids)  # out of reach: as below
     added: list[dict[str, Any]] = []
     changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     gone: list[dict[str, Any]] = []
+    moved: list[int] = []
     for ticket_id in ids:
         history = histories.get(ticket_id)
         new = None if history is None else facts_of(history)
@@ -151,15 +174,19 @@ def refresh_tickets(context: Context, ticket_ids: Sequence[int]) -> int:
             changed.setdefault(names, []).append(
                 {**key, **{name: getattr(new, name) for name in names}}
             )
-        moves.append((before, new))
+        moved.append(ticket_id)
+    if not moved:
+        return len(histories)
+    shares = {"installation_id": installation_id, "ticket_ids": moved}
+    emptied = list(connection.execute(_move_shares_statement(dialect, -1), shares))
     if gone:
         connection.execute(_DELETE_FACTS, gone)
     for names, rows in changed.items():
         connection.execute(_update_facts(names), rows)
     if added:
         connection.execute(insert(_FACTS_TABLE), added)
-    if moves:
-        _move_totals(session, installation_id, moves)
+    emptied += connection.execute(_move_shares_statement(dialect, 1), shares)
+    _drop_empty(connection, emptied)
     return len(histories)
 
 
@@ -203,7 +230,9 @@ def rebuild(context: Context) -> int:
         if rows:
             session.connection().execute(insert(TicketFacts.__table__), rows)
         count += len(rows)
-    _sum_facts_into_totals(session, installation_id)
+    connection = session.connection()
+    facts = select(_FACTS_TABLE).where(_FACTS_TABLE.c.installation_id == installation_id)
+    connection.execute(_add_to_totals(connection.dialect.name, _shares(facts.subquery(), 1)))
     return count
 
 
@@ -233,133 +262,161 @@ def visible_ticket_pages(
 # --------------------------------------------------------------------------------- internals
 
 
-def _contribution(facts: Facts) -> dict[str, int]:
-    """What one ticket adds to each summed column."""
-    return {
-        "tickets": 1,
-        "open_tickets": int(facts.status_type == "open"),
-        "on_hold_tickets": int(facts.status_type == "on_hold"),
-        "closed_tickets": int(facts.status_type == "closed"),
-        "first_responses": int(facts.first_response_us is not None),
-        "first_response_us": facts.first_response_us or 0,
-        "responses": facts.responses,
-        "response_us": facts.response_us,
-        "public_replies": facts.public_replies,
-        "resolutions": int(facts.resolution_us is not None),
-        "resolution_us": facts.resolution_us or 0,
-        "rated_good": int(facts.latest_rating == "good"),
-        "rated_okay": int(facts.latest_rating == "okay"),
-        "rated_bad": int(facts.latest_rating == "bad"),
-    }
+def _kept_facts(connection: Any, installation_id: int, ticket_ids: list[int]) -> dict[int, Facts]:
+    """The kept facts of the tickets, locked until the transaction ends."""
+    rows = connection.execute(
+        _KEPT_FACTS, {"installation_id": installation_id, "ticket_ids": ticket_ids}
+    )
+    return {row.ticket_id: Facts(*row) for row in rows}
 
 
-def _move_totals(
-    session: Session, installation_id: int, moves: Iterable[tuple[Facts | None, Facts | None]]
-) -> None:
-    """Take each ticket's old contribution out of its customers' totals and put its new one in.
-
-    The differences go to the rows touched (usually one per customer: a ticket seldom changes
-    department, channel or customer) in one upsert statement, which adds them to what is
-    stored at that moment, so concurrent changes to one customer's tickets never overwrite
-    each other's sums. A row left with no ticket is deleted, as a rebuild would never have
-    made it.
-    """
-    changes: dict[tuple[str, int, int, str], dict[str, int]] = {}
-    for before, after in moves:
-        for facts, sign in ((before, -1), (after, 1)):
-            if facts is None:
-                continue
-            contribution = _contribution(facts)
-            for kind, customer_id in (
-                ("contact", facts.contact_id),
-                ("account", facts.account_id),
-            ):
-                if customer_id is None:
-                    continue
-                key = (kind, customer_id, facts.department_id, facts.channel)
-                amounts = changes.setdefault(key, dict.fromkeys(TOTAL_COLUMNS, 0))
-                for name, value in contribution.items():
-                    amounts[name] += sign * value
-    rows = [
-        {
-            "installation_id": installation_id,
-            "customer_kind": kind,
-            "customer_id": customer_id,
-            "department_id": department_id,
-            "channel": channel,
-            **amounts,
-        }
-        for (kind, customer_id, department_id, channel), amounts in changes.items()
-        if any(amounts.values())
+def _shares(facts: Any, sign: int) -> list[Any]:
+    """What each ticket of ``facts`` (rows with the facts table's columns) adds to its contact's
+    and its account's totals, ``sign`` times: one select per kind of customer, in the totals
+    table's columns."""
+    c = facts.c
+    return [
+        select(
+            c.installation_id,
+            _constant(kind).label("customer_kind"),
+            c[column].label("customer_id"),
+            c.department_id,
+            c.channel,
+            *(
+                (amount if sign > 0 else -amount).label(name)
+                for name, amount in _amounts(c).items()
+            ),
+        ).where(c[column].is_not(None))
+        for kind, column in (("contact", "contact_id"), ("account", "account_id"))
     ]
-    if not rows:
-        return
-    connection = session.connection()
-    connection.execute(_upsert(connection.dialect.name), rows)
-    for row in rows:
-        if row["tickets"] < 0:
-            connection.execute(
-                delete(CustomerTotals).where(
-                    *(getattr(CustomerTotals, name) == row[name] for name in _KEY_COLUMNS),
-                    CustomerTotals.tickets == 0,
-                )
-            )
+
+
+def _amounts(c: Any) -> dict[str, Any]:
+    """One ticket's share of each summed column, from the facts columns ``c``."""
+    return {
+        "tickets": _constant(1),
+        "open_tickets": _flag(c.status_type == _constant("open")),
+        "on_hold_tickets": _flag(c.status_type == _constant("on_hold")),
+        "closed_tickets": _flag(c.status_type == _constant("closed")),
+        "first_responses": _flag(c.first_response_us.is_not(None)),
+        "first_response_us": func.coalesce(c.first_response_us, _constant(0)),
+        "responses": c.responses,
+        "response_us": c.response_us,
+        "public_replies": c.public_replies,
+        "resolutions": _flag(c.resolution_us.is_not(None)),
+        "resolution_us": func.coalesce(c.resolution_us, _constant(0)),
+        "rated_good": _flag(c.latest_rating == _constant("good")),
+        "rated_okay": _flag(c.latest_rating == _constant("okay")),
+        "rated_bad": _flag(c.latest_rating == _constant("bad")),
+    }
 
 
 _KEY_COLUMNS = ("installation_id", "customer_kind", "customer_id", "department_id", "channel")
+_TOTALS_TABLE = CustomerTotals.__table__
+
+
+def _add_to_totals(dialect: str, shares: Iterable[Any], *, returning: bool = False) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE adding the ``shares`` to the totals rows, summed per row.
+
+    It adds to what is stored at that moment, so concurrent changes to one customer's tickets
+    never overwrite each other's sums. Rows whose sums are all zero are left alone;
+    ``returning`` gives each row written with its key and its tickets (see :func:`_drop_empty`).
+    """
+    moved = union_all(*shares).subquery("moved")
+    keys = [moved.c[name] for name in _KEY_COLUMNS]
+    sums = [func.sum(moved.c[name]) for name in TOTAL_COLUMNS]
+    summed = (
+        select(*keys, *(total.label(name) for name, total in zip(TOTAL_COLUMNS, sums, strict=True)))
+        .group_by(*keys)
+        .having(or_(*(total != _constant(0) for total in sums)))
+    )
+    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = make_insert(_TOTALS_TABLE).from_select([*_KEY_COLUMNS, *TOTAL_COLUMNS], summed)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(_KEY_COLUMNS),
+        set_={name: _TOTALS_TABLE.c[name] + statement.excluded[name] for name in TOTAL_COLUMNS},
+    )
+    if returning:
+        statement = statement.returning(
+            *(_TOTALS_TABLE.c[name] for name in _KEY_COLUMNS), _TOTALS_TABLE.c.tickets
+        )
+    return statement
 
 
 @cache
-def _upsert(dialect: str) -> Any:
-    """INSERT … ON CONFLICT DO UPDATE adding the given amounts to a totals row (built once)."""
-    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = make_insert(CustomerTotals)
-    return statement.on_conflict_do_update(
-        index_elements=list(_KEY_COLUMNS),
-        set_={
-            name: getattr(CustomerTotals, name) + getattr(statement.excluded, name)
-            for name in TOTAL_COLUMNS
-        },
+def _move_shares_statement(dialect: str, sign: int) -> Any:
+    """Adds (``sign`` 1) or takes out (-1) the shares of the kept facts of the tickets
+    ``:ticket_ids`` of the installation ``:installation_id`` (built once per dialect and sign)."""
+    facts = select(_FACTS_TABLE).where(
+        _FACTS_TABLE.c.installation_id == bindparam("installation_id"),
+        _FACTS_TABLE.c.ticket_id.in_(bindparam("ticket_ids", expanding=True)),
     )
+    return _add_to_totals(dialect, _shares(facts.subquery("facts"), sign), returning=True)
 
 
-def _sum_facts_into_totals(session: Session, installation_id: int) -> None:
-    """Fill the installation's totals with ``GROUP BY`` sums over its facts."""
-    sums = {
-        "tickets": func.count(),
-        "open_tickets": func.sum(_flag(TicketFacts.status_type == "open")),
-        "on_hold_tickets": func.sum(_flag(TicketFacts.status_type == "on_hold")),
-        "closed_tickets": func.sum(_flag(TicketFacts.status_type == "closed")),
-        "first_responses": func.count(TicketFacts.first_response_us),
-        "first_response_us": func.coalesce(func.sum(TicketFacts.first_response_us), 0),
-        "responses": func.sum(TicketFacts.responses),
-        "response_us": func.sum(TicketFacts.response_us),
-        "public_replies": func.sum(TicketFacts.public_replies),
-        "resolutions": func.count(TicketFacts.resolution_us),
-        "resolution_us": func.coalesce(func.sum(TicketFacts.resolution_us), 0),
-        "rated_good": func.sum(_flag(TicketFacts.latest_rating == "good")),
-        "rated_okay": func.sum(_flag(TicketFacts.latest_rating == "okay")),
-        "rated_bad": func.sum(_flag(TicketFacts.latest_rating == "bad")),
-    }
-    selects = []
-    for kind, customer in _CUSTOMER_COLUMNS.items():
-        selects.append(
-            select(
-                literal(installation_id).label("installation_id"),
-                literal(kind).label("customer_kind"),
-                customer.label("customer_id"),
-                TicketFacts.department_id,
-                TicketFacts.channel,
-                *(expression.label(name) for name, expression in sums.items()),
-            )
-            .where(TicketFacts.installation_id == installation_id, customer.is_not(None))
-            .group_by(customer, TicketFacts.department_id, TicketFacts.channel)
-        )
-    columns = ["installation_id", "customer_kind", "customer_id", "department_id", "channel"]
-    session.execute(
-        insert(CustomerTotals).from_select([*columns, *TOTAL_COLUMNS], union_all(*selects))
+@cache
+def _replace_one_statement() -> Any:
+    """One PostgreSQL statement replacing a ticket's facts with the values given (a parameter
+    ``new_<column>`` per column of the facts table) and moving the difference into the totals:
+    the kept facts are read and locked (``old``), updated or else inserted, and the totals
+    get the new share minus the old one. Built once."""
+    facts = _FACTS_TABLE
+    # Parameters named apart from the columns: a parameter named as a column of the table
+    # inserted into is taken for a value of that column, and SQLAlchemy then wants a value
+    # for each of the select's constants.
+    values = {name: bindparam(f"new_{name}", type_=column.type) for name, column in facts.c.items()}
+    key = (
+        facts.c.installation_id == values["installation_id"],
+        facts.c.ticket_id == values["ticket_id"],
     )
+    old = select(facts).where(*key).with_for_update().cte("old")
+    new = select(*(value.label(name) for name, value in values.items())).cte("new")
+    updated = (
+        update(facts)
+        .where(*key)
+        .values({name: value for name, value in values.items() if name not in _FACT_KEY})
+        .cte("updated")
+    )
+    # No ON CONFLICT: facts inserted meanwhile by a backfill make this fail, and the event's
+    # redelivery repairs it, instead of adding this share without taking theirs out.
+    inserted = (
+        postgresql.insert(facts)
+        .from_select(list(values), select(new).where(~select(old.c.ticket_id).exists()))
+        .cte("inserted")
+    )
+    statement = _add_to_totals("postgresql", [*_shares(old, -1), *_shares(new, 1)], returning=True)
+    return statement.add_cte(updated, inserted)
+
+
+_FACT_KEY = frozenset({"installation_id", "ticket_id"})
+
+
+def _drop_empty(connection: Any, written: Iterable[Any]) -> None:
+    """Delete the totals rows left with no ticket (a ticket moved to another department,
+    channel or customer), as a rebuild would never have made them; ``written`` are the rows
+    :func:`_add_to_totals` returned."""
+    empty = [
+        {f"key_{name}": getattr(row, name) for name in _KEY_COLUMNS}
+        for row in written
+        if row.tickets == 0
+    ]
+    if empty:
+        connection.execute(_DELETE_EMPTY_TOTALS, empty)
+
+
+_DELETE_EMPTY_TOTALS = delete(_TOTALS_TABLE).where(
+    *(_TOTALS_TABLE.c[name] == bindparam(f"key_{name}") for name in _KEY_COLUMNS),
+    _TOTALS_TABLE.c.tickets == 0,
+)
 
 
 def _flag(condition: Any) -> Any:
-    return case((condition, 1), else_=0)
+    return case((condition, _constant(1)), else_=_constant(0))
+
+
+def _constant(value: int | str) -> Any:
+    """One of this module's constants, written into the statement's text: as parameters, the
+    dozens of them cost a reply's statement more than its query."""
+    if isinstance(value, str):
+        return literal_column(f"'{value}'", String())
+    return literal_column(str(int(value)), Integer())

@@ -22,9 +22,10 @@ _FACT_FIELDS = frozenset(
 _MERGES = frozenset({events.CONTACT_MERGED, events.ACCOUNT_MERGED})
 
 
-def apply_event(context: Context, event: Event) -> None:
+def apply_event(context: Context, event: Event, *, held: bool = False) -> None:
     """Bring the tables up to date with one event (idempotent: a repeat changes nothing).
 
+    ``held``: the event's change is being made and holds its ticket (the synchronous hook).
     Without the scopes the facts are read with, nothing is kept (the figures are then not
     offered, and no event records a scope error).
     """
@@ -32,10 +33,10 @@ def apply_event(context: Context, event: Event) -> None:
         return
     payload = event.payload
     if event.name in _TICKET_CHANGES or (event.name == events.THREAD_ADDED and _may_count(payload)):
-        aggregates.refresh_ticket(context, int(payload["ticket_id"]))
+        aggregates.refresh_ticket(context, int(payload["ticket_id"]), held=held)
     elif event.name == events.TICKET_UPDATED:
         if _FACT_FIELDS & set(payload.get("changes") or {}):
-            aggregates.refresh_ticket(context, int(payload["ticket_id"]))
+            aggregates.refresh_ticket(context, int(payload["ticket_id"]), held=held)
     elif event.name in _MERGES:
         ticket_ids = [int(ticket_id) for ticket_id in payload.get("ticket_ids") or ()]
         for first in range(0, len(ticket_ids), aggregates.PAGE_SIZE):
