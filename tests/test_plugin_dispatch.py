@@ -13,7 +13,6 @@ from core.host import Host
 from core.models import (
     Department,
     HookError,
-    Installation,
     InstallationStorage,
     OutboxEvent,
     Ticket,
@@ -223,8 +222,8 @@ def test_installations_for_a_department_move_include_both_departments(
 
     found = host.plugins.installations_for(db, move)
 
-    assert [i.id for i in found] == ids[:2]
-    assert all(isinstance(i, Installation) for i in found)
+    assert [(i.id, i.plugin_id) for i in found] == [(ids[0], "recorder"), (ids[1], "recorder")]
+    assert [i.department_ids for i in found] == [{support.id}, {sales.id}]
 
 
 def test_every_kind_of_change_writes_its_event_to_the_outbox(

@@ -86,6 +86,7 @@ from hostapi import scopes as scope
 
 if TYPE_CHECKING:
     from core.host import Host
+    from core.plugins.manager import EventInstallation
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,11 @@ class HostContext(Context):
 
     @classmethod
     def for_installation(
-        cls, session: Session, host: Host, installation: Installation, agent: Agent | None = None
+        cls,
+        session: Session,
+        host: Host,
+        installation: Installation | EventInstallation,
+        agent: Agent | None = None,
     ) -> HostContext:
         """A context bound to an installation (and the viewing agent, if any)."""
         return cls(

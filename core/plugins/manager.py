@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, joinedload, lazyload
+from sqlalchemy.orm import Session
 
 from core.models import HookError, Installation, OutboxEvent
 from core.models.extensions import InstallationState, installation_departments
@@ -55,16 +55,34 @@ ORGANISATION_EVENT_SCOPES = {
 }
 
 
-#: The active installations, by id. Every change of a ticket asks for those covering its
-#: department: built once, and loading what a context needs (the departments' ids, joined: one
-#: round trip), not the profiles and their permissions (when eager, a third of a reply's time).
+@dataclass(frozen=True)
+class EventInstallation:
+    """An active installation an event goes to: what dispatching it and binding a context
+    need, read as plain columns. Every change of a ticket asks for them: loading the
+    installations and their departments as ORM objects cost a reply a fifth of a millisecond
+    more than the query."""
+
+    id: int
+    plugin_id: str
+    granted_scopes: tuple[str, ...]
+    settings: Mapping[str, Any]
+    department_ids: frozenset[int]
+
+
+#: The active installations with each of their departments (a row per department; one row
+#: with none for an installation without), by id.
 _ACTIVE_INSTALLATIONS = (
-    select(Installation)
-    .where(Installation.state == InstallationState.ACTIVE)
-    .options(
-        lazyload(Installation.profiles),
-        joinedload(Installation.departments).options(lazyload("*")),
+    select(
+        Installation.id,
+        Installation.plugin_id,
+        Installation.granted_scopes,
+        Installation.settings,
+        installation_departments.c.department_id,
     )
+    .outerjoin(
+        installation_departments, installation_departments.c.installation_id == Installation.id
+    )
+    .where(Installation.state == InstallationState.ACTIVE)
     .order_by(Installation.id)
 )
 _INSTALLATIONS_OF_DEPARTMENTS = _ACTIVE_INSTALLATIONS.where(
@@ -76,6 +94,25 @@ _INSTALLATIONS_OF_DEPARTMENTS = _ACTIVE_INSTALLATIONS.where(
         )
     )
 )
+
+
+def _event_installations(rows: Iterable[Any]) -> list[EventInstallation]:
+    """The installations of rows of ``_ACTIVE_INSTALLATIONS``, in their order."""
+    gathered: dict[int, tuple[Any, set[int]]] = {}
+    for row in rows:
+        _, departments = gathered.setdefault(row.id, (row, set()))
+        if row.department_id is not None:
+            departments.add(row.department_id)
+    return [
+        EventInstallation(
+            id=row.id,
+            plugin_id=row.plugin_id,
+            granted_scopes=tuple(row.granted_scopes or ()),
+            settings=row.settings or {},
+            department_ids=frozenset(departments),
+        )
+        for row, departments in gathered.values()
+    ]
 
 
 @dataclass(frozen=True)
@@ -297,7 +334,10 @@ class PluginHost:
     # ------------------------------------------------------------------------------ contexts
 
     def context_for(
-        self, session: Session, installation: Installation, agent: Agent | None = None
+        self,
+        session: Session,
+        installation: Installation | EventInstallation,
+        agent: Agent | None = None,
     ) -> HostContext:
         """A context bound to ``installation`` (and the viewing agent, if any)."""
         from core.plugins.context import HostContext
@@ -306,7 +346,7 @@ class PluginHost:
 
     # ------------------------------------------------------------------------------ events
 
-    def installations_for(self, session: Session, event: Event) -> list[Installation]:
+    def installations_for(self, session: Session, event: Event) -> list[EventInstallation]:
         """The active installations an event goes to, by id.
 
         Events with departments (tickets and what hangs off them) go to installations covering
@@ -314,11 +354,8 @@ class PluginHost:
         matching read scope (``ORGANISATION_EVENT_SCOPES``).
         """
         if event.department_ids:
-            return list(
-                session.scalars(
-                    _INSTALLATIONS_OF_DEPARTMENTS, {"department_ids": list(event.department_ids)}
-                ).unique()
-            )
+            parameters = {"department_ids": list(event.department_ids)}
+            return _event_installations(session.execute(_INSTALLATIONS_OF_DEPARTMENTS, parameters))
         scope = next(
             (s for prefix, s in ORGANISATION_EVENT_SCOPES.items() if event.name.startswith(prefix)),
             None,
@@ -327,7 +364,7 @@ class PluginHost:
             return []
         return [
             installation
-            for installation in session.scalars(_ACTIVE_INSTALLATIONS).unique()
+            for installation in _event_installations(session.execute(_ACTIVE_INSTALLATIONS))
             if scope in installation.granted_scopes
         ]
 
@@ -386,7 +423,7 @@ class PluginHost:
     def record_hook_error(
         self,
         session: Session,
-        installation: Installation | None,
+        installation: Installation | EventInstallation | None,
         hook: str,
         error: BaseException,
         *,
