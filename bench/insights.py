@@ -3,21 +3,22 @@
 Uses the shared ticket history (``bench/harness.py``: built once per backend and scale, with a
 busy contact of 10,000 tickets and a quiet one of 10). Each run:
 
-1. times a public reply and a status change through the host's services without the extension,
-   each committed as a request commits it (the status changes go there and back, the replies
-   and status changes are deleted afterwards, so the bench copy stays as built);
-2. installs customer_insights for every department through the marketplace lifecycle, as an
+1. installs customer_insights for every department through the marketplace lifecycle, as an
    admin would, and works through its backfill as the worker does, one job run per
    transaction (timed: ``backfill_tickets_per_s``);
-3. times the same changes again with the installation keeping its figures: the difference of
-   the medians, for replies and for status changes (``write_reply_overhead_p50_ms``,
-   ``write_status_overhead_p50_ms``; ``write_overhead_p50_ms`` is the larger);
-4. renders the ticket panel (the code the agent's page runs) for a ticket of the busy contact
+2. times public replies and status changes through the host's services, each committed as a
+   request commits it, in pairs: one with the installation switched off (by its state alone,
+   so that no hook runs), one with it keeping its figures. Taken in alternation, both halves
+   share whatever the machine does meanwhile (PostgreSQL vacuuming the facts the backfill
+   wrote). The difference of the medians, for replies and for status changes
+   (``write_reply_overhead_p50_ms``, ``write_status_overhead_p50_ms``;
+   ``write_overhead_p50_ms`` is the larger), is what keeping the figures adds;
+3. renders the ticket panel (the code the agent's page runs) for a ticket of the busy contact
    (``panel_p50_ms``, ``panel_p95_ms``) and of the quiet one (``panel_small_p50_ms``), each in
    a session of its own as a page request, after the host made the installation's context
    (once per page for all its panels: ``context_p50_ms``, apart), and computes the busy
    contact's figures from the raw threads (``naive_p50_ms``, direct.py);
-5. uninstalls, deleting the extension's data (also done first, should a run have stopped).
+4. uninstalls, deleting the extension's data (also done first, should a run have stopped).
 
     python bench/insights.py                 # 1,000,000 tickets
     python bench/insights.py --scale small   # 10,000 tickets (CI smoke)
@@ -31,7 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 import harness
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from core.db import end_reading
 from core.host import Host
@@ -45,6 +46,7 @@ from core.models import (
     Thread,
     Ticket,
 )
+from core.models.extensions import InstallationState
 from core.services import tickets as ticket_service
 from core.services.base import Actor, Unit
 from hostapi import PanelTarget, clock
@@ -57,8 +59,9 @@ from plugins.customer_insights.panel import render_insights_panel
 PLUGIN = "customer_insights"
 PANEL_RUNS = 40
 NAIVE_RUNS = 2
-#: An even number: the status changes (every other run) leave the ticket as it was.
-WRITE_RUNS = 40
+#: Rounds of writes, replies and status changes in turn, each a pair (without and with the
+#: installation): the status changes go there and back within each round. A multiple of 4.
+WRITE_ROUNDS = 80
 #: The body of the replies the bench adds (and deletes).
 BENCH_REPLY = "Thanks! (bench reply)"
 
@@ -71,11 +74,10 @@ def measure(host: Host) -> harness.Figures:
         _contact(host, harness.QUIET_CONTACT_EMAIL),
     )
     write_ticket = _tickets_of(host, quiet)[0]
-    without = _write_ms(host, write_ticket)
     installation_id = _install(host)
     try:
         tickets, seconds = _backfill(host, installation_id)
-        with_installation = _write_ms(host, write_ticket)
+        without, with_installation = _write_ms(host, write_ticket, installation_id)
         busy_ticket = _tickets_of(host, busy)[0]
         contexts, panel = _panel_timings(host, installation_id, busy_ticket)
         _, panel_small = _panel_timings(host, installation_id, write_ticket)
@@ -146,47 +148,74 @@ def _backfill(host: Host, installation_id: int) -> tuple[int, float]:
     return int(kept or 0), seconds
 
 
-def _write_ms(host: Host, ticket_id: int) -> dict[str, list[float]]:
+def _write_ms(
+    host: Host, ticket_id: int, installation_id: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Milliseconds of public replies (``reply``) and of status changes (``status``) through
-    the services (the synchronous extension hooks included), taken in turn, each in a
-    transaction of its own, committed as a request commits it.
+    the services (the synchronous extension hooks included), each in a transaction of its own,
+    committed as a request commits it: without the installation, then with it, in turn.
 
     Committed, not rolled back: psycopg deallocates the connection's prepared statements at
     every ROLLBACK, so PostgreSQL would plan every query anew, as it no longer does for the
     host's requests (they end with COMMIT, ``core.db.end_reading``). The replies and status
-    changes are deleted afterwards (the ticket's status goes there and back), so the bench
-    copy stays as built.
+    changes are deleted afterwards (each round of status changes goes there and back), so the
+    bench copy stays as built.
     """
-    timings: dict[str, list[float]] = {"reply": [], "status": []}
+    timings: tuple[dict[str, list[float]], dict[str, list[float]]] = (
+        {"reply": [], "status": []},
+        {"reply": [], "status": []},
+    )
     with host.sessions() as session:
         agent_id = session.scalar(select(Agent.id).where(Agent.email == harness.BENCH_AGENT_EMAIL))
     since = clock.now()
-    for run in range(WRITE_RUNS + 1):
-        with host.write_sessions() as session:
-            unit = Unit(session, Actor.system("bench"), host)
-            ticket = session.get(Ticket, ticket_id)
-            closed = ticket.status_type == "closed"
-            began = time.perf_counter()
-            if run % 2:
-                ticket_service.change_status(unit, ticket, "Open" if closed else "Closed")
-            else:
-                ticket_service.add_thread(
-                    unit, ticket, kind="outgoing", body=BENCH_REPLY, author_agent_id=agent_id
+    try:
+        for run in range(WRITE_ROUNDS + 1):
+            kind = "status" if run % 2 else "reply"
+            # Each half goes first in every other round of its kind: a round of status
+            # changes closes then reopens, and both halves close as often as they reopen.
+            for keeping in (False, True) if run // 2 % 2 else (True, False):
+                _switch(host, installation_id, on=keeping)
+                elapsed = _write_once(host, ticket_id, kind, agent_id)
+                if run:  # the first round warms the caches
+                    timings[keeping][kind].append(elapsed)
+    finally:
+        _switch(host, installation_id, on=True)
+        with host.transaction() as session:
+            session.execute(
+                delete(Thread).where(Thread.ticket_id == ticket_id, Thread.body == BENCH_REPLY)
+            )
+            session.execute(
+                delete(StatusChange).where(
+                    StatusChange.ticket_id == ticket_id, StatusChange.changed_at >= since
                 )
-            session.commit()
-            elapsed = (time.perf_counter() - began) * 1000
-        if run:  # the first warms the caches
-            timings["status" if run % 2 else "reply"].append(elapsed)
+            )
+    return timings
+
+
+def _switch(host: Host, installation_id: int, *, on: bool) -> None:
+    """Turn the installation's hooks on or off by its state alone (nothing else changes)."""
+    state = InstallationState.ACTIVE if on else InstallationState.AWAITING_AUTHORIZATION
     with host.transaction() as session:
         session.execute(
-            delete(Thread).where(Thread.ticket_id == ticket_id, Thread.body == BENCH_REPLY)
+            update(Installation).where(Installation.id == installation_id).values(state=state)
         )
-        session.execute(
-            delete(StatusChange).where(
-                StatusChange.ticket_id == ticket_id, StatusChange.changed_at >= since
+
+
+def _write_once(host: Host, ticket_id: int, kind: str, agent_id: int | None) -> float:
+    """Milliseconds of one reply or one status change (Open ⇄ Closed), committed."""
+    with host.write_sessions() as session:
+        unit = Unit(session, Actor.system("bench"), host)
+        ticket = session.get(Ticket, ticket_id)
+        closed = ticket.status_type == "closed"
+        began = time.perf_counter()
+        if kind == "status":
+            ticket_service.change_status(unit, ticket, "Open" if closed else "Closed")
+        else:
+            ticket_service.add_thread(
+                unit, ticket, kind="outgoing", body=BENCH_REPLY, author_agent_id=agent_id
             )
-        )
-    return timings
+        session.commit()
+        return (time.perf_counter() - began) * 1000
 
 
 def _panel_ms(host: Host, installation_id: int, ticket_id: int) -> tuple[float, float]:
