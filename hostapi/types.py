@@ -331,3 +331,7 @@ class TicketQuery:
     #: Only the tickets of this department (1.2); a department the context does not reach
     #: gives no tickets.
     department_id: int | None = None
+    #: Only the tickets matching these words as the host's ticket search does (1.2): in the
+    #: subject, the ticket's number (with or without the prefix), or the contact's name or
+    #: phone. Blank means no filter.
+    search: str | None = None

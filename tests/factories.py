@@ -232,14 +232,20 @@ def install_for(
 
 
 def ticket_panel_html(
-    app: Flask, host: Host, plugin_id: str, agent_id: int, ticket_id: int
+    app: Flask,
+    host: Host,
+    plugin_id: str,
+    agent_id: int,
+    ticket_id: int,
+    query_string: str = "",
 ) -> str | None:
-    """The HTML of ``plugin_id``'s ticket panel as the agent sees it, or ``None`` when not
-    shown (a panel that failed to render fails the test)."""
+    """The HTML of ``plugin_id``'s ticket panel as the agent sees it on the ticket's page
+    (with ``query_string``), or ``None`` when not shown (a panel that failed to render fails
+    the test)."""
     from core.web.extensions import panels_for
     from hostapi import Location, PanelTarget
 
-    with app.test_request_context(), host.sessions() as session:
+    with app.test_request_context(query_string=query_string), host.sessions() as session:
         agent = session.get(Agent, agent_id)
         shown = panels_for(
             session, host, Location.TICKET_RIGHT_PANEL, PanelTarget("ticket", ticket_id), agent

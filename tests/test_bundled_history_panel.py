@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 from flask import Flask
@@ -37,9 +38,14 @@ def _install(
         return installation.id
 
 
-def _panel_html(app: Flask, host: Host, agent_id: int, ticket_id: int) -> str | None:
-    """The panel's HTML on the ticket as ``agent`` sees it, or ``None`` when not shown."""
-    return ticket_panel_html(app, host, PLUGIN, agent_id, ticket_id)
+def _panel_html(
+    app: Flask, host: Host, agent_id: int, ticket_id: int, **choices: object
+) -> str | None:
+    """The panel's HTML on the ticket as ``agent`` sees it, or ``None`` when not shown;
+    ``choices`` are the panel's query arguments (``installation=`` names whose)."""
+    installation = choices.pop("installation", None)
+    query = urlencode({f"history{installation}.{name}": value for name, value in choices.items()})
+    return ticket_panel_html(app, host, PLUGIN, agent_id, ticket_id, query)
 
 
 def _listed(html: str | None) -> list[int]:
@@ -119,7 +125,7 @@ def test_each_ticket_shows_number_subject_status_channel_and_created_time_with_a
     make_agent: Callable[..., Agent],
     make_ticket: Callable[..., Ticket],
 ) -> None:
-    _install(host, [support])
+    installation = _install(host, [support])
     agent = make_agent(departments=[support])
     earlier = make_ticket(
         "Invoice <missing>",
@@ -134,12 +140,15 @@ def test_each_ticket_shows_number_subject_status_channel_and_created_time_with_a
     html = _panel_html(app, host, agent.id, current.id)
 
     assert html is not None
+    # The link opens the ticket in place: on this ticket's page, in the panel.
     assert (
-        f'<a href="/tickets/{earlier.id}"><span class="number">{earlier.number}</span> '
-        "Invoice &lt;missing&gt;</a>"
+        f'<a href="?history{installation}.open={earlier.id}" data-history-open="{earlier.id}">'
+        f'<span class="number">{earlier.number}</span> Invoice &lt;missing&gt;</a>'
     ) in html
     assert 'data-status="On Hold">On hold</dd>' in html
     assert 'data-channel="web_form">Web form</dd>' in html
+    assert f'data-department="{support.id}">Support</dd>' in html
+    assert 'data-assignee="">Unassigned</dd>' in html
     assert '<time datetime="2026-01-05T09:00:00+00:00">2026-01-05 09:00</time>' in html
 
 
@@ -412,3 +421,244 @@ def test_ticket_outside_the_agents_departments_lists_nothing(
     assert html is not None
     assert "This ticket is outside the departments this extension shows you." in html
     assert "<li" not in html
+
+
+# ------------------------------------------------------------------------ filters and pages
+
+
+def _older_link(html: str | None) -> dict[str, str] | None:
+    """The query arguments of the panel's "Older" link, or ``None`` when it has none."""
+    from urllib.parse import parse_qsl
+
+    found = re.search(r'<a href="\?([^"]+)" data-history-page="older"', html or "")
+    return None if found is None else dict(parse_qsl(found.group(1).replace("&amp;", "&")))
+
+
+def test_status_filter_lists_only_tickets_of_that_status_type(
+    app: Flask,
+    host: Host,
+    support: Department,
+    make_agent: Callable[..., Agent],
+    make_ticket: Callable[..., Ticket],
+    customer: Contact,
+) -> None:
+    installation = _install(host, [support])
+    agent = make_agent(departments=[support])
+    waiting = make_ticket("Waiting", contact=customer, status="On Hold", created_at=START)
+    make_ticket("Done", contact=customer, status="Closed", created_at=START)
+    current = make_ticket(contact=customer)
+
+    html = _panel_html(app, host, agent.id, current.id, installation=installation, status="on_hold")
+
+    assert _listed(html) == [waiting.id]
+    assert '<option value="on_hold" selected>' in (html or "")
+
+
+def test_keyword_search_finds_tickets_by_subject_or_number(
+    app: Flask,
+    host: Host,
+    support: Department,
+    make_agent: Callable[..., Agent],
+    make_ticket: Callable[..., Ticket],
+    customer: Contact,
+) -> None:
+    installation = _install(host, [support])
+    agent = make_agent(departments=[support])
+    invoice = make_ticket("Invoice missing", contact=customer, created_at=START)
+    printer = make_ticket("Printer jammed", contact=customer, created_at=START)
+    current = make_ticket(contact=customer)
+
+    by_subject = _panel_html(
+        app, host, agent.id, current.id, installation=installation, q="invoice"
+    )
+    by_number = _panel_html(
+        app, host, agent.id, current.id, installation=installation, q=str(printer.number)
+    )
+    nothing = _panel_html(app, host, agent.id, current.id, installation=installation, q="zebra")
+
+    assert _listed(by_subject) == [invoice.id]
+    assert _listed(by_number) == [printer.id]
+    assert "No tickets match." in (nothing or "")
+
+
+def test_older_pages_follow_by_keyset_until_the_oldest_ticket(
+    app: Flask,
+    host: Host,
+    support: Department,
+    make_agent: Callable[..., Agent],
+    tickets_of: Callable[..., list[Ticket]],
+) -> None:
+    installation = _install(host, [support], settings={"page_size": 5})
+    agent = make_agent(departments=[support])
+    *others, current = tickets_of(13)
+    newest_first = [t.id for t in reversed(others)]
+
+    pages: list[list[int]] = []
+    choices: dict[str, str] = {}
+    while True:
+        html = _panel_html(app, host, agent.id, current.id, **choices)
+        pages.append(_listed(html))
+        older = _older_link(html)
+        if older is None:
+            break
+        choices = {"installation": installation, "after": older[f"history{installation}.after"]}
+
+    assert pages == [newest_first[:5], newest_first[5:10], newest_first[10:]]
+    assert 'data-history-page="newest"' in (html or "")
+
+
+def test_the_switch_lists_the_whole_accounts_tickets(
+    app: Flask,
+    host: Host,
+    support: Department,
+    make_agent: Callable[..., Agent],
+    make_ticket: Callable[..., Ticket],
+    make_contact: Callable[..., Contact],
+    make_account: Callable[..., object],
+) -> None:
+    installation = _install(host, [support])
+    agent = make_agent(departments=[support])
+    acme = make_account("Acme")
+    yamada = make_contact("Yamada", account=acme)
+    suzuki = make_contact("Suzuki", account=acme)
+    colleague = make_ticket("Colleague's", contact=suzuki, created_at=START)
+    own = make_ticket("Own", contact=yamada, created_at=START + timedelta(hours=1))
+    current = make_ticket(contact=yamada)
+
+    contact_only = _panel_html(app, host, agent.id, current.id)
+    whole_account = _panel_html(
+        app, host, agent.id, current.id, installation=installation, of="account"
+    )
+
+    assert _listed(contact_only) == [own.id]
+    assert _listed(whole_account) == [own.id, colleague.id]
+    assert 'data-history-of="account" aria-current="true"' in (whole_account or "")
+
+
+def test_a_contact_without_an_account_gets_no_switch(
+    app: Flask,
+    host: Host,
+    support: Department,
+    make_agent: Callable[..., Agent],
+    tickets_of: Callable[..., list[Ticket]],
+) -> None:
+    _install(host, [support])
+    agent = make_agent(departments=[support])
+    _, current = tickets_of(2)
+
+    assert "data-history-of" not in (_panel_html(app, host, agent.id, current.id) or "")
+
+
+def test_a_listed_ticket_opens_in_place_with_its_conversation(
+    app: Flask,
+    host: Host,
+    db: Session,
+    support: Department,
+    make_agent: Callable[..., Agent],
+    tickets_of: Callable[..., list[Ticket]],
+) -> None:
+    from core.services import tickets
+
+    installation = _install(host, [support])
+    agent = make_agent(departments=[support])
+    earlier, current = tickets_of(2)
+    unit = system_unit(db, host)
+    tickets.add_thread(unit, db.get(Ticket, earlier.id), kind="incoming", body="It <burns>")
+    tickets.add_thread(unit, db.get(Ticket, earlier.id), kind="outgoing", body="Unplug it")
+    db.commit()
+
+    html = _panel_html(app, host, agent.id, current.id, installation=installation, open=earlier.id)
+
+    assert html is not None
+    assert f'data-opened="{earlier.id}"' in html
+    assert re.findall(r'data-thread-kind="(\w+)"', html) == ["incoming", "outgoing"]
+    assert "It &lt;burns&gt;" in html and "Unplug it" in html
+    assert 'href="?" data-history-back>Back to the list</a>' in html
+    assert f'href="/tickets/{earlier.id}">Open the ticket</a>' in html
+
+
+def test_only_a_ticket_the_list_could_show_opens_in_place(
+    app: Flask,
+    host: Host,
+    support: Department,
+    sales: Department,
+    make_agent: Callable[..., Agent],
+    make_ticket: Callable[..., Ticket],
+    make_contact: Callable[..., Contact],
+    customer: Contact,
+) -> None:
+    installation = _install(host, [support, sales])
+    agent = make_agent(departments=[support])
+    stranger = make_ticket("Someone else's", contact=make_contact("Tanaka"))
+    elsewhere = make_ticket("In Sales", department=sales, contact=customer)
+    current = make_ticket(contact=customer)
+
+    for ticket_id in (stranger.id, elsewhere.id, current.id, 999_999):
+        html = _panel_html(
+            app, host, agent.id, current.id, installation=installation, open=ticket_id
+        )
+        assert "That ticket is not one this panel can show." in (html or "")
+        assert "data-thread-kind" not in (html or "")
+
+
+def test_arguments_the_panel_cannot_read_are_ignored(
+    app: Flask,
+    host: Host,
+    support: Department,
+    make_agent: Callable[..., Agent],
+    tickets_of: Callable[..., list[Ticket]],
+) -> None:
+    installation = _install(host, [support])
+    agent = make_agent(departments=[support])
+    earlier, current = tickets_of(2)
+
+    html = _panel_html(
+        app,
+        host,
+        agent.id,
+        current.id,
+        installation=installation,
+        status="gone",
+        after="%%%not-a-cursor",
+        open="²",
+        of="everyone",
+    )
+
+    assert _listed(html) == [earlier.id]
+
+
+def test_without_the_agents_scope_no_assignee_is_shown(
+    app: Flask,
+    host: Host,
+    support: Department,
+    make_agent: Callable[..., Agent],
+    tickets_of: Callable[..., list[Ticket]],
+) -> None:
+    _install(host, [support], scopes=["desk.tickets.read", "desk.contacts.read"])
+    agent = make_agent(departments=[support])
+    earlier, current = tickets_of(2)
+
+    html = _panel_html(app, host, agent.id, current.id)
+
+    assert _listed(html) == [earlier.id]
+    assert "data-assignee" not in (html or "")
+
+
+def test_japanese_agent_reads_the_filters_and_the_conversation_in_japanese(
+    app: Flask,
+    host: Host,
+    support: Department,
+    make_agent: Callable[..., Agent],
+    tickets_of: Callable[..., list[Ticket]],
+) -> None:
+    installation = _install(host, [support])
+    agent = make_agent(departments=[support], locale="ja")
+    earlier, current = tickets_of(2)
+
+    listed = _panel_html(app, host, agent.id, current.id) or ""
+    opened = _panel_html(
+        app, host, agent.id, current.id, installation=installation, open=earlier.id
+    )
+
+    assert "すべてのステータス" in listed and "絞り込む" in listed and "未割り当て" in listed
+    assert "一覧に戻る" in (opened or "") and "問い合わせを開く" in (opened or "")

@@ -94,7 +94,7 @@ def test_extension_list_filters_by_installed(
     [item] = answer.json["items"]
     assert (item["id"], item["installed"]) == ("ticket_history", True)
     assert item["installations"] == [
-        {"id": installed.id, "plugin_version": "0.1.0", "state": "active"}
+        {"id": installed.id, "plugin_version": "0.2.0", "state": "active"}
     ]
 
 

@@ -321,7 +321,7 @@ def test_update_available_when_an_installation_is_older_than_the_listing(
 def test_no_update_available_when_installations_are_current(
     host: Host, db: Session, add_installation: Callable[..., Installation]
 ) -> None:
-    add_installation("ticket_history", version="0.1.0")
+    add_installation("ticket_history", version="0.2.0")
     (entry,) = Catalog(host).search(db, "Ticket History")
     assert entry.update_available is False
 
@@ -374,12 +374,12 @@ def test_panel_objects_in_the_index_give_their_locations(
 def test_newer_registry_version_is_the_listing_version(
     host: Host, index_file: Callable[..., Path]
 ) -> None:
-    index_file(registry_entry("ticket_history", name="Ticket History 2", version="0.2.0"))
+    index_file(registry_entry("ticket_history", name="Ticket History 2", version="0.3.0"))
     listing = Catalog(host).get("ticket_history")
     assert (listing.version, listing.loaded_version, listing.registry_version) == (
+        "0.3.0",
         "0.2.0",
-        "0.1.0",
-        "0.2.0",
+        "0.3.0",
     )
     assert listing.available is True
     assert listing.name == "Ticket History 2"
@@ -391,7 +391,7 @@ def test_older_registry_version_keeps_the_loaded_manifest(
     index_file(registry_entry("ticket_history", name="Old name", version="0.0.1"))
     listing = Catalog(host).get("ticket_history")
     assert (listing.version, listing.name, listing.registry_version) == (
-        "0.1.0",
+        "0.2.0",
         "Ticket History",
         "0.0.1",
     )
@@ -403,8 +403,8 @@ def test_newer_registry_version_makes_an_update_available(
     index_file: Callable[..., Path],
     add_installation: Callable[..., Installation],
 ) -> None:
-    index_file(registry_entry("ticket_history", name="Ticket History", version="0.2.0"))
-    add_installation("ticket_history", version="0.1.0")
+    index_file(registry_entry("ticket_history", name="Ticket History", version="0.3.0"))
+    add_installation("ticket_history", version="0.2.0")
     (entry,) = Catalog(host).search(db, installed=True)
     assert entry.update_available is True
 

@@ -93,7 +93,7 @@ def test_list_shows_state_departments_and_pending_consent(
     assert line.split()[:4] == [
         str(installed.id),
         "ticket_history",
-        "0.1.0",
+        "0.2.0",
         "awaiting_authorization",
     ]
     assert "Support" in line and "awaiting consent: desk.accounts.read" in line
@@ -232,6 +232,8 @@ def test_authorize_grants_every_requested_scope_as_the_admin(
         scopes.TICKETS_READ,
         scopes.CONTACTS_READ,
         scopes.ACCOUNTS_READ,
+        scopes.THREADS_READ,
+        scopes.AGENTS_READ,
     }
 
 

@@ -410,6 +410,8 @@ def test_confidential_client_gets_access_and_refresh_tokens(issued: dict) -> Non
         scopes.TICKETS_READ,
         scopes.CONTACTS_READ,
         scopes.ACCOUNTS_READ,
+        scopes.THREADS_READ,
+        scopes.AGENTS_READ,
     }
 
 

@@ -28,7 +28,7 @@ def test_host_loads_the_four_bundled_extensions(host: Host) -> None:
 
 def test_loaded_plugin_reports_its_distribution(host: Host) -> None:
     info = host.plugins.loaded["ticket_history"]
-    assert (info.dist_name, info.manifest.version) == ("deskhost", "0.1.0")
+    assert (info.dist_name, info.manifest.version) == ("deskhost", "0.2.0")
 
 
 @pytest.mark.parametrize(

@@ -347,6 +347,10 @@ class HostContext(Context):
             statement = statement.where(Ticket.status_type == query.status_type)
         if query.department_id is not None:
             statement = statement.where(Ticket.department_id == query.department_id)
+        if query.search and query.search.strip():
+            from core.services.tickets import search_condition
+
+            statement = statement.where(search_condition(self._session, query.search.strip()))
         if query.after is not None:
             created_at, last_id = query.after
             # The first condition alone bounds an index range on (…, created_at): with only the

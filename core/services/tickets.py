@@ -395,11 +395,13 @@ def _listed(
     if unassigned:
         query = query.where(Ticket.assignee_id.is_(None))
     if search and search.strip():
-        query = query.where(_search_condition(unit.session, search.strip()))
+        query = query.where(search_condition(unit.session, search.strip()))
     return query
 
 
-def _search_condition(session: Session, term: str) -> Any:
+def search_condition(session: Session, term: str) -> Any:
+    """Tickets matching ``term``: in the subject, the number (with or without the ticket
+    prefix), or the contact's name in either order or phone typed in any form."""
     prefix = session.scalar(select(Organisation.ticket_prefix).limit(1)) or ""
     digits = term.removeprefix(prefix) if prefix else term
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
