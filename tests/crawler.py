@@ -194,10 +194,17 @@ def shape_of(url: str) -> str:
     parts = urlsplit(url)
     path = path_shape_of(url)
     query = sorted(
-        (key, "*" if key in CURSOR_PARAMETERS or _NUMBER.match(value) else value)
+        (key, "*" if key in CURSOR_PARAMETERS or _is_panels(key) or _NUMBER.match(value) else value)
         for key, value in parse_qsl(parts.query, keep_blank_values=True)
     )
     return f"{path}?{urlencode(query)}"
+
+
+def _is_panels(key: str) -> bool:
+    """A choice of an extension's panel, named after its installation (``history7.status``,
+    ``history7.after``): any value makes one shape, or each value of each filter would be a
+    group of its own beside every ticket."""
+    return "." in key
 
 
 def ui_strings_of_catalog(path: Path) -> dict[str, str]:

@@ -231,6 +231,26 @@ def test_every_page_opens_and_speaks_the_viewers_language(
     assert not preparing, f"Customer Insights still preparing on {preparing[:5]}"
     if role in INSIGHTS_VIEWERS:
         _assert_insights_reached(report)
+    if role != "light_agent":
+        _assert_ticket_history_reached(report)
+
+
+#: What the crawl does with Ticket History beside a ticket: its choices, by query argument.
+TICKET_HISTORY_CHOICES = ("status", "q", "after", "of", "open")
+
+
+def _assert_ticket_history_reached(report: CrawlReport) -> None:
+    """Beside a ticket, the crawl filtered Ticket History by status and keyword, paged to
+    older tickets, switched to the account's, and read a ticket in place."""
+    used: set[str] = set()
+    for url in report.opened:
+        if path_shape_of(url) == "/tickets/{id}":
+            for key, _value in parse_qsl(urlsplit(url).query):
+                prefix, _, choice = key.rpartition(".")
+                if prefix.startswith("history"):
+                    used.add(choice)
+    missing = [choice for choice in TICKET_HISTORY_CHOICES if choice not in used]
+    assert not missing, f"Ticket History choices the crawl never made: {missing}"
 
 
 def _assert_insights_reached(report: CrawlReport) -> None:
