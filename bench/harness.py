@@ -34,7 +34,15 @@ from core.host import Host
 from core.importer import run_import
 from core.importer.bulk import sqlite_time
 from core.migrate import upgrade_core
-from core.models import Agent, Contact, PermissionProfile, Thread, Ticket
+from core.models import (
+    Agent,
+    Contact,
+    Department,
+    Installation,
+    PermissionProfile,
+    Thread,
+    Ticket,
+)
 from core.services import fields
 from core.services.base import Actor, Unit
 
@@ -337,3 +345,74 @@ def main(benchmark: Benchmark, description: str, argv: list[str] | None = None) 
     # ru_maxrss is in kilobytes on Linux: the whole run's peak, over both backends.
     print(f"peak_rss_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
     return 0
+
+
+# ---------------------------------------------------------- what the extension benches share
+
+
+def install_everywhere(host: Host, plugin_id: str) -> int:
+    """Install and authorize an extension for every department and profile, through the
+    marketplace lifecycle as an admin would; the installation's id."""
+    from marketplace_registry import lifecycle
+
+    with host.transaction() as session:
+        unit = Unit(session, Actor.system("bench"), host)
+        installation = lifecycle.install(
+            unit,
+            plugin_id,
+            department_ids=list(session.scalars(select(Department.id))),
+            profile_ids=list(session.scalars(select(PermissionProfile.id))),
+            terms_accepted=True,
+        )
+        lifecycle.grant(unit, installation, host.plugins.manifest(plugin_id).scopes)
+        return installation.id
+
+
+def uninstall_all(host: Host, plugin_id: str) -> None:
+    """Purge every installation of an extension (a previous run's too, if it stopped)."""
+    from marketplace_registry import lifecycle
+
+    with host.transaction() as session:
+        unit = Unit(session, Actor.system("bench"), host)
+        for installation in session.scalars(
+            select(Installation).where(Installation.plugin_id == plugin_id)
+        ):
+            lifecycle.uninstall(unit, installation, confirmed=True, keep_data=False)
+
+
+def context_of(host: Host, session: Any, installation_id: int) -> Any:
+    """The installation's own context (no viewing agent: the bench agent is in no
+    department, and the installation covers them all)."""
+    return host.plugins.context_for(session, session.get(Installation, installation_id), None)
+
+
+def contact_id(host: Host, email: str) -> int:
+    """The id of the contact with this email (the busy or the quiet one)."""
+    with host.sessions() as session:
+        return session.scalars(select(Contact.id).where(Contact.email == email)).one()
+
+
+def ticket_ids_of(host: Host, contact: int) -> list[int]:
+    """The contact's ticket ids, oldest first."""
+    with host.sessions() as session:
+        return list(
+            session.scalars(
+                select(Ticket.id).where(Ticket.contact_id == contact).order_by(Ticket.id)
+            )
+        )
+
+
+def timed(runs: int, action: Callable[[], object]) -> list[float]:
+    """Milliseconds of ``runs`` calls."""
+    timings = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        action()
+        timings.append((time.perf_counter() - began) * 1000)
+    return timings
+
+
+def p95(timings: Sequence[float]) -> float:
+    """The 95th percentile (nearest rank)."""
+    ordered = sorted(timings)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
-from typing import Any
 
 import harness
 from sqlalchemy import delete, func, select, update
@@ -38,10 +36,7 @@ from core.db import end_reading
 from core.host import Host
 from core.models import (
     Agent,
-    Contact,
-    Department,
     Installation,
-    PermissionProfile,
     StatusChange,
     Thread,
     Ticket,
@@ -50,7 +45,6 @@ from core.models.extensions import InstallationState
 from core.services import tickets as ticket_service
 from core.services.base import Actor, Unit
 from hostapi import PanelTarget, clock
-from marketplace_registry import lifecycle
 from plugins.customer_insights import backfill
 from plugins.customer_insights.direct import direct_figures
 from plugins.customer_insights.models import Backfill, TicketFacts
@@ -68,23 +62,23 @@ BENCH_REPLY = "Thanks! (bench reply)"
 
 def measure(host: Host) -> harness.Figures:
     """The figures of one backend (see the module's description)."""
-    _uninstall(host)
+    harness.uninstall_all(host, PLUGIN)
     busy, quiet = (
-        _contact(host, harness.BUSY_CONTACT_EMAIL),
-        _contact(host, harness.QUIET_CONTACT_EMAIL),
+        harness.contact_id(host, harness.BUSY_CONTACT_EMAIL),
+        harness.contact_id(host, harness.QUIET_CONTACT_EMAIL),
     )
-    write_ticket = _tickets_of(host, quiet)[0]
-    installation_id = _install(host)
+    write_ticket = harness.ticket_ids_of(host, quiet)[0]
+    installation_id = harness.install_everywhere(host, PLUGIN)
     try:
         tickets, seconds = _backfill(host, installation_id)
         without, with_installation = _write_ms(host, write_ticket, installation_id)
-        busy_ticket = _tickets_of(host, busy)[0]
+        busy_ticket = harness.ticket_ids_of(host, busy)[0]
         contexts, panel = _panel_timings(host, installation_id, busy_ticket)
         _, panel_small = _panel_timings(host, installation_id, write_ticket)
         # Seconds a run even at the small scale: no warming run (the panel's runs warmed up).
-        naive = _timed(NAIVE_RUNS, lambda: _naive(host, installation_id, busy))
+        naive = harness.timed(NAIVE_RUNS, lambda: _naive(host, installation_id, busy))
     finally:
-        _uninstall(host)
+        harness.uninstall_all(host, PLUGIN)
     overheads = {
         f"write_{kind}_overhead_p50_ms": statistics.median(with_installation[kind])
         - statistics.median(without[kind])
@@ -95,7 +89,7 @@ def measure(host: Host) -> harness.Figures:
         "backfill_s": seconds,
         "backfill_tickets_per_s": tickets / seconds,
         "panel_p50_ms": statistics.median(panel),
-        "panel_p95_ms": _p95(panel),
+        "panel_p95_ms": harness.p95(panel),
         "panel_small_p50_ms": statistics.median(panel_small),
         "context_p50_ms": statistics.median(contexts),
         "naive_p50_ms": statistics.median(naive),
@@ -110,28 +104,12 @@ def measure(host: Host) -> harness.Figures:
 # ------------------------------------------------------------------------------------ steps
 
 
-def _install(host: Host) -> int:
-    """Install and authorize the extension for every department and profile (the install
-    records one backfill per department)."""
-    with host.transaction() as session:
-        unit = Unit(session, Actor.system("bench"), host)
-        installation = lifecycle.install(
-            unit,
-            PLUGIN,
-            department_ids=list(session.scalars(select(Department.id))),
-            profile_ids=list(session.scalars(select(PermissionProfile.id))),
-            terms_accepted=True,
-        )
-        lifecycle.grant(unit, installation, host.plugins.manifest(PLUGIN).scopes)
-        return installation.id
-
-
 def _backfill(host: Host, installation_id: int) -> tuple[int, float]:
     """Run the backfill jobs until none is left, each in its own transaction; (tickets, s)."""
     began = time.perf_counter()
     while True:
         with host.transaction() as session:
-            context = _context(host, session, installation_id)
+            context = harness.context_of(host, session, installation_id)
             pending = session.scalar(
                 select(Backfill.id).where(Backfill.installation_id == installation_id).limit(1)
             )
@@ -223,7 +201,7 @@ def _panel_ms(host: Host, installation_id: int, ticket_id: int) -> tuple[float, 
     in a session of its own (as a page request: nothing of the ticket or customer loaded)."""
     with host.sessions() as session:
         began = time.perf_counter()
-        context = _context(host, session, installation_id)
+        context = harness.context_of(host, session, installation_id)
         made = time.perf_counter()
         render_insights_panel(context, PanelTarget(kind="ticket", id=ticket_id))
         rendered = time.perf_counter()
@@ -242,59 +220,11 @@ def _panel_timings(
 
 def _naive(host: Host, installation_id: int, contact_id: int) -> None:
     with host.sessions() as session:
-        direct_figures(_context(host, session, installation_id), "contact", contact_id)
-
-
-def _uninstall(host: Host) -> None:
-    """Purge every installation of the extension (a previous run's, if it stopped)."""
-    with host.transaction() as session:
-        unit = Unit(session, Actor.system("bench"), host)
-        for installation in session.scalars(
-            select(Installation).where(Installation.plugin_id == PLUGIN)
-        ):
-            lifecycle.uninstall(unit, installation, confirmed=True, keep_data=False)
-
-
-# -------------------------------------------------------------------------------- helpers
-
-
-def _context(host: Host, session: Any, installation_id: int) -> Any:
-    """The installation's own context (no viewing agent: the bench agent is in no
-    department, and the installation covers them all)."""
-    return host.plugins.context_for(session, session.get(Installation, installation_id), None)
-
-
-def _contact(host: Host, email: str) -> int:
-    with host.sessions() as session:
-        return session.scalars(select(Contact.id).where(Contact.email == email)).one()
-
-
-def _tickets_of(host: Host, contact_id: int) -> list[int]:
-    with host.sessions() as session:
-        return list(
-            session.scalars(
-                select(Ticket.id).where(Ticket.contact_id == contact_id).order_by(Ticket.id)
-            )
-        )
-
-
-def _timed(runs: int, action: Callable[[], None]) -> list[float]:
-    """Milliseconds of ``runs`` calls."""
-    timings = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        action()
-        timings.append((time.perf_counter() - began) * 1000)
-    return timings
+        direct_figures(harness.context_of(host, session, installation_id), "contact", contact_id)
 
 
 def _all(timings: dict[str, list[float]]) -> list[float]:
     return [ms for kind in timings.values() for ms in kind]
-
-
-def _p95(timings: list[float]) -> float:
-    ordered = sorted(timings)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 BENCHMARK = harness.Benchmark(

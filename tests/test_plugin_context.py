@@ -152,3 +152,37 @@ def test_a_contact_carries_its_name_as_the_context_s_reader_sees_it(
     assert record is not None
     assert (record.display_name, record.name_order) == (shown, order)
     assert record.name == f"{given} {family}"  # 1.0's given-first name is unchanged
+
+
+def test_list_agents_names_the_active_agents_of_the_contexts_departments(
+    deskhost_installation: Callable[..., InstalledExtension],
+    db: Session,
+    make_agent: Callable[..., Any],
+    make_department: Callable[..., Department],
+) -> None:
+    installation = deskhost_installation(
+        Worker(),
+        departments=["Support", "Billing"],
+        manifest=_manifest(scopes=[scopes.AGENTS_READ]),
+    )
+    context = installation.context()
+    support, billing = (
+        db.scalars(select(Department).where(Department.name == name)).one()
+        for name in ("Support", "Billing")
+    )
+    sales = make_department("Sales")
+    both = make_agent("both@example.com", name="Aoi", departments=[support, sales], locale="ja")
+    billing_only = make_agent("billing@example.com", name="Ren", departments=[billing])
+    make_agent("sales@example.com", name="Sora", departments=[sales])
+    make_agent("gone@example.com", name="Gone", departments=[support]).is_active = False
+    db.commit()
+
+    agents = context.list_agents()
+
+    assert [(a.id, a.name, a.email, a.locale) for a in agents] == [
+        (both.id, "Aoi", "both@example.com", "ja"),
+        (billing_only.id, "Ren", "billing@example.com", None),
+    ]
+    # An agent's departments are all of theirs, not only the context's.
+    assert agents[0].department_ids == tuple(sorted((support.id, sales.id)))
+    assert [a.id for a in context.list_agents(department_id=billing.id)] == [billing_only.id]

@@ -600,19 +600,38 @@ class HostContext(Context):
         departments = self.department_ids
         if department_id is not None:
             departments = departments & {department_id}
-        statement = (
-            select(Agent)
-            .where(
-                Agent.is_active.is_(True),
-                Agent.id.in_(
-                    select(agent_departments.c.agent_id).where(
-                        agent_departments.c.department_id.in_(departments)
-                    )
-                ),
+        # Plain columns, each agent with every department of theirs (a row each): panels
+        # name assignees on every page, and agents as ORM objects brought their profiles.
+        members = select(agent_departments.c.agent_id).where(
+            agent_departments.c.department_id.in_(departments)
+        )
+        rows = self._session.execute(
+            select(
+                Agent.id,
+                Agent.name,
+                Agent.email,
+                Agent.status,
+                Agent.locale,
+                agent_departments.c.department_id,
             )
+            .join(agent_departments, agent_departments.c.agent_id == Agent.id)
+            .where(Agent.is_active.is_(True), Agent.id.in_(members))
             .order_by(Agent.name, Agent.id)
         )
-        return [records.agent_record(agent) for agent in self._session.scalars(statement)]
+        agents: dict[int, tuple[Any, list[int]]] = {}
+        for row in rows:
+            agents.setdefault(row.id, (row, []))[1].append(row.department_id)
+        return [
+            AgentRecord(
+                id=row.id,
+                name=row.name,
+                email=row.email,
+                status=row.status,
+                locale=row.locale,
+                department_ids=tuple(sorted(department_ids)),
+            )
+            for row, department_ids in agents.values()
+        ]
 
     # ---------------------------------------------------------------- the organisation
 

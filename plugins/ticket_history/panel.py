@@ -126,7 +126,7 @@ class Choices:
             "of": self.of if self.of != "contact" else None,
             "status": self.status or None,
             "q": self.search or None,
-            "after": _cursor_text(self.after) if self.after else None,
+            "after": cursor_text(self.after) if self.after else None,
             "open": str(self.opened) if self.opened else None,
         }
         current.update(changes)
@@ -200,7 +200,7 @@ def _render_list(context: Context, choices: Choices, ticket: TicketRecord) -> st
         link=lambda **changes: choices.link(context, **changes),
         hidden_fields=choices.hidden_fields(context),
         older=(
-            choices.link(context, after=_cursor_text((shown[-1].created_at, shown[-1].id)))
+            choices.link(context, after=cursor_text((shown[-1].created_at, shown[-1].id)))
             if more
             else None
         ),
@@ -288,7 +288,7 @@ def _message(text: str, *, back: tuple[str, str] | None = None) -> str:
     return paragraph + Markup('<p><a href="{}" data-history-back>{}</a></p>').format(*back)
 
 
-def _cursor_text(position: tuple[datetime, int]) -> str:
+def cursor_text(position: tuple[datetime, int]) -> str:
     """A keyset position as URL-safe text."""
     created_at, ticket_id = position
     raw = f"{created_at.isoformat()}|{ticket_id}".encode()
