@@ -142,18 +142,11 @@ def refresh_tickets(context: Context, ticket_ids: Sequence[int], *, held: bool =
         return 0
     connection = session.connection()
     dialect = connection.dialect.name
-    at_once = held and len(ids) == 1 and dialect == "postgresql"
+    if held and len(ids) == 1 and dialect == "postgresql" and _replace_held(context, ids[0]):
+        return 1
     # The lock makes a concurrent change of the same ticket wait, then read these facts anew.
-    kept = {} if at_once else _kept_facts(connection, installation_id, ids)
+    kept = _kept_facts(connection, installation_id, ids)
     histories = context.ticket_histories(ids)
-    if at_once:
-        history = histories.get(ids[0])
-        if history is not None:
-            values = {"installation_id": installation_id, **vars(facts_of(history))}
-            parameters = {f"new_{name}": value for name, value in values.items()}
-            _drop_empty(connection, connection.execute(_replace_one_statement(), parameters))
-            return 1
-        kept = _kept_facts(connection, installation_id, ids)  # out of reach: as below
     added: list[dict[str, Any]] = []
     changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     gone: list[dict[str, Any]] = []
@@ -260,6 +253,21 @@ def visible_ticket_pages(
 
 
 # --------------------------------------------------------------------------------- internals
+
+
+def _replace_held(context: Context, ticket_id: int) -> bool:
+    """Replace the facts of a ticket the change holds with one statement (PostgreSQL); false
+    when the context no longer reaches the ticket (then the general way takes it out)."""
+    history = context.ticket_histories([ticket_id]).get(ticket_id)
+    if history is None:
+        return False
+    values = {"installation_id": context.installation_id, **vars(facts_of(history))}
+    connection = context.db.connection()
+    written = connection.execute(
+        _replace_one_statement(), {f"new_{name}": value for name, value in values.items()}
+    )
+    _drop_empty(connection, written)
+    return True
 
 
 def _kept_facts(connection: Any, installation_id: int, ticket_ids: list[int]) -> dict[int, Facts]:
