@@ -416,3 +416,16 @@ def p95(timings: Sequence[float]) -> float:
     """The 95th percentile (nearest rank)."""
     ordered = sorted(timings)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def over_ticket_history(measure: Callable[[Host], Figures]) -> Benchmark:
+    """A benchmark measuring ``measure`` over the shared ticket history (1,000,000 tickets;
+    10,000 at ``--scale small``), built once per backend and reused by every such bench."""
+    return Benchmark(
+        name=TICKET_HISTORY,
+        noun="tickets",
+        scales={"full": 1_000_000, "small": 10_000},
+        built_scale=ticket_history_scale,
+        build=build_ticket_history,
+        measure=measure,
+    )

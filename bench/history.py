@@ -99,14 +99,7 @@ def _render_ms(
     return contexts, renders
 
 
-BENCHMARK = harness.Benchmark(
-    name=harness.TICKET_HISTORY,
-    noun="tickets",
-    scales={"full": 1_000_000, "small": 10_000},
-    built_scale=harness.ticket_history_scale,
-    build=harness.build_ticket_history,
-    measure=measure,
-)
+BENCHMARK = harness.over_ticket_history(measure)
 
 if __name__ == "__main__":
     raise SystemExit(harness.main(BENCHMARK, __doc__.splitlines()[0]))
