@@ -16,6 +16,7 @@ import plugins.ticket_history
 from core.host import Host
 from core.models import Agent, Contact, Department, Installation, Organisation, Ticket
 from marketplace_registry import lifecycle
+from plugins.ticket_history.panel import cursor_text
 from tests.factories import TEST_PASSWORD, install_for, system_unit, ticket_panel_html
 
 PLUGIN = "ticket_history"
@@ -623,8 +624,18 @@ def test_arguments_the_panel_cannot_read_are_ignored(
         open="²",
         of="everyone",
     )
+    too_large = _panel_html(
+        app,
+        host,
+        agent.id,
+        current.id,
+        installation=installation,
+        open="9" * 30,
+        after=cursor_text((START, 10**30)),
+    )
 
     assert _listed(html) == [earlier.id]
+    assert _listed(too_large) == [earlier.id]
 
 
 def test_without_the_agents_scope_no_assignee_is_shown(

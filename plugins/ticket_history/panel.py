@@ -116,7 +116,7 @@ class Choices:
             status=arg("status") if arg("status") in STATUS_FILTERS else "",
             search=arg("q")[:MAX_SEARCH_LENGTH],
             after=_parse_cursor(arg("after")),
-            opened=int(opened) if opened.isascii() and opened.isdigit() else None,
+            opened=_ticket_id(opened),
         )
 
     def link(self, context: Context, **changes: Any) -> str:
@@ -303,6 +303,19 @@ def _parse_cursor(text: str) -> tuple[datetime, int] | None:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
         created_at, ticket_id = raw.split("|")
         moment = datetime.fromisoformat(created_at)
-        return (moment, int(ticket_id)) if moment.tzinfo is not None else None
+        last_id = _ticket_id(ticket_id)
+        return (moment, last_id) if moment.tzinfo is not None and last_id is not None else None
     except (ValueError, binascii.Error, UnicodeDecodeError):
         return None
+
+
+#: The largest ticket id (the column is a 64-bit integer): a larger number is no ticket.
+_MAX_TICKET_ID = 2**63 - 1
+
+
+def _ticket_id(text: str) -> int | None:
+    """A ticket id written in ASCII digits within the column's range, else ``None``."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= _MAX_TICKET_ID else None
