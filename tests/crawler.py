@@ -40,7 +40,7 @@ LIST_PAGES = 3
 FULL_VISITS_PER_GROUP = 3
 CHECKS_PER_GROUP = 20
 #: Query parameters that carry a page cursor: they do not make a new shape.
-CURSOR_PARAMETERS = frozenset({"before", "cursor", "after", "comments_before"})
+CURSOR_PARAMETERS = frozenset({"before", "cursor", "after", "comments_before", "tickets_before"})
 #: Search terms tried on a search form, at most, before the crawler gives up on it.
 SEARCH_TRIES = 10
 #: Text that only a crash shows.

@@ -431,7 +431,7 @@ def _older_link(html: str | None) -> dict[str, str] | None:
     """The query arguments of the panel's "Older" link, or ``None`` when it has none."""
     from urllib.parse import parse_qsl
 
-    found = re.search(r'<a href="\?([^"]+)" data-history-page="older"', html or "")
+    found = re.search(r'<a href="\?([^"]+)" rel="next" data-history-page="older"', html or "")
     return None if found is None else dict(parse_qsl(found.group(1).replace("&amp;", "&")))
 
 
