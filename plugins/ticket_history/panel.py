@@ -130,21 +130,21 @@ class Choices:
             "open": str(self.opened) if self.opened else None,
         }
         current.update(changes)
-        kept = [
-            (name, value)
-            for name, value in context.query_args.items()
-            if not name.startswith(self.prefix)
-        ]
+        kept = self._page_args(context)
         mine = [(self.prefix + name, value) for name, value in current.items() if value]
         return "?" + urlencode(kept + mine)
 
-    def hidden_fields(self, context: Context) -> list[tuple[str, str]]:
-        """The page's arguments a filter form must carry along (not the ones it sets)."""
-        kept = [
+    def _page_args(self, context: Context) -> list[tuple[str, str]]:
+        """The page's query arguments that are not this panel's (another panel's, the tab)."""
+        return [
             (name, value)
             for name, value in context.query_args.items()
             if not name.startswith(self.prefix)
         ]
+
+    def hidden_fields(self, context: Context) -> list[tuple[str, str]]:
+        """The page's arguments a filter form must carry along (not the ones it sets)."""
+        kept = self._page_args(context)
         if self.of != "contact":
             kept.append((self.prefix + "of", self.of))
         return kept
