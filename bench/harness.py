@@ -203,12 +203,15 @@ def _give_tickets(session: Any, email: str, tickets: int) -> None:
     session.add(contact)
     session.flush()
     taken = select(Contact.id).where(Contact.email.like("%@bench.example"))
-    chosen = (
-        select(Ticket.id)
-        .where(Ticket.contact_id.not_in(taken))
-        .order_by(Ticket.id)
-        .limit(tickets)
-        .scalar_subquery()
+    # Read first, not a subquery of the updates: before the build's ANALYZE, PostgreSQL may
+    # plan ``IN (subquery)`` as a subplan scanned once per thread (hours at a million tickets).
+    chosen = list(
+        session.scalars(
+            select(Ticket.id)
+            .where(Ticket.contact_id.not_in(taken))
+            .order_by(Ticket.id)
+            .limit(tickets)
+        )
     )
     session.execute(
         Thread.__table__.update()

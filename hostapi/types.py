@@ -42,6 +42,10 @@ class Panel:
     ``render(context, target)`` returns HTML (already escaped where it embeds data) shown in the
     panel area; it runs with a context bound to the installation and the viewing agent.
     ``order`` sorts panels of one location (lower first).
+
+    A tab (1.3) renders only when it is the selected one; ``count(context, target)``, where
+    given, runs for every tab of the page and is shown beside its title (keep it one cheap
+    query; ``None`` shows no count).
     """
 
     key: str
@@ -51,6 +55,7 @@ class Panel:
     title_ja: str | None = None
     order: int = 100
     permission: str | None = None
+    count: Callable[[Context, PanelTarget], int | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from core.customer_tabs.tickets import TICKETS_TAB_LIMIT
 from core.models import Account, Agent, Contact, Department, Ticket
-from core.plugins.builtin import TICKETS_TAB_LIMIT
 from tests.page_helpers import sign_in
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

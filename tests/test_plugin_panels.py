@@ -186,11 +186,87 @@ def test_builtin_tickets_tab_lists_the_contact_tickets_the_agent_may_see(
     hidden = _ticket(host, sales, contact.id)
     agent = make_agent(departments=[support])
 
-    (tab,) = _panels(
-        app, host, Location.CONTACT_SUBTAB, PanelTarget("contact", contact.id), agent.id
-    )
+    tabs = _panels(app, host, Location.CONTACT_SUBTAB, PanelTarget("contact", contact.id), agent.id)
 
-    assert (tab.plugin_id, tab.title) == ("core_customer_tickets", "Tickets")
+    (tab,) = [tab for tab in tabs if tab.plugin_id == "core_customer_tickets"]
+    assert tab.title == "Tickets"
     assert f'href="/tickets/{visible}"' in tab.html
     assert f'href="/tickets/{hidden}"' not in tab.html
     assert db.get(Ticket, hidden) is not None
+
+
+class CountedTabs:
+    """A plugin with two contact tabs that count, recording which tabs rendered."""
+
+    def __init__(self) -> None:
+        self.rendered: list[str] = []
+
+    def _render(self, key: str) -> Callable[[Context, PanelTarget], str]:
+        def render(context: Context, target: PanelTarget) -> str:
+            self.rendered.append(key)
+            return f"<p>{key} of contact {target.id}</p>"
+
+        return render
+
+    @hookimpl
+    def deskhost_panels(self) -> list[Panel]:
+        return [
+            Panel(
+                key=key,
+                location=Location.CONTACT_SUBTAB,
+                title=key.title(),
+                render=self._render(key),
+                order=order,
+                count=count,
+            )
+            for key, order, count in (
+                ("notes", 1, lambda context, target: 3),
+                ("calls", 2, lambda context, target: None),
+            )
+        ]
+
+
+def test_tabs_render_only_the_selected_one_and_every_count(
+    app: Flask,
+    host: Host,
+    make_department: Callable[..., Department],
+    make_agent: Callable[..., Agent],
+    make_contact: Callable[..., Contact],
+) -> None:
+    support = make_department("Support")
+    plugin = CountedTabs()
+    host.plugins.register_plugin(plugin, manifest("counted"))
+    try:
+        with host.transaction() as session:
+            profile = session.scalars(
+                select(PermissionProfile).where(PermissionProfile.name == "Agent")
+            ).one()
+            installation_id = install_for(
+                session,
+                host,
+                "counted",
+                [support.id],
+                profile_ids=[profile.id],
+                scopes=["desk.contacts.read"],
+            ).id
+        agent = make_agent(departments=[support])
+        target = PanelTarget("contact", make_contact().id)
+
+        with app.test_request_context(), host.sessions() as session:
+            shown = panels_for(
+                session,
+                host,
+                Location.CONTACT_SUBTAB,
+                target,
+                session.get(Agent, agent.id),
+                as_tabs=True,
+                selected=f"counted.calls.{installation_id}",
+            )
+    finally:
+        host.plugins.unregister_plugin("counted")
+
+    mine = {tab.key: tab for tab in shown if tab.plugin_id == "counted"}
+    assert plugin.rendered == ["calls"]
+    assert (mine["notes"].count, mine["notes"].html) == (3, "")
+    assert mine["calls"].count is None
+    assert f"calls of contact {target.id}" in mine["calls"].html

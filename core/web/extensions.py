@@ -13,7 +13,8 @@ place, each panel names its installation.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request
@@ -47,6 +48,15 @@ class RenderedPanel:
     #: The installation's label (or number), set only where another installation of the same
     #: extension shows panels at the same place, so that an agent can tell them apart.
     installation_label: str | None = None
+    #: The panel's count (``Panel.count``), where it gives one.
+    count: int | None = None
+
+    @property
+    def page_key(self) -> str:
+        """The key naming it on the page: ``plugin.key``, and ``.installation`` for an
+        extension's (an extension installed twice contributes the same key twice)."""
+        key = f"{self.plugin_id}.{self.key}"
+        return key if self.installation_id is None else f"{key}.{self.installation_id}"
 
 
 def init_app(app: Flask) -> None:
@@ -189,7 +199,14 @@ def installation_label(installation: Installation) -> str:
 
 
 def panels_for(
-    session: Session, host: Host, location: str, target: PanelTarget, agent: Agent
+    session: Session,
+    host: Host,
+    location: str,
+    target: PanelTarget,
+    agent: Agent,
+    *,
+    as_tabs: bool = False,
+    selected: str | None = None,
 ) -> list[RenderedPanel]:
     """Every panel at ``location`` that ``agent`` may see for ``target``, rendered, in order.
 
@@ -198,6 +215,9 @@ def panels_for(
     ticket's department. A panel whose render raises shows an error box instead. When two
     installations of one extension contribute here, each panel carries its installation's
     label.
+
+    Tabs (``as_tabs``) show one at a time: only the ``selected`` one (its page key; else the
+    first) is rendered, and every tab gives its count.
     """
     plugins = host.plugins
     ticket_department: int | None = None
@@ -243,13 +263,34 @@ def panels_for(
                 plugin_id=plugin_id,
                 installation_id=installation_id,
                 title=title,
-                html=_render(panel, context, target, plugin_id, installation_id),
+                html=Markup(""),
                 installation_label=(
                     installation_label(installation) if several and installation else None
                 ),
+                count=_count(panel, context, target) if as_tabs else None,
             )
         )
+    shown: Iterable[int] = range(len(rendered))
+    if as_tabs:
+        keys = [view.page_key for view in rendered]
+        shown = [keys.index(selected) if selected in keys else 0] if rendered else []
+    for index in shown:
+        _order, plugin_id, panel, context, _installation = candidates[index]
+        view = rendered[index]
+        html = _render(panel, context, target, plugin_id, view.installation_id)
+        rendered[index] = replace(view, html=html)
     return rendered
+
+
+def _count(panel: Any, context: HostContext, target: PanelTarget) -> int | None:
+    """A tab's count, or ``None`` where it gives none or fails (the tab still shows)."""
+    if getattr(panel, "count", None) is None:
+        return None
+    try:
+        return panel.count(context, target)
+    except Exception:
+        log.exception("the count of panel %r failed", panel.key)
+        return None
 
 
 def _render(

@@ -33,8 +33,8 @@ def _tabs(location: str, target: PanelTarget) -> tuple[list[PanelView], PanelVie
     """The tabs at ``location`` and the selected one (``?tab=key``, else the first)."""
     agent = current_agent()
     assert agent is not None
-    tabs = panels_at(location, target, agent)
     wanted = request.args.get("tab")
+    tabs = panels_at(location, target, agent, as_tabs=True, selected=wanted)
     selected = next((t for t in tabs if t.key == wanted), tabs[0] if tabs else None)
     return tabs, selected
 

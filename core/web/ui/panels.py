@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import format_decimal
 from markupsafe import Markup
 
 from core.models import Agent
 from core.web.database import db_session
 from core.web.extensions import panels_for
 from hostapi.types import PanelTarget
+
+#: Tab counts above this show as "10,000+" (a count may stop just past it, as ticket counts do).
+TAB_COUNT_CAP = 10_000
 
 
 @dataclass(frozen=True)
@@ -22,23 +26,39 @@ class PanelView:
     title: str
     html: Markup
     installation_label: str | None = None
+    count: int | None = None
+
+    @property
+    def count_text(self) -> str | None:
+        """The count as shown beside the tab's title ("10,000+" past :data:`TAB_COUNT_CAP`)."""
+        if self.count is None:
+            return None
+        if self.count > TAB_COUNT_CAP:
+            return format_decimal(TAB_COUNT_CAP) + "+"
+        return format_decimal(self.count)
 
 
-def panels_at(location: str, target: PanelTarget, agent: Agent) -> list[PanelView]:
-    """The panels at ``location`` for ``target`` that ``agent`` may see, in display order."""
+def panels_at(
+    location: str,
+    target: PanelTarget,
+    agent: Agent,
+    *,
+    as_tabs: bool = False,
+    selected: str | None = None,
+) -> list[PanelView]:
+    """The panels at ``location`` for ``target`` that ``agent`` may see, in display order;
+    as tabs, only the ``selected`` one (else the first) rendered, each with its count."""
     host = current_app.extensions["deskhost.host"]
-    views = []
-    for panel in panels_for(db_session(), host, location, target, agent):
-        # An extension installed twice contributes the same key twice: qualify it.
-        key = f"{panel.plugin_id}.{panel.key}"
-        if panel.installation_id is not None:
-            key += f".{panel.installation_id}"
-        views.append(
-            PanelView(
-                key=key,
-                title=panel.title,
-                html=Markup(panel.html),
-                installation_label=panel.installation_label,
-            )
+    found = panels_for(
+        db_session(), host, location, target, agent, as_tabs=as_tabs, selected=selected
+    )
+    return [
+        PanelView(
+            key=panel.page_key,
+            title=panel.title,
+            html=Markup(panel.html),
+            installation_label=panel.installation_label,
+            count=panel.count,
         )
-    return views
+        for panel in found
+    ]
