@@ -17,6 +17,8 @@ from hostapi import scopes
 pytest_plugins = ["tests.api_fixtures"]
 
 UnitFor = Callable[[Agent | None], Unit]
+#: The ``?tab=`` of a contact's Products tab.
+CONTACT_PRODUCTS = "core_customer_products.contact_products"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -55,16 +57,18 @@ def test_contact_page_shows_its_linked_products(
     customer_service.link_product(unit_for(None), product, contact=contact)
     db.commit()
     client, _headers = browser
-    page = client.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    page = client.get(f"/contacts/{contact.id}?tab={CONTACT_PRODUCTS}").get_data(as_text=True)
     assert '<span class="product-name">Printer X200</span>' in page
     assert "Scanner S1" not in page
+    assert '<span class="tab-count">1</span>' in page
 
 
 def test_agent_without_product_manage_sees_no_link_form(
     browser, product: Product, contact: Contact
 ) -> None:
     client, _headers = browser
-    page = client.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    page = client.get(f"/contacts/{contact.id}?tab={CONTACT_PRODUCTS}").get_data(as_text=True)
+    assert 'id="no-products"' in page
     assert 'id="product-link-form"' not in page
 
 
@@ -81,6 +85,7 @@ def test_manager_links_a_product_chosen_in_the_lookup(
         },
     )
     assert answer.status_code == 302
+    assert answer.location.endswith(f"?tab={CONTACT_PRODUCTS}#customer-tabs")
     assert _linked(db, unit_for, contact_id=contact.id) == ["Printer X200"]
 
 
@@ -105,6 +110,7 @@ def test_an_unknown_product_is_a_form_error(
         data={"product": "Nope", "csrf_token": headers["X-CSRFToken"]},
     )
     assert answer.status_code == 422
+    # The page comes back with the Products tab open on the message.
     assert "Choose a product from the list." in answer.get_data(as_text=True)
     assert _linked(db, unit_for, contact_id=contact.id) == []
 

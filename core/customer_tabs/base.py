@@ -97,6 +97,11 @@ def customer_filter(target: PanelTarget) -> tuple[int | None, int | None]:
     raise ValueError(f"a customer tab has no {target.kind!r} view")
 
 
+def tab_page_key(plugin_id: str, kind: str, key: str) -> str:
+    """The ``?tab=`` value selecting a built-in tab on a ``kind`` ("contact", "account") page."""
+    return f"{plugin_id}.{kind}_{key}"
+
+
 def tab_link(args: Mapping[str, str], prefix: str, **changes: str | None) -> str:
     """The page's query with this tab's arguments (those named ``<prefix>*``) replaced by
     ``changes`` (``None`` or ``""`` drops one): the other tabs' and the page's stay."""

@@ -19,6 +19,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from core import permissions
+from core.customer_tabs import products as products_tab
+from core.customer_tabs.base import tab_page_key
 from core.errors import NotFound, ValidationFailed
 from core.models import (
     Account,
@@ -152,9 +154,19 @@ def _customer_page_url(customer: Contact | Account, anchor: str) -> str:
     return url_for("customers.account", account_id=customer.id) + anchor
 
 
-def _customer_page_again(customer: Contact | Account) -> ResponseReturnValue:
-    """The customer's page re-rendered with this request's form errors (422), nothing stored."""
+def _products_tab(customer: Contact | Account) -> str:
+    """The page key of the customer's Products tab."""
+    kind = "contact" if isinstance(customer, Contact) else "account"
+    return tab_page_key(products_tab.PLUGIN_ID, kind, "products")
+
+
+def _customer_page_again(
+    customer: Contact | Account, *, tab: str | None = None
+) -> ResponseReturnValue:
+    """The customer's page re-rendered with this request's form errors (422), nothing stored;
+    ``tab`` (a page key) is the tab shown, where the form was in one."""
     db_session().rollback()
+    g.selected_tab = tab
     if isinstance(customer, Contact):
         return customer_pages.contact(customer.id), 422
     return customer_pages.account(customer.id), 422
@@ -277,9 +289,9 @@ def link_product(kinds: str, customer_id: int) -> ResponseReturnValue:
         customer_service.link_product(unit, product, **{_KINDS[kinds]: customer})
     except ValidationFailed as failure:
         g.product_errors = failure.errors
-        return _customer_page_again(customer)
+        return _customer_page_again(customer, tab=_products_tab(customer))
     db_session().commit()
-    return redirect(_customer_page_url(customer, "#products"))
+    return redirect(_customer_page_url(customer, f"?tab={_products_tab(customer)}#customer-tabs"))
 
 
 @blueprint.post(
@@ -296,7 +308,7 @@ def unlink_product(kinds: str, customer_id: int, product_id: int) -> ResponseRet
         raise NotFound("product not found")
     customer_service.unlink_product(unit, product, **{_KINDS[kinds]: customer})
     db_session().commit()
-    return redirect(_customer_page_url(customer, "#products"))
+    return redirect(_customer_page_url(customer, f"?tab={_products_tab(customer)}#customer-tabs"))
 
 
 # ------------------------------------------------------------------------------ notifications

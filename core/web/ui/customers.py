@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
@@ -33,7 +33,8 @@ def _tabs(location: str, target: PanelTarget) -> tuple[list[PanelView], PanelVie
     """The tabs at ``location`` and the selected one (``?tab=key``, else the first)."""
     agent = current_agent()
     assert agent is not None
-    wanted = request.args.get("tab")
+    # A form re-shown with its errors (422) names the tab it was in.
+    wanted = request.args.get("tab") or g.get("selected_tab")
     tabs = panels_at(location, target, agent, as_tabs=True, selected=wanted)
     selected = next((t for t in tabs if t.key == wanted), tabs[0] if tabs else None)
     return tabs, selected
