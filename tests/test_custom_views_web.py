@@ -20,7 +20,7 @@ pytest_plugins = ["tests.api_fixtures"]
 
 
 def _listed(page: str) -> list[str]:
-    return re.findall(r'<a href="/contacts/\d+">([^<]*)</a>', page)
+    return re.findall(r'<a href="/contacts/\d+(?:\?[^"]*)?">([^<]*)</a>', page)
 
 
 @pytest.fixture

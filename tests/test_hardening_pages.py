@@ -80,7 +80,7 @@ def many_contacts(db: Session, owner: Agent) -> int:
 
 
 def _rows(page: str, entity: str) -> list[str]:
-    return re.findall(rf'<a href="/{entity}s/\d+">([^<]*)</a>', page)
+    return re.findall(rf'<a href="/{entity}s/\d+(?:\?[^"]*)?">([^<]*)</a>', page)
 
 
 def _next_link(page: str) -> str:

@@ -361,6 +361,20 @@ def count_tickets(unit: Unit, *, before: Cursor | str | None = None, **filters: 
     return TicketCount(min(number, COUNT_CAP), number > COUNT_CAP, min(newer, COUNT_CAP))
 
 
+def status_summary(
+    unit: Unit, *, contact_id: int | None = None, account_id: int | None = None
+) -> dict[str, int]:
+    """How many of a contact's or an account's tickets the actor may see, by status type
+    (every type present, zero where none)."""
+    query = _listed(unit, contact_id=contact_id, account_id=account_id)
+    counted = unit.session.execute(
+        query.with_only_columns(Ticket.status_type, func.count()).group_by(Ticket.status_type)
+    )
+    summary = dict.fromkeys((t.value for t in StatusType), 0)
+    summary.update({status_type: int(number) for status_type, number in counted})
+    return summary
+
+
 def _listed(
     unit: Unit,
     *,

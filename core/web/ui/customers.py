@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from core.errors import Message, ValidationFailed
+from core.errors import Message, NotFound, ValidationFailed
 from core.models import Account, Agent, Contact, CustomField, FieldType, Product
 from core.models.types import id_maximum
 from core.services import customers as customer_service
 from core.services import fields as field_service
+from core.services import tickets as ticket_service
 from core.services import views as view_service
-from core.services.base import parse_whole_number
+from core.services.base import Unit, parse_whole_number
+from core.services.views import ViewPage, ViewSpec
 from core.web.database import db_session
 from core.web.security import current_agent, login_required
 from core.web.ui.panels import PanelView, panels_at
@@ -43,17 +47,22 @@ def _tabs(location: str, target: PanelTarget) -> tuple[list[PanelView], PanelVie
 # ------------------------------------------------------------------------------- list pages
 
 
+def _view_page(unit: Unit, spec: ViewSpec, cursor: str | None, q: str) -> ViewPage:
+    """The page of ``spec`` after ``cursor``, searched for ``q``; the first page when the
+    cursor is of another sort order (the view was edited since)."""
+    try:
+        return view_service.run_view(unit, spec, limit=PAGE_SIZE, cursor=cursor, search=q or None)
+    except ValidationFailed:
+        return view_service.run_view(unit, spec, limit=PAGE_SIZE, search=q or None)
+
+
 def _list_page(entity: str) -> ResponseReturnValue:
     """A list page: the chosen view's page of rows, its count, columns and pager."""
     unit = request_unit()
     q = request.args.get("q", "").strip()
     spec = view_service.get_view(unit, entity, request.args.get("view") or "all")
     cursor = request.args.get("cursor") or None
-    try:
-        page = view_service.run_view(unit, spec, limit=PAGE_SIZE, cursor=cursor, search=q or None)
-    except ValidationFailed:
-        # A cursor of another sort order (the view was edited): start again at the top.
-        page = view_service.run_view(unit, spec, limit=PAGE_SIZE, search=q or None)
+    page = _view_page(unit, spec, cursor, q)
     known = view_service.view_fields(unit.session, entity)
     columns = [known[name] for name in spec.columns if name in known]
     agent = current_agent()
@@ -72,6 +81,71 @@ def _list_page(entity: str) -> ResponseReturnValue:
         agents=view_service.agent_names(unit.session, page.rows),
         cell=view_service.column_value,
         q=q,
+        # A record opened from this page lists this page beside it.
+        record_url=partial(_record_url, entity, _list_args(spec.key, q, cursor)),
+    )
+
+
+# ------------------------------------------------------------------- the list beside a record
+
+
+@dataclass(frozen=True)
+class RecordList:
+    """The list page an agent opened a record from, shown beside the record (its view, search
+    and page, carried in the record's URL as ``list_view``, ``list_q`` and ``list_cursor``)."""
+
+    entity: str
+    view: ViewSpec
+    q: str
+    page: ViewPage
+    owners: dict[int, str]
+    #: The list's arguments, for links to other records (the selected tab kept).
+    record_args: dict[str, str]
+    #: The list page itself, as the list shows it.
+    list_url: str
+
+    def url(self, record_id: int, **changes: str) -> str:
+        """The page of record ``record_id`` with this list beside it, and ``changes`` to its
+        arguments (``tab``, ``list_cursor``, a tab's own)."""
+        return _record_url(self.entity, self.record_args | changes, record_id)
+
+
+def _record_url(entity: str, args: dict[str, str], record_id: int) -> str:
+    """The page of record ``record_id`` with the arguments ``args``."""
+    return url_for(f"customers.{entity}", **{f"{entity}_id": record_id}, **args)
+
+
+def _list_args(view_key: str, q: str, cursor: str | None) -> dict[str, str]:
+    """The URL arguments that carry a list page into a record's page."""
+    args = {"list_view": view_key, "list_q": q, "list_cursor": cursor or ""}
+    return {name: value for name, value in args.items() if value}
+
+
+def _record_list(unit: Unit, entity: str) -> RecordList:
+    """The list beside a record: the list page named by the URL (else the first page of
+    "all"); a view the agent may no longer see falls back to "all"."""
+    args = request.args
+    q = args.get("list_q", "").strip()
+    try:
+        spec = view_service.get_view(unit, entity, args.get("list_view") or "all")
+    except NotFound:
+        spec = view_service.get_view(unit, entity, "all")
+    cursor = args.get("list_cursor") or None
+    page = _view_page(unit, spec, cursor, q)
+    record_args = _list_args(spec.key, q, cursor)
+    if args.get("tab"):
+        record_args["tab"] = args["tab"]
+    list_args = {"view": spec.key, "q": q, "cursor": cursor or ""}
+    return RecordList(
+        entity=entity,
+        view=spec,
+        q=q,
+        page=page,
+        owners=view_service.agent_names(unit.session, page.rows),
+        record_args=record_args,
+        list_url=url_for(
+            f"customers.{_PLURALS[entity]}", **{k: v for k, v in list_args.items() if v}
+        ),
     )
 
 
@@ -96,11 +170,14 @@ def accounts() -> ResponseReturnValue:
 @login_required
 def contact(contact_id: int) -> ResponseReturnValue:
     """One contact: details and the tab area."""
-    record = customer_service.get_contact(request_unit(), contact_id)
+    unit = request_unit()
+    record = customer_service.get_contact(unit, contact_id)
     tabs, selected = _tabs(Location.CONTACT_SUBTAB, PanelTarget("contact", record.id))
     return render_template(
         "customers/contact.html",
         contact=record,
+        record_list=_record_list(unit, "contact"),
+        ticket_summary=ticket_service.status_summary(unit, contact_id=record.id),
         tabs=tabs,
         selected=selected,
         tab_location=Location.CONTACT_SUBTAB,
@@ -118,6 +195,8 @@ def account(account_id: int) -> ResponseReturnValue:
     return render_template(
         "customers/account.html",
         account=record,
+        record_list=_record_list(unit, "account"),
+        ticket_summary=ticket_service.status_summary(unit, account_id=record.id),
         members=members,
         tabs=tabs,
         selected=selected,
