@@ -39,8 +39,11 @@ LIST_PAGES = 3
 #: and how many more are only checked.
 FULL_VISITS_PER_GROUP = 3
 CHECKS_PER_GROUP = 20
-#: Query parameters that carry a page cursor: they do not make a new shape.
-CURSOR_PARAMETERS = frozenset({"before", "cursor", "after", "comments_before", "tickets_before"})
+#: Query parameters that carry a page cursor: they do not make a new shape. So do a tab's own
+#: (``<tab>_before``, ``<tab>_cursor``, ``<tab>_after``) and the search of the list beside a
+#: record (``list_q``: each term the crawl tried would be a shape of its own).
+CURSOR_PARAMETERS = frozenset({"before", "cursor", "after", "list_q"})
+CURSOR_SUFFIXES = ("_before", "_cursor", "_after")
 #: Search terms tried on a search form, at most, before the crawler gives up on it.
 SEARCH_TRIES = 10
 #: Text that only a crash shows.
@@ -194,10 +197,16 @@ def shape_of(url: str) -> str:
     parts = urlsplit(url)
     path = path_shape_of(url)
     query = sorted(
-        (key, "*" if key in CURSOR_PARAMETERS or _is_panels(key) or _NUMBER.match(value) else value)
+        (key, "*" if is_cursor(key) or _is_panels(key) or _NUMBER.match(value) else value)
         for key, value in parse_qsl(parts.query, keep_blank_values=True)
     )
     return f"{path}?{urlencode(query)}"
+
+
+def is_cursor(key: str) -> bool:
+    """Whether a query parameter carries a page cursor (or another value that makes no new
+    shape of page)."""
+    return key in CURSOR_PARAMETERS or key.endswith(CURSOR_SUFFIXES)
 
 
 def _is_panels(key: str) -> bool:
@@ -455,7 +464,7 @@ class Crawler:
         target = self._normalised(form.action or urlsplit(base).path, base)
         if target is None:
             return None
-        kept = [(k, v) for k, v in values if k not in CURSOR_PARAMETERS]
+        kept = [(k, v) for k, v in values if not is_cursor(k)]
         return f"{urlsplit(target).path}?{urlencode(kept)}" if kept else urlsplit(target).path
 
     def _submit(self, form: Form, base: str, page: Page) -> None:
