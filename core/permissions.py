@@ -259,8 +259,8 @@ CATALOGUE: tuple[PermissionInfo, ...] = (
         HISTORY_VIEW,
         "View customer history",
         "履歴の表示",
-        "See a customer's past tickets across the desk.",
-        "顧客の過去の問い合わせを表示します。",
+        "See the History tab of contacts and accounts: who changed their data, when and how.",
+        "連絡先と取引先の履歴タブで、誰が・いつ・どのようにデータを変更したかを表示します。",
     ),
     _P(
         AUDIT_VIEW,

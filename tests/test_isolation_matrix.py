@@ -21,8 +21,9 @@ a new endpoint is in the matrix by default. Each path parameter names what it po
   cover gets 404 whatever the rest of the path names; there is no permission to lack there.
   A test extension (tests/extension_endpoints.py) keeps these shapes in the matrix.
 
-Contacts, accounts and what hangs off them (comments, products, follows) are organisation-wide:
-any agent with the permission sees them, so only the permission check applies to them.
+Contacts, accounts and what hangs off them (comments, products, follows, history) are
+organisation-wide: any agent with the permission sees them, so only the permission check
+applies to them.
 Unsafe methods send an empty body (``{}`` to the API, an empty form to pages): the refusal must
 come before validation, or a 422 would tell the caller the record exists.
 """
@@ -47,6 +48,7 @@ from core.host import Host
 from core.models import (
     Account,
     Agent,
+    AuditEntry,
     Contact,
     CustomerComment,
     CustomerImport,
@@ -61,6 +63,7 @@ from core.models import (
     SpamRule,
     TicketStatus,
 )
+from core.services import customers as customer_service
 from core.services import sla
 from core.services import tickets as ticket_service
 from hostapi import clock
@@ -95,6 +98,7 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "customer_id": (ORGANISATION, "customer"),
     "record_id": (ORGANISATION, "customer"),
     "comment_id": (ORGANISATION, "comment"),
+    "entry_id": (ORGANISATION, "history_entry"),
     "product_id": (ORGANISATION, "product"),
     "field_id": (ORGANISATION, "field"),
     "import_id": (ORGANISATION, "import"),
@@ -289,6 +293,8 @@ class Desk:
                 return str(getattr(side, record))
             if record == "comment":
                 return str(self.shared["account_comment" if "/accounts" in rule else "comment"])
+            if record == "history_entry":
+                return str(self.shared["account_entry" if "/accounts" in rule else "contact_entry"])
             if record == "customer":
                 return str(self.shared["contact"])
             return str(self.shared[record])
@@ -446,6 +452,8 @@ def desk(
         created_at=now,
     )
     db.add_all([comment, account_comment, customer_import])
+    customer_service.update_contact(system_unit(db, None), contact, title="Buyer")
+    customer_service.update_account(system_unit(db, None), account, industry="Trading")
     installation = install_for(db, host, "ticket_history", [first.id])
     sla_policy = sla.create_policy(
         system_unit(db, None),
@@ -465,6 +473,8 @@ def desk(
             "account": account.id,
             "comment": comment.id,
             "account_comment": account_comment.id,
+            "contact_entry": _history_entry(db, "contact", contact.id),
+            "account_entry": _history_entry(db, "account", account.id),
             "product": product.id,
             "field": field_.id,
             "import": customer_import.id,
@@ -487,6 +497,15 @@ def desk(
     for agent in (outsider, powerless, ordinary):
         desk.bearer[agent.id] = _bearer(db, agent, scopes)
     return desk
+
+
+def _history_entry(db: Session, entity_type: str, entity_id: int) -> int:
+    """The id of the record's one audit entry (its history's)."""
+    return db.scalars(
+        select(AuditEntry.id).where(
+            AuditEntry.entity_type == entity_type, AuditEntry.entity_id == str(entity_id)
+        )
+    ).one()
 
 
 class Caller:

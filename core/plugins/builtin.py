@@ -6,8 +6,12 @@ may see. They eat the same hooks extensions implement, so the tab mechanism has 
 
 from __future__ import annotations
 
-from core.customer_tabs import products, tickets
+from core.customer_tabs import history, products, tickets
 from core.plugins.manifest import Manifest
 
 #: The built-in plugins every host registers, with their manifests.
-DEFAULT_PLUGINS: tuple[tuple[object, Manifest], ...] = (tickets.PLUGIN, products.PLUGIN)
+DEFAULT_PLUGINS: tuple[tuple[object, Manifest], ...] = (
+    history.PLUGIN,
+    tickets.PLUGIN,
+    products.PLUGIN,
+)

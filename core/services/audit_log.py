@@ -1,10 +1,12 @@
-"""Reading the audit log: every audited change, organisation-wide, for ``audit.view``.
+"""Reading the audit log: every audited change, organisation-wide, for ``audit.view``; one
+contact's or account's history, for ``history.view``.
 
 Entries are written by :meth:`core.services.base.Unit.audit`; this module lists them newest
 first by ``(at, id)``, filtered by the agent who acted, the kind of record, the action and a
 period of days in the organisation's time zone. The log is organisation-wide on purpose:
 ``audit.view`` is an administrator's permission, and a change is audited whatever department
-its record belongs to.
+its record belongs to. A customer's history (:class:`CustomerRecord`) is the same log narrowed
+to the entries about the contact or account and about its parts (:data:`CUSTOMER_PARTS`).
 """
 
 from __future__ import annotations
@@ -12,18 +14,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import BigInteger, ColumnElement, Select, String, and_, cast, func, or_, select
 
 from core import permissions
-from core.errors import Message, ValidationFailed
-from core.models import Agent, AuditEntry, Installation, Organisation
+from core.errors import Message, NotFound, ValidationFailed
+from core.models import Activity, Agent, AuditEntry, Installation, Organisation
 from core.models.types import id_maximum
 from core.services.base import Cursor, Unit, check_limit, newest_first
+from core.services.comments import view_permission
 
 #: The actions :meth:`Unit.audit` records ("export": a customer list downloaded).
 ACTIONS: tuple[str, ...] = ("add", "update", "delete", "export")
+#: The actions of a customer's history (exports are of lists, not of one record).
+HISTORY_ACTIONS: tuple[str, ...] = ("add", "update", "delete")
 #: The days a period can start or end on.
 FIRST_DAY = date(1900, 1, 1)
 LAST_DAY = date(9998, 12, 31)
@@ -32,15 +38,45 @@ PERIOD_MESSAGE = Message("Give a date from the year 1900 to 9998.")
 EXPORT_BATCH = 500
 
 
+#: The records whose entries belong to their contact's or account's history as well as to
+#: their own: each names its customer (``contact_id`` or ``account_id``) in the values its
+#: entries record (added, deleted, or both sides of a change), except an activity's change,
+#: which records only the fields that changed.
+CUSTOMER_PARTS: tuple[str, ...] = ("customer_comment", "attachment", "activity")
+
+
+@dataclass(frozen=True)
+class CustomerRecord:
+    """A contact or an account (``kind``) whose history is read."""
+
+    kind: str
+    id: int
+
+
 @dataclass(frozen=True)
 class AuditFilter:
-    """Which entries to list: each part narrows the list; ``None`` leaves it open."""
+    """Which entries to list: each part narrows the list; ``None`` leaves it open.
+
+    With ``record``, only that customer's history, which ``history.view`` reads; the whole log
+    needs ``audit.view``.
+    """
 
     agent_id: int | None = None
     entity_type: str | None = None
     action: str | None = None
     since: date | None = None
     until: date | None = None
+    record: CustomerRecord | None = None
+
+
+def require_reader(unit: Unit, record: CustomerRecord | None) -> None:
+    """Raise :class:`Forbidden` unless the actor may read ``record``'s history (``history.view``
+    and the record's view permission), or the whole log when ``record`` is ``None``."""
+    if record is None:
+        unit.actor.require(permissions.AUDIT_VIEW)
+    else:
+        unit.actor.require(permissions.HISTORY_VIEW)
+        unit.actor.require(view_permission(record.kind))
 
 
 def _zone(unit: Unit) -> ZoneInfo:
@@ -55,9 +91,10 @@ def clean_filter(
     action: object = None,
     since: object = None,
     until: object = None,
+    record: CustomerRecord | None = None,
 ) -> AuditFilter:
     """A filter from loose input (a form's or a query string's), each bad part named."""
-    unit.actor.require(permissions.AUDIT_VIEW)
+    require_reader(unit, record)
     errors: dict[str, list[str]] = {}
     agent: int | None = None
     if agent_id not in (None, ""):
@@ -93,11 +130,37 @@ def clean_filter(
         errors.setdefault("until", []).append(Message("The end of the period is before its start."))
     if errors:
         raise ValidationFailed(errors)
-    return AuditFilter(agent, entity, chosen_action, days["since"], days["until"])
+    return AuditFilter(agent, entity, chosen_action, days["since"], days["until"], record)
+
+
+def _names_customer(document: Any, record: CustomerRecord) -> ColumnElement[bool]:
+    """``document`` (an entry's before or after) holds the record's id as its customer."""
+    return cast(document[f"{record.kind}_id"].as_string(), BigInteger) == record.id
+
+
+def _history_of(record: CustomerRecord) -> ColumnElement[bool]:
+    """The entries of the record's history: about it, or about one of its parts."""
+    activities = select(cast(Activity.id, String)).where(
+        getattr(Activity, f"{record.kind}_id") == record.id
+    )
+    return or_(
+        and_(AuditEntry.entity_type == record.kind, AuditEntry.entity_id == str(record.id)),
+        and_(
+            AuditEntry.entity_type.in_(CUSTOMER_PARTS),
+            or_(
+                _names_customer(AuditEntry.after, record),
+                _names_customer(AuditEntry.before, record),
+            ),
+        ),
+        # An activity's change records only what changed: it is found by the activity.
+        and_(AuditEntry.entity_type == "activity", AuditEntry.entity_id.in_(activities)),
+    )
 
 
 def _query(unit: Unit, given: AuditFilter) -> Select[tuple[AuditEntry]]:
     query = select(AuditEntry)
+    if given.record is not None:
+        query = query.where(_history_of(given.record))
     if given.agent_id is not None:
         query = query.where(AuditEntry.actor_agent_id == given.agent_id)
     if given.entity_type is not None:
@@ -126,11 +189,38 @@ def list_entries(
     limit: int = 50,
 ) -> list[AuditEntry]:
     """The entries ``given`` selects, newest first, older than ``before``."""
-    unit.actor.require(permissions.AUDIT_VIEW)
+    require_reader(unit, given.record)
     check_limit(limit)
     cursor = Cursor.parse(before)
     query = newest_first(_query(unit, given), AuditEntry.at, AuditEntry.id, cursor, limit)
     return list(unit.session.scalars(query))
+
+
+def count_entries(unit: Unit, given: AuditFilter) -> int:
+    """How many entries ``given`` selects."""
+    require_reader(unit, given.record)
+    counted = _query(unit, given).with_only_columns(func.count()).order_by(None)
+    return unit.session.scalar(counted) or 0
+
+
+def get_entry(unit: Unit, entry_id: int, given: AuditFilter = AuditFilter()) -> AuditEntry:
+    """The entry ``entry_id``, if ``given`` selects it.
+
+    :raises NotFound: no such entry, or not one of ``given``'s (another record's).
+    """
+    require_reader(unit, given.record)
+    entry = unit.session.scalar(_query(unit, given).where(AuditEntry.id == entry_id))
+    if entry is None:
+        raise NotFound("audit entry not found")
+    return entry
+
+
+def field_changes(entry: AuditEntry) -> list[tuple[str, Any, Any]]:
+    """``(field, before, after)`` for each field the entry names, in a stable order."""
+    before = entry.before or {}
+    after = entry.after or {}
+    names = list(before) + [name for name in after if name not in before]
+    return [(name, before.get(name), after.get(name)) for name in names]
 
 
 def iter_entries(unit: Unit, given: AuditFilter) -> Iterator[AuditEntry]:
@@ -153,6 +243,16 @@ def entity_types(unit: Unit) -> list[str]:
             select(AuditEntry.entity_type).distinct().order_by(AuditEntry.entity_type)
         )
     )
+
+
+def actors(unit: Unit, given: AuditFilter) -> list[tuple[int, str]]:
+    """The agents who acted in the entries ``given`` selects, by name (a filter's choices)."""
+    require_reader(unit, given.record)
+    acted = _query(unit, given).with_only_columns(AuditEntry.actor_agent_id)
+    rows = unit.session.execute(
+        select(Agent.id, Agent.name).where(Agent.id.in_(acted)).order_by(Agent.name, Agent.id)
+    )
+    return [(row.id, row.name) for row in rows]
 
 
 def actor_names(unit: Unit, entries: list[AuditEntry]) -> dict[int, str]:

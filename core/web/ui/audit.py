@@ -123,15 +123,7 @@ def record_url(entry: AuditEntry, linkable: set[tuple[str, str]]) -> str | None:
     return url_for(endpoint, **{argument: int(entry.entity_id)})
 
 
-def _changes(entry: AuditEntry) -> list[tuple[str, Any, Any]]:
-    """``(field, before, after)`` for each field the entry names, in a stable order."""
-    before = entry.before or {}
-    after = entry.after or {}
-    names = list(before) + [name for name in after if name not in before]
-    return [(name, before.get(name), after.get(name)) for name in names]
-
-
-def _who(
+def who_acted(
     entry: AuditEntry, agents: dict[int, str], installations: dict[int, str]
 ) -> tuple[str, str]:
     """Who acted, and through which extension installation (empty when none)."""
@@ -175,9 +167,9 @@ def index() -> ResponseReturnValue:
     entries = [
         {
             "entry": entry,
-            "who": _who(entry, agents, installations),
+            "who": who_acted(entry, agents, installations),
             "url": record_url(entry, linkable),
-            "changes": _changes(entry),
+            "changes": audit_log.field_changes(entry),
         }
         for entry in rows
     ]
@@ -251,7 +243,7 @@ def _write_batch(unit: Unit, writer: Any, batch: list[AuditEntry]) -> None:
     agents = audit_log.actor_names(unit, batch)
     installations = audit_log.installation_names(unit, batch)
     for entry in batch:
-        who, via = _who(entry, agents, installations)
+        who, via = who_acted(entry, agents, installations)
         head = [
             format_datetime(entry.at, "yyyy-MM-dd HH:mm:ss"),
             who,
@@ -262,7 +254,7 @@ def _write_batch(unit: Unit, writer: Any, batch: list[AuditEntry]) -> None:
             labels.label(ACTION_LABELS, entry.action),
             entry.sub_action,
         ]
-        changes = _changes(entry) or [("", None, None)]
+        changes = audit_log.field_changes(entry) or [("", None, None)]
         for field, before, after in changes:
             writer.writerow([*head, field, _cell(before), _cell(after)])
 
