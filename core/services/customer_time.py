@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Integer, case, func, select
+from sqlalchemy import case, func, select
 
 from core import permissions
 from core.errors import Message, ValidationFailed
@@ -169,7 +169,7 @@ def count_time_entries(
     unit: Unit, *, contact_id: int | None = None, account_id: int | None = None
 ) -> int:
     """How many time entries the customer's visible tickets have (the tab's count)."""
-    query = select(func.count(TimeEntry.id).cast(Integer))
+    query = select(func.count(TimeEntry.id))
     return int(unit.session.scalar(_filtered(unit, query, contact_id, account_id)) or 0)
 
 
