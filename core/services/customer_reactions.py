@@ -23,7 +23,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, literal_column, null, or_, select, union_all
+from sqlalchemy import Integer, and_, case, func, literal_column, null, or_, select, union_all
 
 from core import permissions
 from core.errors import Message, ValidationFailed
@@ -324,3 +324,18 @@ def _described(unit: Unit, rows: Sequence[Any]) -> list[Reaction]:
             )
         )
     return described
+
+
+def count_ratings(
+    unit: Unit, *, contact_id: int | None = None, account_id: int | None = None
+) -> int:
+    """How many happiness ratings the customer's visible tickets have (the Happiness tab's
+    count)."""
+    unit.actor.require(permissions.TICKET_VIEW)
+    tickets = customer_ticket_filter(unit, contact_id=contact_id, account_id=account_id)
+    query = (
+        select(func.count(HappinessRating.id))
+        .join(Ticket, Ticket.id == HappinessRating.ticket_id)
+        .where(*tickets)
+    )
+    return int(unit.session.scalar(query) or 0)
