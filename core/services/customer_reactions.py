@@ -23,7 +23,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, func, literal_column, null, or_, select, union_all
+from sqlalchemy import (
+    Integer,
+    and_,
+    case,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+)
+from sqlalchemy.orm import aliased
 
 from core import permissions
 from core.errors import Message, ValidationFailed
@@ -51,6 +61,8 @@ _KIND_OF_RANK = {rank: kind for kind, rank in _RANK.items()}
 _THREAD_KIND_OF = dict(zip(("reply", "comment"), REACTION_THREAD_KINDS, strict=True))
 #: How much deeper the floor goes each time a page comes back short.
 _DEEPER = 4
+#: Up to this many tickets reaching the floor are named by id (see :func:`_reached`).
+_LISTED = 1_000
 
 
 @dataclass(frozen=True)
@@ -140,110 +152,156 @@ def list_reactions(
     tickets = customer_ticket_filter(unit, contact_id=contact_id, account_id=account_id)
     depth = limit
     while True:
-        floor = _floor(unit, tickets, cursor, depth)
-        rows = unit.session.execute(_page(tickets, wanted, cursor, floor, limit)).all()
-        if len(rows) >= limit or floor is None:
-            return _described(unit, rows)
+        floor, reached = _reached(unit, tickets, cursor, depth)
+        lines = _page(unit, reached, wanted, cursor, floor, limit)
+        if len(lines) >= limit or floor is None:
+            return lines
         depth *= _DEEPER
 
 
-def _floor(
+@dataclass(frozen=True)
+class _Reached:
+    """The tickets whose reactions a page reads: by id, or by conditions on ``ticket``."""
+
+    ids: list[int] | None
+    conditions: list[Any]
+
+    def narrow(self, query: Any, ticket_id: Any) -> Any:
+        """``query`` of a source (its ``ticket_id`` column) joined to these tickets."""
+        joined = query.join(Ticket, Ticket.id == ticket_id)
+        if self.ids is not None:
+            return joined.where(ticket_id.in_(self.ids))
+        return joined.where(*self.conditions)
+
+
+def _reached(
     unit: Unit, tickets: list[Any], cursor: ReactionCursor | None, depth: int
-) -> datetime | None:
-    """The ``depth``-th latest reaction bound of the tickets below the cursor's time, if there
-    are that many (a ticket bound at the cursor's very time may hold only newer lines)."""
-    query = select(Ticket.last_reaction_at).where(*tickets, Ticket.last_reaction_at.is_not(None))
+) -> tuple[datetime | None, _Reached]:
+    """The floor, and the tickets whose reactions may reach it, in one read.
+
+    The floor is the ``depth``-th latest bound of the tickets below the cursor's time (a ticket
+    bound at the cursor's very time may hold only newer lines); ``None`` when there are fewer,
+    and then every visible ticket is read, bounds unread: the last resort is exact whatever
+    they say. The tickets are named by id when they are few: a customer's tickets and their
+    bounds go together (a busy customer's old tickets all lie below most others'), so a
+    planner taking them apart could expect thousands where there are twenty and read a whole
+    table of threads instead of twenty tickets'.
+    """
+    below = select(Ticket.last_reaction_at).where(*tickets, Ticket.last_reaction_at.is_not(None))
     if cursor is not None:
-        query = query.where(Ticket.last_reaction_at < cursor.created_at)
-    return unit.session.scalar(
-        query.order_by(Ticket.last_reaction_at.desc()).offset(depth - 1).limit(1)
+        below = below.where(Ticket.last_reaction_at < cursor.created_at)
+    floor = (
+        below.order_by(Ticket.last_reaction_at.desc()).offset(depth - 1).limit(1).scalar_subquery()
     )
+    # No row at all means no floor: were there one, its own ticket would reach it.
+    found = unit.session.execute(
+        select(Ticket.id, floor.label("floor"))
+        .where(*tickets, Ticket.last_reaction_at >= floor)
+        .limit(_LISTED + 1)
+    ).all()
+    if not found:
+        return None, _Reached(None, tickets)
+    at = found[0].floor
+    reaching = [*tickets, Ticket.last_reaction_at >= at]
+    return at, _Reached(None if len(found) > _LISTED else [row.id for row in found], reaching)
 
 
 def _page(
-    tickets: list[Any],
+    unit: Unit,
+    reached: _Reached,
     kinds: frozenset[str],
     cursor: ReactionCursor | None,
     floor: datetime | None,
     limit: int,
-) -> Any:
-    """The ``limit`` newest lines older than ``cursor`` and from ``floor`` on, each source
-    read newest first on its own (per ticket, through its ``(ticket_id, created_at)`` index)."""
-    # Without a floor every visible ticket is read, its bound unread: the last resort is exact
-    # whatever the bounds say.
-    reached = [] if floor is None else [Ticket.last_reaction_at >= floor]
+) -> list[Reaction]:
+    """The ``limit`` newest lines older than ``cursor`` and from ``floor`` on, on the tickets
+    ``reached`` keeps: each source read newest first on its own (per ticket, through its
+    ``(ticket_id, created_at)`` index) with the names a line shows, then merged.
+
+    Two flat reads, not a union: SQLite takes a member's ``ORDER BY … LIMIT`` only inside a
+    subquery, and building the nested statement cost more than both reads together.
+    """
     sources = []
     thread_kinds = [kind for reaction, kind in _THREAD_KIND_OF.items() if reaction in kinds]
     if thread_kinds:
         rank = case(
-            (Thread.kind == ThreadKind.OUTGOING.value, _rank(ReactionKind.REPLY)),
-            else_=_rank(ReactionKind.COMMENT),
+            (Thread.kind == ThreadKind.OUTGOING.value, _RANK[ReactionKind.REPLY]),
+            else_=_RANK[ReactionKind.COMMENT],
         )
-        threads = (
-            select(
-                rank.label("rank"),
-                Thread.id.label("id"),
-                Thread.created_at.label("created_at"),
-                Thread.ticket_id.label("ticket_id"),
-                Thread.author_agent_id.label("agent_id"),
-                null().label("rated_by_id"),
-                Thread.body.label("text"),
-                null().label("rating"),
-            )
-            .join(Ticket, Ticket.id == Thread.ticket_id)
-            .where(
-                *tickets,
-                *reached,
-                Thread.kind.in_(thread_kinds),
-                Thread.author_agent_id.is_not(None),
-                *_window(Thread.created_at, rank, Thread.id, cursor, floor),
-            )
+        threads = select(
+            rank.label("rank"),
+            Thread.id,
+            Thread.created_at,
+            Thread.ticket_id,
+            Thread.author_agent_id.label("agent_id"),
+            null().label("rated_by_id"),
+            Thread.body.label("text"),
+            null().label("rating"),
+        ).where(
+            Thread.kind.in_(thread_kinds),
+            Thread.author_agent_id.is_not(None),
+            *_window(Thread.created_at, rank, Thread.id, cursor, floor),
         )
-        sources.append(_newest(threads, Thread.created_at, rank, Thread.id, limit))
+        order = (Thread.created_at.desc(), rank.desc(), Thread.id.desc())
+        threads = reached.narrow(threads, Thread.ticket_id)
+        sources.append(_named(threads, Thread.author_agent_id, None, order, limit))
     if ReactionKind.RATING in kinds:
-        rating_rank = _rank(ReactionKind.RATING)
-        ratings = (
-            select(
-                rating_rank.label("rank"),
-                HappinessRating.id.label("id"),
-                HappinessRating.created_at.label("created_at"),
-                HappinessRating.ticket_id.label("ticket_id"),
-                HappinessRating.agent_id.label("agent_id"),
-                HappinessRating.contact_id.label("rated_by_id"),
-                HappinessRating.feedback.label("text"),
-                HappinessRating.rating.label("rating"),
-            )
-            .join(Ticket, Ticket.id == HappinessRating.ticket_id)
-            .where(
-                *tickets,
-                *reached,
-                *_window(
-                    HappinessRating.created_at, rating_rank, HappinessRating.id, cursor, floor
-                ),
-            )
+        # Written into the SQL: the same in every read.
+        rating_rank = literal_column(str(_RANK[ReactionKind.RATING]), Integer)
+        ratings = select(
+            rating_rank.label("rank"),
+            HappinessRating.id,
+            HappinessRating.created_at,
+            HappinessRating.ticket_id,
+            HappinessRating.agent_id,
+            HappinessRating.contact_id.label("rated_by_id"),
+            HappinessRating.feedback.label("text"),
+            HappinessRating.rating,
+        ).where(
+            *_window(HappinessRating.created_at, rating_rank, HappinessRating.id, cursor, floor)
         )
-        sources.append(
-            _newest(ratings, HappinessRating.created_at, rating_rank, HappinessRating.id, limit)
+        order = (HappinessRating.created_at.desc(), HappinessRating.id.desc())
+        ratings = reached.narrow(ratings, HappinessRating.ticket_id)
+        agent, rater = HappinessRating.agent_id, HappinessRating.contact_id
+        sources.append(_named(ratings, agent, rater, order, limit))
+    rows = [row for source in sources for row in unit.session.execute(source)]
+    rows.sort(key=lambda row: (row.created_at, row.rank, row.id), reverse=True)
+    return _described(rows[:limit])
+
+
+def _named(
+    query: Any, agent_id: Any, rated_by_id: Any | None, order: tuple[Any, ...], limit: int
+) -> Any:
+    """A source's read, newest first, with what a line shows of its ticket, the ticket's
+    contact, the agent and the rater (few rows: the joins cost less than more reads)."""
+    rater = aliased(Contact)
+    query = (
+        query.add_columns(
+            Ticket.number.label("ticket_number"),
+            Ticket.subject.label("ticket_subject"),
+            Ticket.status.label("ticket_status"),
+            Ticket.status_type.label("ticket_status_type"),
+            Ticket.contact_id.label("contact_id"),
+            Contact.first_name.label("contact_first"),
+            Contact.last_name.label("contact_last"),
+            Contact.name_order.label("contact_order"),
+            Agent.name.label("agent_name"),
+            select(Organisation.ticket_prefix).limit(1).scalar_subquery().label("ticket_prefix"),
         )
-    merged = union_all(*sources).subquery() if len(sources) > 1 else sources[0].subquery()
-    return (
-        select(merged)
-        .order_by(merged.c.created_at.desc(), merged.c.rank.desc(), merged.c.id.desc())
-        .limit(limit)
+        .outerjoin(Contact, Contact.id == Ticket.contact_id)
+        .outerjoin(Agent, Agent.id == agent_id)
     )
-
-
-def _rank(kind: ReactionKind) -> Any:
-    """A kind's rank as SQL text, not a parameter: PostgreSQL types it inside the union."""
-    return literal_column(str(_RANK[kind]), Integer)
-
-
-def _newest(query: Any, created_at: Any, rank: Any, id_column: Any, limit: int) -> Any:
-    """One source's ``limit`` newest lines (a subquery, so that each keeps its own order)."""
-    ordered = (
-        query.order_by(created_at.desc(), rank.desc(), id_column.desc()).limit(limit).subquery()
-    )
-    return select(ordered)
+    if rated_by_id is None:
+        query = query.add_columns(
+            null().label("rater_first"), null().label("rater_last"), null().label("rater_order")
+        )
+    else:
+        query = query.add_columns(
+            rater.first_name.label("rater_first"),
+            rater.last_name.label("rater_last"),
+            rater.name_order.label("rater_order"),
+        ).outerjoin(rater, rater.id == rated_by_id)
+    return query.order_by(*order).limit(limit)
 
 
 def _window(
@@ -265,65 +323,36 @@ def _window(
     return conditions
 
 
-def _described(unit: Unit, rows: Sequence[Any]) -> list[Reaction]:
-    """The page's lines with their tickets', agents' and contacts' names (three reads)."""
-    if not rows:
-        return []
-    session = unit.session
-    tickets = {
-        row.id: row
-        for row in session.execute(
-            select(
-                Ticket.id,
-                Ticket.number,
-                Ticket.subject,
-                Ticket.status,
-                Ticket.status_type,
-                Ticket.contact_id,
-            ).where(Ticket.id.in_({row.ticket_id for row in rows}))
+def _described(rows: Sequence[Any]) -> list[Reaction]:
+    """The page's rows (read with their names by :func:`_page`) as lines."""
+    return [
+        Reaction(
+            kind=_KIND_OF_RANK[row.rank],
+            id=row.id,
+            created_at=row.created_at,
+            ticket_id=row.ticket_id,
+            ticket_number=f"{row.ticket_prefix or ''}{row.ticket_number}",
+            ticket_subject=row.ticket_subject,
+            ticket_status=row.ticket_status,
+            ticket_status_type=row.ticket_status_type,
+            agent_id=row.agent_id,
+            agent_name=row.agent_name,
+            contact_id=row.contact_id,
+            contact_name=_name(row.contact_first, row.contact_last, row.contact_order),
+            rated_by_id=row.rated_by_id,
+            rated_by_name=_name(row.rater_first, row.rater_last, row.rater_order),
+            text=row.text,
+            rating=row.rating,
         )
-    }
-    agent_ids = {row.agent_id for row in rows if row.agent_id is not None}
-    agents = (
-        dict(session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(agent_ids))).all())
-        if agent_ids
-        else {}
-    )
-    contact_ids = {t.contact_id for t in tickets.values() if t.contact_id is not None}
-    contact_ids |= {row.rated_by_id for row in rows if row.rated_by_id is not None}
-    contacts = {
-        contact.id: display_name(contact.first_name, contact.last_name, order=contact.name_order)
-        for contact in session.execute(
-            select(Contact.id, Contact.first_name, Contact.last_name, Contact.name_order).where(
-                Contact.id.in_(contact_ids)
-            )
-        )
-    }
-    prefix = session.scalar(select(Organisation.ticket_prefix).limit(1)) or ""
-    described = []
-    for row in rows:
-        ticket = tickets[row.ticket_id]
-        described.append(
-            Reaction(
-                kind=_KIND_OF_RANK[row.rank],
-                id=row.id,
-                created_at=row.created_at,
-                ticket_id=ticket.id,
-                ticket_number=f"{prefix}{ticket.number}",
-                ticket_subject=ticket.subject,
-                ticket_status=ticket.status,
-                ticket_status_type=ticket.status_type,
-                agent_id=row.agent_id,
-                agent_name=agents.get(row.agent_id) if row.agent_id is not None else None,
-                contact_id=ticket.contact_id,
-                contact_name=contacts.get(ticket.contact_id) if ticket.contact_id else None,
-                rated_by_id=row.rated_by_id,
-                rated_by_name=contacts.get(row.rated_by_id) if row.rated_by_id else None,
-                text=row.text,
-                rating=row.rating,
-            )
-        )
-    return described
+        for row in rows
+    ]
+
+
+def _name(first: str | None, last: str | None, order: str | None) -> str | None:
+    """A contact's name as the page shows it; ``None`` without a contact."""
+    if order is None:
+        return None
+    return display_name(first, last, order=order)
 
 
 def count_ratings(
