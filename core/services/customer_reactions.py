@@ -19,13 +19,14 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     Integer,
     and_,
+    bindparam,
     case,
     func,
     literal_column,
@@ -148,7 +149,7 @@ def list_reactions(
     wanted = frozenset(kinds)
     if not wanted or not wanted <= set(REACTION_KINDS):
         choices = ", ".join(REACTION_KINDS)
-        raise ValidationFailed({"kinds": [Message("Choose from: %(choices)s.", choices=choices)]})
+        raise ValidationFailed({"kinds": [Message("Choose one of: %(choices)s.", choices=choices)]})
     tickets = customer_ticket_filter(unit, contact_id=contact_id, account_id=account_id)
     depth = limit
     while True:
@@ -219,58 +220,97 @@ def _page(
     ``(ticket_id, created_at)`` index) with the names a line shows, then merged.
 
     Two flat reads, not a union: SQLite takes a member's ``ORDER BY … LIMIT`` only inside a
-    subquery, and building the nested statement cost more than both reads together.
+    subquery, and building the nested statement cost more than both reads together. Tickets
+    named by id are read by statements built once (their bounds are parameters), since
+    building one costs more than running it.
     """
-    sources = []
-    thread_kinds = [kind for reaction, kind in _THREAD_KIND_OF.items() if reaction in kinds]
-    if thread_kinds:
-        rank = case(
-            (Thread.kind == ThreadKind.OUTGOING.value, _RANK[ReactionKind.REPLY]),
-            else_=_RANK[ReactionKind.COMMENT],
-        )
-        threads = select(
-            rank.label("rank"),
-            Thread.id,
-            Thread.created_at,
-            Thread.ticket_id,
-            Thread.author_agent_id.label("agent_id"),
-            null().label("rated_by_id"),
-            Thread.body.label("text"),
-            null().label("rating"),
-        ).where(
-            Thread.kind.in_(thread_kinds),
-            Thread.author_agent_id.is_not(None),
-            *_window(Thread.created_at, rank, Thread.id, cursor, floor),
-        )
-        order = (Thread.created_at.desc(), rank.desc(), Thread.id.desc())
-        threads = reached.narrow(threads, Thread.ticket_id)
-        sources.append(_named(threads, Thread.author_agent_id, None, order, limit))
+    values: dict[str, Any] = {
+        "floor": floor or _EARLIEST,
+        "cursor_at": cursor.created_at if cursor else _LATEST,
+        "cursor_rank": cursor.rank if cursor else max(_KIND_OF_RANK) + 1,
+        "cursor_id": cursor.id if cursor else INT64_MAX,
+        "limit": limit,
+        "thread_kinds": [kind for reaction, kind in _THREAD_KIND_OF.items() if reaction in kinds],
+    }
+    reads = []
+    if values["thread_kinds"]:
+        reads.append(_THREADS_BY_ID if reached.ids is not None else _threads(reached.conditions))
     if ReactionKind.RATING in kinds:
-        # Written into the SQL: the same in every read.
-        rating_rank = literal_column(str(_RANK[ReactionKind.RATING]), Integer)
-        ratings = select(
-            rating_rank.label("rank"),
-            HappinessRating.id,
-            HappinessRating.created_at,
-            HappinessRating.ticket_id,
-            HappinessRating.agent_id,
-            HappinessRating.contact_id.label("rated_by_id"),
-            HappinessRating.feedback.label("text"),
-            HappinessRating.rating,
-        ).where(
-            *_window(HappinessRating.created_at, rating_rank, HappinessRating.id, cursor, floor)
-        )
-        order = (HappinessRating.created_at.desc(), HappinessRating.id.desc())
-        ratings = reached.narrow(ratings, HappinessRating.ticket_id)
-        agent, rater = HappinessRating.agent_id, HappinessRating.contact_id
-        sources.append(_named(ratings, agent, rater, order, limit))
-    rows = [row for source in sources for row in unit.session.execute(source)]
+        reads.append(_RATINGS_BY_ID if reached.ids is not None else _ratings(reached.conditions))
+    if reached.ids is not None:
+        values["ticket_ids"] = reached.ids
+    rows = [row for read in reads for row in unit.session.execute(read, values)]
     rows.sort(key=lambda row: (row.created_at, row.rank, row.id), reverse=True)
     return _described(rows[:limit])
 
 
+#: The bounds standing for "no floor" and "no cursor" among a read's parameters.
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def _threads(tickets: list[Any] | None) -> Any:
+    """The read of agents' replies and comments on the tickets ``tickets`` keeps (conditions on
+    ``ticket``; ``None``: the ``ticket_ids`` parameter)."""
+    rank = case(
+        (Thread.kind == ThreadKind.OUTGOING.value, _RANK[ReactionKind.REPLY]),
+        else_=_RANK[ReactionKind.COMMENT],
+    )
+    query = select(
+        rank.label("rank"),
+        Thread.id,
+        Thread.created_at,
+        Thread.ticket_id,
+        Thread.author_agent_id.label("agent_id"),
+        null().label("rated_by_id"),
+        Thread.body.label("text"),
+        null().label("rating"),
+    ).where(
+        Thread.kind.in_(bindparam("thread_kinds", expanding=True)),
+        Thread.author_agent_id.is_not(None),
+        *_window(Thread.created_at, rank, Thread.id),
+        *_of_tickets(Thread.ticket_id, tickets),
+    )
+    order = (Thread.created_at.desc(), rank.desc(), Thread.id.desc())
+    return _named(query, Thread.ticket_id, Thread.author_agent_id, None, order)
+
+
+def _ratings(tickets: list[Any] | None) -> Any:
+    """The read of the ratings on the tickets ``tickets`` keeps (as :func:`_threads`)."""
+    # Written into the SQL: the same in every read.
+    rank = literal_column(str(_RANK[ReactionKind.RATING]), Integer)
+    query = select(
+        rank.label("rank"),
+        HappinessRating.id,
+        HappinessRating.created_at,
+        HappinessRating.ticket_id,
+        HappinessRating.agent_id,
+        HappinessRating.contact_id.label("rated_by_id"),
+        HappinessRating.feedback.label("text"),
+        HappinessRating.rating,
+    ).where(
+        *_window(HappinessRating.created_at, rank, HappinessRating.id),
+        *_of_tickets(HappinessRating.ticket_id, tickets),
+    )
+    order = (HappinessRating.created_at.desc(), HappinessRating.id.desc())
+    return _named(
+        query,
+        HappinessRating.ticket_id,
+        HappinessRating.agent_id,
+        HappinessRating.contact_id,
+        order,
+    )
+
+
+def _of_tickets(ticket_id: Any, tickets: list[Any] | None) -> list[Any]:
+    """A source kept to the tickets: by conditions on ``ticket``, or ``ticket_ids``."""
+    if tickets is None:
+        return [ticket_id.in_(bindparam("ticket_ids", expanding=True))]
+    return tickets
+
+
 def _named(
-    query: Any, agent_id: Any, rated_by_id: Any | None, order: tuple[Any, ...], limit: int
+    query: Any, ticket_id: Any, agent_id: Any, rated_by_id: Any | None, order: tuple[Any, ...]
 ) -> Any:
     """A source's read, newest first, with what a line shows of its ticket, the ticket's
     contact, the agent and the rater (few rows: the joins cost less than more reads)."""
@@ -288,6 +328,7 @@ def _named(
             Agent.name.label("agent_name"),
             select(Organisation.ticket_prefix).limit(1).scalar_subquery().label("ticket_prefix"),
         )
+        .join(Ticket, Ticket.id == ticket_id)
         .outerjoin(Contact, Contact.id == Ticket.contact_id)
         .outerjoin(Agent, Agent.id == agent_id)
     )
@@ -301,26 +342,27 @@ def _named(
             rater.last_name.label("rater_last"),
             rater.name_order.label("rater_order"),
         ).outerjoin(rater, rater.id == rated_by_id)
-    return query.order_by(*order).limit(limit)
+    return query.order_by(*order).limit(bindparam("limit", type_=Integer))
 
 
-def _window(
-    created_at: Any, rank: Any, id_column: Any, cursor: ReactionCursor | None, floor: Any
-) -> list[Any]:
-    """Lines from ``floor`` on and strictly older than ``cursor`` (by time, kind, then id)."""
-    conditions = []
-    if floor is not None:
-        conditions.append(created_at >= floor)
-    if cursor is not None:
-        conditions.append(created_at <= cursor.created_at)  # the range an index can seek
-        conditions.append(
-            or_(
-                created_at < cursor.created_at,
-                rank < cursor.rank,
-                and_(rank == cursor.rank, id_column < cursor.id),
-            )
-        )
-    return conditions
+def _window(created_at: Any, rank: Any, id_column: Any) -> list[Any]:
+    """Lines from the ``floor`` parameter on and strictly older than the cursor's
+    (``cursor_at``, ``cursor_rank``, ``cursor_id``: by time, kind, then id)."""
+    cursor_at = bindparam("cursor_at", type_=created_at.type)
+    cursor_rank = bindparam("cursor_rank", type_=Integer)
+    return [
+        created_at >= bindparam("floor", type_=created_at.type),
+        created_at <= cursor_at,  # the range an index can seek
+        or_(
+            created_at < cursor_at,
+            rank < cursor_rank,
+            and_(rank == cursor_rank, id_column < bindparam("cursor_id", type_=id_column.type)),
+        ),
+    ]
+
+
+_THREADS_BY_ID = _threads(None)
+_RATINGS_BY_ID = _ratings(None)
 
 
 def _described(rows: Sequence[Any]) -> list[Reaction]:
