@@ -10,8 +10,11 @@ installation's context (once per page for all its panels: ``context_p50_ms``, ap
 - a deep page, the tickets past the busy contact's 5,000th newest, reached by the panel's own
   "Older" cursor (``history_deep_p50_ms``, ``history_deep_p95_ms``).
 
-The Reactions timeline's figures come with its tab. The installation is purged at the end
-(and first, should a run have stopped).
+Then the busy contact's Reactions tab: its first page as the tab reads it
+(``timeline_p50_ms``, ``timeline_p95_ms``), each read in a session of its own, as an agent
+of every department would see it. The installation is purged at the end (and first, should a
+run have stopped); a copy built before the tickets' ``last_reaction_at`` is migrated first
+(``bench/harness.py`` brings every reused copy to the code's schema).
 
     python bench/history.py                 # 1,000,000 tickets
     python bench/history.py --scale small   # 10,000 tickets (CI smoke)
@@ -26,9 +29,12 @@ import harness
 from flask import Flask
 from sqlalchemy import func, select
 
+from core.customer_tabs.reactions import REACTIONS_TAB_LIMIT
 from core.db import end_reading
 from core.host import Host
-from core.models import Ticket
+from core.models import Department, Ticket
+from core.services.base import Actor, Unit
+from core.services.customer_reactions import list_reactions
 from hostapi import PanelTarget
 from plugins.ticket_history.panel import cursor_text, render_history_panel
 
@@ -52,13 +58,39 @@ def measure(host: Host) -> harness.Figures:
         )
     finally:
         harness.uninstall_all(host, PLUGIN)
+    timeline = _timeline_ms(host, busy)
     return {
         "history_first_p50_ms": statistics.median(first),
         "history_first_p95_ms": harness.p95(first),
         "history_deep_p50_ms": statistics.median(deep),
         "history_deep_p95_ms": harness.p95(deep),
         "context_p50_ms": statistics.median(contexts),
+        "timeline_p50_ms": statistics.median(timeline),
+        "timeline_p95_ms": harness.p95(timeline),
     }
+
+
+def _timeline_ms(host: Host, contact: int) -> list[float]:
+    """Milliseconds of reading the first page of the contact's Reactions tab, as the tab does
+    (one line more than a page, to know of an older one), each run in a session of its own;
+    the first run warms the caches. The reader sees every department by name, so the
+    department filter is in the query as it is for an agent (the bench agent is in none)."""
+    with host.sessions() as session:
+        departments = frozenset(session.scalars(select(Department.id)))
+    actor = Actor(agent=None, label="bench", department_limit=departments)
+    timings: list[float] = []
+    for run in range(RUNS + 1):
+        with host.sessions() as session:
+            began = time.perf_counter()
+            lines = list_reactions(
+                Unit(session, actor, None), contact_id=contact, limit=REACTIONS_TAB_LIMIT + 1
+            )
+            elapsed = (time.perf_counter() - began) * 1000
+            end_reading(session)
+        assert len(lines) == REACTIONS_TAB_LIMIT + 1, "the timeline is shorter than a page"
+        if run:
+            timings.append(elapsed)
+    return timings
 
 
 def _positions(host: Host, contact: int) -> tuple[int, str]:

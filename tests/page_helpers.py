@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -29,3 +30,24 @@ def see_committed(db: Session) -> None:
     requests (or commands) committed since."""
     db.commit()
     db.expire_all()
+
+
+def customer_tab_html(client: FlaskClient, path: str, plugin_id: str, query: str = "") -> str:
+    """The body of the built-in tab ``plugin_id`` (``core_customer_…``) on the customer page at
+    ``path``, selected, with the page's ``query``."""
+    if f"tab={plugin_id}." not in query:
+        page = client.get(path).get_data(as_text=True)
+        key = re.search(rf'data-tab="({plugin_id}\.[a-z_]+)"', page)
+        assert key is not None, f"no {plugin_id} tab"
+        query = "&".join(filter(None, [f"tab={key.group(1)}", query]))
+    answer = client.get(f"{path}?{query}")
+    assert answer.status_code == 200
+    body = answer.get_data(as_text=True).partition('role="tabpanel"')[2]
+    assert body, "no selected tab"
+    return body
+
+
+def older_query(html: str) -> str | None:
+    """The query of a tab's "Older" link (``rel="next"``), unescaped; ``None`` on the last page."""
+    found = re.search(r'rel="next" href="\?([^"#]+)', html)
+    return None if found is None else unescape(found.group(1))

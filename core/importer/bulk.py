@@ -90,6 +90,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "updated_at",
         "closed_at",
         "external_id",
+        "last_reaction_at",
     ),
     "ticket_status_change": (
         "ticket_id",

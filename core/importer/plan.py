@@ -22,7 +22,7 @@ from core.importer.records import (
     ProfileRecord,
     TicketRecord,
 )
-from core.models.tickets import StatusType
+from core.models.tickets import REACTION_THREAD_KINDS, StatusType
 from core.services.phones import DEFAULT_REGION, to_e164
 
 _PERMISSION_NAME = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
@@ -447,6 +447,7 @@ class Planner:
 
         thread_rows: list[tuple[Any, ...]] = []
         contact_id = contact.id if contact else None
+        last_reaction: datetime | None = None
         for index, thread in enumerate(record.threads):
             path = f"threads[{index}]"
             if thread.created_at < created:
@@ -483,6 +484,8 @@ class Planner:
             )
             if thread.created_at > last_activity:
                 last_activity = thread.created_at
+            if thread.kind in REACTION_THREAD_KINDS and author is not None:
+                last_reaction = max(last_reaction or thread.created_at, thread.created_at)
 
         rating_rows: list[tuple[Any, ...]] = []
         for index, rating in enumerate(record.ratings):
@@ -491,6 +494,7 @@ class Planner:
                     f"ratings[{index}].created_at", "is before the ticket's created_at"
                 )
             rated = self._agent(rating.agent, f"ratings[{index}].agent") or assignee
+            last_reaction = max(last_reaction or rating.created_at, rating.created_at)
             rating_rows.append(
                 (
                     ticket_id,
@@ -552,6 +556,7 @@ class Planner:
                 self._time(updated),
                 self._time(closed_at) if closed_at else None,
                 record.id,
+                self._time(last_reaction) if last_reaction else None,
             ),
         )
         rows = batch.rows

@@ -36,6 +36,10 @@ class ThreadKind(StrEnum):
     NOTIFICATION = "notification"
 
 
+#: Threads that are reactions on a customer's Reactions timeline when an agent wrote them.
+REACTION_THREAD_KINDS = (ThreadKind.OUTGOING.value, ThreadKind.COMMENT.value)
+
+
 class Rating(StrEnum):
     """Happiness ratings."""
 
@@ -79,6 +83,9 @@ class Ticket(Base):
         Index("ix_ticket_contact_created", "contact_id", "created_at"),
         Index("ix_ticket_account_created", "account_id", "created_at"),
         Index("ix_ticket_status_type", "status_type"),
+        # A customer's Reactions timeline walks their tickets by their latest reaction.
+        Index("ix_ticket_contact_reaction", "contact_id", "last_reaction_at"),
+        Index("ix_ticket_account_reaction", "account_id", "last_reaction_at"),
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
@@ -105,6 +112,10 @@ class Ticket(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None] = mapped_column(doc="Time of the last close, if closed.")
+    last_reaction_at: Mapped[datetime | None] = mapped_column(
+        doc="No reaction on the ticket (agent reply, comment, rating) is later: the bound the "
+        "Reactions timeline reads customers' tickets by (None: none yet)."
+    )
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
 
     department = relationship("Department", lazy="joined")
@@ -150,6 +161,11 @@ class Thread(Base):
     def is_public_agent_reply(self) -> bool:
         """An outgoing thread written by an agent (not a comment nor a notification)."""
         return self.kind == ThreadKind.OUTGOING and self.author_agent_id is not None
+
+    @property
+    def is_reaction(self) -> bool:
+        """A reply or a comment written by an agent (a line of the Reactions timeline)."""
+        return self.kind in REACTION_THREAD_KINDS and self.author_agent_id is not None
 
 
 class HappinessRating(Base):

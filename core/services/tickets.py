@@ -413,6 +413,24 @@ def _listed(
     return query
 
 
+def customer_ticket_filter(
+    unit: Unit, *, contact_id: int | None = None, account_id: int | None = None
+) -> list[Any]:
+    """Conditions on ``ticket`` keeping a contact's or an account's tickets (give one) in the
+    departments the actor may see: what the customer tabs read through."""
+    if (contact_id is None) == (account_id is None):
+        raise ValueError("give a contact or an account")
+    conditions: list[Any] = [
+        Ticket.contact_id == contact_id
+        if contact_id is not None
+        else Ticket.account_id == account_id
+    ]
+    visible = unit.actor.visible_department_ids()
+    if visible is not None:
+        conditions.append(Ticket.department_id.in_(sorted(visible)))
+    return conditions
+
+
 def search_condition(session: Session, term: str) -> Any:
     """Tickets matching ``term``: in the subject, the number (with or without the ticket
     prefix), or the contact's name in either order or phone typed in any form."""
@@ -900,6 +918,8 @@ def add_thread(
     )
     session.add(thread)
     ticket.updated_at = max(ticket.updated_at, at)
+    if thread.is_reaction:
+        note_reaction(ticket, at)
     hold(session, ticket)
     session.flush()
     sla.on_thread_added(  # SLA: the first public agent reply meets the first response
@@ -945,6 +965,13 @@ def hold(session: Session, ticket: Ticket) -> None:
         session.execute(select(Ticket.id).where(Ticket.id == ticket.id).with_for_update())
 
 
+def note_reaction(ticket: Ticket, at: datetime) -> None:
+    """Keep ``ticket.last_reaction_at`` the latest of its reactions (an agent's reply or comment,
+    a rating): the Reactions timeline trusts it as the bound of them all."""
+    if ticket.last_reaction_at is None or at > ticket.last_reaction_at:
+        ticket.last_reaction_at = at
+
+
 def list_threads(unit: Unit, ticket: Ticket) -> list[Thread]:
     """A ticket's threads, oldest first."""
     return _oldest_first(unit, ticket, Thread, Thread.created_at)
@@ -983,6 +1010,7 @@ def add_rating(
         created_at=at,
     )
     unit.session.add(record)
+    note_reaction(ticket, at)
     hold(unit.session, ticket)
     unit.session.flush()
     unit.audit("add", "rating", record.id, after={"ticket_id": ticket.id, "rating": rating})

@@ -47,6 +47,27 @@ THREAD_KINDS: dict[str, LazyString] = {
     "notification": lazy_gettext("Notification"),
 }
 
+#: The lines of a customer's Reactions tab, by kind.
+REACTION_KINDS: dict[str, LazyString] = {
+    "reply": lazy_gettext("Reply"),
+    "comment": lazy_gettext("Internal comment"),
+    "rating": lazy_gettext("Happiness rating"),
+}
+
+RATINGS: dict[str, LazyString] = {
+    "good": lazy_gettext("Good"),
+    "okay": lazy_gettext("Okay"),
+    "bad": lazy_gettext("Bad"),
+}
+
+#: The billing filter of the Time entries tab (the totals name the same sets).
+BILLINGS: dict[str, LazyString] = {
+    "all": lazy_gettext("All logged time"),
+    "billable": lazy_gettext("Billable"),
+    "billed": lazy_gettext("Billed"),
+    "non_billable": lazy_gettext("Non-billable"),
+}
+
 #: What the views service names in English (standard views, built-in columns, condition
 #: operators), translated where a view page shows it. Saved views and custom fields are named
 #: by people and shown as they are.
