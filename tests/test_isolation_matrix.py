@@ -7,10 +7,10 @@ a new endpoint is in the matrix by default. Each path parameter names what it po
 (:data:`OPTED_OUT`, each with its reason), fails :func:`test_every_id_taking_rule_is_in_the_matrix`.
 
 - **Another department, another owner → 404.** Tickets (and what hangs off them: threads,
-  ratings, time entries, status history) and held spam messages belong to a department;
-  private views, notifications and access tokens belong to one agent. An agent with every
-  permission but only department 1 asks for department 2's ticket, another agent's view… and
-  gets 404, exactly as for an id that does not exist.
+  ratings, time entries, status history, activities) and held spam messages belong to a
+  department; private views, notifications and access tokens belong to one agent. An agent
+  with every permission but only department 1 asks for department 2's ticket, another
+  agent's view… and gets 404, exactly as for an id that does not exist.
 - **Missing permission → 403.** An agent of the record's own department whose profile grants
   nothing asks for it and gets 403, before any body is validated.
 - **Admin areas → 403 for an ordinary agent** (the "Agent" profile holds none of the
@@ -63,8 +63,8 @@ from core.models import (
     SpamRule,
     TicketStatus,
 )
+from core.services import activities, sla
 from core.services import customers as customer_service
-from core.services import sla
 from core.services import tickets as ticket_service
 from hostapi import clock
 from hostapi import scopes as scope_catalogue
@@ -89,6 +89,7 @@ ORGANISATION = "organisation-wide"
 PARAMETERS: dict[str, tuple[str, str]] = {
     "ticket_id": (DEPARTMENT, "ticket"),
     "message_id": (DEPARTMENT, "spam_message"),
+    "activity_id": (DEPARTMENT, "activity"),
     "view_id": (PERSONAL, "view"),
     "key": (PERSONAL, "view"),
     "notification_id": (PERSONAL, "notification"),
@@ -256,6 +257,7 @@ class Side:
 
     ticket: int
     spam_message: int
+    activity: int
     view: int
     account_view: int
     notification: int
@@ -319,6 +321,9 @@ def _side(db: Session, department: Department, owner: Agent, tag: str, scopes: l
     ticket_service.add_thread(unit, ticket, kind="comment", body=f"Comment on {tag}")
     ticket_service.add_rating(unit, ticket, "good")
     ticket_service.add_time_entry(unit, ticket, seconds=600, billable=True)
+    activity = activities.create_activity(
+        unit, kind="call", subject=f"Call about {tag}", ticket_id=ticket.id
+    )
     now = clock.now()
     spam = SpamMessage(
         channel="email",
@@ -344,6 +349,7 @@ def _side(db: Session, department: Department, owner: Agent, tag: str, scopes: l
     return Side(
         ticket=ticket.id,
         spam_message=spam.id,
+        activity=activity.id,
         view=view.id,
         account_view=account_view.id,
         notification=notification.id,

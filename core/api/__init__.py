@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import RequestRedirect
 
 from core.api import (
+    activities,
     agents,
     audit,
     auth,
@@ -122,6 +123,9 @@ _BLUEPRINTS = (
     two_factor.blp,
     sla.policies,
     sla.business_hours,
+    activities.contact_activities,
+    activities.account_activities,
+    activities.activity_blp,
 )
 
 

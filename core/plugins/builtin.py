@@ -6,13 +6,22 @@ may see. They eat the same hooks extensions implement, so the tab mechanism has 
 
 from __future__ import annotations
 
-from core.customer_tabs import happiness, history, products, reactions, tickets, time_entries
+from core.customer_tabs import (
+    activities,
+    happiness,
+    history,
+    products,
+    reactions,
+    tickets,
+    time_entries,
+)
 from core.plugins.manifest import Manifest
 
 #: The built-in plugins every host registers, with their manifests (the tabs' order is their
 #: ``Panel.order``).
 DEFAULT_PLUGINS: tuple[tuple[object, Manifest], ...] = (
     history.PLUGIN,
+    activities.PLUGIN,
     reactions.PLUGIN,
     tickets.PLUGIN,
     time_entries.PLUGIN,
