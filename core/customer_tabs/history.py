@@ -15,7 +15,7 @@ from core.models.types import id_maximum
 from core.permissions import HISTORY_VIEW
 from core.services import audit_log
 from core.services.audit_log import AuditFilter, CustomerRecord
-from core.services.base import Cursor, Unit
+from core.services.base import CUSTOMER_PARTS, Cursor, Unit
 from core.web.ui import labels
 from core.web.ui.audit import ACTION_LABELS, ENTITY_TYPES, who_acted
 from core.web.ui.units import request_unit
@@ -38,7 +38,7 @@ def summarise(entry: AuditEntry) -> str:
     """One line saying what the entry changed: the part of the record (a comment, an
     attachment, an activity), then its sub-action or, for a change, the fields it touched."""
     pieces = []
-    if entry.entity_type in audit_log.CUSTOMER_PARTS:
+    if entry.entity_type in CUSTOMER_PARTS:
         pieces.append(f"{labels.label(ENTITY_TYPES, entry.entity_type)} #{entry.entity_id}")
     if entry.sub_action:
         pieces.append(entry.sub_action)

@@ -21,6 +21,9 @@ class AuditEntry(Base):
         # The audit log page lists entries newest first by (at, id), by agent or not.
         Index("ix_audit_at", "at", "id"),
         Index("ix_audit_actor", "actor_agent_id", "at", "id"),
+        # A contact's or an account's History tab lists its entries newest first.
+        Index("ix_audit_contact", "contact_id", "at", "id"),
+        Index("ix_audit_account", "account_id", "at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
@@ -40,5 +43,14 @@ class AuditEntry(Base):
     entity_type: Mapped[str] = mapped_column(String(60))
     entity_id: Mapped[str] = mapped_column(String(60))
     sub_action: Mapped[str] = mapped_column(String(200), default="")
+    contact_id: Mapped[int | None] = mapped_column(
+        BigID,
+        doc="The contact whose history the entry belongs to: the contact itself, or the "
+        "contact of its comment, attachment or activity. No foreign key: the history outlives "
+        "the contact.",
+    )
+    account_id: Mapped[int | None] = mapped_column(
+        BigID, doc="The account whose history the entry belongs to, as ``contact_id``."
+    )
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)

@@ -328,7 +328,14 @@ def _record(
         unit.session.flush()
         before, after = split_changes(changed)
         unit.audit(
-            "update", "activity", activity.id, sub_action=sub_action, before=before, after=after
+            "update",
+            "activity",
+            activity.id,
+            sub_action=sub_action,
+            before=before,
+            after=after,
+            # The values name only what changed: the activity's customer joins them here.
+            customer=(activity.contact_id, activity.account_id),
         )
         unit.emit(
             events.ACTIVITY_UPDATED,

@@ -6,7 +6,7 @@ first by ``(at, id)``, filtered by the agent who acted, the kind of record, the 
 period of days in the organisation's time zone. The log is organisation-wide on purpose:
 ``audit.view`` is an administrator's permission, and a change is audited whatever department
 its record belongs to. A customer's history (:class:`CustomerRecord`) is the same log narrowed
-to the entries about the contact or account and about its parts (:data:`CUSTOMER_PARTS`).
+to the entries about the contact or account and about its parts (``CUSTOMER_PARTS``).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, ColumnElement, Select, String, and_, cast, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, select
 
 from core import permissions
 from core.errors import Message, NotFound, ValidationFailed
-from core.models import Activity, Agent, AuditEntry, Installation, Organisation
+from core.models import Agent, AuditEntry, Installation, Organisation
 from core.models.types import id_maximum
 from core.services.base import Cursor, Unit, check_limit, newest_first
 from core.services.comments import view_permission
@@ -36,13 +36,6 @@ LAST_DAY = date(9998, 12, 31)
 PERIOD_MESSAGE = Message("Give a date from the year 1900 to 9998.")
 #: Rows an export reads per query.
 EXPORT_BATCH = 500
-
-
-#: The records whose entries belong to their contact's or account's history as well as to
-#: their own: each names its customer (``contact_id`` or ``account_id``) in the values its
-#: entries record (added, deleted, or both sides of a change), except an activity's change,
-#: which records only the fields that changed.
-CUSTOMER_PARTS: tuple[str, ...] = ("customer_comment", "attachment", "activity")
 
 
 @dataclass(frozen=True)
@@ -133,28 +126,11 @@ def clean_filter(
     return AuditFilter(agent, entity, chosen_action, days["since"], days["until"], record)
 
 
-def _names_customer(document: Any, record: CustomerRecord) -> ColumnElement[bool]:
-    """``document`` (an entry's before or after) holds the record's id as its customer."""
-    return cast(document[f"{record.kind}_id"].as_string(), BigInteger) == record.id
-
-
 def _history_of(record: CustomerRecord) -> ColumnElement[bool]:
-    """The entries of the record's history: about it, or about one of its parts."""
-    activities = select(cast(Activity.id, String)).where(
-        getattr(Activity, f"{record.kind}_id") == record.id
-    )
-    return or_(
-        and_(AuditEntry.entity_type == record.kind, AuditEntry.entity_id == str(record.id)),
-        and_(
-            AuditEntry.entity_type.in_(CUSTOMER_PARTS),
-            or_(
-                _names_customer(AuditEntry.after, record),
-                _names_customer(AuditEntry.before, record),
-            ),
-        ),
-        # An activity's change records only what changed: it is found by the activity.
-        and_(AuditEntry.entity_type == "activity", AuditEntry.entity_id.in_(activities)),
-    )
+    """The entries of the record's history: about it, or about one of its parts (its comments,
+    attachments and activities; :meth:`Unit.audit` names their customer)."""
+    column = AuditEntry.contact_id if record.kind == "contact" else AuditEntry.account_id
+    return column == record.id
 
 
 def _query(unit: Unit, given: AuditFilter) -> Select[tuple[AuditEntry]]:

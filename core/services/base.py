@@ -98,8 +98,15 @@ class Unit:
         sub_action: str = "",
         before: dict[str, Any] | None = None,
         after: dict[str, Any] | None = None,
+        customer: tuple[int | None, int | None] | None = None,
     ) -> None:
-        """Write an audit entry for this change."""
+        """Write an audit entry for this change.
+
+        The entry joins the history of the contact or account it is about: the record itself,
+        else the ``contact_id`` / ``account_id`` its values name, else ``customer`` (the
+        ``(contact_id, account_id)`` of a change whose values do not name them).
+        """
+        contact_id, account_id = customer or _customer_named(entity_type, entity_id, before, after)
         self.session.add(
             AuditEntry(
                 at=clock.now(),
@@ -111,10 +118,39 @@ class Unit:
                 entity_type=entity_type,
                 entity_id=str(entity_id),
                 sub_action=sub_action,
+                contact_id=contact_id,
+                account_id=account_id,
                 before=before,
                 after=after,
             )
         )
+
+
+#: The records whose audit entries belong to their contact's or account's history as well as
+#: to their own (a ticket's do not: a ticket is not the customer's data).
+CUSTOMER_PARTS: tuple[str, ...] = ("customer_comment", "attachment", "activity")
+
+
+def _customer_named(
+    entity_type: str,
+    entity_id: int | str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> tuple[int | None, int | None]:
+    """The ``(contact_id, account_id)`` whose history an audit entry belongs to: the contact or
+    account it is about, else the customer its values name (a comment's, an attachment's)."""
+    if entity_type in ("contact", "account"):
+        number = int(entity_id) if str(entity_id).isdigit() else None
+        return (number, None) if entity_type == "contact" else (None, number)
+    if entity_type not in CUSTOMER_PARTS:
+        return None, None
+    named = {**(before or {}), **(after or {})}
+
+    def customer_id(name: str) -> int | None:
+        value = named.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    return customer_id("contact_id"), customer_id("account_id")
 
 
 # ------------------------------------------------------------------------------- shared helpers
