@@ -233,6 +233,60 @@ def test_every_page_opens_and_speaks_the_viewers_language(
         _assert_insights_reached(report)
     if role != "light_agent":
         _assert_ticket_history_reached(report)
+    if role in CUSTOMER_TAB_VIEWERS:
+        _assert_every_customer_tab_reached(report, role)
+
+
+#: Viewers whose crawl must have opened every tab of a contact's and an account's page.
+CUSTOMER_TAB_VIEWERS = ("admin", "agent")
+#: The tabs of a contact's and of an account's page (``?tab=``; the Overview's names its
+#: installation after it), in order; the History tab only for a profile with history.view,
+#: Happiness only for contacts (a contact rates).
+CUSTOMER_TABS = {
+    "contacts": (
+        "customer_insights.overview",
+        "core_customer_history.contact_history",
+        "core_customer_activities.contact_activities",
+        "core_customer_reactions.contact_reactions",
+        "core_customer_tickets.contact_tickets",
+        "core_customer_time_entries.contact_time_entries",
+        "core_customer_happiness.contact_happiness",
+        "core_customer_products.contact_products",
+        "core_customer_attachments.contact_attachments",
+    ),
+    "accounts": (
+        "customer_insights.account_overview",
+        "core_customer_history.account_history",
+        "core_customer_activities.account_activities",
+        "core_customer_reactions.account_reactions",
+        "core_customer_tickets.account_tickets",
+        "core_customer_time_entries.account_time_entries",
+        "core_customer_products.account_products",
+        "core_customer_attachments.account_attachments",
+    ),
+}
+#: The tabs a viewer's profile does not show (history.view is an administrator's).
+HIDDEN_TABS = {"admin": (), "agent": ("core_customer_history.",)}
+
+
+def _assert_every_customer_tab_reached(report: CrawlReport, role: str) -> None:
+    """The crawl opened every tab the viewer may see on contact and account pages, and none
+    it may not."""
+    for plural, expected in CUSTOMER_TABS.items():
+        opened = {
+            dict(parse_qsl(urlsplit(url).query)).get("tab", "")
+            for url in report.opened
+            if path_shape_of(url) == f"/{plural}/{{id}}"
+        }
+
+        def was_opened(tab: str, opened: set[str] = opened) -> bool:
+            return any(key == tab or key.startswith(f"{tab}.") for key in opened)
+
+        hidden = HIDDEN_TABS[role]
+        missing = [tab for tab in expected if not tab.startswith(hidden) and not was_opened(tab)]
+        assert not missing, f"{plural}: tabs the crawl never opened: {missing}"
+        shown = [tab for tab in expected if tab.startswith(hidden) and was_opened(tab)]
+        assert not shown, f"{plural}: tabs shown to a viewer who may not see them: {shown}"
 
 
 #: What the crawl does with Ticket History beside a ticket: its choices, by query argument.
