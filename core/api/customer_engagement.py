@@ -144,7 +144,7 @@ def _reaction_page(rows: Sequence[Reaction], limit: int) -> dict[str, Any]:
     return {"items": items, "next_cursor": items[-1].cursor.encode() if more else None}
 
 
-def _activity_routes(blp: Blueprint, kind: str, read_scope: str) -> None:
+def _engagement_routes(blp: Blueprint, kind: str, read_scope: str) -> None:
     """Reaction, time-entry and happiness routes under ``/{kind}s/<{kind}_id>``."""
     key = f"{kind}_id"
     getter: Callable[..., Any] = {
@@ -207,18 +207,18 @@ def _activity_routes(blp: Blueprint, kind: str, read_scope: str) -> None:
         return _reaction_page(rows, limit)
 
 
-contact_activity = api_blueprint(
-    "api_contact_activity",
+contact_engagement = api_blueprint(
+    "api_contact_engagement",
     __name__,
     "/contacts",
     "A contact's reactions, time entries and happiness ratings.",
 )
-account_activity = api_blueprint(
-    "api_account_activity",
+account_engagement = api_blueprint(
+    "api_account_engagement",
     __name__,
     "/accounts",
     "An account's reactions, time entries and happiness ratings (over its tickets).",
 )
 
-_activity_routes(contact_activity, "contact", scopes.CONTACTS_READ)
-_activity_routes(account_activity, "account", scopes.ACCOUNTS_READ)
+_engagement_routes(contact_engagement, "contact", scopes.CONTACTS_READ)
+_engagement_routes(account_engagement, "account", scopes.ACCOUNTS_READ)
