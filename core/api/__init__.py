@@ -17,6 +17,7 @@ from werkzeug.routing import RequestRedirect
 
 from core.api import (
     agents,
+    attachments,
     audit,
     auth,
     collaboration,
@@ -103,6 +104,9 @@ _BLUEPRINTS = (
     setup.statuses_blp,
     collaboration.contact_collaboration,
     collaboration.account_collaboration,
+    attachments.contacts,
+    attachments.accounts,
+    attachments.blp,
     products.products,
     audit.blp,
     export.contacts,

@@ -6,8 +6,8 @@ may see. They eat the same hooks extensions implement, so the tab mechanism has 
 
 from __future__ import annotations
 
-from core.customer_tabs import tickets
+from core.customer_tabs import attachments, tickets
 from core.plugins.manifest import Manifest
 
 #: The built-in plugins every host registers, with their manifests.
-DEFAULT_PLUGINS: tuple[tuple[object, Manifest], ...] = (tickets.PLUGIN,)
+DEFAULT_PLUGINS: tuple[tuple[object, Manifest], ...] = (tickets.PLUGIN, attachments.PLUGIN)

@@ -9,6 +9,7 @@ from core.names import family_name_first
 from core.web.ui import (
     admin,
     agents_admin,
+    attachments,
     audit,
     auth,
     collaboration,
@@ -50,6 +51,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(products_admin.blueprint)
     app.register_blueprint(audit.blueprint)
     app.register_blueprint(customer_export.blueprint)
+    app.register_blueprint(attachments.blueprint)
     errors.init_app(app)
     # Also a filter, for a list of messages: ``messages | map('message_text') | join(' ')``.
     app.jinja_env.filters["message_text"] = labels.message_text
