@@ -61,7 +61,7 @@ from core.models import (
     SpamRule,
     TicketStatus,
 )
-from core.services import sla
+from core.services import attachments, sla
 from core.services import tickets as ticket_service
 from hostapi import clock
 from hostapi import scopes as scope_catalogue
@@ -85,6 +85,8 @@ ORGANISATION = "organisation-wide"
 #: Path parameters that name a record, and whose record they name.
 PARAMETERS: dict[str, tuple[str, str]] = {
     "ticket_id": (DEPARTMENT, "ticket"),
+    # A file on a ticket goes by the ticket's department (a customer's own file, by permission).
+    "attachment_id": (DEPARTMENT, "attachment"),
     "message_id": (DEPARTMENT, "spam_message"),
     "view_id": (PERSONAL, "view"),
     "key": (PERSONAL, "view"),
@@ -251,6 +253,7 @@ class Side:
     """The records of one department, or owned by one agent."""
 
     ticket: int
+    attachment: int
     spam_message: int
     view: int
     account_view: int
@@ -305,7 +308,14 @@ def _profile(db: Session, name: str, granted: frozenset[str]) -> None:
     db.commit()
 
 
-def _side(db: Session, department: Department, owner: Agent, tag: str, scopes: list[str]) -> Side:
+def _side(
+    db: Session,
+    host: Host,
+    department: Department,
+    owner: Agent,
+    tag: str,
+    scopes: list[str],
+) -> Side:
     unit = system_unit(db, None)
     ticket = ticket_service.create_ticket(
         unit, subject=f"Ticket of {tag}", department_id=department.id, channel="email"
@@ -313,6 +323,9 @@ def _side(db: Session, department: Department, owner: Agent, tag: str, scopes: l
     ticket_service.add_thread(unit, ticket, kind="comment", body=f"Comment on {tag}")
     ticket_service.add_rating(unit, ticket, "good")
     ticket_service.add_time_entry(unit, ticket, seconds=600, billable=True)
+    attachment = attachments.store_attachment(
+        system_unit(db, host), filename=f"{tag}.txt", content=tag.encode(), ticket_id=ticket.id
+    )
     now = clock.now()
     spam = SpamMessage(
         channel="email",
@@ -337,6 +350,7 @@ def _side(db: Session, department: Department, owner: Agent, tag: str, scopes: l
     db.commit()
     return Side(
         ticket=ticket.id,
+        attachment=attachment.id,
         spam_message=spam.id,
         view=view.id,
         account_view=account_view.id,
@@ -403,9 +417,9 @@ def desk(
     ordinary = make_agent("ordinary@example.com", profile="Agent", departments=[first])
     stranger = make_agent("stranger@example.com", profile="Administrator", departments=[second])
     scopes = _every_scope(document)
-    reachable = _side(db, first, outsider, "the outsider", scopes)
-    own = _side(db, first, powerless, "the powerless agent", scopes)
-    foreign = _side(db, second, stranger, "department 2", scopes)
+    reachable = _side(db, host, first, outsider, "the outsider", scopes)
+    own = _side(db, host, first, powerless, "the powerless agent", scopes)
+    foreign = _side(db, host, second, stranger, "department 2", scopes)
 
     now = clock.now()
     account = Account(name="Hikari Trading", created_at=now, updated_at=now)

@@ -20,7 +20,17 @@ from core.api.auth import unit
 from core.customer_import import runner as import_runner
 from core.intake import spam
 from core.models import CustomView
-from core.services import comments, customers, fields, org, products, sla, tickets, views
+from core.services import (
+    attachments,
+    comments,
+    customers,
+    fields,
+    org,
+    products,
+    sla,
+    tickets,
+    views,
+)
 from core.services.base import Unit
 
 
@@ -50,6 +60,7 @@ RESOLVERS: dict[str, Callable[[Unit, int], object]] = {
     "profile_id": org.get_profile,
     "status_id": tickets.get_status,
     "product_id": products.get_product,
+    "attachment_id": attachments.get_attachment,
 }
 
 
