@@ -63,7 +63,7 @@ from core.models import (
     SpamRule,
     TicketStatus,
 )
-from core.services import activities, sla
+from core.services import activities, attachments, sla
 from core.services import customers as customer_service
 from core.services import tickets as ticket_service
 from hostapi import clock
@@ -88,6 +88,8 @@ ORGANISATION = "organisation-wide"
 #: Path parameters that name a record, and whose record they name.
 PARAMETERS: dict[str, tuple[str, str]] = {
     "ticket_id": (DEPARTMENT, "ticket"),
+    # A file on a ticket goes by the ticket's department (a customer's own file, by permission).
+    "attachment_id": (DEPARTMENT, "attachment"),
     "message_id": (DEPARTMENT, "spam_message"),
     "activity_id": (DEPARTMENT, "activity"),
     "view_id": (PERSONAL, "view"),
@@ -256,6 +258,7 @@ class Side:
     """The records of one department, or owned by one agent."""
 
     ticket: int
+    attachment: int
     spam_message: int
     activity: int
     view: int
@@ -313,7 +316,14 @@ def _profile(db: Session, name: str, granted: frozenset[str]) -> None:
     db.commit()
 
 
-def _side(db: Session, department: Department, owner: Agent, tag: str, scopes: list[str]) -> Side:
+def _side(
+    db: Session,
+    host: Host,
+    department: Department,
+    owner: Agent,
+    tag: str,
+    scopes: list[str],
+) -> Side:
     unit = system_unit(db, None)
     ticket = ticket_service.create_ticket(
         unit, subject=f"Ticket of {tag}", department_id=department.id, channel="email"
@@ -323,6 +333,9 @@ def _side(db: Session, department: Department, owner: Agent, tag: str, scopes: l
     ticket_service.add_time_entry(unit, ticket, seconds=600, billable=True)
     activity = activities.create_activity(
         unit, kind="call", subject=f"Call about {tag}", ticket_id=ticket.id
+    )
+    attachment = attachments.store_attachment(
+        system_unit(db, host), filename=f"{tag}.txt", content=tag.encode(), ticket_id=ticket.id
     )
     now = clock.now()
     spam = SpamMessage(
@@ -348,6 +361,7 @@ def _side(db: Session, department: Department, owner: Agent, tag: str, scopes: l
     db.commit()
     return Side(
         ticket=ticket.id,
+        attachment=attachment.id,
         spam_message=spam.id,
         activity=activity.id,
         view=view.id,
@@ -415,9 +429,9 @@ def desk(
     ordinary = make_agent("ordinary@example.com", profile="Agent", departments=[first])
     stranger = make_agent("stranger@example.com", profile="Administrator", departments=[second])
     scopes = _every_scope(document)
-    reachable = _side(db, first, outsider, "the outsider", scopes)
-    own = _side(db, first, powerless, "the powerless agent", scopes)
-    foreign = _side(db, second, stranger, "department 2", scopes)
+    reachable = _side(db, host, first, outsider, "the outsider", scopes)
+    own = _side(db, host, first, powerless, "the powerless agent", scopes)
+    foreign = _side(db, host, second, stranger, "department 2", scopes)
 
     now = clock.now()
     account = Account(name="Hikari Trading", created_at=now, updated_at=now)

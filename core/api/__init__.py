@@ -18,6 +18,7 @@ from werkzeug.routing import RequestRedirect
 from core.api import (
     activities,
     agents,
+    attachments,
     audit,
     auth,
     collaboration,
@@ -110,6 +111,9 @@ _BLUEPRINTS = (
     history.account_history,
     customer_engagement.contact_engagement,
     customer_engagement.account_engagement,
+    attachments.contacts,
+    attachments.accounts,
+    attachments.blp,
     products.products,
     audit.blp,
     export.contacts,

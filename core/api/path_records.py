@@ -22,6 +22,7 @@ from core.intake import spam
 from core.models import CustomView
 from core.services import (
     activities,
+    attachments,
     comments,
     customers,
     fields,
@@ -61,6 +62,7 @@ RESOLVERS: dict[str, Callable[[Unit, int], object]] = {
     "status_id": tickets.get_status,
     "product_id": products.get_product,
     "activity_id": activities.get_activity,
+    "attachment_id": attachments.get_attachment,
 }
 
 

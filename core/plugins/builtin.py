@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from core.customer_tabs import (
     activities,
+    attachments,
     happiness,
     history,
     products,
@@ -27,4 +28,5 @@ DEFAULT_PLUGINS: tuple[tuple[object, Manifest], ...] = (
     time_entries.PLUGIN,
     happiness.PLUGIN,
     products.PLUGIN,
+    attachments.PLUGIN,
 )

@@ -15,16 +15,21 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import Select, event, func, select
 from sqlalchemy.orm import Session
 
 from core import permissions
 from core.errors import Message, NotFound, ValidationFailed
 from core.models import Account, Attachment, Contact, Thread, Ticket
-from core.services.base import Unit, clean_text, gather
+from core.services.base import Cursor, Unit, check_limit, clean_text, gather, newest_first
 from hostapi import clock, events
 
+#: The largest file stored; under the app's request limit (25 MB), so that the service, not
+#: the web server, refuses a file just over it, with a message naming the limit.
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+
+#: A customer's attachment counts stop past this (as ticket counts do: "10,000+").
+COUNT_CAP = 10_000
 
 #: Executables and scripts a customer or agent could be tricked into running.
 FORBIDDEN_EXTENSIONS: frozenset[str] = frozenset(
@@ -59,6 +64,9 @@ FORBIDDEN_EXTENSIONS: frozenset[str] = frozenset(
 # A renamed executable is still an executable: refuse these by their first bytes too.
 _EXECUTABLE_MAGIC: tuple[bytes, ...] = (b"MZ", b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xfe\xed\xfa")
 
+#: An upload without a file: a note alone belongs in a comment on the customer.
+NO_FILE = Message("Choose a file to attach. For a note without a file, add a comment.")
+
 _NEW_FILES = "deskhost.attachments.new"
 _DOOMED_FILES = "deskhost.attachments.doomed"
 
@@ -86,8 +94,15 @@ def store_attachment(
 
     :raises ValidationFailed: over ``MAX_ATTACHMENT_BYTES`` (``content``), an executable
         (``filename``), or no/unknown record. Nothing is stored then.
+    :raises Forbidden: without ``attachment.manage``, or the customer's edit permission for a
+        file attached to a contact or an account.
     """
-    unit.actor.require(permissions.ATTACHMENT_MANAGE)
+    on_ticket = ticket_id is not None or thread_id is not None
+    require_manage(
+        unit,
+        contact_id=None if on_ticket else contact_id,
+        account_id=None if on_ticket else account_id,
+    )
     session = unit.session
     values = gather(
         {
@@ -128,6 +143,17 @@ def store_attachment(
         _departments_of(unit, attachment),
     )
     return attachment
+
+
+def by_upload_field(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """A refusal of :func:`store_attachment` by an upload form's fields: the file's name and
+    bytes are the ``file`` field's, the rest keep their names."""
+    by_field: dict[str, list[str]] = {}
+    for name, messages in errors.items():
+        by_field.setdefault("file" if name in {"filename", "content"} else name, []).extend(
+            messages
+        )
+    return by_field
 
 
 def get_attachment(unit: Unit, attachment_id: int) -> Attachment:
@@ -187,10 +213,75 @@ def list_attachments(
     return list(unit.session.scalars(query))
 
 
+def require_manage(
+    unit: Unit, *, contact_id: int | None = None, account_id: int | None = None
+) -> None:
+    """Raise :class:`Forbidden` unless the actor may add or delete files: ``attachment.manage``,
+    and for a customer's own files (``contact_id`` or ``account_id``; neither for a ticket's)
+    the customer's edit permission."""
+    unit.actor.require(permissions.ATTACHMENT_MANAGE)
+    if contact_id is not None:
+        unit.actor.require(permissions.CONTACT_EDIT)
+    elif account_id is not None:
+        unit.actor.require(permissions.ACCOUNT_EDIT)
+
+
+def list_customer_files(
+    unit: Unit,
+    *,
+    contact_id: int | None = None,
+    account_id: int | None = None,
+    limit: int = 50,
+    before: Cursor | str | None = None,
+) -> list[Attachment]:
+    """The customer's own files (attached to the contact or account, not to a ticket), newest
+    first: ``limit`` of them older than ``before``."""
+    query = _customer_files(unit, contact_id, account_id)
+    page = newest_first(
+        query, Attachment.created_at, Attachment.id, Cursor.parse(before), check_limit(limit)
+    )
+    return list(unit.session.scalars(page))
+
+
+def list_customer_ticket_files(
+    unit: Unit,
+    *,
+    contact_id: int | None = None,
+    account_id: int | None = None,
+    limit: int = 50,
+    before: Cursor | str | None = None,
+) -> list[Attachment]:
+    """The files on the customer's tickets in departments the actor may see, newest first:
+    ``limit`` of them older than ``before``."""
+    query = _customer_ticket_files(unit, contact_id, account_id)
+    page = newest_first(
+        query, Attachment.created_at, Attachment.id, Cursor.parse(before), check_limit(limit)
+    )
+    return list(unit.session.scalars(page))
+
+
+def count_customer_files(
+    unit: Unit, *, contact_id: int | None = None, account_id: int | None = None
+) -> int:
+    """How many of the customer's own files and visible ticket files there are; each part
+    stops past :data:`COUNT_CAP` (the ticket part is left out without ``ticket.view``)."""
+    own = _capped_count(unit, _customer_files(unit, contact_id, account_id))
+    if unit.actor.agent is not None and not unit.actor.agent.has_permission(
+        permissions.TICKET_VIEW
+    ):
+        return own
+    return own + _capped_count(unit, _customer_ticket_files(unit, contact_id, account_id))
+
+
 def delete_attachment(unit: Unit, attachment: Attachment) -> None:
     """Delete an attachment; its file goes once the deletion commits."""
     get_attachment(unit, attachment.id)
-    unit.actor.require(permissions.ATTACHMENT_MANAGE)
+    on_ticket = attachment.ticket_id is not None
+    require_manage(
+        unit,
+        contact_id=None if on_ticket else attachment.contact_id,
+        account_id=None if on_ticket else attachment.account_id,
+    )
     unit.audit("delete", "attachment", attachment.id, before=_snapshot(attachment))
     unit.emit(
         events.ATTACHMENT_DELETED, _event_payload(attachment), _departments_of(unit, attachment)
@@ -201,6 +292,47 @@ def delete_attachment(unit: Unit, attachment: Attachment) -> None:
 
 
 # ----------------------------------------------------------------------------------- internals
+
+
+def _customer_files(
+    unit: Unit, contact_id: int | None, account_id: int | None
+) -> Select[tuple[Attachment]]:
+    """The query of a customer's own files (one of the ids is set)."""
+    if contact_id is not None:
+        unit.actor.require(permissions.CONTACT_VIEW)
+        owner = Attachment.contact_id == contact_id
+    elif account_id is not None:
+        unit.actor.require(permissions.ACCOUNT_VIEW)
+        owner = Attachment.account_id == account_id
+    else:
+        raise ValidationFailed({"_schema": [Message("Give a contact or an account.")]})
+    return select(Attachment).where(owner, Attachment.ticket_id.is_(None))
+
+
+def _customer_ticket_files(
+    unit: Unit, contact_id: int | None, account_id: int | None
+) -> Select[tuple[Attachment]]:
+    """The query of the files on a customer's tickets the actor may see."""
+    unit.actor.require(permissions.TICKET_VIEW)
+    if contact_id is not None:
+        unit.actor.require(permissions.CONTACT_VIEW)
+        owner = Ticket.contact_id == contact_id
+    elif account_id is not None:
+        unit.actor.require(permissions.ACCOUNT_VIEW)
+        owner = Ticket.account_id == account_id
+    else:
+        raise ValidationFailed({"_schema": [Message("Give a contact or an account.")]})
+    query = select(Attachment).join(Ticket, Ticket.id == Attachment.ticket_id).where(owner)
+    visible = unit.actor.visible_department_ids()
+    if visible is not None:
+        query = query.where(Ticket.department_id.in_(sorted(visible)))
+    return query
+
+
+def _capped_count(unit: Unit, query: Select[tuple[Attachment]]) -> int:
+    """The rows of ``query``, counted no further than :data:`COUNT_CAP` + 1."""
+    limited = query.with_only_columns(Attachment.id).limit(COUNT_CAP + 1).subquery()
+    return int(unit.session.scalar(select(func.count()).select_from(limited)) or 0)
 
 
 def _filename(filename: Any) -> str:

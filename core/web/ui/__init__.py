@@ -10,6 +10,7 @@ from core.web.ui import (
     activities,
     admin,
     agents_admin,
+    attachments,
     audit,
     auth,
     collaboration,
@@ -52,6 +53,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(audit.blueprint)
     app.register_blueprint(customer_export.blueprint)
     app.register_blueprint(activities.blueprint)
+    app.register_blueprint(attachments.blueprint)
     errors.init_app(app)
     # Also a filter, for a list of messages: ``messages | map('message_text') | join(' ')``.
     app.jinja_env.filters["message_text"] = labels.message_text
