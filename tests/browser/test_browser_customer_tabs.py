@@ -35,6 +35,8 @@ TITLES = {
     "ja": ["概要", "履歴", "活動", "反応", "問い合わせ", "工数", "顧客満足度", "商品", "添付"],
 }
 OLD_PHONE, NEW_PHONE = "03-1111-2222", "03-3333-4444"
+#: What the Attachments tab says of an executable.
+REFUSED = {"en": "Executable files cannot be attached.", "ja": "実行ファイルは添付できません。"}
 
 
 @pytest.fixture
@@ -88,6 +90,18 @@ def history(
     return made
 
 
+def _upload(page: object, filename: str, content: bytes) -> None:
+    """Upload a file from the Attachments tab's form, as an agent picks one."""
+    form = page.locator(".attachment-form")  # type: ignore[attr-defined]
+    if not form.is_visible():
+        page.locator("details:has(.attachment-form) > summary").click()  # type: ignore[attr-defined]
+    form.locator("#attachment-file").set_input_files(
+        {"name": filename, "mimeType": "application/octet-stream", "buffer": content}
+    )
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state()  # type: ignore[attr-defined]
+
+
 def _tab_keys(page: object) -> list[str]:
     tabs = page.locator("#customer-tabs [role=tab]")  # type: ignore[attr-defined]
     return [tabs.nth(i).get_attribute("data-tab") or "" for i in range(tabs.count())]
@@ -125,7 +139,9 @@ def test_admin_walks_the_nine_tabs_and_reads_a_change_before_and_after(
     assert overview.locator('[data-metric="all"]').text_content() == "2"  # type: ignore[attr-defined]
 
     changes = _open_tab(page, "core_customer_history.contact_history")
-    phone_change = changes.locator('[data-history-entry][data-action="update"]').first  # type: ignore[attr-defined]
+    phone_change = changes.locator(  # type: ignore[attr-defined]
+        '[data-history-entry][data-action="update"]', has_text="phone"
+    ).first
     assert "192.0.2.7" in (phone_change.text_content() or "")
     assert "Aoi" in (phone_change.text_content() or "")
     phone_change.locator("[data-history-open]").click()
@@ -156,6 +172,17 @@ def test_admin_walks_the_nine_tabs_and_reads_a_change_before_and_after(
 
     files = _open_tab(page, "core_customer_attachments.contact_attachments")
     assert "sla-contract.pdf" in (files.text_content() or "")  # type: ignore[attr-defined]
+
+    # An executable is refused with its reason, and the list stays as it was.
+    _upload(page, "setup.exe", b"MZ\x90\x00 a program")
+    refused = page.locator(".attachment-form .field-error")  # type: ignore[attr-defined]
+    refused.wait_for()
+    assert refused.text_content() == REFUSED[locale]
+    files = page.locator("#customer-tabs [role=tabpanel]")  # type: ignore[attr-defined]
+    assert files.locator("[data-attachment-id]").count() == 1
+    _upload(page, "notes.txt", b"Call before ten.")
+    page.wait_for_selector('[data-attachment-id] >> text="notes.txt"')  # type: ignore[attr-defined]
+    assert files.locator("[data-attachment-id]").count() == 2
 
 
 @pytest.mark.parametrize("locale", ["en", "ja"])
