@@ -737,6 +737,7 @@ def load_demo(
         host, {ADMIN_EMAIL: admin_password} | {a.email: a.password for a in AGENT_LOGINS}
     )
     _set_up_slas(host)
+    _set_up_customer_records(host, seed)
     return report
 
 
@@ -798,6 +799,105 @@ def _set_up_slas(host: Host) -> None:
             unit,
             session.scalars(select(Ticket).where(Ticket.status_type != StatusType.CLOSED)),
         )
+
+
+#: The demo's product catalogue: (name, code, unit price in yen).
+DEMO_PRODUCTS = (
+    ("複合機 MX-200", "MX-200", 198_000),
+    ("複合機 MX-500", "MX-500", 348_000),
+    ("ルーター RT-10", "RT-10", 24_800),
+    ("無線LANアクセスポイント AP-3", "AP-3", 16_500),
+    ("保守契約 スタンダード", "CARE-STD", 60_000),
+    ("保守契約 プレミアム", "CARE-PRM", 120_000),
+    ("Cloud Backup 1 TB", "CB-1T", 9_800),
+    ("Helpdesk seat (yearly)", "HD-SEAT", 36_000),
+)
+#: The calls, events and tasks the demo logs about its customers: (kind, subject).
+DEMO_ACTIVITIES = (
+    ("call", "Follow-up call about the last ticket"),
+    ("call", "Renewal call"),
+    ("event", "On-site visit: printer installation"),
+    ("event", "Quarterly review meeting"),
+    ("task", "Send the updated quotation"),
+    ("task", "Check the maintenance contract"),
+)
+#: Every how many contacts the demo gives products, activities and a file; every how many
+#: contacts with activities one of them is flagged as spam.
+PRODUCT_EVERY, ACTIVITY_EVERY, FILE_EVERY, SPAM_EVERY = 3, 4, 10, 5
+
+
+def _set_up_customer_records(host: Host, seed: int) -> None:
+    """Products in the catalogue and linked to some contacts and every account, calls, events
+    and tasks about some contacts (done, upcoming, overdue, one flagged as spam), and a meeting
+    note for some, so that every tab of a customer's page shows something from the first
+    `make run`."""
+    from sqlalchemy import select
+
+    from core.models import Account, Agent, Contact
+    from core.services import attachments, products
+    from core.services import customers as customer_service
+    from core.services.base import Actor, Unit
+
+    rnd = random.Random(seed)
+    now = clock.now()
+    with host.transaction() as session:
+        unit = Unit(session, Actor.system("demo"), host)
+        catalogue = [
+            products.create_product(unit, name=name, code=code, unit_price_cents=price * 100)
+            for name, code, price in DEMO_PRODUCTS
+        ]
+        owners = list(session.scalars(select(Agent.id).order_by(Agent.id)))
+        contacts = list(session.scalars(select(Contact).order_by(Contact.id)))
+        for number, contact in enumerate(contacts):
+            if number % PRODUCT_EVERY == 0:
+                for product in rnd.sample(catalogue, rnd.randint(1, 2)):
+                    customer_service.link_product(unit, product, contact=contact)
+            if number % ACTIVITY_EVERY == 0:
+                spam = number % (ACTIVITY_EVERY * SPAM_EVERY) == 0
+                _demo_activities(unit, rnd, contact.id, owners, now, with_spam=spam)
+            if number % FILE_EVERY == 0:
+                attachments.store_attachment(
+                    unit,
+                    filename="meeting-notes.txt",
+                    content=f"Notes of the call with {contact.name}.\n".encode(),
+                    contact_id=contact.id,
+                    note="Meeting notes",
+                )
+        for account in session.scalars(select(Account).order_by(Account.id)):
+            customer_service.link_product(unit, rnd.choice(catalogue), account=account)
+
+
+def _demo_activities(
+    unit: Any,
+    rnd: random.Random,
+    contact_id: int,
+    owners: list[int],
+    now: datetime,
+    *,
+    with_spam: bool,
+) -> None:
+    """Three activities about one contact: one done last month, one upcoming, one overdue;
+    ``with_spam``, a fourth flagged as spam."""
+    from core.services import activities
+
+    for days, done in ((-30, True), (rnd.randint(1, 20), False), (-rnd.randint(1, 5), False)):
+        kind, subject = rnd.choice(DEMO_ACTIVITIES)
+        activity = activities.create_activity(
+            unit,
+            kind=kind,
+            subject=subject,
+            contact_id=contact_id,
+            due_at=now + timedelta(days=days, hours=rnd.randint(0, 8)),
+            owner_id=rnd.choice(owners) if owners else None,
+            created_at=now + timedelta(days=min(days, 0) - 7),
+        )
+        if done:
+            activities.complete_activity(unit, activity)
+    if with_spam:
+        spam = activities.create_activity(
+            unit, kind="call", subject="Unsolicited sales call", contact_id=contact_id
+        )
+        activities.mark_spam(unit, spam)
 
 
 def _set_passwords(host: Host, passwords: dict[str, str]) -> None:

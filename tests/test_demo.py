@@ -7,23 +7,41 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 from flask.testing import FlaskCliRunner
-from sqlalchemy import func, select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from core.cli import main
 from core.demo import (
+    ACTIVITY_EVERY,
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     AGENT_LOGIN,
     AGENT_LOGINS,
+    DEMO_PRODUCTS,
+    FILE_EVERY,
     LIGHT_AGENT_LOGIN,
     MANAGER_LOGIN,
+    PRODUCT_EVERY,
     DemoLogin,
     generate,
     load_demo,
 )
 from core.host import Host
-from core.models import Agent, Department, Organisation, StatusChange, Thread, Ticket
+from core.models import (
+    Account,
+    Activity,
+    Agent,
+    Attachment,
+    Contact,
+    Department,
+    Organisation,
+    Product,
+    StatusChange,
+    Thread,
+    Ticket,
+    account_products,
+    contact_products,
+)
 from core.permissions import DEFAULT_PROFILES
 from core.services.org import authenticate
 from hostapi import clock
@@ -203,3 +221,24 @@ def test_every_department_has_several_non_admin_agents(host: Host, db: Session) 
     for department in db.scalars(select(Department)):
         working = [a for a in agents if department.id in a.department_ids and not a.is_admin]
         assert len(working) >= 2, department.name
+
+
+def test_demo_customers_have_products_activities_and_files(host: Host, db: Session) -> None:
+    load_demo(host, tickets=200, seed=7)
+    contacts = db.scalar(select(func.count()).select_from(Contact))
+    accounts = db.scalar(select(func.count()).select_from(Account))
+    linked = db.scalar(select(func.count(distinct(contact_products.c.contact_id))))
+    assert db.scalar(select(func.count()).select_from(Product)) == len(DEMO_PRODUCTS)
+    assert linked == -(-contacts // PRODUCT_EVERY)
+    assert db.scalar(select(func.count(distinct(account_products.c.account_id)))) == accounts
+    with_activities = db.scalar(select(func.count(distinct(Activity.contact_id))))
+    assert with_activities == -(-contacts // ACTIVITY_EVERY)
+    assert (
+        db.scalar(select(func.count()).select_from(Activity).where(Activity.completed_at.is_(None)))
+        > 0
+    )
+    assert db.scalar(select(func.count()).select_from(Activity).where(Activity.is_spam)) > 0
+    files = db.scalar(
+        select(func.count()).select_from(Attachment).where(Attachment.contact_id.is_not(None))
+    )
+    assert files == -(-contacts // FILE_EVERY)
