@@ -10,8 +10,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from core import permissions
-from core.customer_tabs.base import customer_filter, customer_tab, tab_link
-from core.errors import Forbidden, ValidationFailed
+from core.customer_tabs.base import customer_filter, customer_tab, read_cursor, tab_link
+from core.errors import Forbidden
 from core.models import Agent, Attachment, Ticket
 from core.services import attachments as attachment_service
 from core.services.base import Cursor, Unit
@@ -41,8 +41,8 @@ def render_customer_attachments(context: Context, target: PanelTarget) -> str:
     args = context.query_args
     unit = request_unit()
     contact_id, account_id = customer_filter(target)
-    own_before = _cursor(args.get("attachments_before"))
-    ticket_before = _cursor(args.get("attachments_tickets_before"))
+    own_before = read_cursor(args, "attachments_before", Cursor.parse)
+    ticket_before = read_cursor(args, "attachments_tickets_before", Cursor.parse)
     own = attachment_service.list_customer_files(
         unit,
         contact_id=contact_id,
@@ -110,14 +110,6 @@ def count_customer_attachments(context: Context, target: PanelTarget) -> int:
     return attachment_service.count_customer_files(
         request_unit(), contact_id=contact_id, account_id=account_id
     )
-
-
-def _cursor(value: str | None) -> Cursor | None:
-    """The cursor of a query argument; a hand-edited one is dropped (the first page)."""
-    try:
-        return Cursor.parse(value or None)
-    except ValidationFailed:
-        return None
 
 
 def _may(check: Callable[[], object]) -> bool:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlencode
 
+from core.errors import ValidationFailed
 from core.plugins.manifest import Manifest, load_manifest
 from hostapi import Context, Location, Panel, PanelTarget, hookimpl
 
@@ -23,6 +25,7 @@ ORDER = {
 }
 
 Render = Callable[[Context, PanelTarget], str]
+C = TypeVar("C")
 Count = Callable[[Context, PanelTarget], int | None]
 
 
@@ -95,6 +98,18 @@ def customer_filter(target: PanelTarget) -> tuple[int | None, int | None]:
     if target.kind == "account":
         return None, target.id
     raise ValueError(f"a customer tab has no {target.kind!r} view")
+
+
+def read_cursor(
+    args: Mapping[str, str], name: str, parse: Callable[[str | None, str], C | None]
+) -> C | None:
+    """The page cursor in the query argument ``name`` (``parse(text, field)`` reads it), or
+    ``None`` where there is none or it cannot be read (a hand-edited URL shows the newest
+    page)."""
+    try:
+        return parse(args.get(name) or None, name)
+    except ValidationFailed:
+        return None
 
 
 def tab_page_key(plugin_id: str, kind: str, key: str) -> str:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import render_template
 
-from core.customer_tabs.base import customer_filter, customer_tab, tab_link
-from core.errors import ValidationFailed
+from core.customer_tabs.base import customer_filter, customer_tab, read_cursor, tab_link
 from core.services import customer_reactions
 from core.services.customer_reactions import ReactionCursor, ReactionKind
 from core.web.ui import labels
@@ -20,10 +19,7 @@ def render_customer_happiness(context: Context, target: PanelTarget) -> str:
     """The ratings on the contact's visible tickets, newest first, paged by keyset
     (``?happiness_before=``); a cursor it cannot read shows the newest page."""
     args = context.query_args
-    try:
-        before = ReactionCursor.parse(args.get("happiness_before") or None, "happiness_before")
-    except ValidationFailed:
-        before = None
+    before = read_cursor(args, "happiness_before", ReactionCursor.parse)
     contact_id, account_id = customer_filter(target)
     found = customer_reactions.list_reactions(
         request_unit(),

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import render_template
 
-from core.customer_tabs.base import customer_filter, customer_tab, tab_link
+from core.customer_tabs.base import customer_filter, customer_tab, read_cursor, tab_link
 from core.errors import NotFound, ValidationFailed
 from core.models import AuditEntry
 from core.models.types import id_maximum
@@ -75,10 +75,7 @@ def render_customer_history(context: Context, target: PanelTarget) -> str:
     except ValidationFailed:
         agent = ""
         given = audit_log.clean_filter(unit, record=record, action=action)
-    try:
-        before = Cursor.parse(args.get("history_before") or None, "history_before")
-    except ValidationFailed:
-        before = None
+    before = read_cursor(args, "history_before", Cursor.parse)
     found = audit_log.list_entries(unit, given, before=before, limit=HISTORY_TAB_LIMIT + 1)
     rows = found[:HISTORY_TAB_LIMIT]
     older = audit_log.cursor_of(rows[-1]).encode() if len(found) > len(rows) else None

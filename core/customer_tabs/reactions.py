@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import render_template
 
-from core.customer_tabs.base import customer_filter, customer_tab, tab_link
-from core.errors import ValidationFailed
+from core.customer_tabs.base import customer_filter, customer_tab, read_cursor, tab_link
 from core.services import customer_reactions
 from core.services.customer_reactions import ReactionCursor
 from core.web.ui import labels
@@ -21,10 +20,7 @@ def render_customer_reactions(context: Context, target: PanelTarget) -> str:
     (``?reactions_before=``, the cursor of the last line of the page before); a cursor it
     cannot read (a hand-edited URL) shows the newest page."""
     args = context.query_args
-    try:
-        before = ReactionCursor.parse(args.get("reactions_before") or None, "reactions_before")
-    except ValidationFailed:
-        before = None
+    before = read_cursor(args, "reactions_before", ReactionCursor.parse)
     contact_id, account_id = customer_filter(target)
     found = customer_reactions.list_reactions(
         request_unit(),

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import render_template
 
-from core.customer_tabs.base import customer_filter, customer_tab, tab_link
-from core.errors import ValidationFailed
+from core.customer_tabs.base import customer_filter, customer_tab, read_cursor, tab_link
 from core.services import tickets as ticket_service
 from core.services.base import Cursor
 from core.web.ui.units import request_unit
@@ -26,10 +25,7 @@ def render_customer_tickets(context: Context, target: PanelTarget) -> str:
     args = context.query_args
     status = args.get("tickets_status", "")
     status = status if status in TICKETS_TAB_STATUSES else ""
-    try:
-        before = Cursor.parse(args.get("tickets_before") or None, "tickets_before")
-    except ValidationFailed:
-        before = None
+    before = read_cursor(args, "tickets_before", Cursor.parse)
     contact_id, account_id = customer_filter(target)
     found = context.list_tickets(
         TicketQuery(

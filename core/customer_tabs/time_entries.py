@@ -8,7 +8,7 @@ from flask import render_template
 from flask_babel import gettext
 from sqlalchemy import select
 
-from core.customer_tabs.base import customer_filter, customer_tab, tab_link
+from core.customer_tabs.base import customer_filter, customer_tab, read_cursor, tab_link
 from core.errors import ValidationFailed
 from core.models import Agent
 from core.services import customer_time
@@ -64,10 +64,7 @@ def render_customer_time_entries(context: Context, target: PanelTarget) -> str:
     the filter form and paged by keyset (``?time_before=``), above the filtered set's totals."""
     args = dict(context.query_args)
     narrowed = time_filter_from(args)
-    try:
-        before = Cursor.parse(args.get("time_before") or None, "time_before")
-    except ValidationFailed:
-        before = None
+    before = read_cursor(args, "time_before", Cursor.parse)
     unit = request_unit()
     contact_id, account_id = customer_filter(target)
     customer = {"contact_id": contact_id, "account_id": account_id}
