@@ -30,7 +30,6 @@ from flask_babel import force_locale
 from sqlalchemy import (
     ARRAY,
     Integer,
-    and_,
     any_,
     bindparam,
     event,
@@ -63,7 +62,7 @@ from core.models import (
 )
 from core.models.extensions import OutboxKind
 from core.plugins import records
-from core.services.base import Actor, Unit
+from core.services.base import Actor, Cursor, Unit, older_than
 from core.services.org import LOCALES
 from hostapi import (
     AccountRecord,
@@ -353,12 +352,8 @@ class HostContext(Context):
             statement = statement.where(search_condition(self._session, query.search.strip()))
         if query.after is not None:
             created_at, last_id = query.after
-            # The first condition alone bounds an index range on (…, created_at): with only the
-            # OR, every page scanned the index from the newest ticket again.
             statement = statement.where(
-                Ticket.created_at <= created_at,
-                (Ticket.created_at < created_at)
-                | and_(Ticket.created_at == created_at, Ticket.id < last_id),
+                older_than(Ticket.created_at, Ticket.id, Cursor(created_at, last_id))
             )
         statement = statement.order_by(Ticket.created_at.desc(), Ticket.id.desc())
         return self._ticket_records(statement.limit(query.limit))

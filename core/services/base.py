@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, and_, or_, select, true
+from sqlalchemy import Select, bindparam, select, true, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -347,12 +347,18 @@ class Cursor:
 
 
 def older_than(created_at: Any, id_column: Any, cursor: Cursor | None) -> Any:
-    """The keyset condition ``(created_at, id) < cursor`` (``true()`` without a cursor)."""
+    """The keyset condition ``(created_at, id) < cursor`` (``true()`` without a cursor).
+
+    Written as a row comparison: SQLite and PostgreSQL both seek an index on
+    ``(…, created_at)`` with it. Spelled out with OR, PostgreSQL took the rows older than the
+    cursor for a handful, and read and sorted every older ticket of a busy customer to find a
+    page (5 ms instead of 0.2 ms, 5,000 tickets deep).
+    """
     if cursor is None:
         return true()
-    return or_(
-        created_at < cursor.created_at,
-        and_(created_at == cursor.created_at, id_column < cursor.id),
+    return tuple_(created_at, id_column) < tuple_(
+        bindparam(None, cursor.created_at, type_=created_at.type),
+        bindparam(None, cursor.id, type_=id_column.type),
     )
 
 
