@@ -7,8 +7,9 @@ busy contact of 10,000 tickets and a quiet one of 10). Each run:
    admin would, and works through its backfill as the worker does, one job run per
    transaction (timed: ``backfill_tickets_per_s``);
 2. times public replies and status changes through the host's services, each committed as a
-   request commits it, in pairs: one with the installation switched off (by its state alone,
-   so that no hook runs), one with it keeping its figures. Taken in alternation, both halves
+   request commits it, in pairs on one of the busy contact's tickets after another (each as
+   built): one with the installation switched off (by its state alone, so that no hook runs),
+   one with it keeping its figures. Taken in alternation, both halves
    share whatever the machine does meanwhile (PostgreSQL vacuuming the facts the backfill
    wrote). The difference of the medians, for replies and for status changes
    (``write_reply_overhead_p50_ms``, ``write_status_overhead_p50_ms``;
@@ -67,14 +68,17 @@ def measure(host: Host) -> harness.Figures:
         harness.contact_id(host, harness.BUSY_CONTACT_EMAIL),
         harness.contact_id(host, harness.QUIET_CONTACT_EMAIL),
     )
-    write_ticket = harness.ticket_ids_of(host, quiet)[0]
+    quiet_ticket = harness.ticket_ids_of(host, quiet)[0]
+    busy_tickets = harness.ticket_ids_of(host, busy)
     installation_id = harness.install_everywhere(host, PLUGIN)
     try:
         tickets, seconds = _backfill(host, installation_id)
-        without, with_installation = _write_ms(host, write_ticket, installation_id)
-        busy_ticket = harness.ticket_ids_of(host, busy)[0]
+        without, with_installation = _write_ms(
+            host, busy_tickets[: WRITE_ROUNDS + 1], installation_id
+        )
+        busy_ticket = busy_tickets[0]
         contexts, panel = _panel_timings(host, installation_id, busy_ticket)
-        _, panel_small = _panel_timings(host, installation_id, write_ticket)
+        _, panel_small = _panel_timings(host, installation_id, quiet_ticket)
         # Seconds a run even at the small scale: no warming run (the panel's runs warmed up).
         naive = harness.timed(NAIVE_RUNS, lambda: _naive(host, installation_id, busy))
     finally:
@@ -127,16 +131,21 @@ def _backfill(host: Host, installation_id: int) -> tuple[int, float]:
 
 
 def _write_ms(
-    host: Host, ticket_id: int, installation_id: int
+    host: Host, ticket_ids: list[int], installation_id: int
 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Milliseconds of public replies (``reply``) and of status changes (``status``) through
     the services (the synchronous extension hooks included), each in a transaction of its own,
-    committed as a request commits it: without the installation, then with it, in turn.
+    committed as a request commits it: without the installation, then with it, in turn, one
+    round of the two on each ticket of ``ticket_ids``.
+
+    A ticket of its own per round: the figures' upkeep reads the ticket's whole history, and
+    rounds on one ticket would measure a ticket that grows by two entries a round (160 by the
+    end) rather than replies to tickets as they come.
 
     Committed, not rolled back: psycopg deallocates the connection's prepared statements at
     every ROLLBACK, so PostgreSQL would plan every query anew, as it no longer does for the
     host's requests (they end with COMMIT, ``core.db.end_reading``). The replies and status
-    changes are deleted afterwards (each round of status changes goes there and back), so the
+    changes are deleted afterwards (a round of status changes goes there and back), so the
     bench copy stays as built.
     """
     timings: tuple[dict[str, list[float]], dict[str, list[float]]] = (
@@ -147,10 +156,10 @@ def _write_ms(
         agent_id = session.scalar(select(Agent.id).where(Agent.email == harness.BENCH_AGENT_EMAIL))
     since = clock.now()
     try:
-        for run in range(WRITE_ROUNDS + 1):
+        for run, ticket_id in enumerate(ticket_ids):
             kind = "status" if run % 2 else "reply"
             # Each half goes first in every other round of its kind: a round of status
-            # changes closes then reopens, and both halves close as often as they reopen.
+            # changes closes then reopens (or the reverse), and each half does both as often.
             for keeping in (False, True) if run // 2 % 2 else (True, False):
                 _switch(host, installation_id, on=keeping)
                 elapsed = _write_once(host, ticket_id, kind, agent_id)
@@ -160,11 +169,11 @@ def _write_ms(
         _switch(host, installation_id, on=True)
         with host.transaction() as session:
             session.execute(
-                delete(Thread).where(Thread.ticket_id == ticket_id, Thread.body == BENCH_REPLY)
+                delete(Thread).where(Thread.ticket_id.in_(ticket_ids), Thread.body == BENCH_REPLY)
             )
             session.execute(
                 delete(StatusChange).where(
-                    StatusChange.ticket_id == ticket_id, StatusChange.changed_at >= since
+                    StatusChange.ticket_id.in_(ticket_ids), StatusChange.changed_at >= since
                 )
             )
     return timings
