@@ -54,7 +54,7 @@ def test_agent_merges_duplicates_and_sees_both_tickets_under_the_survivor(
     assert "Head of purchasing" in page.inner_text(".details")
     assert page.inner_text('#ticket-summary [data-status-type="open"] dd') == "2"
     page.click('[data-tab="core_customer_tickets.contact_tickets"]')
-    tickets_tab = page.inner_text('#customer-tabs [role=tabpanel]')
+    tickets_tab = page.inner_text("#customer-tabs [role=tabpanel]")
     assert "Router will not start" in tickets_tab
     assert "Invoice is missing" in tickets_tab
 
