@@ -38,7 +38,7 @@ LIST_PAGES = 3
 #: Links of one shape shown on one kind of page: how many are opened in full (links followed)
 #: and how many more are only checked.
 FULL_VISITS_PER_GROUP = 3
-CHECKS_PER_GROUP = 20
+CHECKS_PER_GROUP = 12
 #: Query parameters that carry a page cursor: they do not make a new shape. So do a tab's own
 #: (``<tab>_before``, ``<tab>_cursor``, ``<tab>_after``) and the search of the list beside a
 #: record (``list_q``: each term the crawl tried would be a shape of its own).

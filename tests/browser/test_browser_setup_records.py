@@ -83,6 +83,8 @@ def test_admin_creates_and_links_a_product_exports_contacts_and_filters_the_audi
     # The contact page's lookup now offers it.
     page.goto(f"{live_server}/contacts/{customer.id}")
     page.click('[data-tab="core_customer_products.contact_products"]')
+    # The tab is a page of its own: the lookup's script listens once that page has loaded.
+    page.wait_for_url("**tab=core_customer_products.contact_products*")
     page.fill("#product-lookup", "MX")
     page.click("#product-lookup-options li >> nth=0")
     page.click("#product-link-form button[type=submit]")
