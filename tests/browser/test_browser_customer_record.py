@@ -37,6 +37,7 @@ def test_agent_moves_between_searched_contacts_with_the_arrow_keys(
     listed = [names.nth(i).text_content() for i in range(names.count())]
     names.first.click()
     page.wait_for_selector("#record-list")  # type: ignore[attr-defined]
+    page.wait_for_load_state()  # type: ignore[attr-defined]  # the keys' script has run
     beside = page.locator("#record-list [data-record-link]")  # type: ignore[attr-defined]
     assert [
         beside.nth(i).locator(".record-name").text_content() for i in range(beside.count())
@@ -48,6 +49,7 @@ def test_agent_moves_between_searched_contacts_with_the_arrow_keys(
     page.wait_for_function(  # type: ignore[attr-defined]
         "name => document.querySelector('#contact-name').textContent === name", arg=listed[1]
     )
+    page.wait_for_load_state()  # type: ignore[attr-defined]
     assert "list_q=Sato" in page.url  # type: ignore[attr-defined]
     current = page.locator('#record-list [aria-current="page"] .record-name')  # type: ignore[attr-defined]
     assert current.text_content() == listed[1]
@@ -56,6 +58,7 @@ def test_agent_moves_between_searched_contacts_with_the_arrow_keys(
     page.wait_for_function(  # type: ignore[attr-defined]
         "name => document.querySelector('#contact-name').textContent === name", arg=listed[0]
     )
+    page.wait_for_load_state()  # type: ignore[attr-defined]
     # An arrow typed into a field moves the caret, not the page: one more outside it then
     # opens the second contact, not the third.
     page.locator("#comment-body").press("ArrowDown")  # type: ignore[attr-defined]
