@@ -42,8 +42,8 @@ def customer_tab_html(client: FlaskClient, path: str, plugin_id: str, query: str
         query = "&".join(filter(None, [f"tab={key.group(1)}", query]))
     answer = client.get(f"{path}?{query}")
     assert answer.status_code == 200
-    body = answer.get_data(as_text=True).partition('role="tabpanel"')[2]
-    assert body, "no selected tab"
+    body = answer.get_data(as_text=True).partition(f'role="tabpanel" data-tab="{plugin_id}.')[2]
+    assert body, f"the {plugin_id} tab is not the selected one"
     return body
 
 

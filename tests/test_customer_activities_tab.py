@@ -16,13 +16,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import permissions
-from core.customer_tabs.activities import ACTIVITIES_TAB_LIMIT, tab_key
+from core.customer_tabs.activities import ACTIVITIES_TAB_LIMIT, PLUGIN_ID, tab_key
 from core.models import Account, Activity, Agent, Contact, Department, Organisation, Ticket
 from core.services import activities
 from core.web.i18n import compile_catalogs
 from hostapi import scopes
 from tests.factories import system_unit
-from tests.page_helpers import see_committed
+from tests.page_helpers import customer_tab_html, see_committed
 
 pytest_plugins = ["tests.api_fixtures"]
 
@@ -89,14 +89,9 @@ def log(db: Session) -> Callable[..., Activity]:
 def _tab(client: FlaskClient, customer: Contact | Account, query: str = "") -> str:
     """The Activities tab's body on the customer's page (selected, with ``query``)."""
     kind = "contact" if isinstance(customer, Contact) else "account"
-    selected = f"tab={tab_key(kind)}"
     if "tab=" not in query:
-        query = "&".join(filter(None, [selected, query]))
-    page = client.get(f"/{kind}s/{customer.id}?{query}")
-    assert page.status_code == 200
-    body = page.get_data(as_text=True).partition('role="tabpanel"')[2]
-    assert 'class="list customer-activities"' in body or 'class="empty"' in body
-    return body
+        query = "&".join(filter(None, [f"tab={tab_key(kind)}", query]))
+    return customer_tab_html(client, f"/{kind}s/{customer.id}", PLUGIN_ID, query)
 
 
 def _listed(html: str) -> list[int]:

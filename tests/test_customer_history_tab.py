@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from html import unescape
 
 import pytest
 from flask import Flask
@@ -20,7 +19,7 @@ from core.services import activities, comments
 from core.services import customers as customer_service
 from core.services.base import Actor, Unit
 from hostapi import scopes
-from tests.page_helpers import sign_in
+from tests.page_helpers import customer_tab_html, older_query, sign_in
 
 pytest_plugins = ["tests.api_fixtures"]
 
@@ -72,20 +71,15 @@ def _page(client: FlaskClient, path: str, query: str = "") -> str:
 
 
 def _tab(client: FlaskClient, path: str, query: str = "", tab: str = CONTACT_TAB) -> str:
-    """The History tab's body on the customer's page (with ``query``)."""
-    html = _page(client, path, "&".join(filter(None, [f"tab={tab}", query])))
-    body = html.partition(f'role="tabpanel" data-tab="{tab}"')[2]
-    assert body, "the History tab is not the selected one"
-    return body
+    """The History tab's body on the customer's page (``tab``, a contact's unless told), with
+    ``query``."""
+    return customer_tab_html(
+        client, path, "core_customer_history", "&".join(filter(None, [f"tab={tab}", query]))
+    )
 
 
 def _listed(html: str) -> list[int]:
     return [int(found) for found in re.findall(r'<tr data-history-entry="(\d+)"', html)]
-
-
-def _older(html: str) -> str | None:
-    found = re.search(r'rel="next" href="\?([^"#]+)', html)
-    return None if found is None else unescape(found.group(1))
 
 
 def test_the_tab_lists_who_changed_the_contact_when_from_where_and_what(
@@ -179,7 +173,7 @@ def test_the_tab_pages_through_the_history_newest_first(
     while True:
         html = _tab(admin_client, f"/contacts/{customer.id}", query)
         pages.append(_listed(html))
-        older = _older(html)
+        older = older_query(html)
         if older is None:
             break
         assert f"tab={CONTACT_TAB}" in older

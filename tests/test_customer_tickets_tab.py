@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from core.customer_tabs.tickets import TICKETS_TAB_LIMIT
 from core.models import Account, Agent, Contact, Department, Ticket
-from tests.page_helpers import sign_in
+from tests.page_helpers import customer_tab_html, older_query, sign_in
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -32,25 +32,11 @@ def agent_client(
 
 def _tab(client: FlaskClient, path: str, query: str = "") -> str:
     """The Tickets tab's body on the customer's page (with ``query``)."""
-    page = client.get(f"{path}?{query}" if query else path)
-    assert page.status_code == 200
-    html = page.get_data(as_text=True)
-    key = re.search(r'data-tab="(core_customer_tickets\.[a-z_]+)"', html)
-    assert key is not None, "no Tickets tab"
-    if f"tab={key.group(1)}" not in query:
-        return _tab(client, path, "&".join(filter(None, [f"tab={key.group(1)}", query])))
-    body = html.partition('role="tabpanel"')[2]
-    assert body, "no selected tab"
-    return body
+    return customer_tab_html(client, path, "core_customer_tickets", query)
 
 
 def _listed(html: str) -> list[int]:
     return [int(found) for found in re.findall(r'<tr data-ticket-id="(\d+)"', html)]
-
-
-def _older(html: str) -> str | None:
-    found = re.search(r'rel="next" href="\?([^"#]+)', html)
-    return None if found is None else unescape(found.group(1))
 
 
 def test_the_tab_pages_through_every_ticket_newest_first(
@@ -69,7 +55,7 @@ def test_the_tab_pages_through_every_ticket_newest_first(
     while True:
         html = _tab(agent_client, f"/contacts/{customer.id}", query)
         pages.append(_listed(html))
-        older = _older(html)
+        older = older_query(html)
         if older is None:
             break
         query = older

@@ -118,6 +118,7 @@ def render_customer_activities(context: Context, target: PanelTarget) -> str:
     agent = unit.actor.agent
     can_manage = agent is not None and agent.has_permission(permissions.ACTIVITY_MANAGE)
     zone = ZoneInfo(select_timezone())
+    page_url = _page_url(target)
     return render_template(
         "builtin/customer_activities.html",
         activities=shown,
@@ -128,10 +129,10 @@ def render_customer_activities(context: Context, target: PanelTarget) -> str:
         kind_labels=KIND_LABELS,
         view_labels=VIEW_LABELS,
         spam_labels=SPAM_LABELS,
-        page_url=_page_url(target),
+        page_url=page_url,
         link=link,
-        older=link(activities_before=older) if older else None,
-        first=link() if before else None,
+        older=page_url + link(activities_before=older) if older else None,
+        first=page_url + link() if before else None,
         # Forms post with the page's query (the tab selected) and come back to it.
         here="?" + urlencode({**args, "tab": tab_key(target.kind)}),
         owner_names=_owner_names(shown),

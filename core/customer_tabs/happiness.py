@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from flask import render_template
-
-from core.customer_tabs.base import customer_filter, customer_tab, read_cursor, tab_link
+from core.customer_tabs.base import customer_filter, customer_tab
+from core.customer_tabs.reactions import render_timeline_tab
 from core.services import customer_reactions
-from core.services.customer_reactions import ReactionCursor, ReactionKind
-from core.web.ui import labels
+from core.services.customer_reactions import ReactionKind
 from core.web.ui.units import request_unit
 from hostapi import Context, PanelTarget
 
@@ -16,33 +14,14 @@ HAPPINESS_TAB_LIMIT = 20
 
 
 def render_customer_happiness(context: Context, target: PanelTarget) -> str:
-    """The ratings on the contact's visible tickets, newest first, paged by keyset
-    (``?happiness_before=``); a cursor it cannot read shows the newest page."""
-    args = context.query_args
-    before = read_cursor(args, "happiness_before", ReactionCursor.parse)
-    contact_id, account_id = customer_filter(target)
-    found = customer_reactions.list_reactions(
-        request_unit(),
-        contact_id=contact_id,
-        account_id=account_id,
+    """The ratings on the contact's visible tickets, newest first (``?happiness_before=``)."""
+    return render_timeline_tab(
+        context,
+        target,
+        key="happiness",
+        template="builtin/customer_happiness.html",
+        limit=HAPPINESS_TAB_LIMIT,
         kinds=(ReactionKind.RATING,),
-        limit=HAPPINESS_TAB_LIMIT + 1,
-        before=before,
-    )
-    ratings = found[:HAPPINESS_TAB_LIMIT]
-    older = ratings[-1].cursor.encode() if len(found) > len(ratings) else None
-
-    def link(**changes: str | None) -> str:
-        """The page's query with the tab's arguments changed (``None`` drops one)."""
-        return tab_link(args, "happiness_", **changes)
-
-    return render_template(
-        "builtin/customer_happiness.html",
-        ratings=ratings,
-        target=target,
-        rating_labels=labels.RATINGS,
-        older=link(happiness_before=older) if older else None,
-        newest=link() if before else None,
     )
 
 
