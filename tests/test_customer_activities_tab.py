@@ -151,6 +151,19 @@ def test_spam_lists_only_the_activities_marked_as_spam(
     assert _listed(_tab(client, customer, "activities_view=spam")) == [junk.id]
 
 
+def test_a_spam_activity_offers_not_spam_and_another_mark_as_spam(
+    client: FlaskClient, csrf: str, customer: Contact, log: Callable[..., Activity]
+) -> None:
+    log("Junk", contact=customer, spam=True)
+    log("Real", contact=customer)
+
+    spam_view = _tab(client, customer, "activities_view=spam")
+    all_view = _tab(client, customer, "activities_view=all")
+
+    assert re.search(r'data-action="not-spam">\s*Not spam\s*<', spam_view)
+    assert re.search(r'data-action="spam">\s*Mark as spam\s*<', all_view)
+
+
 @pytest.mark.parametrize("view", ["upcoming", "all", "spam"])
 @pytest.mark.parametrize("kind", ["call", "event", "task"])
 def test_the_kind_filter_keeps_one_kind_in_each_view(
