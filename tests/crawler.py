@@ -48,6 +48,11 @@ CURSOR_SUFFIXES = ("_before", "_cursor", "_after")
 SEARCH_TRIES = 10
 #: Text that only a crash shows.
 CRASH_MARKERS = ("Traceback (most recent call last)", "werkzeug.debug", "jinja2.exceptions")
+#: A Python object's repr shown as text (a template printing a method, not calling it, or an
+#: object without its field): escaped, as a page shows it.
+PYTHON_REPR = re.compile(
+    r"&lt;(?:built-in method|bound method|function) [^&]*&gt;| object at 0x[0-9a-f]+"
+)
 #: Attributes a reader sees or hears, checked like text on Japanese pages.
 READ_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
 
@@ -272,8 +277,9 @@ class MissingTranslations:
 class Finding:
     """One defect: what, where, and which page showed the way there."""
 
-    #: "server error", "traceback", "refused link", "signed out", "untranslated" (English text
-    #: the catalog translates) or "no translation" (a string looked up that the catalog lacks)
+    #: "server error", "traceback", "python repr" (an object printed, not its value), "refused
+    #: link", "signed out", "untranslated" (English text the catalog translates) or "no
+    #: translation" (a string looked up that the catalog lacks)
     kind: str
     url: str
     referrer: str  # empty when the page that showed the way does not matter
@@ -403,6 +409,9 @@ class Crawler:
             if marker in body:
                 self._find("traceback", visit, f"the body contains {marker!r}")
                 break
+        shown_repr = PYTHON_REPR.search(body)
+        if shown_repr:
+            self._find("python repr", visit, f"the body shows {shown_repr.group()!r}")
         if response.status_code in (301, 302, 303, 307, 308):
             location = response.headers.get("Location", "")
             if urlsplit(location).path == "/login":
