@@ -1,4 +1,4 @@
-"""deskhost's host API, version 1.3: the only module an extension imports from the host.
+"""deskhost's host API, version 1.4: the only module an extension imports from the host.
 
 Everything in ``__all__`` is stable. Deprecation policy: a name is removed only in a new major
 version, after at least one minor release in which using it emits ``DeprecationWarning`` and
@@ -37,7 +37,7 @@ from hostapi.types import (
 )
 
 #: The version of this API; manifests state the range they need (``hostapi: ">=1.0,<2"``).
-__version__ = "1.3"
+__version__ = "1.4"
 HOSTAPI_VERSION = __version__
 
 __all__ = [

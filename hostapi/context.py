@@ -82,6 +82,12 @@ class Context(abc.ABC):
     def agent(self) -> AgentRecord | None:
         """The agent viewing a panel or page; ``None`` in jobs and event hooks."""
 
+    @abc.abstractmethod
+    def has_permission(self, permission: str) -> bool:
+        """Whether the viewing agent's profile grants ``permission`` (1.4): one of the host's
+        (``"ticket.view"``) or one your extension adds (``"<your id>.<name>"``);
+        administrators hold every one. ``False`` without an agent (jobs, event hooks)."""
+
     @property
     @abc.abstractmethod
     def timezone(self) -> str:

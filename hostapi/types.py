@@ -71,7 +71,12 @@ class Page:
     blueprint: Blueprint
     title: str | None = None
     title_ja: str | None = None
+    #: A link in the host's navigation (1.4), for each installation covering the agent, titled
+    #: ``title`` / ``title_ja`` (the extension's name without one).
     menu: bool = False
+    #: Where the navigation link goes, relative to the installation's pages (1.4): the
+    #: blueprint's ``/`` view by default.
+    menu_path: str = ""
 
 
 @dataclass(frozen=True)

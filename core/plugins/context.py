@@ -200,6 +200,10 @@ class HostContext(Context):
         """The viewing agent, if any."""
         return records.agent_record(self._agent) if self._agent is not None else None
 
+    def has_permission(self, permission: str) -> bool:
+        """Whether the viewing agent's profile grants ``permission``."""
+        return self._agent is not None and self._agent.has_permission(permission)
+
     @property
     def timezone(self) -> str:
         """The organisation's IANA time zone."""

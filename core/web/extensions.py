@@ -78,6 +78,7 @@ def init_app(app: Flask) -> None:
         mount.url_defaults(_give_installation_id)
         mount.before_request(_bind_page_context(info.plugin_id))
         app.register_blueprint(mount)
+    app.context_processor(_menu_context)
     chooser = Blueprint("extension_pages", __name__, url_prefix="/ext")
     chooser.add_url_rule("/<plugin_id>/", view_func=choose_installation)
     chooser.add_url_rule("/<plugin_id>/<path:rest>", view_func=choose_installation)
@@ -191,6 +192,50 @@ def covering_installations(session: Session, plugin_id: str, agent: Agent) -> li
     """The active installations of ``plugin_id`` whose profiles and departments cover
     ``agent``, by id."""
     return [i for i in _active(session, plugin_id) if covers(i, agent)]
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    """A navigation link to an extension's page (``Page(menu=True)``) in one installation."""
+
+    title: str
+    url: str
+    #: The URL prefix of the installation's pages: the link shows as current under it.
+    prefix: str
+
+
+def menu_entries(session: Session, host: Host, agent: Agent) -> list[MenuEntry]:
+    """The navigation links of the extensions' menu pages for ``agent``: one per page and
+    installation covering them, named by the page's title and, where the agent has several
+    installations of the extension, the installation's label; in extension order."""
+    locale = _locale(agent)
+    entries: list[MenuEntry] = []
+    for info in host.plugins.extensions():
+        pages = [page for page in host.plugins.pages(info.plugin_id) if page.menu]
+        if not pages:
+            continue
+        installations = covering_installations(session, info.plugin_id, agent)
+        for installation in installations:
+            prefix = f"/ext/{info.plugin_id}/{installation.id}/"
+            for page in pages:
+                title = (page.title_ja if locale == "ja" else None) or page.title
+                title = title or info.manifest.name
+                if len(installations) > 1:
+                    title = f"{title} ({installation_label(installation)})"
+                entries.append(MenuEntry(title=title, url=prefix + page.menu_path, prefix=prefix))
+    return entries
+
+
+def _menu_context() -> dict[str, Any]:
+    """``extension_menu`` for the navigation: the signed-in agent's menu entries."""
+    from core.web.database import db_session
+    from core.web.security import current_agent
+
+    if "deskhost_extension_menu" not in g:  # once a request: fragments render templates too
+        agent = current_agent()
+        host: Host = current_app.extensions["deskhost.host"]
+        g.deskhost_extension_menu = [] if agent is None else menu_entries(db_session(), host, agent)
+    return {"extension_menu": g.deskhost_extension_menu}
 
 
 def installation_label(installation: Installation) -> str:

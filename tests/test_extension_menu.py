@@ -1,0 +1,199 @@
+"""Host API 1.4: an extension's page with ``menu=True`` is a link in the navigation, one per
+installation covering the agent; ``Context.has_permission`` tells a page what the viewing agent
+may do."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+from flask import Blueprint, render_template_string
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from core.host import Host
+from core.models import Agent, Department, Installation
+from core.models.org import ProfilePermission
+from hostapi import Page, PermissionSpec, current_context, hookimpl
+from tests.factories import install_for
+from tests.plugin_fixtures import manifest
+
+PLUGIN = "menus"
+MANAGE = f"{PLUGIN}.manage"
+
+
+def _blueprint() -> Blueprint:
+    pages = Blueprint("menus_pages", __name__)
+
+    @pages.route("/reports")
+    def reports() -> str:
+        return render_template_string(
+            '{% extends "base.html" %}{% block content %}<p>reports</p>{% endblock %}'
+        )
+
+    @pages.route("/may-manage")
+    def may_manage() -> str:
+        return str(current_context().has_permission(MANAGE))
+
+    return pages
+
+
+class Menus:
+    """A test extension with a menu page (its reports) and its own permission."""
+
+    @hookimpl
+    def deskhost_pages(self) -> list[Page]:
+        return [
+            Page(
+                blueprint=_blueprint(),
+                title="Reports",
+                title_ja="レポート",
+                menu=True,
+                menu_path="reports",
+            )
+        ]
+
+    @hookimpl
+    def deskhost_permissions(self) -> list[PermissionSpec]:
+        return [PermissionSpec(name=MANAGE, label="Manage reports")]
+
+
+@pytest.fixture
+def web(host: Host) -> Iterator[FlaskClient]:
+    """A client of an app built with the extension loaded."""
+    from core.web import create_app
+
+    host.plugins.register_plugin(Menus(), manifest(PLUGIN))
+    yield create_app({"TESTING": True}, host=host).test_client()
+    host.plugins.unregister_plugin(PLUGIN)
+
+
+def _install(db: Session, host: Host, department: Department, label: str = "") -> Installation:
+    installation = install_for(db, host, PLUGIN, [department.id])
+    installation.label = label
+    db.commit()
+    return installation
+
+
+def _sign_in(client: FlaskClient, agent: Agent) -> None:
+    with client.session_transaction() as session:
+        session["agent_id"] = agent.id
+
+
+def _menu(client: FlaskClient, path: str = "/tickets") -> list[tuple[str, str]]:
+    """The extension links of the navigation: (URL, title) each."""
+    page = client.get(path).get_data(as_text=True)
+    return re.findall(r'<a href="([^"]+)"[^>]*data-extension-menu>([^<]+)</a>', page)
+
+
+# ------------------------------------------------------------------------------ the menu
+
+
+def test_a_menu_page_is_a_navigation_link_to_its_installation(
+    web: FlaskClient,
+    db: Session,
+    host: Host,
+    department: Department,
+    make_agent: Callable[..., Agent],
+) -> None:
+    installation = _install(db, host, department)
+    _sign_in(web, make_agent("support@example.com", departments=[department]))
+
+    assert _menu(web) == [(f"/ext/{PLUGIN}/{installation.id}/reports", "Reports")]
+
+
+def test_the_link_is_titled_in_the_agents_language(
+    web: FlaskClient,
+    db: Session,
+    host: Host,
+    department: Department,
+    make_agent: Callable[..., Agent],
+) -> None:
+    installation = _install(db, host, department)
+    _sign_in(web, make_agent("support@example.com", departments=[department], locale="ja"))
+
+    assert _menu(web) == [(f"/ext/{PLUGIN}/{installation.id}/reports", "レポート")]
+
+
+def test_several_installations_give_a_link_each_named_by_its_label(
+    web: FlaskClient,
+    db: Session,
+    host: Host,
+    department: Department,
+    make_agent: Callable[..., Agent],
+) -> None:
+    tokyo = _install(db, host, department, label="Tokyo")
+    osaka = _install(db, host, department, label="Osaka")
+    _sign_in(web, make_agent("support@example.com", departments=[department]))
+
+    assert _menu(web) == [
+        (f"/ext/{PLUGIN}/{tokyo.id}/reports", "Reports (Tokyo)"),
+        (f"/ext/{PLUGIN}/{osaka.id}/reports", "Reports (Osaka)"),
+    ]
+
+
+def test_no_link_for_an_agent_the_installation_does_not_cover(
+    web: FlaskClient,
+    db: Session,
+    host: Host,
+    department: Department,
+    make_department: Callable[..., Department],
+    make_agent: Callable[..., Agent],
+) -> None:
+    _install(db, host, department)
+    _sign_in(web, make_agent("sales@example.com", departments=[make_department("Sales")]))
+
+    assert _menu(web) == []
+
+
+def test_the_link_shows_as_current_on_its_installations_pages_only(
+    web: FlaskClient,
+    db: Session,
+    host: Host,
+    department: Department,
+    make_agent: Callable[..., Agent],
+) -> None:
+    installation = _install(db, host, department)
+    _sign_in(web, make_agent("support@example.com", departments=[department]))
+
+    assert _current(web, "/tickets") == []
+    assert _current(web, f"/ext/{PLUGIN}/{installation.id}/reports") == ["Reports"]
+
+
+def _current(client: FlaskClient, path: str) -> list[str]:
+    """The extension links marked as the current place on the page at ``path``."""
+    page = client.get(path).get_data(as_text=True)
+    return re.findall(r'<a href="[^"]+" class="active" data-extension-menu>([^<]+)</a>', page)
+
+
+# ------------------------------------------------------------------------------ permissions
+
+
+def test_has_permission_is_true_for_an_administrator(
+    web: FlaskClient, db: Session, host: Host, department: Department, admin_agent: Agent
+) -> None:
+    installation = _install(db, host, department)
+    _sign_in(web, admin_agent)
+
+    assert web.get(f"/ext/{PLUGIN}/{installation.id}/may-manage").text == "True"
+
+
+def test_has_permission_follows_the_agents_profile(
+    web: FlaskClient,
+    db: Session,
+    host: Host,
+    department: Department,
+    make_agent: Callable[..., Agent],
+) -> None:
+    installation = _install(db, host, department)
+    agent = make_agent("support@example.com", departments=[department])
+    _sign_in(web, agent)
+    url = f"/ext/{PLUGIN}/{installation.id}/may-manage"
+
+    assert web.get(url).text == "False"
+
+    db.add(ProfilePermission(profile_id=agent.profile_id, permission=MANAGE))
+    db.commit()
+
+    assert web.get(url).text == "True"
