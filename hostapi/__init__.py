@@ -12,7 +12,7 @@ from hostapi import csv, events, i18n, scopes
 from hostapi._markers import hookimpl, hookspec
 from hostapi.clock import now
 from hostapi.context import Context, NotFound, ScopeError
-from hostapi.current import current_context
+from hostapi.current import current_context, render_page
 from hostapi.types import (
     AccountRecord,
     AgentRecord,
@@ -72,5 +72,6 @@ __all__ = [
     "hookspec",
     "i18n",
     "now",
+    "render_page",
     "scopes",
 ]

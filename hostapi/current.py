@@ -1,11 +1,11 @@
 """The context of the installation serving the current request (extension pages, endpoints,
-webhooks)."""
+webhooks), and the host's layout for an extension's pages."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import g
+from flask import current_app, g
 
 if TYPE_CHECKING:
     from hostapi.context import Context
@@ -22,3 +22,11 @@ def current_context() -> Context:
             "current_context() is only available in extension pages, endpoints and webhooks"
         )
     return context
+
+
+def render_page(title: str, body: str) -> str:
+    """A whole page in the host's layout (its navigation, language switch and styles) around
+    ``body``, your view's HTML as your template rendered it (autoescaped): the response of an
+    extension page (1.4).
+    """
+    return current_app.extensions["deskhost.render_page"](title, body)

@@ -8,14 +8,14 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
-from flask import Blueprint, render_template_string
+from flask import Blueprint
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from core.host import Host
 from core.models import Agent, Department, Installation
 from core.models.org import ProfilePermission
-from hostapi import Page, PermissionSpec, current_context, hookimpl
+from hostapi import Page, PermissionSpec, current_context, hookimpl, render_page
 from tests.factories import install_for
 from tests.plugin_fixtures import manifest
 
@@ -28,9 +28,7 @@ def _blueprint() -> Blueprint:
 
     @pages.route("/reports")
     def reports() -> str:
-        return render_template_string(
-            '{% extends "base.html" %}{% block content %}<p>reports</p>{% endblock %}'
-        )
+        return render_page("Reports", "<p>Three reports &amp; a chart</p>")
 
     @pages.route("/may-manage")
     def may_manage() -> str:
@@ -159,6 +157,23 @@ def test_the_link_shows_as_current_on_its_installations_pages_only(
 
     assert _current(web, "/tickets") == []
     assert _current(web, f"/ext/{PLUGIN}/{installation.id}/reports") == ["Reports"]
+
+
+def test_render_page_puts_the_extensions_html_in_the_hosts_layout(
+    web: FlaskClient,
+    db: Session,
+    host: Host,
+    department: Department,
+    make_agent: Callable[..., Agent],
+) -> None:
+    installation = _install(db, host, department)
+    _sign_in(web, make_agent("support@example.com", departments=[department]))
+
+    page = web.get(f"/ext/{PLUGIN}/{installation.id}/reports").get_data(as_text=True)
+
+    assert "<title>Reports · deskhost</title>" in page
+    assert "<p>Three reports &amp; a chart</p>" in page
+    assert 'class="mainnav"' in page
 
 
 def _current(client: FlaskClient, path: str) -> list[str]:

@@ -79,6 +79,7 @@ def init_app(app: Flask) -> None:
         mount.before_request(_bind_page_context(info.plugin_id))
         app.register_blueprint(mount)
     app.context_processor(_menu_context)
+    app.extensions["deskhost.render_page"] = _render_page
     chooser = Blueprint("extension_pages", __name__, url_prefix="/ext")
     chooser.add_url_rule("/<plugin_id>/", view_func=choose_installation)
     chooser.add_url_rule("/<plugin_id>/<path:rest>", view_func=choose_installation)
@@ -224,6 +225,11 @@ def menu_entries(session: Session, host: Host, agent: Agent) -> list[MenuEntry]:
                     title = f"{title} ({installation_label(installation)})"
                 entries.append(MenuEntry(title=title, url=prefix + page.menu_path, prefix=prefix))
     return entries
+
+
+def _render_page(title: str, body: str) -> str:
+    """``hostapi.render_page``: the host's layout around an extension page's HTML."""
+    return render_template("extensions/page.html", title=title, body=Markup(body))
 
 
 def _menu_context() -> dict[str, Any]:
