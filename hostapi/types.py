@@ -74,9 +74,12 @@ class Page:
     #: A link in the host's navigation (1.4), for each installation covering the agent, titled
     #: ``title`` / ``title_ja`` (the extension's name without one).
     menu: bool = False
-    #: Where the navigation link goes, relative to the installation's pages (1.4): the
-    #: blueprint's ``/`` view by default.
+    #: Where the navigation link goes, relative to the installation's pages
+    #: (``/ext/<plugin id>/<installation id>/``; their root by default) (1.4).
     menu_path: str = ""
+    #: A permission the agent needs for these pages (1.4): without it they answer 403 and the
+    #: navigation shows no link to them.
+    permission: str | None = None
 
 
 @dataclass(frozen=True)

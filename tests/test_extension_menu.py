@@ -37,6 +37,16 @@ def _blueprint() -> Blueprint:
     return pages
 
 
+def _settings_blueprint() -> Blueprint:
+    pages = Blueprint("menus_settings", __name__, url_prefix="/settings")
+
+    @pages.route("/")
+    def settings() -> str:
+        return "settings"
+
+    return pages
+
+
 class Menus:
     """A test extension with a menu page (its reports) and its own permission."""
 
@@ -49,7 +59,14 @@ class Menus:
                 title_ja="レポート",
                 menu=True,
                 menu_path="reports",
-            )
+            ),
+            Page(
+                blueprint=_settings_blueprint(),
+                title="Settings",
+                menu=True,
+                menu_path="settings/",
+                permission=MANAGE,
+            ),
         ]
 
     @hookimpl
@@ -183,6 +200,28 @@ def _current(client: FlaskClient, path: str) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ permissions
+
+
+def test_a_page_needing_a_permission_answers_403_and_has_no_link_without_it(
+    web: FlaskClient,
+    db: Session,
+    host: Host,
+    department: Department,
+    make_agent: Callable[..., Agent],
+) -> None:
+    installation = _install(db, host, department)
+    agent = make_agent("support@example.com", departments=[department])
+    _sign_in(web, agent)
+    settings = f"/ext/{PLUGIN}/{installation.id}/settings/"
+
+    assert web.get(settings).status_code == 403
+    assert [title for _, title in _menu(web)] == ["Reports"]
+
+    db.add(ProfilePermission(profile_id=agent.profile_id, permission=MANAGE))
+    db.commit()
+
+    assert web.get(settings).text == "settings"
+    assert _menu(web)[1] == (settings, "Settings")
 
 
 def test_has_permission_is_true_for_an_administrator(

@@ -74,9 +74,15 @@ def init_app(app: Flask) -> None:
         )
         for page in pages:
             mount.register_blueprint(page.blueprint)
+        # Endpoint prefix (the mount's and the page blueprint's names) → permission needed.
+        permissions = {
+            f"{mount.name}.{page.blueprint.name}": page.permission
+            for page in pages
+            if page.permission
+        }
         mount.url_value_preprocessor(_take_installation_id)
         mount.url_defaults(_give_installation_id)
-        mount.before_request(_bind_page_context(info.plugin_id))
+        mount.before_request(_bind_page_context(info.plugin_id, permissions))
         app.register_blueprint(mount)
     app.context_processor(_menu_context)
     app.extensions["deskhost.render_page"] = _render_page
@@ -108,7 +114,7 @@ def _give_installation_id(endpoint: str, values: dict[str, Any]) -> None:
         values.setdefault("installation_id", installation_id)
 
 
-def _bind_page_context(plugin_id: str) -> Any:
+def _bind_page_context(plugin_id: str, permissions: dict[str, str]) -> Any:
     def bind() -> None:
         from core.web.database import db_session
         from core.web.security import current_agent
@@ -124,6 +130,9 @@ def _bind_page_context(plugin_id: str) -> Any:
             and covers(installation, agent)
         ):
             abort(404)
+        needed = permissions.get((request.endpoint or "").rpartition(".")[0])
+        if needed and not agent.has_permission(needed):
+            abort(403)
         g.deskhost_context = HostContext.for_installation(
             db_session(), current_app.extensions["deskhost.host"], installation, agent
         )
@@ -212,7 +221,11 @@ def menu_entries(session: Session, host: Host, agent: Agent) -> list[MenuEntry]:
     locale = _locale(agent)
     entries: list[MenuEntry] = []
     for info in host.plugins.extensions():
-        pages = [page for page in host.plugins.pages(info.plugin_id) if page.menu]
+        pages = [
+            page
+            for page in host.plugins.pages(info.plugin_id)
+            if page.menu and (not page.permission or agent.has_permission(page.permission))
+        ]
         if not pages:
             continue
         installations = covering_installations(session, info.plugin_id, agent)
