@@ -12,7 +12,7 @@ from hostapi import csv, events, i18n, scopes
 from hostapi._markers import hookimpl, hookspec
 from hostapi.clock import now
 from hostapi.context import Context, NotFound, ScopeError
-from hostapi.current import current_context, render_page
+from hostapi.current import csrf_token, current_context, render_page
 from hostapi.types import (
     AccountRecord,
     AgentRecord,
@@ -65,6 +65,7 @@ __all__ = [
     "TicketQuery",
     "TicketRecord",
     "Webhook",
+    "csrf_token",
     "csv",
     "current_context",
     "events",

@@ -204,6 +204,10 @@ class Context(abc.ABC):
     def secret_hint(self, key: str) -> str | None:
         """A masked form of a secret for display, such as ``••••1a2b``."""
 
+    @abc.abstractmethod
+    def secret_delete(self, key: str) -> None:
+        """Remove a secret (1.4); no error if absent."""
+
     # ---------------------------------------------------------------- jobs
 
     @abc.abstractmethod

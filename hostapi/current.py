@@ -30,3 +30,9 @@ def render_page(title: str, body: str) -> str:
     extension page (1.4).
     """
     return current_app.extensions["deskhost.render_page"](title, body)
+
+
+def csrf_token() -> str:
+    """The CSRF token of the current request (1.4), for the ``csrf_token`` field of your pages'
+    POST forms: ``template.render(..., csrf_token=csrf_token())``."""
+    return current_app.extensions["deskhost.csrf_token"]()

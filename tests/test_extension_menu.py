@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session
 from core.host import Host
 from core.models import Agent, Department, Installation
 from core.models.org import ProfilePermission
-from hostapi import Page, PermissionSpec, current_context, hookimpl, render_page
+from hostapi import (
+    Page,
+    PermissionSpec,
+    csrf_token,
+    current_context,
+    hookimpl,
+    render_page,
+)
 from tests.factories import install_for
 from tests.plugin_fixtures import manifest
 
@@ -29,6 +36,14 @@ def _blueprint() -> Blueprint:
     @pages.route("/reports")
     def reports() -> str:
         return render_page("Reports", "<p>Three reports &amp; a chart</p>")
+
+    @pages.route("/form")
+    def form() -> str:
+        return f'<input name="csrf_token" value="{csrf_token()}">'
+
+    @pages.post("/form")
+    def submit() -> str:
+        return "saved"
 
     @pages.route("/may-manage")
     def may_manage() -> str:
@@ -251,3 +266,22 @@ def test_has_permission_follows_the_agents_profile(
     db.commit()
 
     assert web.get(url).text == "True"
+
+
+def test_csrf_token_gives_the_token_a_post_form_needs(
+    web: FlaskClient,
+    db: Session,
+    host: Host,
+    department: Department,
+    make_agent: Callable[..., Agent],
+) -> None:
+    installation = _install(db, host, department)
+    _sign_in(web, make_agent("support@example.com", departments=[department]))
+    url = f"/ext/{PLUGIN}/{installation.id}/form"
+    web.application.config["WTF_CSRF_ENABLED"] = True
+
+    token = re.search(r'value="([^"]+)"', web.get(url).get_data(as_text=True))
+
+    assert token is not None
+    assert web.post(url, data={"csrf_token": token.group(1)}).text == "saved"
+    assert web.post(url, data={"csrf_token": "forged"}).status_code == 400

@@ -59,6 +59,16 @@ def test_secret_hint_shows_only_the_last_four_characters(context: Context) -> No
     assert context.secret_hint("token") == "••••1a2b"
 
 
+def test_secret_delete_removes_that_secret_only(context: Context) -> None:
+    context.secret_set("token", "channel-token-1a2b")
+    context.secret_set("other", "other-token-9z9z")
+
+    context.secret_delete("token")
+    context.secret_delete("never-set")
+
+    assert (context.secret_get("token"), context.secret_get("other")) == (None, "other-token-9z9z")
+
+
 def test_storage_round_trips_and_deletes(context: Context) -> None:
     context.storage_set("cursor", {"page": 2})
     assert context.storage_get("cursor") == {"page": 2}

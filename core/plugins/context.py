@@ -285,6 +285,13 @@ class HostContext(Context):
         value = self.secret_get(key)
         return None if value is None else crypto.mask(value)
 
+    def secret_delete(self, key: str) -> None:
+        """Remove a secret; no error if absent."""
+        row = self._storage_row(SECRET_PREFIX + key)
+        if row is not None:
+            self._session.delete(row)
+            self._session.flush()
+
     def _storage_key(self, key: str) -> str:
         if not key or key.startswith(SECRET_PREFIX):
             raise ValueError(f"storage keys may not be empty or start with {SECRET_PREFIX!r}")

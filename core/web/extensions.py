@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -86,6 +87,7 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(mount)
     app.context_processor(_menu_context)
     app.extensions["deskhost.render_page"] = _render_page
+    app.extensions["deskhost.csrf_token"] = generate_csrf
     chooser = Blueprint("extension_pages", __name__, url_prefix="/ext")
     chooser.add_url_rule("/<plugin_id>/", view_func=choose_installation)
     chooser.add_url_rule("/<plugin_id>/<path:rest>", view_func=choose_installation)
