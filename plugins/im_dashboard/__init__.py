@@ -2,5 +2,63 @@
 dashboard of contacts, messages, assignment, channels, response times and agents.
 
 The extension is loaded through the ``deskhost.plugins`` entry point; its hook
-implementations live in this package and its manifest in ``manifest.json``.
+implementations live in this package and its manifest in ``manifest.json``. So far an admin
+connects the channel accounts (``pages``, ``accounts``); the webhooks, chats and dashboard
+come next.
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import delete
+
+from hostapi import Context, Page, PermissionSpec, hookimpl
+from plugins.im_dashboard import pages
+from plugins.im_dashboard.models import ChannelAccount
+
+
+@hookimpl
+def deskhost_pages() -> list[Page]:
+    """The Channels pages (admins)."""
+    return [pages.page()]
+
+
+@hookimpl
+def deskhost_permissions() -> list[PermissionSpec]:
+    """Connecting and changing the channel accounts."""
+    return [
+        PermissionSpec(
+            name=pages.MANAGE_CHANNELS,
+            label="Manage IM channels",
+            label_ja="IMチャネルの管理",
+            description="Connect, change and disconnect the messaging accounts.",
+        )
+    ]
+
+
+@hookimpl
+def deskhost_migrations() -> str:
+    """The folder of the extension's Alembic stream."""
+    return str(Path(__file__).with_name("migrations") / "versions")
+
+
+@hookimpl
+def deskhost_install(context: Context) -> None:
+    """Start the new installation with no rows: any under its id are leftovers of a database
+    whose ids started again (restored from an older backup, or a test run's)."""
+    _forget_everything(context)
+
+
+@hookimpl
+def deskhost_uninstall(context: Context, purge: bool) -> None:
+    """Delete the installation's channel accounts when its data is purged (the host deletes
+    its secrets)."""
+    if purge:
+        _forget_everything(context)
+
+
+def _forget_everything(context: Context) -> None:
+    context.db.execute(
+        delete(ChannelAccount).where(ChannelAccount.installation_id == context.installation_id)
+    )

@@ -1,0 +1,180 @@
+"""Connecting, changing and removing channel accounts.
+
+Credentials marked secret are installation secrets (encrypted at rest) under
+``channel.<account id>.<credential>``; the others are kept on the account as identifiers.
+A form is checked whole before anything is written, so a bad value changes nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from hostapi import Context, NotFound
+from plugins.im_dashboard.channels import CHANNELS, Channel
+from plugins.im_dashboard.models import ChannelAccount
+
+#: The longest name of an account.
+NAME_LENGTH = 100
+
+
+@dataclass
+class Saved:
+    """An account just written, with the secrets made for it (shown to the admin once)."""
+
+    account: ChannelAccount
+    generated: dict[str, str] = field(default_factory=dict)
+
+
+def secret_key(account_id: int, credential: str) -> str:
+    """The installation secret holding one credential of an account."""
+    return f"channel.{account_id}.{credential}"
+
+
+def accounts(context: Context) -> list[ChannelAccount]:
+    """The installation's channel accounts, by name."""
+    return list(
+        context.db.scalars(
+            select(ChannelAccount)
+            .where(ChannelAccount.installation_id == context.installation_id)
+            .order_by(ChannelAccount.name, ChannelAccount.id)
+        )
+    )
+
+
+def account(context: Context, account_id: int) -> ChannelAccount:
+    """One of the installation's accounts.
+
+    :raises NotFound: no such account in this installation.
+    """
+    found = context.db.get(ChannelAccount, account_id)
+    if found is None or found.installation_id != context.installation_id:
+        raise NotFound(f"channel account {account_id}")
+    return found
+
+
+def channel_of(account: ChannelAccount) -> Channel:
+    """The channel an account is on."""
+    return CHANNELS[account.kind]
+
+
+def hints(context: Context, account: ChannelAccount) -> dict[str, str]:
+    """What the admin is shown of each credential: identifiers in full, secrets masked."""
+    shown: dict[str, str] = {}
+    for credential in channel_of(account).credentials:
+        if credential.secret:
+            hint = context.secret_hint(secret_key(account.id, credential.name))
+            shown[credential.name] = hint or ""
+        else:
+            shown[credential.name] = str(account.identifiers.get(credential.name, ""))
+    return shown
+
+
+def save(
+    context: Context,
+    channel: Channel,
+    form: Mapping[str, str],
+    existing: ChannelAccount | None = None,
+) -> Saved:
+    """Connect an account of ``channel`` (``existing`` None) or change ``existing`` from the
+    form's ``name``, ``department_id`` and credentials. A secret left blank keeps the stored
+    one when changing, and is made at random where the channel lets us choose it.
+
+    :raises ValidationError: naming every field that is wrong; nothing is written then.
+    """
+    errors: dict[str, list[str]] = {}
+    name = _name(context, form, existing, errors)
+    department_id = _department(context, form, errors)
+    values: dict[str, str] = {}
+    generated: dict[str, str] = {}
+    for credential in channel.credentials:
+        value = (form.get(credential.name) or "").strip()
+        label = context.gettext(credential.label)
+        if not value:
+            if existing is not None and credential.secret:
+                continue  # blank keeps the stored secret
+            if credential.generated:
+                value = generated[credential.name] = secrets.token_urlsafe(24)
+            else:
+                errors[credential.name] = [context.gettext("Enter the %(label)s.", label=label)]
+                continue
+        elif not credential.pattern.fullmatch(value):
+            errors[credential.name] = [
+                context.gettext(
+                    "This is not a %(channel)s %(label)s: check it in the console.",
+                    channel=channel.name,
+                    label=label,
+                )
+            ]
+            continue
+        values[credential.name] = value
+    if errors:
+        raise ValidationError(errors)
+    now = context.now()
+    if existing is None:
+        existing = ChannelAccount(
+            installation_id=context.installation_id,
+            kind=channel.code,
+            identifiers={},
+            created_at=now,
+        )
+        context.db.add(existing)
+    existing.name = name
+    existing.department_id = department_id
+    existing.updated_at = now
+    identifiers = dict(existing.identifiers)
+    for credential in channel.credentials:
+        if credential.name in values and not credential.secret:
+            identifiers[credential.name] = values[credential.name]
+    existing.identifiers = identifiers
+    context.db.flush()  # the account's id names its secrets
+    for credential in channel.credentials:
+        if credential.name in values and credential.secret:
+            context.secret_set(secret_key(existing.id, credential.name), values[credential.name])
+    return Saved(existing, generated)
+
+
+def remove(context: Context, account: ChannelAccount) -> None:
+    """Disconnect an account: its row and its secrets."""
+    for credential in channel_of(account).credentials:
+        if credential.secret:
+            context.secret_delete(secret_key(account.id, credential.name))
+    context.db.delete(account)
+    context.db.flush()
+
+
+def _name(
+    context: Context,
+    form: Mapping[str, str],
+    existing: ChannelAccount | None,
+    errors: dict[str, list[str]],
+) -> str:
+    name = " ".join((form.get("name") or "").split())
+    if not name:
+        errors["name"] = [context.gettext("Enter a name.")]
+    elif len(name) > NAME_LENGTH:
+        errors["name"] = [context.gettext("Use at most %(count)s characters.", count=NAME_LENGTH)]
+    else:
+        taken = context.db.scalar(
+            select(ChannelAccount.id).where(
+                ChannelAccount.installation_id == context.installation_id,
+                ChannelAccount.name == name,
+            )
+        )
+        if taken is not None and (existing is None or taken != existing.id):
+            errors["name"] = [context.gettext("Another channel account has this name.")]
+    return name
+
+
+def _department(context: Context, form: Mapping[str, str], errors: dict[str, list[str]]) -> int:
+    raw = (form.get("department_id") or "").strip()
+    department_id = int(raw) if raw.isdigit() else 0
+    if department_id not in context.department_ids:
+        errors["department_id"] = [
+            context.gettext("Choose one of the departments this installation covers.")
+        ]
+    return department_id
