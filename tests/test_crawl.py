@@ -22,6 +22,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 import plugins
 from core import worker
@@ -34,13 +35,15 @@ from core.demo import (
     load_demo,
 )
 from core.host import Host
-from core.models import Agent, Contact, Department, PermissionProfile
+from core.models import Agent, Contact, Department, Installation, PermissionProfile
 from core.services import org as org_services
 from core.services import tickets as ticket_services
 from core.services.base import Actor, Unit
 from core.web.i18n import TRANSLATIONS_DIR, compile_catalogs
 from marketplace_registry.lifecycle import install_and_grant_all
 from plugins.customer_insights.overview import PAGE_SIZE as OVERVIEW_PAGE_SIZE
+from plugins.im_dashboard import accounts as im_accounts
+from plugins.im_dashboard.channels import CHANNELS
 from tests.crawler import (
     LIST_PAGES,
     Crawler,
@@ -119,6 +122,22 @@ def japanese_strings() -> dict[str, str]:
     return strings
 
 
+def _connect_a_line_channel(host: Host, session: Session, installed: list[Installation]) -> None:
+    """A channel account of IM Dashboard, so that its edit and disconnect pages exist."""
+    installation = next(i for i in installed if i.plugin_id == "im_dashboard")
+    context = host.plugins.context_for(session, installation)
+    im_accounts.save(
+        context,
+        CHANNELS["line"],
+        {
+            "name": "LINE Support",
+            "department_id": str(min(installation.department_ids)),
+            "channel_secret": "0123456789abcdef0123456789abcdef",
+            "channel_access_token": "line-long-lived-access-token-7d3e",
+        },
+    )
+
+
 @pytest.fixture
 def demo(host: Host) -> Host:
     """The demo as ``deskhost demo`` loads it, smaller: every extension installed and granted,
@@ -129,7 +148,8 @@ def demo(host: Host) -> Host:
         admin = session.scalars(select(Agent).where(Agent.email == ADMIN_EMAIL)).one()
         work = Unit(session, Actor(admin), host)
         _give_a_frequent_customer(work)
-        install_and_grant_all(work)
+        installed = install_and_grant_all(work)
+        _connect_a_line_channel(host, session, installed)
         # A custom status and an unused custom profile: their edit and delete pages exist.
         ticket_services.create_status(work, name="Awaiting parts", status_type="on_hold")
         agent_profile = session.scalars(
