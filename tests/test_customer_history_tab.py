@@ -17,6 +17,7 @@ from core.customer_tabs.history import HISTORY_TAB_LIMIT
 from core.models import Account, Agent, AuditEntry, Contact
 from core.services import activities, comments
 from core.services import customers as customer_service
+from core.services import fields as field_service
 from core.services.base import Actor, Unit
 from hostapi import scopes
 from tests.page_helpers import customer_tab_html, older_query, sign_in
@@ -92,7 +93,7 @@ def test_the_tab_lists_who_changed_the_contact_when_from_where_and_what(
     assert _listed(html) == [changed.id, added.id]
     row = html.partition(f'data-history-entry="{changed.id}"')[2].partition("</tr>")[0]
     assert "Admin" in row and IP in row and "Changed" in row
-    assert "email" in row and "phone" in row
+    assert "Email address, Phone" in row
     assert "Added" in html
 
 
@@ -112,10 +113,28 @@ def test_opening_an_entry_shows_each_field_before_and_after(
 
     detail = html.partition('id="history-detail"')[2]
     email = detail.partition('<tr data-field="email">')[2].partition("</tr>")[0]
+    assert "<td>Email address</td>" in email
     assert "hanako@example.com" in email and "hanako@example.jp" in email
     assert email.index("hanako@example.com") < email.index("hanako@example.jp")
     close = re.search(r'href="\?([^"#]+)#customer-tabs" data-history-close', html)
     assert close is not None and "history_entry" not in close.group(1)
+
+
+def test_fields_are_named_as_the_form_names_them_in_the_agents_language(
+    admin_client: FlaskClient, db: Session, customer: Contact, admin_agent: Agent
+) -> None:
+    changed, _ = _entries(db, "contact", customer.id)
+    field_service.update_builtin_field(
+        _acting(db, admin_agent), "contact", "phone", label="Office line"
+    )
+    admin_agent.locale = "ja"
+    db.commit()
+
+    html = _tab(admin_client, f"/contacts/{customer.id}", f"history_entry={changed.id}")
+
+    row = html.partition(f'data-history-entry="{changed.id}"')[2].partition("</tr>")[0]
+    assert "メールアドレス, Office line" in row
+    assert '<tr data-field="phone"><td>Office line</td>' in html
 
 
 def test_an_entry_of_another_record_does_not_open(
@@ -222,7 +241,7 @@ def test_the_account_tab_lists_the_accounts_changes(
     html = _tab(admin_client, f"/accounts/{account.id}", tab=ACCOUNT_TAB)
 
     assert _listed(html) == [entry.id for entry in _entries(db, "account", account.id)]
-    assert "industry" in html
+    assert "Industry" in html
 
 
 @pytest.mark.parametrize(

@@ -10,14 +10,16 @@ from flask import render_template
 
 from core.customer_tabs.base import customer_filter, customer_tab, read_cursor, tab_link
 from core.errors import NotFound, ValidationFailed
-from core.models import AuditEntry
+from core.models import AuditEntry, CustomerEntity
 from core.models.types import id_maximum
 from core.permissions import HISTORY_VIEW
 from core.services import audit_log
+from core.services import fields as field_service
 from core.services.audit_log import AuditFilter, CustomerRecord
 from core.services.base import CUSTOMER_PARTS, Cursor, Unit
 from core.web.ui import labels
 from core.web.ui.audit import ACTION_LABELS, ENTITY_TYPES, who_acted
+from core.web.ui.fields_admin import builtin_label
 from core.web.ui.units import request_unit
 from hostapi import Context, PanelTarget
 
@@ -34,16 +36,31 @@ def customer_record(target: PanelTarget) -> CustomerRecord:
     return CustomerRecord(target.kind, target.id)
 
 
-def summarise(entry: AuditEntry) -> str:
+def field_labels(unit: Unit) -> dict[str, dict[str, str]]:
+    """How the fields of a contact's and an account's entries are named: as their forms name
+    them (an administrator's label, else the default in the agent's language), by record kind
+    and field key. Other fields (a comment's, an activity's) keep their keys."""
+    return {
+        entity: {
+            placed.key: builtin_label(placed)
+            for placed in field_service.builtin_layout(unit.session, entity)
+        }
+        for entity in (CustomerEntity.CONTACT, CustomerEntity.ACCOUNT)
+    }
+
+
+def summarise(entry: AuditEntry, names_of: dict[str, dict[str, str]]) -> str:
     """One line saying what the entry changed: the part of the record (a comment, an
-    attachment, an activity), then its sub-action or, for a change, the fields it touched."""
+    attachment, an activity), then its sub-action or, for a change, the fields it touched
+    (named as :func:`field_labels` gives them)."""
     pieces = []
     if entry.entity_type in CUSTOMER_PARTS:
         pieces.append(f"{labels.label(ENTITY_TYPES, entry.entity_type)} #{entry.entity_id}")
     if entry.sub_action:
         pieces.append(entry.sub_action)
     elif entry.action == "update":
-        names = [name for name, _, _ in audit_log.field_changes(entry)]
+        named = names_of.get(entry.entity_type, {})
+        names = [named.get(name, name) for name, _, _ in audit_log.field_changes(entry)]
         shown = ", ".join(names[:SUMMARY_FIELDS])
         pieces.append(shown + (", …" if len(names) > SUMMARY_FIELDS else ""))
     return " · ".join(piece for piece in pieces if piece)
@@ -84,6 +101,7 @@ def render_customer_history(context: Context, target: PanelTarget) -> str:
     agents = audit_log.actor_names(unit, shown)
     installations = audit_log.installation_names(unit, shown)
     page = before.encode() if before else None
+    names_of = field_labels(unit)
 
     def link(**changes: str | None) -> str:
         """The page's query with the tab's arguments changed (``None`` drops one)."""
@@ -95,7 +113,7 @@ def render_customer_history(context: Context, target: PanelTarget) -> str:
             "entry": entry,
             "who": who_acted(entry, agents, installations),
             "action": labels.label(ACTION_LABELS, entry.action),
-            "summary": summarise(entry),
+            "summary": summarise(entry, names_of),
             "open": link(history_entry=str(entry.id)),
         }
 
@@ -105,6 +123,7 @@ def render_customer_history(context: Context, target: PanelTarget) -> str:
         entries=[entry_view(entry) for entry in rows],
         opened=entry_view(opened) if opened is not None else None,
         changes=audit_log.field_changes(opened) if opened is not None else [],
+        field_names=names_of.get(opened.entity_type, {}) if opened is not None else {},
         close=link(),
         agent=agent,
         action=action,

@@ -35,6 +35,8 @@ TITLES = {
     "ja": ["概要", "履歴", "活動", "反応", "問い合わせ", "工数", "顧客満足度", "商品", "添付"],
 }
 OLD_PHONE, NEW_PHONE = "03-1111-2222", "03-3333-4444"
+#: How the History tab names the phone field.
+PHONE = {"en": "Phone", "ja": "電話"}
 #: What the Attachments tab says of an executable.
 REFUSED = {"en": "Executable files cannot be attached.", "ja": "実行ファイルは添付できません。"}
 
@@ -140,7 +142,7 @@ def test_admin_walks_the_nine_tabs_and_reads_a_change_before_and_after(
 
     changes = _open_tab(page, "core_customer_history.contact_history")
     phone_change = changes.locator(  # type: ignore[attr-defined]
-        '[data-history-entry][data-action="update"]', has_text="phone"
+        '[data-history-entry][data-action="update"]', has_text=PHONE[locale]
     ).first
     assert "192.0.2.7" in (phone_change.text_content() or "")
     assert "Aoi" in (phone_change.text_content() or "")
