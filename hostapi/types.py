@@ -92,8 +92,11 @@ class Webhook:
     """
 
     name: str
-    handle: Callable[[Context, Any], Any]
+    handle: Callable[..., Any]
     methods: tuple[str, ...] = ("POST",)
+    #: More of the URL after the name (1.4), a Flask rule such as ``"/<int:account_id>"``: its
+    #: values are passed to ``handle`` as keyword arguments. Empty: the name ends the URL.
+    path: str = ""
 
 
 @dataclass(frozen=True)

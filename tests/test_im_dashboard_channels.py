@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.host import Host
@@ -21,6 +21,7 @@ from tests.factories import install_for
 
 pytest_plugins = ["tests.api_fixtures"]
 
+PLUGIN = "im_dashboard"
 LINE_SECRET = "0123456789abcdef0123456789abcdef"
 LINE_TOKEN = "line-long-lived-access-token-7d3e"
 TELEGRAM_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -29,7 +30,7 @@ TELEGRAM_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 @pytest.fixture
 def installation(db: Session, host: Host, department: Department) -> Installation:
     """IM Dashboard installed for Support."""
-    installed = install_for(db, host, "im_dashboard", [department.id])
+    installed = install_for(db, host, PLUGIN, [department.id])
     db.commit()
     return installed
 
@@ -59,14 +60,23 @@ def _connect_line(client: FlaskClient, url: str, token: str, department: Departm
 
 
 def _secrets(db: Session) -> list[str]:
-    db.rollback()  # a new snapshot: the app committed in another session
+    db.rollback()
     rows = db.scalars(select(InstallationStorage).where(InstallationStorage.is_secret))
     return [str(row.value) for row in rows]
 
 
-def _accounts(db: Session) -> int:
-    db.rollback()
-    return db.scalar(select(func.count()).select_from(ChannelAccount)) or 0
+def _accounts(db: Session) -> list[ChannelAccount]:
+    """The accounts of the test's installation (others' are a former test's)."""
+    db.rollback()  # a new snapshot: the app committed in another session
+    installation_id = db.scalar(select(Installation.id).where(Installation.plugin_id == PLUGIN))
+    return list(
+        db.scalars(select(ChannelAccount).where(ChannelAccount.installation_id == installation_id))
+    )
+
+
+def _only_account(db: Session) -> ChannelAccount:
+    (account,) = _accounts(db)
+    return account
 
 
 # ------------------------------------------------------------------------------ the list
@@ -105,7 +115,7 @@ def test_connecting_a_line_channel_keeps_its_credentials_encrypted_and_shows_the
     answer = _connect_line(client, channels_url, token, department)
 
     assert (answer.status_code, answer.headers["Location"]) == (303, channels_url)
-    account = db.scalars(select(ChannelAccount)).one()
+    account = _only_account(db)
     assert (account.kind, account.name, account.department_id) == (
         "line",
         "LINE official account",
@@ -155,7 +165,7 @@ def test_whatsapp_keeps_its_phone_number_id_as_an_identifier_shown_in_full(
         },
     )
 
-    account = db.scalars(select(ChannelAccount)).one()
+    account = _only_account(db)
     assert account.identifiers == {"phone_number_id": "106540352242922"}
     page = client.get(channels_url).get_data(as_text=True)
     assert 'data-credential="phone_number_id">106540352242922<' in page
@@ -186,7 +196,7 @@ def test_bad_input_is_refused_naming_the_field_and_writes_nothing(
 
     assert answer.status_code == 422
     assert re.findall(r'data-error-for="(\w+)"', answer.get_data(as_text=True)) == [field]
-    assert (_accounts(db), _secrets(db)) == (0, [])
+    assert (_accounts(db), _secrets(db)) == ([], [])
 
 
 def test_two_accounts_may_not_share_a_name(
@@ -198,7 +208,7 @@ def test_two_accounts_may_not_share_a_name(
 
     assert answer.status_code == 422
     assert "Another channel account has this name." in answer.get_data(as_text=True)
-    assert _accounts(db) == 1
+    assert len(_accounts(db)) == 1
 
 
 def test_an_unknown_channel_answers_404(client: FlaskClient, token: str, channels_url: str) -> None:
@@ -212,7 +222,7 @@ def test_editing_keeps_a_secret_left_blank_and_replaces_one_given(
     client: FlaskClient, db: Session, token: str, channels_url: str, department: Department
 ) -> None:
     _connect_line(client, channels_url, token, department)
-    account = db.scalars(select(ChannelAccount)).one()
+    account = _only_account(db)
     form = client.get(f"{channels_url}{account.id}").get_data(as_text=True)
     assert 'data-hint="channel_secret">Stored: ••••cdef.' in form
 
@@ -238,7 +248,7 @@ def test_a_bad_edit_changes_nothing(
     client: FlaskClient, db: Session, token: str, channels_url: str, department: Department
 ) -> None:
     _connect_line(client, channels_url, token, department)
-    account = db.scalars(select(ChannelAccount)).one()
+    account = _only_account(db)
     before = _secrets(db)
 
     answer = client.post(
@@ -261,14 +271,14 @@ def test_disconnecting_deletes_the_account_and_its_credentials(
     client: FlaskClient, db: Session, token: str, channels_url: str, department: Department
 ) -> None:
     _connect_line(client, channels_url, token, department)
-    account = db.scalars(select(ChannelAccount)).one()
+    account = _only_account(db)
     confirm = client.get(f"{channels_url}{account.id}/remove")
     assert confirm.status_code == 200
 
     answer = client.post(f"{channels_url}{account.id}/remove", data={"csrf_token": token})
 
     assert answer.status_code == 303
-    assert (_accounts(db), _secrets(db)) == (0, [])
+    assert (_accounts(db), _secrets(db)) == ([], [])
 
 
 def test_an_account_that_does_not_exist_answers_404(

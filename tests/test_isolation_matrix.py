@@ -68,6 +68,8 @@ from core.services import customers as customer_service
 from core.services import tickets as ticket_service
 from hostapi import clock
 from hostapi import scopes as scope_catalogue
+from plugins.im_dashboard import accounts as im_accounts
+from plugins.im_dashboard.channels import CHANNELS
 from tests import extension_endpoints
 from tests.factories import install_for, system_unit
 
@@ -130,6 +132,10 @@ NON_ID_PARAMETERS: dict[str, str] = {
     "rest": "report",
 }
 
+#: Values of the bundled extensions' own path parameters (their records' are added when they
+#: are installed, ``_install_each_extension``): IM Dashboard's channel code.
+EXTENSION_PARAMETERS: dict[str, str] = {"channel": "line"}
+
 #: Where extensions' pages and endpoints live: isolated by their installation (see above).
 EXTENSION_RULES = ("/ext/", "/api/v1/ext/")
 
@@ -147,11 +153,12 @@ OPTED_OUT: dict[str, str] = {
         "the public support form: department ids are published to customers, no agent acts"
     ),
     **{
-        f"{method} /hooks/<plugin_id>/<id:installation_id>/<name>": (
+        f"{method} /hooks/<plugin_id>/<id:installation_id>/<name>{rest}": (
             "an extension's webhook: authenticated by the extension's own signature, not by an "
             "agent (core.web.extensions)"
         )
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        for rest in ("", "/<path:rest>")
     },
 }
 
@@ -419,7 +426,10 @@ def desk(
     ``outsider`` (every permission, not an administrator, department 1 only), ``powerless``
     (no permission, department 1), ``ordinary`` ("Agent", department 1), and department 2's
     ``stranger`` who owns the foreign private view, notification and token."""
-    _profile(db, "Everything but admin", permissions.ALL_NAMES)
+    extension_permissions = {
+        name for plugin in host.plugins.loaded for name in host.plugins.permission_names(plugin)
+    }
+    _profile(db, "Everything but admin", permissions.ALL_NAMES | extension_permissions)
     _profile(db, "Nothing", frozenset())
     first, second = make_department("Support"), make_department("Sales")
     outsider = make_agent(
@@ -702,15 +712,44 @@ def test_ordinary_agent_gets_403_in_admin_areas(
     assert not wrong, _report(wrong, "403")
 
 
+@dataclass
+class Installed:
+    """The extensions installed for the matrix: their installation ids, and the values of
+    their own path parameters (``EXTENSION_PARAMETERS`` and their records')."""
+
+    ids: dict[str, int]
+    parameters: dict[str, str]
+
+
 def _install_each_extension(
     db: Session, app: Flask, department_id: int, document: dict[str, Any]
-) -> dict[str, int]:
-    """Install every extension with pages or endpoints for one department: plugin → id."""
+) -> Installed:
+    """Install every extension with pages or endpoints for one department, each with a record
+    of its own where its pages name one."""
     host = app.extensions["deskhost.host"]
     plugins = {plugin for plugin, _operation in extension_operations(app, document)}
-    installed = {p: install_for(db, host, p, [department_id]).id for p in sorted(plugins)}
+    installed = {p: install_for(db, host, p, [department_id]) for p in sorted(plugins)}
+    parameters = dict(EXTENSION_PARAMETERS)
+    if "im_dashboard" in installed:
+        context = host.plugins.context_for(db, installed["im_dashboard"])
+        parameters["channel_account_id"] = str(_a_channel_account(context, department_id))
     db.commit()
-    return installed
+    return Installed({plugin: i.id for plugin, i in installed.items()}, parameters)
+
+
+def _a_channel_account(context: Any, department_id: int) -> int:
+    """IM Dashboard's channel account, for its edit and disconnect pages."""
+    saved = im_accounts.save(
+        context,
+        CHANNELS["line"],
+        {
+            "name": "LINE",
+            "department_id": str(department_id),
+            "channel_secret": "0123456789abcdef0123456789abcdef",
+            "channel_access_token": "line-long-lived-access-token-7d3e",
+        },
+    )
+    return saved.account.id
 
 
 def _ask_extensions(
@@ -718,7 +757,7 @@ def _ask_extensions(
     operations: list[tuple[str, Operation]],
     desk: Desk,
     side: Side,
-    installations: dict[str, int],
+    installed: Installed,
 ) -> list[Answer]:
     """Send each extension operation for its extension's installation, the rest of the path
     filled from ``side`` (a parameter the matrix does not know gets 1)."""
@@ -728,12 +767,12 @@ def _ask_extensions(
 
         def value(parameter: str, rule: str, plugin: str = plugin) -> str:
             if parameter == "installation_id":
-                return str(installations[plugin])
+                return str(installed.ids[plugin])
             if parameter == "plugin_id":
                 return plugin
             if parameter in PARAMETERS or parameter in NON_ID_PARAMETERS:
                 return known(parameter, rule)
-            return "1"
+            return installed.parameters.get(parameter, "1")
 
         path = operation.path(value)
         response = caller.send(operation, path)
@@ -750,9 +789,9 @@ def test_agent_outside_an_installations_departments_gets_404_from_its_pages_and_
     operations = extension_operations(app, document)
     assert {o.is_api for _plugin, o in operations} == {True, False}
     second = next(d for d in db.scalars(select(Department)) if d.name == "Sales")
-    installations = _install_each_extension(db, app, second.id, document)
+    installed = _install_each_extension(db, app, second.id, document)
     caller = Caller(app, desk.outsider, desk.bearer[desk.outsider.id])
-    answers = _ask_extensions(caller, operations, desk, desk.reachable, installations)
+    answers = _ask_extensions(caller, operations, desk, desk.reachable, installed)
     wrong = [a for a in answers if a.status != 404]
     assert not wrong, _report(wrong, "404")
 
@@ -762,8 +801,8 @@ def test_agent_of_an_installations_department_reaches_its_pages_and_endpoints(
 ) -> None:
     """The control: installed for department 1, the same agent's reads are served."""
     reads = [(p, o) for p, o in extension_operations(app, document) if o.method == "GET"]
-    installations = _install_each_extension(db, app, int(desk.shared["department"]), document)
+    installed = _install_each_extension(db, app, int(desk.shared["department"]), document)
     caller = Caller(app, desk.outsider, desk.bearer[desk.outsider.id])
-    answers = _ask_extensions(caller, reads, desk, desk.reachable, installations)
+    answers = _ask_extensions(caller, reads, desk, desk.reachable, installed)
     wrong = [a for a in answers if not a.served]
     assert not wrong, _report(wrong, "200 or a redirect")

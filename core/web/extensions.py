@@ -12,6 +12,7 @@ place, each panel names its installation.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -24,6 +25,8 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
 
 from core.models import Installation, Ticket
 from core.models.extensions import InstallationState
@@ -93,13 +96,16 @@ def init_app(app: Flask) -> None:
     chooser.add_url_rule("/<plugin_id>/<path:rest>", view_func=choose_installation)
     app.register_blueprint(chooser)
     hooks = Blueprint("deskhost_webhooks", __name__, url_prefix="/hooks")
-    view = hooks.route(
-        "/<plugin_id>/<id:installation_id>/<name>",
-        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-    )(webhook)
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    hooks.add_url_rule(
+        "/<plugin_id>/<id:installation_id>/<name>", view_func=webhook, methods=methods
+    )
+    hooks.add_url_rule(
+        "/<plugin_id>/<id:installation_id>/<name>/<path:rest>", view_func=webhook, methods=methods
+    )
     csrf = app.extensions.get("csrf")
     if csrf is not None:
-        csrf.exempt(view)
+        csrf.exempt(webhook)
     app.register_blueprint(hooks)
 
 
@@ -169,8 +175,9 @@ def choose_installation(plugin_id: str, rest: str = "") -> ResponseReturnValue:
     )
 
 
-def webhook(plugin_id: str, installation_id: int, name: str) -> ResponseReturnValue:
-    """Hand a third party's request to the extension's webhook, then commit what it stored."""
+def webhook(plugin_id: str, installation_id: int, name: str, rest: str = "") -> ResponseReturnValue:
+    """Hand a third party's request to the extension's webhook (with the values of its
+    ``path``, read from ``rest``), then commit what it stored."""
     from core.web.database import db_session
 
     host: Host = current_app.extensions["deskhost.host"]
@@ -187,17 +194,37 @@ def webhook(plugin_id: str, installation_id: int, name: str) -> ResponseReturnVa
         or installation.state != InstallationState.ACTIVE
     ):
         abort(404)
+    values = _path_values(spec.path, rest)
+    if values is None:
+        abort(404)
     if request.method not in spec.methods:
         abort(405)
     context = HostContext.for_installation(session, host, installation)
     g.deskhost_context = context
     try:
-        response = spec.handle(context, request)
+        response = spec.handle(context, request, **values)
         session.commit()
     except Exception:
         session.rollback()
         raise
     return response
+
+
+def _path_values(rule: str, rest: str) -> dict[str, Any] | None:
+    """The values of a webhook's ``path`` rule in the rest of the URL (``{}`` for a webhook
+    without one and nothing more); ``None`` where they do not match."""
+    if not rule:
+        return {} if not rest else None
+    try:
+        _endpoint, values = _path_map(rule).bind("").match("/" + rest)
+    except HTTPException:
+        return None
+    return values
+
+
+@functools.lru_cache(maxsize=64)
+def _path_map(rule: str) -> Map:
+    return Map([Rule("/" + rule.lstrip("/"), endpoint="webhook")])
 
 
 def covering_installations(session: Session, plugin_id: str, agent: Agent) -> list[Installation]:

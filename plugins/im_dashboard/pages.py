@@ -46,9 +46,11 @@ def page() -> Page:
 def _blueprint() -> Blueprint:
     pages = Blueprint("im_dashboard_channels", __name__, url_prefix="/channels")
     pages.add_url_rule("/", "index", index)
-    pages.add_url_rule("/new/<kind>", "connect", connect, methods=["GET", "POST"])
-    pages.add_url_rule("/<int:account_id>", "edit", edit, methods=["GET", "POST"])
-    pages.add_url_rule("/<int:account_id>/remove", "remove", remove, methods=["GET", "POST"])
+    pages.add_url_rule("/new/<channel>", "connect", connect, methods=["GET", "POST"])
+    pages.add_url_rule("/<int:channel_account_id>", "edit", edit, methods=["GET", "POST"])
+    pages.add_url_rule(
+        "/<int:channel_account_id>/remove", "remove", remove, methods=["GET", "POST"]
+    )
     return pages
 
 
@@ -65,27 +67,27 @@ def index() -> ResponseReturnValue:
     )
 
 
-def connect(kind: str) -> ResponseReturnValue:
-    """Connect an account of the channel ``kind``."""
-    channel = CHANNELS.get(kind) or abort(404)
+def connect(channel: str) -> ResponseReturnValue:
+    """Connect an account of the channel whose code is ``channel``."""
+    chosen = CHANNELS.get(channel) or abort(404)
     context = current_context()
-    title = context.gettext("Connect a %(channel)s account", channel=channel.name)
+    title = context.gettext("Connect a %(channel)s account", channel=chosen.name)
     if request.method == "GET":
-        return _form(context, title, channel)
+        return _form(context, title, chosen)
     try:
-        saved = accounts.save(context, channel, request.form)
+        saved = accounts.save(context, chosen, request.form)
     except ValidationError as error:
-        return _form(context, title, channel, errors=error.messages), 422
+        return _form(context, title, chosen, errors=error.messages), 422
     context.db.commit()
     if saved.generated:  # shown once, so not after a redirect
         return _saved(context, saved)
     return redirect(url_for(".index"), 303)
 
 
-def edit(account_id: int) -> ResponseReturnValue:
+def edit(channel_account_id: int) -> ResponseReturnValue:
     """Change an account's name, department or credentials."""
     context = current_context()
-    account = _account(context, account_id)
+    account = _account(context, channel_account_id)
     channel = accounts.channel_of(account)
     title = context.gettext("Edit %(name)s", name=account.name)
     if request.method == "GET":
@@ -99,10 +101,10 @@ def edit(account_id: int) -> ResponseReturnValue:
     return redirect(url_for(".index"), 303)
 
 
-def remove(account_id: int) -> ResponseReturnValue:
+def remove(channel_account_id: int) -> ResponseReturnValue:
     """Ask, then disconnect an account."""
     context = current_context()
-    account = _account(context, account_id)
+    account = _account(context, channel_account_id)
     if request.method == "GET":
         title = context.gettext("Disconnect %(name)s", name=account.name)
         return _page(context, title, "remove.html", account=account)

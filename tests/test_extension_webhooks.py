@@ -1,0 +1,125 @@
+"""Extensions' webhooks (``/hooks/<plugin id>/<installation id>/<name>``): served for active
+installations without a session or CSRF token, what the handler stores committed and what a
+failing one stored rolled back; a ``path`` (host API 1.4) continues the URL, its values given to
+the handler."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from core.host import Host
+from core.models import Department, Installation
+from hostapi import Context, Webhook, hookimpl
+from marketplace_registry import lifecycle
+from tests.factories import install_for, system_unit
+from tests.plugin_fixtures import manifest
+
+PLUGIN = "hooked"
+
+
+def _ping(context: Context, request: Any) -> tuple[str, int]:
+    context.storage_set("last_ping", request.get_data(as_text=True))
+    return "pong", 200
+
+
+def _per_account(context: Context, request: Any, account_id: int) -> str:
+    context.storage_set(f"account.{account_id}", request.get_json())
+    return f"account {account_id}"
+
+
+def _failing(context: Context, request: Any) -> str:
+    context.storage_set("half_written", True)
+    raise RuntimeError("the handler failed after writing")
+
+
+class Hooked:
+    """A test extension with three webhooks."""
+
+    @hookimpl
+    def deskhost_webhooks(self) -> list[Webhook]:
+        return [
+            Webhook(name="ping", handle=_ping),
+            Webhook(name="account", handle=_per_account, path="/<int:account_id>"),
+            Webhook(name="failing", handle=_failing),
+        ]
+
+
+@pytest.fixture
+def web(host: Host) -> Iterator[FlaskClient]:
+    """A client of an app built with the extension loaded (no one signed in)."""
+    from core.web import create_app
+
+    host.plugins.register_plugin(Hooked(), manifest(PLUGIN))
+    app: Flask = create_app({"TESTING": True}, host=host)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    yield app.test_client()
+    host.plugins.unregister_plugin(PLUGIN)
+
+
+@pytest.fixture
+def installation(db: Session, host: Host, department: Department) -> Installation:
+    installed = install_for(db, host, PLUGIN, [department.id])
+    db.commit()
+    return installed
+
+
+def _stored(host: Host, installation: Installation, key: str) -> Any:
+    with host.sessions() as session:
+        return host.plugins.context_for(session, installation).storage_get(key)
+
+
+def test_a_webhook_takes_a_post_without_session_or_csrf_and_commits_what_it_stored(
+    web: FlaskClient, host: Host, installation: Installation
+) -> None:
+    answer = web.post(f"/hooks/{PLUGIN}/{installation.id}/ping", data="hello")
+
+    assert (answer.status_code, answer.text) == (200, "pong")
+    assert _stored(host, installation, "last_ping") == "hello"
+
+
+def test_a_path_passes_its_values_to_the_handler(
+    web: FlaskClient, host: Host, installation: Installation
+) -> None:
+    answer = web.post(f"/hooks/{PLUGIN}/{installation.id}/account/7", json={"n": 1})
+
+    assert answer.text == "account 7"
+    assert _stored(host, installation, "account.7") == {"n": 1}
+
+
+@pytest.mark.parametrize(
+    "path", ["account", "account/seven", "account/7/more", "ping/7", "unknown"]
+)
+def test_a_url_the_webhooks_do_not_match_answers_404(
+    web: FlaskClient, installation: Installation, path: str
+) -> None:
+    assert web.post(f"/hooks/{PLUGIN}/{installation.id}/{path}", json={}).status_code == 404
+
+
+def test_a_method_the_webhook_does_not_take_answers_405(
+    web: FlaskClient, installation: Installation
+) -> None:
+    assert web.get(f"/hooks/{PLUGIN}/{installation.id}/ping").status_code == 405
+
+
+def test_an_uninstalled_installation_has_no_webhooks(
+    web: FlaskClient, db: Session, host: Host, installation: Installation
+) -> None:
+    lifecycle.uninstall(system_unit(db, host), installation, keep_data=True, confirmed=True)
+    db.commit()
+
+    assert web.post(f"/hooks/{PLUGIN}/{installation.id}/ping", data="x").status_code == 404
+
+
+def test_what_a_failing_handler_stored_is_rolled_back(
+    web: FlaskClient, host: Host, installation: Installation
+) -> None:
+    answer = web.post(f"/hooks/{PLUGIN}/{installation.id}/failing", data="x")
+
+    assert answer.status_code == 500
+    assert _stored(host, installation, "half_written") is None
