@@ -3,8 +3,8 @@ dashboard of contacts, messages, assignment, channels, response times and agents
 
 The extension is loaded through the ``deskhost.plugins`` entry point; its hook
 implementations live in this package and its manifest in ``manifest.json``. So far an admin
-connects the channel accounts (``pages``, ``accounts``); the webhooks, chats and dashboard
-come next.
+connects the channel accounts (``pages``, ``accounts``) and their webhooks store what the
+platforms deliver, once each (``webhooks``); the chats and the dashboard come next.
 """
 
 from __future__ import annotations
@@ -13,15 +13,21 @@ from pathlib import Path
 
 from sqlalchemy import delete
 
-from hostapi import Context, Page, PermissionSpec, hookimpl
-from plugins.im_dashboard import pages
-from plugins.im_dashboard.models import ChannelAccount
+from hostapi import Context, Page, PermissionSpec, Webhook, hookimpl
+from plugins.im_dashboard import pages, webhooks
+from plugins.im_dashboard.models import ChannelAccount, InboundEvent
 
 
 @hookimpl
 def deskhost_pages() -> list[Page]:
     """The Channels pages (admins)."""
     return [pages.page()]
+
+
+@hookimpl
+def deskhost_webhooks() -> list[Webhook]:
+    """Each channel's webhook, one URL per channel account (``webhooks``)."""
+    return webhooks.webhooks()
 
 
 @hookimpl
@@ -59,6 +65,5 @@ def deskhost_uninstall(context: Context, purge: bool) -> None:
 
 
 def _forget_everything(context: Context) -> None:
-    context.db.execute(
-        delete(ChannelAccount).where(ChannelAccount.installation_id == context.installation_id)
-    )
+    for model in (InboundEvent, ChannelAccount):
+        context.db.execute(delete(model).where(model.installation_id == context.installation_id))

@@ -43,3 +43,29 @@ class ChannelAccount(Base):
     identifiers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class InboundEvent(Base):
+    """One event a platform's webhook delivered (a message, a delivery status…), stored once
+    per account whatever the redeliveries: ``event_key`` is the platform's own id of it.
+
+    ``payload`` is the event as the platform sent it (one event of a batch); ``processed_at``
+    stays empty until the event has been turned into chat records.
+    """
+
+    __tablename__ = "im_dashboard_inbound_event"
+    __table_args__ = (
+        UniqueConstraint(
+            "channel_account_id", "event_key", name="uq_im_dashboard_inbound_event_key"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    installation_id: Mapped[int] = mapped_column(Integer, index=True)
+    channel_account_id: Mapped[int] = mapped_column(Integer)
+    #: ``message``, ``status`` (WhatsApp's delivery statuses) or ``event`` (follows, joins…).
+    kind: Mapped[str] = mapped_column(String(20))
+    event_key: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

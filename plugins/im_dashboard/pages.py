@@ -15,7 +15,7 @@ from marshmallow import ValidationError
 
 from hostapi import Context, NotFound, Page, csrf_token, current_context, render_page
 from hostapi.i18n import N_, template_functions
-from plugins.im_dashboard import accounts
+from plugins.im_dashboard import accounts, webhooks
 from plugins.im_dashboard.channels import CHANNELS, Channel
 from plugins.im_dashboard.models import ChannelAccount
 
@@ -154,10 +154,15 @@ def _saved(context: Context, saved: accounts.Saved) -> str:
 
 def _page(context: Context, title: str, template: str, **values: Any) -> str:
     departments = {d.id: d.name for d in context.departments()}
+
+    def webhook_url(account: ChannelAccount) -> str:
+        return webhooks.webhook_url(request.host_url, context.installation_id, account)
+
     body = _templates.get_template(template).render(
         title=title,
         channels=CHANNELS,
         departments=departments,
+        webhook_url=webhook_url,
         csrf_token=csrf_token(),
         url_for=url_for,
         **values,
