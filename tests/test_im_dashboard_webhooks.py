@@ -18,12 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.host import Host
-from core.models import Department, Installation
+from core.models import Agent, Department, Installation
 from plugins.im_dashboard import accounts
 from plugins.im_dashboard.channels import CHANNELS
 from plugins.im_dashboard.models import ChannelAccount, InboundEvent
 from plugins.im_dashboard.webhooks import MAX_BODY_BYTES
 from tests.factories import install_for
+
+pytest_plugins = ["tests.api_fixtures"]
 
 LINE_SECRET = "0123456789abcdef0123456789abcdef"
 WHATSAPP_APP_SECRET = "fedcba9876543210fedcba9876543210"
@@ -381,3 +383,25 @@ def test_an_account_of_another_channel_or_unknown_answers_404(
     assert client.post(telegram_path, json={}).status_code == 404
     assert client.post(line.rsplit("/", 1)[0] + "/4242", json={}).status_code == 404
     assert client.get(line).status_code == 405  # LINE has no handshake
+
+
+def test_the_channel_list_shows_how_many_events_came_and_when(
+    client: FlaskClient,
+    db: Session,
+    connect: Callable[[str], str],
+    installation: Installation,
+    sign_in_as: Callable[[Agent], dict[str, str]],
+    admin_agent: Agent,
+) -> None:
+    line, telegram = connect("line"), connect("telegram")
+    body = _line_body(_line_message("01HXA", "a"), _line_message("01HXB", "b"))
+    client.post(line, data=body, headers={"x-line-signature": _line_signature(body)})
+    sign_in_as(admin_agent)
+
+    page = client.get(f"/ext/im_dashboard/{installation.id}/channels/").get_data(as_text=True)
+
+    line_row = page.partition(f'id="channel-account-{line.rsplit("/", 1)[1]}"')[2]
+    telegram_row = page.partition(f'id="channel-account-{telegram.rsplit("/", 1)[1]}"')[2]
+    assert 'data-events="2">2 events, the latest at ' in line_row.partition("</tr>")[0]
+    assert "Nothing yet" in telegram_row.partition("</tr>")[0]
+    assert f"http://localhost{line}</code>" in page

@@ -10,13 +10,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hostapi import Context, NotFound
 from plugins.im_dashboard.channels import CHANNELS, Channel
-from plugins.im_dashboard.models import ChannelAccount
+from plugins.im_dashboard.models import ChannelAccount, InboundEvent
 
 #: The longest name of an account.
 NAME_LENGTH = 100
@@ -55,6 +56,33 @@ def account(context: Context, account_id: int) -> ChannelAccount:
     if found is None or found.installation_id != context.installation_id:
         raise NotFound(f"channel account {account_id}")
     return found
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    """What an account's webhook has stored: how many events, and when the latest came."""
+
+    events: int
+    latest: datetime | None
+
+
+def deliveries(context: Context, listed: list[ChannelAccount]) -> dict[int, Deliveries]:
+    """The deliveries of each account of ``listed``, by id (one query): how an admin sees that
+    the platform reaches the webhook."""
+    rows = context.db.execute(
+        select(
+            InboundEvent.channel_account_id,
+            func.count(InboundEvent.id),
+            func.max(InboundEvent.received_at),
+        )
+        .where(
+            InboundEvent.installation_id == context.installation_id,
+            InboundEvent.channel_account_id.in_([account.id for account in listed]),
+        )
+        .group_by(InboundEvent.channel_account_id)
+    )
+    found = {account_id: Deliveries(count, latest) for account_id, count, latest in rows}
+    return {account.id: found.get(account.id, Deliveries(0, None)) for account in listed}
 
 
 def channel_of(account: ChannelAccount) -> Channel:

@@ -6,7 +6,9 @@ Only agents holding ``im_dashboard.manage_channels`` (administrators hold it) re
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -64,6 +66,8 @@ def index() -> ResponseReturnValue:
         "channels.html",
         accounts=listed,
         hints={account.id: accounts.hints(context, account) for account in listed},
+        deliveries=accounts.deliveries(context, listed),
+        when=lambda moment: _local_time(context, moment),
     )
 
 
@@ -111,6 +115,11 @@ def remove(channel_account_id: int) -> ResponseReturnValue:
     accounts.remove(context, account)
     context.db.commit()
     return redirect(url_for(".index"), 303)
+
+
+def _local_time(context: Context, moment: datetime) -> str:
+    """A time as the organisation reads it: its time zone, to the minute."""
+    return moment.astimezone(ZoneInfo(context.timezone)).strftime("%Y-%m-%d %H:%M")
 
 
 def _account(context: Context, account_id: int) -> ChannelAccount:
