@@ -348,6 +348,30 @@ class Context(abc.ABC):
         Needs ``desk.contacts.read`` and ``desk.contacts.write``."""
 
     @abc.abstractmethod
+    def register_sender(
+        self,
+        *,
+        channel: str,
+        external_id: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        name: str = "",
+    ) -> tuple[ContactRecord, bool]:
+        """The contact who sent a message on ``channel``, matched or created as the host's own
+        channels (email, web form) register senders (1.4); ``True`` when created just now.
+
+        Matched by the channel identity (``external_id``: a LINE user id, a Telegram chat
+        id…), then the email (any case, primary or secondary), then the phone in E.164
+        however it is typed; a merged contact's match is the contact it was merged into.
+        Otherwise a contact named ``name`` is created. The identity is recorded on the
+        contact, so the next message matches by it. Concurrent arrivals of one new sender
+        create one contact (call it in a write transaction: a webhook's or a job's).
+        Needs ``desk.contacts.read`` and ``desk.contacts.write``.
+
+        :raises ValueError: none of ``external_id``, ``email`` or ``phone`` is usable.
+        """
+
+    @abc.abstractmethod
     def get_account(self, account_id: int) -> AccountRecord | None:
         """An account, or ``None``. Needs ``desk.accounts.read``."""
 

@@ -592,6 +592,33 @@ class HostContext(Context):
         )
         return created, True
 
+    def register_sender(
+        self,
+        *,
+        channel: str,
+        external_id: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        name: str = "",
+    ) -> tuple[ContactRecord, bool]:
+        """The sender's contact, matched or created by the host's registration."""
+        from core.intake.registration import match_or_create_contact
+
+        self._need(scope.CONTACTS_READ)
+        self._need(scope.CONTACTS_WRITE)
+        try:
+            contact, created = match_or_create_contact(
+                self._unit(),
+                channel=channel,
+                external_id=external_id,
+                email=email,
+                phone=phone,
+                name=name,
+            )
+        except ValidationFailed as error:
+            raise ValueError("give an external id, an email address or a phone number") from error
+        return records.contact_record(contact, self.language), created
+
     def get_account(self, account_id: int) -> AccountRecord | None:
         """An account (organisation-wide), or ``None``."""
         self._need(scope.ACCOUNTS_READ)
