@@ -24,6 +24,7 @@ from hostapi import (
     render_page,
 )
 from tests.factories import install_for
+from tests.page_helpers import sign_in
 from tests.plugin_fixtures import manifest
 
 PLUGIN = "menus"
@@ -106,9 +107,23 @@ def _install(db: Session, host: Host, department: Department, label: str = "") -
     return installation
 
 
-def _sign_in(client: FlaskClient, agent: Agent) -> None:
-    with client.session_transaction() as session:
-        session["agent_id"] = agent.id
+@pytest.fixture
+def installation(db: Session, host: Host, department: Department, web: FlaskClient) -> Installation:
+    """The extension installed for Support."""
+    return _install(db, host, department)
+
+
+@pytest.fixture
+def agent(make_agent: Callable[..., Agent], department: Department) -> Agent:
+    """An agent of Support (the "Agent" profile)."""
+    return make_agent("support@example.com", departments=[department])
+
+
+@pytest.fixture
+def signed_in(web: FlaskClient, agent: Agent) -> FlaskClient:
+    """The client, signed in as ``agent``."""
+    sign_in(web, agent.email)
+    return web
 
 
 def _menu(client: FlaskClient, path: str = "/tickets") -> list[tuple[str, str]]:
@@ -121,43 +136,27 @@ def _menu(client: FlaskClient, path: str = "/tickets") -> list[tuple[str, str]]:
 
 
 def test_a_menu_page_is_a_navigation_link_to_its_installation(
-    web: FlaskClient,
-    db: Session,
-    host: Host,
-    department: Department,
-    make_agent: Callable[..., Agent],
+    signed_in: FlaskClient, installation: Installation
 ) -> None:
-    installation = _install(db, host, department)
-    _sign_in(web, make_agent("support@example.com", departments=[department]))
-
-    assert _menu(web) == [(f"/ext/{PLUGIN}/{installation.id}/reports", "Reports")]
+    assert _menu(signed_in) == [(f"/ext/{PLUGIN}/{installation.id}/reports", "Reports")]
 
 
 def test_the_link_is_titled_in_the_agents_language(
-    web: FlaskClient,
-    db: Session,
-    host: Host,
-    department: Department,
-    make_agent: Callable[..., Agent],
+    signed_in: FlaskClient, installation: Installation, agent: Agent, db: Session
 ) -> None:
-    installation = _install(db, host, department)
-    _sign_in(web, make_agent("support@example.com", departments=[department], locale="ja"))
+    agent.locale = "ja"
+    db.commit()
 
-    assert _menu(web) == [(f"/ext/{PLUGIN}/{installation.id}/reports", "レポート")]
+    assert _menu(signed_in) == [(f"/ext/{PLUGIN}/{installation.id}/reports", "レポート")]
 
 
 def test_several_installations_give_a_link_each_named_by_its_label(
-    web: FlaskClient,
-    db: Session,
-    host: Host,
-    department: Department,
-    make_agent: Callable[..., Agent],
+    signed_in: FlaskClient, db: Session, host: Host, department: Department
 ) -> None:
     tokyo = _install(db, host, department, label="Tokyo")
     osaka = _install(db, host, department, label="Osaka")
-    _sign_in(web, make_agent("support@example.com", departments=[department]))
 
-    assert _menu(web) == [
+    assert _menu(signed_in) == [
         (f"/ext/{PLUGIN}/{tokyo.id}/reports", "Reports (Tokyo)"),
         (f"/ext/{PLUGIN}/{osaka.id}/reports", "Reports (Osaka)"),
     ]
@@ -165,43 +164,26 @@ def test_several_installations_give_a_link_each_named_by_its_label(
 
 def test_no_link_for_an_agent_the_installation_does_not_cover(
     web: FlaskClient,
-    db: Session,
-    host: Host,
-    department: Department,
+    installation: Installation,
     make_department: Callable[..., Department],
     make_agent: Callable[..., Agent],
 ) -> None:
-    _install(db, host, department)
-    _sign_in(web, make_agent("sales@example.com", departments=[make_department("Sales")]))
+    sign_in(web, make_agent("sales@example.com", departments=[make_department("Sales")]).email)
 
     assert _menu(web) == []
 
 
 def test_the_link_shows_as_current_on_its_installations_pages_only(
-    web: FlaskClient,
-    db: Session,
-    host: Host,
-    department: Department,
-    make_agent: Callable[..., Agent],
+    signed_in: FlaskClient, installation: Installation
 ) -> None:
-    installation = _install(db, host, department)
-    _sign_in(web, make_agent("support@example.com", departments=[department]))
-
-    assert _current(web, "/tickets") == []
-    assert _current(web, f"/ext/{PLUGIN}/{installation.id}/reports") == ["Reports"]
+    assert _current(signed_in, "/tickets") == []
+    assert _current(signed_in, f"/ext/{PLUGIN}/{installation.id}/reports") == ["Reports"]
 
 
 def test_render_page_puts_the_extensions_html_in_the_hosts_layout(
-    web: FlaskClient,
-    db: Session,
-    host: Host,
-    department: Department,
-    make_agent: Callable[..., Agent],
+    signed_in: FlaskClient, installation: Installation
 ) -> None:
-    installation = _install(db, host, department)
-    _sign_in(web, make_agent("support@example.com", departments=[department]))
-
-    page = web.get(f"/ext/{PLUGIN}/{installation.id}/reports").get_data(as_text=True)
+    page = signed_in.get(f"/ext/{PLUGIN}/{installation.id}/reports").get_data(as_text=True)
 
     assert "<title>Reports · deskhost</title>" in page
     assert "<p>Three reports &amp; a chart</p>" in page
@@ -217,71 +199,52 @@ def _current(client: FlaskClient, path: str) -> list[str]:
 # ------------------------------------------------------------------------------ permissions
 
 
-def test_a_page_needing_a_permission_answers_403_and_has_no_link_without_it(
-    web: FlaskClient,
-    db: Session,
-    host: Host,
-    department: Department,
-    make_agent: Callable[..., Agent],
-) -> None:
-    installation = _install(db, host, department)
-    agent = make_agent("support@example.com", departments=[department])
-    _sign_in(web, agent)
-    settings = f"/ext/{PLUGIN}/{installation.id}/settings/"
-
-    assert web.get(settings).status_code == 403
-    assert [title for _, title in _menu(web)] == ["Reports"]
-
-    db.add(ProfilePermission(profile_id=agent.profile_id, permission=MANAGE))
+def _grant(db: Session, agent: Agent, permission: str) -> None:
+    db.add(ProfilePermission(profile_id=agent.profile_id, permission=permission))
     db.commit()
 
-    assert web.get(settings).text == "settings"
-    assert _menu(web)[1] == (settings, "Settings")
+
+def test_a_page_needing_a_permission_answers_403_and_has_no_link_without_it(
+    signed_in: FlaskClient, installation: Installation, agent: Agent, db: Session
+) -> None:
+    settings = f"/ext/{PLUGIN}/{installation.id}/settings/"
+
+    assert signed_in.get(settings).status_code == 403
+    assert [title for _, title in _menu(signed_in)] == ["Reports"]
+
+    _grant(db, agent, MANAGE)
+
+    assert signed_in.get(settings).text == "settings"
+    assert _menu(signed_in)[1] == (settings, "Settings")
 
 
 def test_has_permission_is_true_for_an_administrator(
-    web: FlaskClient, db: Session, host: Host, department: Department, admin_agent: Agent
+    web: FlaskClient, installation: Installation, admin_agent: Agent
 ) -> None:
-    installation = _install(db, host, department)
-    _sign_in(web, admin_agent)
+    sign_in(web, admin_agent.email)
 
     assert web.get(f"/ext/{PLUGIN}/{installation.id}/may-manage").text == "True"
 
 
 def test_has_permission_follows_the_agents_profile(
-    web: FlaskClient,
-    db: Session,
-    host: Host,
-    department: Department,
-    make_agent: Callable[..., Agent],
+    signed_in: FlaskClient, installation: Installation, agent: Agent, db: Session
 ) -> None:
-    installation = _install(db, host, department)
-    agent = make_agent("support@example.com", departments=[department])
-    _sign_in(web, agent)
     url = f"/ext/{PLUGIN}/{installation.id}/may-manage"
 
-    assert web.get(url).text == "False"
+    assert signed_in.get(url).text == "False"
 
-    db.add(ProfilePermission(profile_id=agent.profile_id, permission=MANAGE))
-    db.commit()
+    _grant(db, agent, MANAGE)
 
-    assert web.get(url).text == "True"
+    assert signed_in.get(url).text == "True"
 
 
 def test_csrf_token_gives_the_token_a_post_form_needs(
-    web: FlaskClient,
-    db: Session,
-    host: Host,
-    department: Department,
-    make_agent: Callable[..., Agent],
+    signed_in: FlaskClient, installation: Installation
 ) -> None:
-    installation = _install(db, host, department)
-    _sign_in(web, make_agent("support@example.com", departments=[department]))
     url = f"/ext/{PLUGIN}/{installation.id}/form"
-    web.application.config["WTF_CSRF_ENABLED"] = True
 
-    token = re.search(r'value="([^"]+)"', web.get(url).get_data(as_text=True))
+    token = re.search(r'value="([^"]+)"', signed_in.get(url).get_data(as_text=True))
 
     assert token is not None
-    assert web.post(url, data={"csrf_token": token.group(1)}).text == "saved"
-    assert web.post(url, data={"csrf_token": "forged"}).status_code == 400
+    assert signed_in.post(url, data={"csrf_token": token.group(1)}).text == "saved"
+    assert signed_in.post(url, data={"csrf_token": "forged"}).status_code == 400
