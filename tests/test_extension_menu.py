@@ -58,7 +58,7 @@ def _settings_blueprint() -> Blueprint:
 
     @pages.route("/")
     def settings() -> str:
-        return "settings"
+        return render_page("Settings", "<p>settings</p>")
 
     return pages
 
@@ -173,11 +173,14 @@ def test_no_link_for_an_agent_the_installation_does_not_cover(
     assert _menu(web) == []
 
 
-def test_the_link_shows_as_current_on_its_installations_pages_only(
-    signed_in: FlaskClient, installation: Installation
+def test_a_link_shows_as_current_on_the_pages_under_it_only(
+    signed_in: FlaskClient, installation: Installation, agent: Agent, db: Session
 ) -> None:
+    _grant(db, agent, MANAGE)
+
     assert _current(signed_in, "/tickets") == []
     assert _current(signed_in, f"/ext/{PLUGIN}/{installation.id}/reports") == ["Reports"]
+    assert _current(signed_in, f"/ext/{PLUGIN}/{installation.id}/settings/") == ["Settings"]
 
 
 def test_render_page_puts_the_extensions_html_in_the_hosts_layout(
@@ -214,7 +217,7 @@ def test_a_page_needing_a_permission_answers_403_and_has_no_link_without_it(
 
     _grant(db, agent, MANAGE)
 
-    assert signed_in.get(settings).text == "settings"
+    assert "<p>settings</p>" in signed_in.get(settings).text
     assert _menu(signed_in)[1] == (settings, "Settings")
 
 

@@ -238,9 +238,8 @@ class MenuEntry:
     """A navigation link to an extension's page (``Page(menu=True)``) in one installation."""
 
     title: str
+    #: Where it goes; the link shows as current on every page under it.
     url: str
-    #: The URL prefix of the installation's pages: the link shows as current under it.
-    prefix: str
 
 
 def menu_entries(session: Session, host: Host, agent: Agent) -> list[MenuEntry]:
@@ -265,7 +264,7 @@ def menu_entries(session: Session, host: Host, agent: Agent) -> list[MenuEntry]:
                 title = title or info.manifest.name
                 if len(installations) > 1:
                     title = f"{title} ({installation_label(installation)})"
-                entries.append(MenuEntry(title=title, url=prefix + page.menu_path, prefix=prefix))
+                entries.append(MenuEntry(title=title, url=prefix + page.menu_path))
     return entries
 
 
