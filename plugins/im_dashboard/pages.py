@@ -99,7 +99,6 @@ def edit(channel_account_id: int) -> ResponseReturnValue:
     try:
         accounts.save(context, channel, request.form, account)
     except ValidationError as error:
-        context.db.rollback()
         return _form(context, title, channel, account=account, errors=error.messages), 422
     context.db.commit()
     return redirect(url_for(".index"), 303)
