@@ -8,6 +8,7 @@ from flask import Flask
 
 from core.host import Host
 from tests.test_crawl import ROLES_CRAWLED_HERE, VIEWERS, crawl_every_page
+
 # The demo and the Japanese strings are test_crawl.py's fixtures, imported to be used here.
 from tests.test_crawl import demo as demo
 from tests.test_crawl import japanese_strings as japanese_strings
