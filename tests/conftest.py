@@ -66,10 +66,15 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_SummaryLines(), "deskhost-summary-lines")
 
 
-#: Test files that take far longer than the others (the API fuzzing, then the crawls), longest
-#: first, run before the rest: with ``--dist loadfile`` a file runs on one worker, and one
-#: started late keeps that worker busy long after the other has finished everything else.
-LONGEST_FILES = ("tests/test_api_fuzz.py", "tests/test_crawl.py")
+#: Test files that take far longer than the others (the two halves of the crawl, then the API
+#: fuzzing), longest first, run before the rest: with ``--dist loadfile`` a file runs on one
+#: worker, and one started late keeps that worker busy long after the other has finished
+#: everything else.
+LONGEST_FILES = (
+    "tests/test_crawl.py",
+    "tests/test_crawl_agents.py",
+    "tests/test_api_fuzz.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
