@@ -41,7 +41,13 @@ LISTENER_STOP_SECONDS = 5.0
 
 
 class _Worker(SimpleWorker):
-    """A SimpleWorker that tolerates running outside the main thread and stops promptly."""
+    """A SimpleWorker that tolerates running outside the main thread and stops promptly.
+
+    ``listens`` False: no command listener at all (a burst run, over before anyone could send
+    it a command; stopping a listener costs up to a poll, on each of a burst's passes).
+    """
+
+    listens = True
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is threading.main_thread():
@@ -57,6 +63,8 @@ class _Worker(SimpleWorker):
         ``LISTENER_POLL_SECONDS``, so it is stopped by the flag alone and it alone touches the
         connection.
         """
+        if not self.listens:
+            return
         self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
         self.pubsub = self.connection.pubsub()
         self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
@@ -84,12 +92,15 @@ def queue_names(host: Host) -> list[str]:
     return [outbox.EVENT_QUEUE, outbox.CORE_QUEUE, *plugin_queues]
 
 
-def make_worker(host: Host) -> SimpleWorker:
-    """An RQ worker on every deskhost queue, delivering with ``host``."""
+def make_worker(host: Host, *, listens: bool = True) -> SimpleWorker:
+    """An RQ worker on every deskhost queue, delivering with ``host``; ``listens`` False: one
+    without RQ's command listener, for a burst run."""
     outbox.bind_host(host)
     connection = host.redis
     queues = [Queue(name, connection=connection) for name in queue_names(host)]
-    return _Worker(queues, connection=connection)
+    worker = _Worker(queues, connection=connection)
+    worker.listens = listens
+    return worker
 
 
 def run(
@@ -144,7 +155,7 @@ def _run_burst(host: Host, *, with_scheduler: bool) -> None:
         while (handed := outbox.relay_once(host)) > 0:
             relayed += handed
         # A fresh RQ worker per pass: RQ registers a worker's birth and death once.
-        worked = make_worker(host).work(burst=True)
+        worked = make_worker(host, listens=False).work(burst=True)
         if not relayed and not worked:
             return
 

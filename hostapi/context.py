@@ -378,9 +378,15 @@ class Context(abc.ABC):
     # ---------------------------------------------------------------- agents
 
     @abc.abstractmethod
-    def list_agents(self, department_id: int | None = None) -> list[AgentRecord]:
+    def list_agents(
+        self, department_id: int | None = None, *, covered_only: bool = False
+    ) -> list[AgentRecord]:
         """Active agents, optionally of one of the context's departments. Needs
-        ``desk.agents.read``."""
+        ``desk.agents.read``.
+
+        ``covered_only`` (1.4): only the agents the installation covers, whose permission
+        profile it names: those who see its pages and panels (whom to give work to).
+        """
 
     # ---------------------------------------------------------------- the organisation (1.2)
 

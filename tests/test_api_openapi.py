@@ -139,6 +139,16 @@ def test_document_lists_every_endpoint(document: dict) -> None:
         "/api/v1/ext/customer_insights/{installation_id}/contacts/{contact_id}/export.csv": {"get"},
         "/api/v1/ext/customer_insights/{installation_id}/accounts/{account_id}/export.csv": {"get"},
         "/api/v1/ext/customer_insights/{installation_id}/tickets/export.csv": {"get"},
+        # The bundled IM Dashboard's.
+        "/api/v1/ext/im_dashboard/{installation_id}/chats": {"get"},
+        "/api/v1/ext/im_dashboard/{installation_id}/chats/{chat_id}": {"get"},
+        **{
+            f"/api/v1/ext/im_dashboard/{{installation_id}}/chats/{{chat_id}}/{action}": {"post"}
+            for action in ("assign", "accept", "messages", "end", "reopen", "convert")
+        },
+        "/api/v1/ext/im_dashboard/{installation_id}/chats/{chat_id}/messages/{message_id}/resend": {
+            "post"
+        },
     }
     methods = {"get", "post", "patch", "put", "delete"}
     found = {path: set(item) & methods for path, item in document["paths"].items()}

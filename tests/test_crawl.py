@@ -15,6 +15,7 @@ crawl (``crawl: role=… lang=… pages=… checked=… seconds=…``), also in 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -40,10 +41,13 @@ from core.services import org as org_services
 from core.services import tickets as ticket_services
 from core.services.base import Actor, Unit
 from core.web.i18n import TRANSLATIONS_DIR, compile_catalogs
+from hostapi import clock
 from marketplace_registry.lifecycle import install_and_grant_all
 from plugins.customer_insights.overview import PAGE_SIZE as OVERVIEW_PAGE_SIZE
 from plugins.im_dashboard import accounts as im_accounts
+from plugins.im_dashboard import chats as im_chats
 from plugins.im_dashboard.channels import CHANNELS
+from plugins.im_dashboard.messages import IncomingMessage
 from tests.crawler import (
     LIST_PAGES,
     Crawler,
@@ -56,6 +60,11 @@ from tests.crawler import (
 #: Enough demo data for three pages of 50 in every list, for each viewer.
 DEMO_TICKETS = 1_000
 DEMO_CUSTOMERS = 150
+#: IM chats in the demo: two pages of the inbox.
+IM_DEMO_CHATS = 30
+#: Who works the demo's chats (their department's), and the shape of a chat's page.
+IM_INBOX_VIEWERS = ("admin", "agent")
+IM_INBOX_CHAT = "/ext/im_dashboard/{id}/inbox/{id}"
 #: The lists every viewer must be able to page through to the third page.
 PAGED_LISTS = ("/tickets", "/contacts", "/accounts")
 #: Ticket-work pages every viewer who may work tickets must have opened (a light agent none).
@@ -123,26 +132,53 @@ def japanese_strings() -> dict[str, str]:
 
 
 def _connect_a_line_channel(host: Host, session: Session, installed: list[Installation]) -> None:
-    """A channel account of IM Dashboard, so that its edit and disconnect pages exist."""
+    """A channel account of IM Dashboard, so that its edit and disconnect pages exist, in the
+    one-department agent's department, with chats enough for two pages of the inbox: some
+    accepted and answered (the reply's sending fails: the channel's API is a closed port),
+    some ended."""
     installation = next(i for i in installed if i.plugin_id == "im_dashboard")
     context = host.plugins.context_for(session, installation)
-    im_accounts.save(
+    department = session.scalars(
+        select(Department).where(Department.external_id == AGENT_LOGIN.departments[0])
+    ).one()
+    saved = im_accounts.save(
         context,
         CHANNELS["line"],
         {
             "name": "LINE Support",
-            "department_id": str(min(installation.department_ids)),
+            "department_id": str(department.id),
             "channel_secret": "0123456789abcdef0123456789abcdef",
             "channel_access_token": "line-long-lived-access-token-7d3e",
         },
     )
+    agent = context.list_agents(department.id, covered_only=True)[0]
+    started = clock.now() - timedelta(hours=IM_DEMO_CHATS)
+    for number in range(IM_DEMO_CHATS):
+        at = started + timedelta(hours=number)
+        message = IncomingMessage(
+            message_id=f"demo-{number}",
+            user_id=f"U{number:032x}",
+            user_name=f"LINE user {number + 1}",
+            phone=None,
+            sent_at=at,
+            kind=("text", "sticker", "location", "image")[number % 4],
+            text="注文した商品について" if number % 4 == 0 else "",
+            location={"latitude": 35.68, "longitude": 139.76} if number % 4 == 2 else {},
+        )
+        chat = im_chats.receive(context, saved.account, message, None)
+        if number % 3 == 0:
+            im_chats.accept(context, chat, agent)
+            im_chats.reply(context, chat, agent, "ご連絡ありがとうございます。")
+        if number % 5 == 0:
+            im_chats.end(context, chat, agent)
 
 
 @pytest.fixture
-def demo(host: Host) -> Host:
+def demo(host: Host, monkeypatch: pytest.MonkeyPatch) -> Host:
     """The demo as ``deskhost demo`` loads it, smaller: every extension installed and granted,
     and the jobs that installing queued (Customer Insights' backfill) run as the worker runs
     them, so the figures show rather than "Preparing…"."""
+    monkeypatch.setenv("DESKHOST_IM_API_LINE", "http://127.0.0.1:9")
     load_demo(host, tickets=DEMO_TICKETS, contacts=DEMO_CUSTOMERS, accounts=DEMO_CUSTOMERS)
     with host.transaction() as session:
         admin = session.scalars(select(Agent).where(Agent.email == ADMIN_EMAIL)).one()
@@ -260,6 +296,9 @@ def crawl_every_page(
     if role == "admin":
         reached = {path_shape_of(path) for path in report.deepest_page}
         assert sorted(set(ADMIN_SETUP_PAGES) - reached) == [], "setup pages the crawl did not reach"
+    if role in IM_INBOX_VIEWERS:
+        reached = {path_shape_of(path) for path in report.deepest_page}
+        assert IM_INBOX_CHAT in reached, "no chat of the IM inbox was opened"
     for path in SETUP_PAGES_BY_ROLE[role]:
         assert path in report.deepest_page, f"{path}: not reached from the navigation"
     unpaged = [form for form, term in report.searches.items() if term is None]

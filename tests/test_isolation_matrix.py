@@ -55,6 +55,7 @@ from core.models import (
     CustomField,
     CustomView,
     Department,
+    Installation,
     Notification,
     PermissionProfile,
     Product,
@@ -69,7 +70,9 @@ from core.services import tickets as ticket_service
 from hostapi import clock
 from hostapi import scopes as scope_catalogue
 from plugins.im_dashboard import accounts as im_accounts
+from plugins.im_dashboard import chats as im_chats
 from plugins.im_dashboard.channels import CHANNELS
+from plugins.im_dashboard.messages import IncomingMessage
 from tests import extension_endpoints
 from tests.factories import install_for, system_unit
 
@@ -729,16 +732,20 @@ def _install_each_extension(
     host = app.extensions["deskhost.host"]
     plugins = {plugin for plugin, _operation in extension_operations(app, document)}
     installed = {p: install_for(db, host, p, [department_id]) for p in sorted(plugins)}
+    db.commit()
     parameters = dict(EXTENSION_PARAMETERS)
     if "im_dashboard" in installed:
-        context = host.plugins.context_for(db, installed["im_dashboard"])
-        parameters["channel_account_id"] = str(_a_channel_account(context, department_id))
-    db.commit()
+        # A write transaction: starting a chat registers its sender.
+        with host.transaction() as session:
+            installation = session.get(Installation, installed["im_dashboard"].id)
+            context = host.plugins.context_for(session, installation)
+            parameters |= _im_records(context, department_id)
     return Installed({plugin: i.id for plugin, i in installed.items()}, parameters)
 
 
-def _a_channel_account(context: Any, department_id: int) -> int:
-    """IM Dashboard's channel account, for its edit and disconnect pages."""
+def _im_records(context: Any, department_id: int) -> dict[str, str]:
+    """IM Dashboard's channel account (for its edit and disconnect pages) and a chat of it
+    (for the inbox's and REST's chat)."""
     saved = im_accounts.save(
         context,
         CHANNELS["line"],
@@ -749,7 +756,17 @@ def _a_channel_account(context: Any, department_id: int) -> int:
             "channel_access_token": "line-long-lived-access-token-7d3e",
         },
     )
-    return saved.account.id
+    message = IncomingMessage(
+        message_id="1",
+        user_id="U0123456789abcdef0123456789abcdef",
+        user_name="LINE user",
+        phone=None,
+        sent_at=clock.now(),
+        kind="text",
+        text="hello",
+    )
+    chat = im_chats.receive(context, saved.account, message, None)
+    return {"channel_account_id": str(saved.account.id), "chat_id": str(chat.id)}
 
 
 def _ask_extensions(

@@ -37,6 +37,7 @@ from sqlalchemy import (
     literal,
     null,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.orm import Session, SessionTransaction, joinedload, lazyload
@@ -60,7 +61,7 @@ from core.models import (
     Ticket,
     agent_departments,
 )
-from core.models.extensions import OutboxKind
+from core.models.extensions import OutboxKind, installation_profiles
 from core.plugins import records
 from core.services.base import Actor, Cursor, Unit, older_than
 from core.services.org import LOCALES
@@ -627,8 +628,11 @@ class HostContext(Context):
 
     # ---------------------------------------------------------------- agents
 
-    def list_agents(self, department_id: int | None = None) -> list[AgentRecord]:
-        """Active agents of the context's departments (or of one of them)."""
+    def list_agents(
+        self, department_id: int | None = None, *, covered_only: bool = False
+    ) -> list[AgentRecord]:
+        """Active agents of the context's departments (or of one of them); ``covered_only``:
+        only those whose permission profile the installation names."""
         self._need(scope.AGENTS_READ)
         departments = self.department_ids
         if department_id is not None:
@@ -649,6 +653,15 @@ class HostContext(Context):
             )
             .join(agent_departments, agent_departments.c.agent_id == Agent.id)
             .where(Agent.is_active.is_(True), Agent.id.in_(members))
+            .where(
+                Agent.profile_id.in_(
+                    select(installation_profiles.c.profile_id).where(
+                        installation_profiles.c.installation_id == self._installation_id
+                    )
+                )
+                if covered_only and self._installation_id is not None
+                else true()
+            )
             .order_by(Agent.name, Agent.id)
         )
         agents: dict[int, tuple[Any, list[int]]] = {}

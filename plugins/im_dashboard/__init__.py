@@ -2,9 +2,11 @@
 dashboard of contacts, messages, assignment, channels, response times and agents.
 
 The extension is loaded through the ``deskhost.plugins`` entry point; its hook
-implementations live in this package and its manifest in ``manifest.json``. So far an admin
-connects the channel accounts (``pages``, ``accounts``) and their webhooks store what the
-platforms deliver, once each (``webhooks``); the chats and the dashboard come next.
+implementations live in this package and its manifest in ``manifest.json``. An admin
+connects the channel accounts (``pages``, ``accounts``); their webhooks store what the
+platforms deliver, once each (``webhooks``); a job files it into chats (``intake``, ``chats``);
+agents work the chats in the inbox (``inbox``) or through REST (``api``), their replies sent
+through each platform's API by a job (``sending``, ``senders``).
 """
 
 from __future__ import annotations
@@ -13,21 +15,44 @@ from pathlib import Path
 
 from sqlalchemy import delete
 
-from hostapi import Context, Page, PermissionSpec, Webhook, hookimpl
-from plugins.im_dashboard import pages, webhooks
-from plugins.im_dashboard.models import ChannelAccount, InboundEvent
+from hostapi import ApiRoute, Context, JobSpec, Page, PermissionSpec, Webhook, hookimpl
+from plugins.im_dashboard import api, chats, inbox, intake, pages, sending, webhooks
+from plugins.im_dashboard.models import (
+    ChannelAccount,
+    Chat,
+    ChatActivity,
+    ChatMessage,
+    DrainLock,
+    InboundEvent,
+    Rotation,
+)
 
 
 @hookimpl
 def deskhost_pages() -> list[Page]:
-    """The Channels pages (admins)."""
-    return [pages.page()]
+    """The inbox (agents) and the Channels pages (admins)."""
+    return [inbox.page(), pages.page()]
 
 
 @hookimpl
 def deskhost_webhooks() -> list[Webhook]:
     """Each channel's webhook, one URL per channel account (``webhooks``)."""
     return webhooks.webhooks()
+
+
+@hookimpl
+def deskhost_api_routes() -> list[ApiRoute]:
+    """Chats and their timelines, and the agents' actions on them (``api``)."""
+    return api.routes()
+
+
+@hookimpl
+def deskhost_jobs() -> list[JobSpec]:
+    """Filing webhook events into chats (also every minute), and sending replies."""
+    return [
+        JobSpec(name=intake.DRAIN_JOB, run=intake.run, cron="* * * * *", timeout_seconds=600),
+        JobSpec(name=chats.SEND_JOB, run=sending.run, timeout_seconds=60),
+    ]
 
 
 @hookimpl
@@ -58,12 +83,20 @@ def deskhost_install(context: Context) -> None:
 
 @hookimpl
 def deskhost_uninstall(context: Context, purge: bool) -> None:
-    """Delete the installation's channel accounts when its data is purged (the host deletes
-    its secrets)."""
+    """Delete the installation's channel accounts and chats when its data is purged (the host
+    deletes its secrets)."""
     if purge:
         _forget_everything(context)
 
 
 def _forget_everything(context: Context) -> None:
-    for model in (InboundEvent, ChannelAccount):
+    for model in (
+        ChatActivity,
+        ChatMessage,
+        Chat,
+        Rotation,
+        DrainLock,
+        InboundEvent,
+        ChannelAccount,
+    ):
         context.db.execute(delete(model).where(model.installation_id == context.installation_id))

@@ -90,6 +90,20 @@ def channel_of(account: ChannelAccount) -> Channel:
     return CHANNELS[account.kind]
 
 
+def credentials(context: Context, account: ChannelAccount) -> dict[str, str]:
+    """Every credential of an account in full, secrets decrypted: what its channel's API
+    client needs."""
+    values: dict[str, str] = {}
+    for credential in channel_of(account).credentials:
+        if credential.secret:
+            values[credential.name] = (
+                context.secret_get(secret_key(account.id, credential.name)) or ""
+            )
+        else:
+            values[credential.name] = str(account.identifiers.get(credential.name, ""))
+    return values
+
+
 def hints(context: Context, account: ChannelAccount) -> dict[str, str]:
     """What the admin is shown of each credential: identifiers in full, secrets masked."""
     shown: dict[str, str] = {}

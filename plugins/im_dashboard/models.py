@@ -9,7 +9,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from hostapi.columns import UTCDateTime
@@ -69,3 +80,163 @@ class InboundEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Chat(Base):
+    """One conversation of one channel user on one channel account.
+
+    It starts with the user's message when they have no open chat and none ended within the
+    reopen window; ``started_at`` is the earliest customer message in it (a late delivery of
+    an earlier message moves it). It is assigned to an agent (``assignee_id``), accepted by
+    them (``accepted_at``, for the current assignment), ended (``ended_at``: the last end,
+    empty while open; the assignee stays) and may be reopened.
+
+    The durations the dashboard averages are kept with the events that end them:
+    ``first_accept_seconds`` (first accept − start), ``first_response_seconds`` (first agent
+    message − start) and ``time_to_end_seconds`` (last end − start − ``ended_seconds``, the
+    time spent ended before reopens).
+    """
+
+    __tablename__ = "im_dashboard_chat"
+    __table_args__ = (
+        Index("ix_im_dashboard_chat_user", "channel_account_id", "external_user_id", "id"),
+        Index("ix_im_dashboard_chat_inbox", "installation_id", "status", "last_message_at"),
+        Index("ix_im_dashboard_chat_started", "installation_id", "started_at"),
+        Index("ix_im_dashboard_chat_ended", "installation_id", "ended_at"),
+        Index("ix_im_dashboard_chat_accepted", "installation_id", "first_accepted_at"),
+        Index("ix_im_dashboard_chat_responded", "installation_id", "first_response_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    installation_id: Mapped[int] = mapped_column(Integer)
+    channel_account_id: Mapped[int] = mapped_column(Integer)
+    #: The account's channel (``line``…), kept here for the channel filter.
+    channel: Mapped[str] = mapped_column(String(20))
+    department_id: Mapped[int] = mapped_column(BigInteger)
+    #: The user's id on the channel: where replies go.
+    external_user_id: Mapped[str] = mapped_column(String(200))
+    user_name: Mapped[str] = mapped_column(String(200), default="")
+    contact_id: Mapped[int] = mapped_column(BigInteger)
+    #: The contact had no earlier chat or ticket when the chat started.
+    contact_was_new: Mapped[bool] = mapped_column(Boolean)
+    #: ``open`` or ``ended``.
+    status: Mapped[str] = mapped_column(String(10))
+    assignee_id: Mapped[int | None] = mapped_column(BigInteger)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_customer_message_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_agent_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The earliest customer message no agent message has answered yet.
+    awaiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_accepted_by: Mapped[int | None] = mapped_column(BigInteger)
+    first_accept_seconds: Mapped[float | None] = mapped_column(Float)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_response_by: Mapped[int | None] = mapped_column(BigInteger)
+    first_response_seconds: Mapped[float | None] = mapped_column(Float)
+    time_to_end_seconds: Mapped[float | None] = mapped_column(Float)
+    #: The ticket the chat was converted to.
+    ticket_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ChatMessage(Base):
+    """A message of a chat: the user's (``in``) or an agent's (``out``).
+
+    ``sent_at`` is the message's time: the platform's timestamp for the user's, the time the
+    agent sent it for ours. An agent message answering customer messages carries
+    ``response_seconds`` (its time − the earliest of them). Ours go through the channel's API
+    from a job: ``delivery`` is ``sending``, ``sent``, ``delivered``, ``read`` or ``failed``
+    (with ``error``).
+    """
+
+    __tablename__ = "im_dashboard_chat_message"
+    __table_args__ = (
+        UniqueConstraint(
+            "channel_account_id",
+            "direction",
+            "platform_message_id",
+            name="uq_im_dashboard_chat_message_platform_id",
+        ),
+        Index("ix_im_dashboard_chat_message_chat", "chat_id", "sent_at"),
+        Index("ix_im_dashboard_chat_message_sent", "installation_id", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    installation_id: Mapped[int] = mapped_column(Integer)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    channel_account_id: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(20))
+    #: ``in`` (the user's) or ``out`` (an agent's).
+    direction: Mapped[str] = mapped_column(String(3))
+    #: The platform's id (empty for ours until the platform has accepted it).
+    platform_message_id: Mapped[str | None] = mapped_column(String(200))
+    agent_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: ``text``, ``image``, ``video``, ``audio``, ``file``, ``sticker``, ``location``, ``other``.
+    kind: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text, default="")
+    media: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    location: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: The platform's own name of the type (kept for ``other``).
+    platform_type: Mapped[str] = mapped_column(String(40), default="")
+    #: The stored webhook event the message came in (its raw payload).
+    event_id: Mapped[int | None] = mapped_column(BigInteger)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    response_seconds: Mapped[float | None] = mapped_column(Float)
+    delivery: Mapped[str | None] = mapped_column(String(12))
+    delivery_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str] = mapped_column(String(500), default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ChatActivity(Base):
+    """Something that happened to a chat other than a message: ``assigned`` (``agent_id`` is
+    the assignee), ``accepted``, ``ended``, ``reopened`` (``agent_id`` is the assignee at the
+    time) or ``converted`` (to ticket ``ticket_id``).
+
+    ``by_agent_id`` is who did it; empty when the desk did (round-robin) or the user did
+    (a message reopening the chat). ``cause`` says which: ``agent``, ``round_robin`` or
+    ``customer``.
+    """
+
+    __tablename__ = "im_dashboard_chat_activity"
+    __table_args__ = (
+        Index("ix_im_dashboard_chat_activity_chat", "chat_id", "at"),
+        Index("ix_im_dashboard_chat_activity_at", "installation_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    installation_id: Mapped[int] = mapped_column(Integer)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    channel: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(12))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    agent_id: Mapped[int | None] = mapped_column(BigInteger)
+    by_agent_id: Mapped[int | None] = mapped_column(BigInteger)
+    cause: Mapped[str] = mapped_column(String(12))
+    ticket_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Rotation(Base):
+    """Round-robin's place in a department: the agent who took its last chat."""
+
+    __tablename__ = "im_dashboard_rotation"
+
+    installation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    department_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    last_agent_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class DrainLock(Base):
+    """One row per installation, locked by the job turning webhook events into chats, so that
+    one such job runs at a time (two would both start a chat for one new user)."""
+
+    __tablename__ = "im_dashboard_drain_lock"
+
+    installation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    drained_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -4,7 +4,7 @@
 Each request is checked before anything is read into the database: its size, then the
 platform's signature or secret (a bad or missing one answers 401 and stores nothing). The
 events it carries are stored once each (``InboundEvent``, keyed by the platform's own id, so a
-redelivery adds nothing) and acknowledged at once; turning them into chats is later work.
+redelivery adds nothing) and acknowledged at once; a job turns them into chats (``intake``).
 
 - **LINE**: ``x-line-signature``, the base64 HMAC-SHA256 of the body with the channel secret
   (checked by line-bot-sdk); ``events[]`` keyed by ``webhookEventId``; the console's
@@ -37,7 +37,7 @@ from linebot.v3.webhook import SignatureValidator
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hostapi import Context, NotFound, Webhook
-from plugins.im_dashboard import accounts
+from plugins.im_dashboard import accounts, intake
 from plugins.im_dashboard.channels import CHANNELS
 from plugins.im_dashboard.models import ChannelAccount, InboundEvent
 
@@ -95,7 +95,9 @@ def _handler(code: str) -> Callable[..., Any]:
             events = list(_EVENTS[code](body))
         except (ValueError, KeyError, TypeError, ParseError, DefusedXmlException):
             abort(400)
-        _store(context, account, events)
+        if events:
+            _store(context, account, events)
+            intake.request_drain(context)
         return Response("success" if code == "wechat" else "", 200, mimetype="text/plain")
 
     handle.__name__ = f"{code}_webhook"
@@ -124,8 +126,6 @@ def _body(request: Request) -> bytes:
 
 def _store(context: Context, account: ChannelAccount, events: list[Received]) -> None:
     """Insert the events not stored yet (by key), whatever runs at the same time."""
-    if not events:
-        return
     now = context.now()
     rows = [
         {
