@@ -388,8 +388,9 @@ def test_the_list_pages_through_chats_latest_message_first(desk: Desk) -> None:
         if cursor is None:
             break
     assert seen == ["1004", "1003", "1002", "1001", "1000"]
-    bad = desk.api("GET", "/chats", query_string={"cursor": "nonsense"})
-    assert bad.status_code == 422 and "cursor" in bad.json["errors"]["query"]
+    for nonsense in ("nonsense", "99999999999999999999_1"):
+        bad = desk.api("GET", "/chats", query_string={"cursor": nonsense})
+        assert bad.status_code == 422 and "cursor" in bad.json["errors"]["query"]
 
 
 def test_webhooks_ask_for_a_filing_run_at_most_once_a_second_and_runs_ask_again(

@@ -179,7 +179,9 @@ def _assignable(context: Context, chat: Chat) -> list[AgentRecord]:
 
 def _render(context: Context, chat: Chat | None, errors: Any = None) -> str:
     args = _list_args()
-    view = args.get("view") or ("mine" if chat is None else "open")
+    counts = records.view_counts(context)
+    # Without a view chosen: the agent's own chats, or those waiting for someone.
+    view = args.get("view") or ("mine" if counts["mine"] else "unassigned")
     if view not in records.VIEWS:
         abort(404)
     channel = args.get("channel")
@@ -216,7 +218,7 @@ def _render(context: Context, chat: Chat | None, errors: Any = None) -> str:
         paged=after is not None,
         view=view,
         views=VIEW_LABELS,
-        counts=records.view_counts(context),
+        counts=counts,
         channel=channel,
         channels=CHANNELS,
         names=names,

@@ -5,7 +5,7 @@ whole timeline, the same for the inbox pages and REST.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -26,8 +26,8 @@ class Cursor:
     chat_id: int
 
     def token(self) -> str:
-        """The cursor as a query-string value."""
-        return f"{self.at.timestamp():.6f}_{self.chat_id}"
+        """The cursor as a query-string value: microseconds since the epoch, and the id."""
+        return f"{(self.at - _EPOCH) // _MICROSECOND}_{self.chat_id}"
 
     @classmethod
     def parse(cls, token: str) -> Cursor:
@@ -36,7 +36,14 @@ class Cursor:
         :raises ValueError: not such a token.
         """
         at, _, chat_id = token.partition("_")
-        return cls(datetime.fromtimestamp(float(at), UTC), int(chat_id))
+        try:
+            return cls(_EPOCH + int(at) * _MICROSECOND, int(chat_id))
+        except OverflowError as error:
+            raise ValueError(token) from error
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
