@@ -93,6 +93,12 @@ class Context(abc.ABC):
     def timezone(self) -> str:
         """The organisation's IANA time zone name."""
 
+    @property
+    def week_start(self) -> int:
+        """The organisation's first day of the week (1.4): 0 = Monday … 6 = Sunday. This
+        default (for contexts written against 1.0) says Monday."""
+        return 0
+
     @abc.abstractmethod
     def now(self) -> datetime:
         """The current time from the host's clock (aware, UTC)."""

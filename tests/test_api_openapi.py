@@ -141,6 +141,8 @@ def test_document_lists_every_endpoint(document: dict) -> None:
         "/api/v1/ext/customer_insights/{installation_id}/tickets/export.csv": {"get"},
         # The bundled IM Dashboard's.
         "/api/v1/ext/im_dashboard/{installation_id}/chats": {"get"},
+        "/api/v1/ext/im_dashboard/{installation_id}/dashboard": {"get"},
+        "/api/v1/ext/im_dashboard/{installation_id}/dashboard.csv": {"get"},
         "/api/v1/ext/im_dashboard/{installation_id}/chats/{chat_id}": {"get"},
         **{
             f"/api/v1/ext/im_dashboard/{{installation_id}}/chats/{{chat_id}}/{action}": {"post"}

@@ -565,7 +565,12 @@ class Caller:
         kwargs: dict[str, Any] = {"headers": headers}
         if with_body:
             kwargs["json" if operation.is_api else "data"] = {}
-        return client.open(path, method=operation.method, **kwargs)
+        response = client.open(path, method=operation.method, **kwargs)
+        # Read a streamed download to its end: until then its request's context stays open,
+        # and the next request would not see this client's session.
+        response.get_data()
+        response.close()
+        return response
 
 
 @dataclass(frozen=True)

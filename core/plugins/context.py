@@ -210,6 +210,11 @@ class HostContext(Context):
         """The organisation's IANA time zone."""
         return self._org().timezone
 
+    @property
+    def week_start(self) -> int:
+        """The organisation's first day of the week (0 = Monday)."""
+        return self._org().week_start
+
     def now(self) -> datetime:
         """The host clock's current time."""
         return clock.now()

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import delete
 
 from hostapi import ApiRoute, Context, JobSpec, Page, PermissionSpec, Webhook, hookimpl
-from plugins.im_dashboard import api, chats, inbox, intake, pages, sending, webhooks
+from plugins.im_dashboard import api, chats, dashboard, inbox, intake, pages, sending, webhooks
 from plugins.im_dashboard.models import (
     ChannelAccount,
     Chat,
@@ -30,8 +30,8 @@ from plugins.im_dashboard.models import (
 
 @hookimpl
 def deskhost_pages() -> list[Page]:
-    """The inbox (agents) and the Channels pages (admins)."""
-    return [inbox.page(), pages.page()]
+    """The dashboard and the inbox (agents), and the Channels pages (admins)."""
+    return [dashboard.page(), inbox.page(), pages.page()]
 
 
 @hookimpl

@@ -7,7 +7,9 @@
   dashboard's figures;
 - ``POST chats/<id>/assign`` (``agent_id``), ``accept``, ``messages`` (``text``: a reply),
   ``end``, ``reopen``, ``convert`` (to a ticket) and ``messages/<id>/resend``, as the calling
-  agent; each answers the chat as ``GET`` does.
+  agent; each answers the chat as ``GET`` does;
+- ``GET dashboard`` (``period``, ``channel``, ``from`` and ``to`` for a custom period): every
+  figure of the dashboard page with its trend, and ``GET dashboard.csv`` the same as CSV.
 
 Chats are those of the installation's departments the caller works in.
 """
@@ -16,11 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import marshmallow as ma
 
-from hostapi import AgentRecord, ApiRoute, Context, NotFound, scopes
-from plugins.im_dashboard import chats, records
+from hostapi import AgentRecord, ApiRoute, Context, Download, NotFound, scopes
+from plugins.im_dashboard import chats, export, figures, periods, records
 from plugins.im_dashboard.channels import CHANNELS
 from plugins.im_dashboard.models import Chat, ChatMessage
 
@@ -174,16 +177,141 @@ def routes() -> list[ApiRoute]:
         ApiRoute(
             name=name,
             path=f"/chats/<int:chat_id>{path}",
-            handle=handle,
+            handle=_acting(action),
             summary=summary,
             method="POST",
             arguments=arguments,
             response=ChatDetailSchema,
             scopes=_WRITE,
         )
-        for name, path, handle, summary, arguments in _ACTIONS
+        for name, path, action, summary, arguments in _ACTIONS
     ]
-    return reading + acting
+    dashboard = [
+        ApiRoute(
+            name="dashboard",
+            path="/dashboard",
+            handle=_dashboard,
+            summary="The dashboard's figures",
+            description="Every figure of the IM dashboard for a period in the organisation's "
+            "time zone and a channel, with its trend by hour or day.",
+            arguments=DashboardArguments,
+            response=DashboardSchema,
+            scopes=_READ,
+        ),
+        ApiRoute(
+            name="dashboard_csv",
+            path="/dashboard.csv",
+            handle=_dashboard_csv,
+            summary="The dashboard's figures as CSV",
+            arguments=DashboardArguments,
+            scopes=_READ,
+            content_type="text/csv",
+        ),
+    ]
+    return reading + acting + dashboard
+
+
+class DashboardArguments(ma.Schema):
+    """Which period, and which channel."""
+
+    period = ma.fields.String(load_default="today", validate=ma.validate.OneOf(periods.PERIODS))
+    channel = ma.fields.String(load_default="all", validate=ma.validate.OneOf(["all", *CHANNELS]))
+    first = ma.fields.Date(
+        data_key="from", load_default=None, metadata={"description": "custom: first day"}
+    )
+    last = ma.fields.Date(
+        data_key="to", load_default=None, metadata={"description": "custom: last day"}
+    )
+
+
+class DashboardPeriodSchema(ma.Schema):
+    """The period the figures cover."""
+
+    name = ma.fields.String()
+    start = ma.fields.AwareDateTime()
+    end = ma.fields.AwareDateTime(metadata={"description": "Excluded."})
+    timezone = ma.fields.String()
+    bucket = ma.fields.String(metadata={"description": "hour or day: the trend's points."})
+
+
+class DashboardTrendSchema(ma.Schema):
+    """Each figure's value per bucket of the period."""
+
+    buckets = ma.fields.List(
+        ma.fields.AwareDateTime(), metadata={"description": "Each bucket's start."}
+    )
+    series = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.Float(allow_none=True)),
+        metadata={"description": "A value per bucket; null where there was nothing to average."},
+    )
+
+
+class DashboardSchema(ma.Schema):
+    """Every figure of the IM dashboard."""
+
+    period = ma.fields.Nested(DashboardPeriodSchema)
+    channel = ma.fields.String()
+    contacts = ma.fields.Dict(
+        metadata={"description": "Chats started in the period, by new and existing contact."}
+    )
+    messages = ma.fields.Dict(metadata={"description": "Incoming and outgoing messages."})
+    chats = ma.fields.Dict(
+        metadata={"description": "Chats started in the period: assigned now, unassigned, total."}
+    )
+    channels = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={
+            "description": "Per channel: chats started, chats ended now whose last end "
+            "is in the period, and their average time to end."
+        },
+    )
+    response_times = ma.fields.Dict(
+        metadata={
+            "description": "Average start, first response and response times (seconds) "
+            "and how many of each were averaged."
+        }
+    )
+    agents = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={
+            "description": "Per agent: assigned (reopens included), reopened, and their averages."
+        },
+    )
+    trend = ma.fields.Nested(DashboardTrendSchema)
+
+
+def dashboard_figures(context: Context, arguments: dict[str, Any]) -> figures.Figures:
+    """The figures the arguments ask for, as the caller may see them.
+
+    :raises marshmallow.ValidationError: a custom period without its dates, or reversed.
+    """
+    try:
+        period = periods.resolve(
+            arguments["period"],
+            context.now(),
+            ZoneInfo(context.timezone),
+            week_start=context.week_start,
+            first=arguments["first"],
+            last=arguments["last"],
+        )
+    except periods.PeriodError as error:
+        raise ma.ValidationError({error.field: [str(error)]}) from None
+    channel = None if arguments["channel"] == "all" else arguments["channel"]
+    return figures.figures(context, period, channel)
+
+
+def _dashboard(context: Context, arguments: dict[str, Any]) -> dict[str, Any]:
+    return dashboard_figures(context, arguments).as_dict()
+
+
+def _dashboard_csv(context: Context, arguments: dict[str, Any]) -> Download:
+    found = dashboard_figures(context, arguments)
+    return Download(
+        filename=export.filename(found),
+        chunks=export.csv_text(found),
+        mimetype="text/csv; charset=utf-8",
+    )
 
 
 def detail(context: Context, chat: Chat) -> dict[str, Any]:
@@ -225,9 +353,25 @@ def _caller(context: Context) -> AgentRecord:
     return agent
 
 
-def _assign(context: Context, arguments: dict[str, Any], chat_id: int) -> dict[str, Any]:
-    chat = chats.chat(context, chat_id)
-    by = _caller(context)
+#: An action on a chat: ``(context, chat, calling agent, arguments, **more path values)``.
+_Action = Callable[..., None]
+
+
+def _acting(action: _Action) -> Callable[..., dict[str, Any]]:
+    """The handler doing ``action`` on the path's chat as the caller, answering the chat."""
+
+    def handle(
+        context: Context, arguments: dict[str, Any], chat_id: int, **path: Any
+    ) -> dict[str, Any]:
+        chat = chats.chat(context, chat_id)
+        action(context, chat, _caller(context), arguments, **path)
+        return detail(context, chat)
+
+    handle.__name__ = action.__name__
+    return handle
+
+
+def _assign(context: Context, chat: Chat, by: AgentRecord, arguments: dict[str, Any]) -> None:
     agent = next(
         (
             agent
@@ -241,53 +385,39 @@ def _assign(context: Context, arguments: dict[str, Any], chat_id: int) -> dict[s
             {"agent_id": ["No agent of the chat's department who uses this extension."]}
         )
     chats.assign(context, chat, agent, by=by.id)
-    return detail(context, chat)
 
 
-def _accept(context: Context, arguments: dict[str, Any], chat_id: int) -> dict[str, Any]:
-    chat = chats.chat(context, chat_id)
-    chats.accept(context, chat, _caller(context))
-    return detail(context, chat)
+def _accept(context: Context, chat: Chat, agent: AgentRecord, arguments: dict[str, Any]) -> None:
+    chats.accept(context, chat, agent)
 
 
-def _reply(context: Context, arguments: dict[str, Any], chat_id: int) -> dict[str, Any]:
-    chat = chats.chat(context, chat_id)
-    chats.reply(context, chat, _caller(context), arguments["text"])
-    return detail(context, chat)
+def _reply(context: Context, chat: Chat, agent: AgentRecord, arguments: dict[str, Any]) -> None:
+    chats.reply(context, chat, agent, arguments["text"])
 
 
-def _end(context: Context, arguments: dict[str, Any], chat_id: int) -> dict[str, Any]:
-    chat = chats.chat(context, chat_id)
-    chats.end(context, chat, _caller(context))
-    return detail(context, chat)
+def _end(context: Context, chat: Chat, agent: AgentRecord, arguments: dict[str, Any]) -> None:
+    chats.end(context, chat, agent)
 
 
-def _reopen(context: Context, arguments: dict[str, Any], chat_id: int) -> dict[str, Any]:
-    chat = chats.chat(context, chat_id)
-    chats.reopen(context, chat, by=_caller(context))
-    return detail(context, chat)
+def _reopen(context: Context, chat: Chat, agent: AgentRecord, arguments: dict[str, Any]) -> None:
+    chats.reopen(context, chat, by=agent)
 
 
-def _convert(context: Context, arguments: dict[str, Any], chat_id: int) -> dict[str, Any]:
-    chat = chats.chat(context, chat_id)
-    chats.convert(context, chat, _caller(context))
-    return detail(context, chat)
+def _convert(context: Context, chat: Chat, agent: AgentRecord, arguments: dict[str, Any]) -> None:
+    chats.convert(context, chat, agent)
 
 
 def _resend(
-    context: Context, arguments: dict[str, Any], chat_id: int, message_id: int
-) -> dict[str, Any]:
-    chat = chats.chat(context, chat_id)
-    _caller(context)
+    context: Context, chat: Chat, agent: AgentRecord, arguments: dict[str, Any], message_id: int
+) -> None:
     message = context.db.get(ChatMessage, message_id)
     if message is None or message.chat_id != chat.id:
         raise NotFound(f"message {message_id}")
     chats.resend(context, message)
-    return detail(context, chat)
 
 
 #: The actions on a chat: (name, path after ``/chats/<id>``, handler, summary, arguments).
-_ACTIONS: tuple[tuple[str, str, Callable[..., dict[str, Any]], str, type[ma.Schema]], ...] = (
+_ACTIONS: tuple[tuple[str, str, _Action, str, type[ma.Schema]], ...] = (
     ("assign_chat", "/assign", _assign, "Assign a chat", ChatAssignArguments),
     ("accept_chat", "/accept", _accept, "Accept a chat", ChatActionArguments),
     ("reply_to_chat", "/messages", _reply, "Reply in a chat", ChatReplyArguments),

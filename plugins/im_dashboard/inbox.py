@@ -206,7 +206,8 @@ def _render(context: Context, chat: Chat | None, errors: Any = None) -> str:
         return url_for(".index", **values)
 
     def chat_url(chat_id: int) -> str:
-        return url_for(".show", chat_id=chat_id, **{k: v for k, v in args.items()})
+        # The view shown, chosen or not: the list stays as it was when a chat opens.
+        return url_for(".show", chat_id=chat_id, **{**args, "view": view})
 
     agent = context.agent
     title = context.gettext(TITLE)

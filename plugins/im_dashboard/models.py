@@ -171,6 +171,8 @@ class ChatMessage(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger)
     channel_account_id: Mapped[int] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(20))
+    #: The chat's department (kept here, as ``channel``, for the dashboard's filters).
+    department_id: Mapped[int] = mapped_column(BigInteger)
     #: ``in`` (the user's) or ``out`` (an agent's).
     direction: Mapped[str] = mapped_column(String(3))
     #: The platform's id (empty for ours until the platform has accepted it).
@@ -214,6 +216,7 @@ class ChatActivity(Base):
     installation_id: Mapped[int] = mapped_column(Integer)
     chat_id: Mapped[int] = mapped_column(BigInteger)
     channel: Mapped[str] = mapped_column(String(20))
+    department_id: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(12))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     agent_id: Mapped[int | None] = mapped_column(BigInteger)
