@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 
-from hostapi import csv
+from hostapi import csv as host_csv
 from plugins.im_dashboard.figures import Figures, agents_in_order
 
 #: The file's columns.
@@ -48,7 +48,7 @@ def rows(figures: Figures) -> Iterator[tuple[object, ...]]:
 def csv_text(figures: Figures) -> Iterator[str]:
     """The file, in chunks."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = host_csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(HEADER)
     for row in rows(figures):
         writer.writerow(row)
