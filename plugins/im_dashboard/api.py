@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import marshmallow as ma
 
@@ -287,13 +286,8 @@ def dashboard_figures(context: Context, arguments: dict[str, Any]) -> figures.Fi
     :raises marshmallow.ValidationError: a custom period without its dates, or reversed.
     """
     try:
-        period = periods.resolve(
-            arguments["period"],
-            context.now(),
-            ZoneInfo(context.timezone),
-            week_start=context.week_start,
-            first=arguments["first"],
-            last=arguments["last"],
+        period = periods.resolve_for(
+            context, arguments["period"], arguments["first"], arguments["last"]
         )
     except periods.PeriodError as error:
         raise ma.ValidationError({error.field: [str(error)]}) from None

@@ -17,11 +17,10 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, request, url_for
 from flask.typing import ResponseReturnValue
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from hostapi import Context, Page, current_context, render_page
 from hostapi.i18n import N_, template_functions
-from plugins.im_dashboard import charts, export, periods
+from plugins.im_dashboard import charts, export, periods, rendering
 from plugins.im_dashboard.channels import CHANNELS
 from plugins.im_dashboard.figures import Figures, agents_in_order, figures
 
@@ -43,11 +42,6 @@ PERIOD_LABELS = {
     "last_month": N_("Last month"),
     "custom": N_("Custom"),
 }
-
-_templates = Environment(
-    loader=PackageLoader("plugins.im_dashboard", "templates"),
-    autoescape=select_autoescape(default=True),
-)
 
 
 def page() -> Page:
@@ -76,9 +70,9 @@ def index() -> ResponseReturnValue:
     found, errors = _figures(context, chosen)
     values = _values(context, chosen, found, errors)
     if request.args.get("fragment") == "1":
-        return _templates.get_template("dashboard_figures.html").render(**values)
+        return rendering.templates.get_template("dashboard_figures.html").render(**values)
     title = context.gettext(TITLE)
-    body = _templates.get_template("dashboard.html").render(title=title, **values)
+    body = rendering.templates.get_template("dashboard.html").render(title=title, **values)
     return render_page(title, body), 422 if errors else 200
 
 
@@ -127,14 +121,7 @@ def _figures(context: Context, chosen: dict[str, str]) -> tuple[Figures | None, 
     if errors:
         return None, errors
     try:
-        period = periods.resolve(
-            chosen["period"],
-            context.now(),
-            ZoneInfo(context.timezone),
-            week_start=context.week_start,
-            first=days["from"],
-            last=days["to"],
-        )
+        period = periods.resolve_for(context, chosen["period"], days["from"], days["to"])
     except periods.PeriodError as error:
         return None, {error.field: context.gettext(error.message, **error.variables)}
     return figures(context, period, None if channel == "all" else channel), {}
@@ -144,7 +131,6 @@ def _values(
     context: Context, chosen: dict[str, str], found: Figures | None, errors: dict[str, str]
 ) -> dict[str, Any]:
     zone = ZoneInfo(context.timezone)
-    gettext = context.gettext
 
     def duration(seconds: float | None) -> str:
         """A duration as h:mm:ss (— with nothing to average)."""
@@ -170,13 +156,12 @@ def _values(
         "split": charts.split,
         "Series": charts.Series,
         "palette": charts.PALETTE,
-        "when": lambda moment: moment.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+        "when": lambda moment: rendering.local_time(context, moment),
         "now": context.now().astimezone(zone).strftime("%H:%M:%S"),
         "fragment_url": url_for(".index", fragment="1", **query),
         "export_url": url_for(".export", **query),
         "script_url": url_for(".script"),
         "refresh_seconds": REFRESH_SECONDS,
         "zone": context.timezone,
-        "gettext_": gettext,
         **template_functions(context),
     }

@@ -11,18 +11,15 @@ chat; one the chat's state refuses shows why, with the chat as it is.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, redirect, request, url_for
 from flask.typing import ResponseReturnValue
-from jinja2 import Environment, PackageLoader, select_autoescape
 from marshmallow import ValidationError
 
 from hostapi import AgentRecord, Context, NotFound, Page, csrf_token, current_context, render_page
 from hostapi.i18n import N_, template_functions
-from plugins.im_dashboard import chats, records
+from plugins.im_dashboard import chats, records, rendering
 from plugins.im_dashboard.channels import CHANNELS
 from plugins.im_dashboard.models import Chat, ChatMessage
 
@@ -36,11 +33,6 @@ VIEW_LABELS = {
     "open": N_("All open"),
     "ended": N_("Ended"),
 }
-
-_templates = Environment(
-    loader=PackageLoader("plugins.im_dashboard", "templates"),
-    autoescape=select_autoescape(default=True),
-)
 
 
 def page() -> Page:
@@ -193,10 +185,6 @@ def _render(context: Context, chat: Chat | None, errors: Any = None) -> str:
         abort(404)
     listing = records.list_chats(context, view, channel=channel, after=after)
     names = {agent.id: agent.name for agent in context.list_agents()}
-    zone = ZoneInfo(context.timezone)
-
-    def when(moment: datetime | None) -> str:
-        return "" if moment is None else moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
     def list_url(**changes: Any) -> str:
         values = {**args, **changes}
@@ -211,7 +199,7 @@ def _render(context: Context, chat: Chat | None, errors: Any = None) -> str:
 
     agent = context.agent
     title = context.gettext(TITLE)
-    body = _templates.get_template("inbox.html").render(
+    body = rendering.templates.get_template("inbox.html").render(
         title=title,
         chat=chat,
         timeline=records.timeline(context, chat).entries() if chat else [],
@@ -227,7 +215,7 @@ def _render(context: Context, chat: Chat | None, errors: Any = None) -> str:
         assignable=_assignable(context, chat) if chat else [],
         errors=errors or {},
         draft=request.form if request.method == "POST" else {},
-        when=when,
+        when=lambda moment: rendering.local_time(context, moment),
         list_url=list_url,
         chat_url=chat_url,
         action_url=lambda action: url_for(f".{action}", chat_id=chat.id, **args),

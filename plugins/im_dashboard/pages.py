@@ -6,28 +6,21 @@ Only agents holding ``im_dashboard.manage_channels`` (administrators hold it) re
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, redirect, request, url_for
 from flask.typing import ResponseReturnValue
-from jinja2 import Environment, PackageLoader, select_autoescape
 from marshmallow import ValidationError
 
 from hostapi import Context, NotFound, Page, csrf_token, current_context, render_page
 from hostapi.i18n import N_, template_functions
-from plugins.im_dashboard import accounts, webhooks
+from plugins.im_dashboard import accounts, rendering, webhooks
 from plugins.im_dashboard.channels import CHANNELS, Channel
 from plugins.im_dashboard.models import ChannelAccount
 
 #: The permission the pages need.
 MANAGE_CHANNELS = "im_dashboard.manage_channels"
 
-_templates = Environment(
-    loader=PackageLoader("plugins.im_dashboard", "templates"),
-    autoescape=select_autoescape(default=True),
-)
 
 #: The pages' title, marked here and translated when shown.
 TITLE = N_("IM channels")
@@ -67,7 +60,7 @@ def index() -> ResponseReturnValue:
         accounts=listed,
         hints={account.id: accounts.hints(context, account) for account in listed},
         deliveries=accounts.deliveries(context, listed),
-        when=lambda moment: _local_time(context, moment),
+        when=lambda moment: rendering.local_time(context, moment),
     )
 
 
@@ -116,11 +109,6 @@ def remove(channel_account_id: int) -> ResponseReturnValue:
     return redirect(url_for(".index"), 303)
 
 
-def _local_time(context: Context, moment: datetime) -> str:
-    """A time as the organisation reads it: its time zone, to the minute."""
-    return moment.astimezone(ZoneInfo(context.timezone)).strftime("%Y-%m-%d %H:%M")
-
-
 def _account(context: Context, account_id: int) -> ChannelAccount:
     try:
         return accounts.account(context, account_id)
@@ -166,7 +154,7 @@ def _page(context: Context, title: str, template: str, **values: Any) -> str:
     def webhook_url(account: ChannelAccount) -> str:
         return webhooks.webhook_url(request.host_url, context.installation_id, account)
 
-    body = _templates.get_template(template).render(
+    body = rendering.templates.get_template(template).render(
         title=title,
         channels=CHANNELS,
         departments=departments,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from hostapi import Context
 from hostapi.i18n import N_
 
 #: The periods, in the order the filter offers them.
@@ -129,6 +130,24 @@ def resolve(
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     bucket = "hour" if end - start <= HOURLY_UP_TO else "day"
     return Period(name, start, end, zone, bucket)
+
+
+def resolve_for(
+    context: Context, name: str, first: date | None = None, last: date | None = None
+) -> Period:
+    """The period called ``name`` as it stands now for the context's organisation: its time
+    zone and first day of the week.
+
+    :raises PeriodError: as :func:`resolve`.
+    """
+    return resolve(
+        name,
+        context.now(),
+        ZoneInfo(context.timezone),
+        week_start=context.week_start,
+        first=first,
+        last=last,
+    )
 
 
 def _custom(zone: ZoneInfo, first: date | None, last: date | None) -> tuple[datetime, datetime]:
