@@ -4,11 +4,14 @@ It starts from the pages the navigation links to and follows every same-origin G
 each GET form it submits every option of every ``<select>`` (the filters) and, where the form
 has a search box, a term that matches more than one page (taken from the list it searches).
 POST forms, the sign-out and static files are never touched. "Next" links are followed to the
-third page of every list. Other links are grouped by their shape (the path with numbers as
-``{id}``, the query with cursors and numbers as ``*``) and by the kind of page that shows them
-(its path with numbers as ``{id}``): of each group a few are opened in full (their links
-followed), some more only to check that they open, and the rest are left alone, so a list of
-a thousand tickets costs a dozen requests, while every place that links to a ticket is tried.
+third page of every list. Other links are weighed by what they would try: the kind of page
+(the path with numbers as ``{id}``) from the kind of page that links to it, and each of their
+query's choices (a tab, a filter's value; cursors and numbers as ``*``). Each of these is
+opened in full (links followed) a few times and only checked a few more; a link that tries
+nothing new is left alone. So a list of a thousand tickets costs a few requests, every place
+that links to a ticket is tried, and every tab and filter value of a record page is opened,
+without opening every combination of them (nine tabs times three list views times each
+panel's filters would be hundreds of pages of one record).
 
 A response that is not HTML (a CSV export) is a download: read to its end, its media type
 kept in the report, never parsed.
@@ -35,10 +38,10 @@ from flask.testing import FlaskClient
 
 #: Pages of one list followed through its "Next" links (the first page included).
 LIST_PAGES = 3
-#: Links of one shape shown on one kind of page: how many are opened in full (links followed)
-#: and how many more are only checked.
-FULL_VISITS_PER_GROUP = 3
-CHECKS_PER_GROUP = 12
+#: Of each thing a link tries (see the module docstring): how many links trying it are opened
+#: in full (links followed) and how many more are only checked.
+FULL_VISITS_PER_CHOICE = 3
+CHECKS_PER_CHOICE = 4
 #: Query parameters that carry a page cursor: they do not make a new shape. So do a tab's own
 #: (``<tab>_before``, ``<tab>_cursor``, ``<tab>_after``) and the search of the list beside a
 #: record (``list_q``: each term the crawl tried would be a shape of its own).
@@ -196,16 +199,15 @@ def path_shape_of(url: str) -> str:
     return "/".join("{id}" if _NUMBER.match(s) else s for s in urlsplit(url).path.split("/"))
 
 
-def shape_of(url: str) -> str:
-    """The URL with numeric path segments as ``{id}``, cursor and numeric values as ``*``, keys
-    sorted."""
-    parts = urlsplit(url)
+def choices_of(url: str, referrer: str) -> set[tuple[str, ...]]:
+    """What opening ``url`` from ``referrer`` tries: its kind of page from the referrer's, and
+    each query argument on its kind of page (cursor, panel and numeric values as ``*``)."""
     path = path_shape_of(url)
-    query = sorted(
-        (key, "*" if is_cursor(key) or _is_panels(key) or _NUMBER.match(value) else value)
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
-    )
-    return f"{path}?{urlencode(query)}"
+    choices: set[tuple[str, ...]] = {(path, "from", path_shape_of(referrer))}
+    for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        shown = "*" if is_cursor(key) or _is_panels(key) or _NUMBER.match(value) else value
+        choices.add((path, key, shown))
+    return choices
 
 
 def is_cursor(key: str) -> bool:
@@ -216,8 +218,8 @@ def is_cursor(key: str) -> bool:
 
 def _is_panels(key: str) -> bool:
     """A choice of an extension's panel, named after its installation (``history7.status``,
-    ``history7.after``): any value makes one shape, or each value of each filter would be a
-    group of its own beside every ticket."""
+    ``history7.after``): any value is one choice, or each keyword and cursor of each panel
+    would be a choice of its own beside every ticket."""
     return "." in key
 
 
@@ -338,7 +340,7 @@ class Crawler:
         self.report = CrawlReport(shown_on={name: [] for name in self.look_for})
         self._queue: deque[_Visit] = deque()
         self._seen: set[str] = set()
-        self._opened_by_group: Counter[tuple[str, str]] = Counter()
+        self._tried: Counter[tuple[str, ...]] = Counter()
         self._forms_done: set[tuple[str, tuple[str, ...]]] = set()
 
     def crawl(self, start_urls: Iterable[str]) -> CrawlReport:
@@ -378,12 +380,12 @@ class Crawler:
         # A "Next" link is opened in full while the list has pages left to follow.
         full = rel_next
         if not rel_next:
-            group = (shape_of(url), path_shape_of(referrer))
-            opened = self._opened_by_group[group]
-            if opened >= FULL_VISITS_PER_GROUP + CHECKS_PER_GROUP:
+            choices = choices_of(url, referrer)
+            least_tried = min(self._tried[choice] for choice in choices)
+            if least_tried >= FULL_VISITS_PER_CHOICE + CHECKS_PER_CHOICE:
                 return
-            self._opened_by_group[group] += 1
-            full = opened < FULL_VISITS_PER_GROUP
+            self._tried.update(choices)
+            full = least_tried < FULL_VISITS_PER_CHOICE
         self._seen.add(url)
         self._queue.append(_Visit(url, referrer, page_number, pages_left, full))
 
