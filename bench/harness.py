@@ -282,8 +282,8 @@ def _reset(backend: str, database_url: str) -> None:
     if backend == "sqlite":
         Path(make_url(database_url).database or "").unlink(missing_ok=True)
         return
-    _drop_postgres(database_url)
-    _create_postgres(database_url)
+    drop_postgres(database_url)
+    create_postgres(database_url)
 
 
 def _server(database_url: str) -> Any:
@@ -291,7 +291,8 @@ def _server(database_url: str) -> Any:
     return create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT"), url.database
 
 
-def _create_postgres(database_url: str) -> None:
+def create_postgres(database_url: str) -> None:
+    """Create the database of ``database_url`` on its server, unless it exists."""
     engine, name = _server(database_url)
     with engine.connect() as connection:
         exists = connection.scalar(
@@ -302,7 +303,8 @@ def _create_postgres(database_url: str) -> None:
     engine.dispose()
 
 
-def _drop_postgres(database_url: str) -> None:
+def drop_postgres(database_url: str) -> None:
+    """Drop the database of ``database_url``, whoever is connected to it."""
     engine, name = _server(database_url)
     with engine.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -342,12 +344,12 @@ def main(benchmark: Benchmark, description: str, argv: list[str] | None = None) 
             )
             .render_as_string(hide_password=False)
         )
-        _create_postgres(database_url)
+        create_postgres(database_url)
         try:
             _run_backend(benchmark, "postgresql", database_url, count, args.fresh)
         finally:
             if args.drop:
-                _drop_postgres(database_url)
+                drop_postgres(database_url)
     # ru_maxrss is in kilobytes on Linux: the whole run's peak, over both backends.
     print(f"peak_rss_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
     return 0

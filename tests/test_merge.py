@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import Forbidden, ValidationFailed
@@ -32,6 +31,7 @@ from core.models import (
 from core.services import activities, customers, fields, merge, tickets
 from core.services.base import Actor, Unit
 from hostapi import clock, events
+from tests.pg_locks import wait_until_a_backend_waits_on_a_lock
 
 UnitFor = Callable[[Agent | None], Unit]
 
@@ -398,23 +398,6 @@ def test_account_merge_needs_its_permission(
     assert failure.value.permission == "account.merge"
 
 
-def _wait_until_a_backend_waits_on_a_lock(host: Host) -> None:
-    """Poll PostgreSQL (with a deadline) until another connection is blocked on a lock."""
-    deadline = time.monotonic() + 30
-    with host.engine.connect() as connection:
-        while time.monotonic() < deadline:
-            waiting = connection.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            ).scalar_one()
-            connection.rollback()
-            if waiting:
-                return
-    raise AssertionError("the second merge never waited on the first one's locks")
-
-
 def test_opposite_merges_at_once_leave_no_cycle(host: Host, db: Session, backend_name: str) -> None:
     """One agent merges B into A while another merges A into B: exactly one merge happens."""
     if backend_name != "postgresql":
@@ -440,7 +423,7 @@ def test_opposite_merges_at_once_leave_no_cycle(host: Host, db: Session, backend
         merge.merge_contacts(unit, session.get(Contact, a_id), [session.get(Contact, b_id)])
         other = threading.Thread(target=merge_a_into_b)
         other.start()
-        _wait_until_a_backend_waits_on_a_lock(host)
+        wait_until_a_backend_waits_on_a_lock(host, "the second merge")
     other.join(timeout=60)
 
     assert len(outcome) == 1 and isinstance(outcome[0], ValidationFailed)

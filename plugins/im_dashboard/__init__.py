@@ -16,7 +16,17 @@ from pathlib import Path
 from sqlalchemy import delete
 
 from hostapi import ApiRoute, Context, JobSpec, Page, PermissionSpec, Webhook, hookimpl
-from plugins.im_dashboard import api, chats, dashboard, inbox, intake, pages, sending, webhooks
+from plugins.im_dashboard import (
+    api,
+    chats,
+    dashboard,
+    inbox,
+    intake,
+    pages,
+    sending,
+    tally,
+    webhooks,
+)
 from plugins.im_dashboard.models import (
     ChannelAccount,
     Chat,
@@ -100,3 +110,4 @@ def _forget_everything(context: Context) -> None:
         ChannelAccount,
     ):
         context.db.execute(delete(model).where(model.installation_id == context.installation_id))
+    tally.forget(context.db, context.installation_id)

@@ -29,17 +29,19 @@ summed into the trend's buckets here, which stays exact across changes of summer
 from __future__ import annotations
 
 from collections import defaultdict
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, cast, func, select
+from sqlalchemy import BigInteger, ColumnElement, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from hostapi import Context
+from plugins.im_dashboard import tally
 from plugins.im_dashboard.channels import CHANNELS
 from plugins.im_dashboard.chats import ENDED, IN, OUT
-from plugins.im_dashboard.models import Chat, ChatActivity, ChatMessage
+from plugins.im_dashboard.models import AgentTally, Chat, ChatActivity, ChatMessage, Tally
 from plugins.im_dashboard.periods import Period
 
 #: The trend series, in the order tables and exports list them.
@@ -179,7 +181,32 @@ class Figures:
 
 
 def figures(context: Context, period: Period, channel: str | None = None) -> Figures:
-    """The dashboard for ``period``, over every channel or one (``channel``)."""
+    """The dashboard for ``period``, over every channel or one (``channel``): the quarter hours
+    wholly inside it from the tallies, the minutes before and after them from the records."""
+    tally.settle(context.db)  # this transaction's own changes, not yet tallied
+    query, result, trend = _begin(context, period, channel)
+    first, end = tally.whole_slots(period.start, period.end)
+    if first < end:
+        _from_tallies(query, result, trend, first, end)
+        edges = [(period.start, tally.slot_start(first)), (tally.slot_start(end), period.end)]
+        query = query.within([(start, stop) for start, stop in edges if start < stop])
+    if query.windows:
+        _from_records(query, result, trend)
+    result.trend = trend.series()
+    return result
+
+
+def figures_from_records(context: Context, period: Period, channel: str | None = None) -> Figures:
+    """The same figures summed from the chat records alone, past the tallies: what the
+    tallies must always add up to."""
+    context.db.flush()
+    query, result, trend = _begin(context, period, channel)
+    _from_records(query, result, trend)
+    result.trend = trend.series()
+    return result
+
+
+def _begin(context: Context, period: Period, channel: str | None) -> tuple[_Query, Figures, _Trend]:
     result = Figures(period, channel)
     channels = [channel] if channel else list(CHANNELS)
     result.channels = {code: ChannelFigures(code) for code in channels}
@@ -187,39 +214,37 @@ def figures(context: Context, period: Period, channel: str | None = None) -> Fig
         agent.id: AgentFigures(agent.id, agent.name)
         for agent in context.list_agents(covered_only=True)
     }
-    trend = _Trend(period)
-    query = _Query(context, period, channel)
-    _chats_started(query, result, trend)
-    _messages(query, result, trend)
-    _chats_ended(query, result, trend)
-    _firsts(query, result, trend)
-    _assignments(query, result)
-    result.trend = trend.series()
-    return result
+    return _Query(context, period, channel), result, _Trend(period)
 
 
 class _Query:
     """What every query of one dashboard shares: the installation, departments, channel and
-    period, and the hour of a time column."""
+    the spans of time read (the period, or its edges), and the hour of a time column."""
 
     def __init__(self, context: Context, period: Period, channel: str | None) -> None:
         self.session: Session = context.db
         self.installation_id = context.installation_id
         self.department_ids = sorted(context.department_ids)
         self.channel = channel
-        self.period = period
+        #: The ``[start, end)`` spans of time read from the records.
+        self.windows = [(period.start, period.end)]
         offset = period.start.astimezone(period.zone).utcoffset() or timedelta()
         #: Seconds the zone's offset goes beyond whole hours (India's 30 minutes…).
         self.shift = int(offset.total_seconds()) % 3600
         self.postgresql = self.session.get_bind().dialect.name == "postgresql"
+
+    def within(self, windows: list[tuple[datetime, datetime]]) -> _Query:
+        """The same query over these spans of time (each ``[start, end)``) only."""
+        narrowed = copy(self)
+        narrowed.windows = windows
+        return narrowed
 
     def scope(self, model: Any, moment: Any) -> list[ColumnElement[bool]]:
         """The conditions every query of ``model`` with its time column ``moment`` takes."""
         conditions = [
             model.installation_id == self.installation_id,
             model.department_id.in_(self.department_ids),
-            moment >= self.period.start,
-            moment < self.period.end,
+            or_(*(and_(moment >= start, moment < end) for start, end in self.windows)),
         ]
         if self.channel:
             conditions.append(model.channel == self.channel)
@@ -249,10 +274,13 @@ class _Trend:
         self.means: dict[str, list[Mean]] = defaultdict(
             lambda: [Mean() for _ in range(len(self.index))]
         )
+        self._slots: dict[datetime, int | None] = {}
 
     def slot(self, moment: datetime) -> int | None:
         """The bucket of ``moment`` (``None`` outside the period)."""
-        return self.index.get(self.period.bucket_of(moment))
+        if moment not in self._slots:  # the same hours come again and again
+            self._slots[moment] = self.index.get(self.period.bucket_of(moment))
+        return self._slots[moment]
 
     def count(self, series: str, moment: datetime, number: int) -> None:
         """Add ``number`` to ``series`` at ``moment``."""
@@ -276,24 +304,201 @@ class _Trend:
         return found
 
 
+# ------------------------------------------------------------------------------ adding up
+# Both sources (tallies, records) add what they found through these, an hour at a time.
+
+
+def _add_started(
+    result: Figures,
+    trend: _Trend,
+    moment: datetime,
+    channel: str | None,
+    new: int,
+    existing: int,
+    assigned: int,
+) -> None:
+    """Chats started: ``new`` and ``existing`` by their contact, ``assigned`` of them now."""
+    started = new + existing
+    result.contacts_new += new
+    result.contacts_existing += existing
+    result.chats_assigned += assigned
+    result.chats_unassigned += started - assigned
+    for series, number in (
+        ("contacts_new", new),
+        ("contacts_existing", existing),
+        ("chats_assigned", assigned),
+        ("chats_unassigned", started - assigned),
+        ("chats_total", started),
+    ):
+        trend.count(series, moment, number)
+    if channel in result.channels:
+        result.channels[channel].chats += started
+
+
+def _add_messages(
+    result: Figures, trend: _Trend, moment: datetime, incoming: int, outgoing: int
+) -> None:
+    result.messages_incoming += incoming
+    result.messages_outgoing += outgoing
+    trend.count("messages_incoming", moment, incoming)
+    trend.count("messages_outgoing", moment, outgoing)
+
+
+def _add_ended(
+    result: Figures,
+    trend: _Trend,
+    moment: datetime,
+    channel: str | None,
+    ended: int,
+    seconds: float,
+) -> None:
+    result.time_to_end.add(ended, seconds)
+    trend.mean("average_time_to_end_seconds", moment, ended, seconds)
+    if channel in result.channels:
+        result.channels[channel].time_to_end.add(ended, seconds)
+
+
+#: The averaged timings (the dashboard's and each agent's fields), and their trend series.
+_TIMING_SERIES = {
+    "start": "average_start_seconds",
+    "first_response": "average_first_response_seconds",
+    "response": "average_response_seconds",
+}
+
+
+def _add_timing(
+    result: Figures, trend: _Trend, moment: datetime, timing: str, count: int, seconds: float
+) -> None:
+    """First accepts (``start``), first agent messages (``first_response``) or replies
+    (``response``): ``count`` of them taking ``seconds`` together."""
+    getattr(result, timing).add(count, seconds)
+    trend.mean(_TIMING_SERIES[timing], moment, count, seconds)
+
+
+def _add_agent(
+    result: Figures,
+    agent_id: int | None,
+    *,
+    assignments: int = 0,
+    reopens: int = 0,
+    timings: dict[str, tuple[int, float]] | None = None,
+) -> None:
+    """An agent's share: assignments to them and reopens of chats assigned to them (the
+    table's "assigned" counts both), and their timings (as :func:`_add_timing`)."""
+    if not agent_id:  # made by no one (a deleted agent's, or the desk's): in the totals only
+        return
+    timings = {name: found for name, found in (timings or {}).items() if found[0]}
+    if not (assignments or reopens or timings):
+        return
+    agent = _agent(result, agent_id)
+    agent.assigned += assignments + reopens
+    agent.reopened += reopens
+    for name, (count, seconds) in timings.items():
+        getattr(agent, name).add(count, seconds)
+
+
+# ------------------------------------------------------------------------------ from the tallies
+
+
+def _from_tallies(query: _Query, result: Figures, trend: _Trend, first: int, end: int) -> None:
+    """Add the quarter hours ``[first, end)`` (seconds since the epoch) from the tallies."""
+
+    def scope(model: type[Tally] | type[AgentTally]) -> list[ColumnElement[bool]]:
+        conditions = [
+            model.installation_id == query.installation_id,
+            model.department_id.in_(query.department_ids),
+            model.slot >= first,
+            model.slot < end,
+        ]
+        if query.channel:
+            conditions.append(model.channel == query.channel)
+        return conditions
+
+    hour = ((Tally.slot + query.shift) // 3600).label("hour")
+    rows = query.session.execute(
+        select(hour, Tally.channel, *(func.sum(getattr(Tally, n)) for n in tally.FIGURES))
+        .where(*scope(Tally))
+        .group_by(hour, Tally.channel)
+    )
+    by_hour: dict[int, list[Any]] = {}
+    for hour_number, channel, *values in rows:
+        found = dict(zip(tally.FIGURES, values, strict=True))
+        if channel in result.channels:
+            result.channels[channel].chats += found["chats_new"] + found["chats_existing"]
+            result.channels[channel].time_to_end.add(found["ended"], found["end_seconds"])
+        summed = by_hour.setdefault(hour_number, [0] * len(values))
+        for number, value in enumerate(values):
+            summed[number] += value
+    for hour_number, values in by_hour.items():
+        found = dict(zip(tally.FIGURES, values, strict=True))
+        moment = query.start_of(hour_number)
+        _add_started(
+            result,
+            trend,
+            moment,
+            None,  # the channels' own figures are added above
+            found["chats_new"],
+            found["chats_existing"],
+            found["chats_assigned"],
+        )
+        _add_messages(result, trend, moment, found["messages_in"], found["messages_out"])
+        _add_ended(result, trend, moment, None, found["ended"], found["end_seconds"])
+        for timing, (count, seconds) in _tallied_timings(found).items():
+            _add_timing(result, trend, moment, timing, count, seconds)
+    agents = query.session.execute(
+        select(
+            AgentTally.agent_id, *(func.sum(getattr(AgentTally, n)) for n in tally.AGENT_FIGURES)
+        )
+        .where(*scope(AgentTally))
+        .group_by(AgentTally.agent_id)
+    )
+    for agent_id, *values in agents:
+        found = dict(zip(tally.AGENT_FIGURES, values, strict=True))
+        _add_agent(
+            result,
+            agent_id,
+            assignments=found["assignments"],
+            reopens=found["reopens"],
+            timings=_tallied_timings(found),
+        )
+
+
+def _tallied_timings(found: dict[str, Any]) -> dict[str, tuple[int, float]]:
+    """Each timing's count and seconds in a tally's sums."""
+    return {
+        "start": (found["first_accepts"], found["first_accept_seconds"]),
+        "first_response": (found["first_responses"], found["first_response_seconds"]),
+        "response": (found["replies"], found["reply_seconds"]),
+    }
+
+
+# ------------------------------------------------------------------------------ from the records
+
+
+def _from_records(query: _Query, result: Figures, trend: _Trend) -> None:
+    """Add the query's spans of time from the chat records themselves."""
+    _chats_started(query, result, trend)
+    _messages(query, result, trend)
+    _chats_ended(query, result, trend)
+    _firsts(query, result, trend)
+    _assignments(query, result)
+
+
 def _chats_started(query: _Query, result: Figures, trend: _Trend) -> None:
     hour = query.hour(Chat.started_at)
-    assigned = Chat.assignee_id.is_not(None)
     rows = query.session.execute(
-        select(hour, Chat.channel, Chat.contact_was_new, assigned.label("assigned"), func.count())
+        select(
+            hour,
+            Chat.channel,
+            func.count().filter(Chat.contact_was_new.is_(True)),
+            func.count().filter(Chat.contact_was_new.is_not(True)),
+            func.count(Chat.assignee_id),
+        )
         .where(*query.scope(Chat, Chat.started_at))
-        .group_by(hour, Chat.channel, Chat.contact_was_new, assigned)
+        .group_by(hour, Chat.channel)
     )
-    for hour_number, channel, was_new, is_assigned, number in rows:
-        moment = query.start_of(hour_number)
-        contacts = "contacts_new" if was_new else "contacts_existing"
-        status = "chats_assigned" if is_assigned else "chats_unassigned"
-        setattr(result, contacts, getattr(result, contacts) + number)
-        setattr(result, status, getattr(result, status) + number)
-        for series in (contacts, status, "chats_total"):
-            trend.count(series, moment, number)
-        if channel in result.channels:
-            result.channels[channel].chats += number
+    for hour_number, channel, new, existing, assigned in rows:
+        _add_started(result, trend, query.start_of(hour_number), channel, new, existing, assigned)
 
 
 def _messages(query: _Query, result: Figures, trend: _Trend) -> None:
@@ -301,29 +506,20 @@ def _messages(query: _Query, result: Figures, trend: _Trend) -> None:
     rows = query.session.execute(
         select(
             hour,
-            ChatMessage.direction,
             ChatMessage.agent_id,
-            func.count(),
-            func.count(ChatMessage.response_seconds),
-            func.sum(ChatMessage.response_seconds),
+            func.count().filter(ChatMessage.direction == IN),
+            func.count().filter(ChatMessage.direction == OUT),
+            func.count(ChatMessage.response_seconds).filter(ChatMessage.direction == OUT),
+            func.sum(ChatMessage.response_seconds).filter(ChatMessage.direction == OUT),
         )
         .where(*query.scope(ChatMessage, ChatMessage.sent_at))
-        .group_by(hour, ChatMessage.direction, ChatMessage.agent_id)
+        .group_by(hour, ChatMessage.agent_id)
     )
-    for hour_number, direction, agent_id, number, replies, reply_seconds in rows:
+    for hour_number, agent_id, incoming, outgoing, replies, reply_seconds in rows:
         moment = query.start_of(hour_number)
-        if direction == IN:
-            result.messages_incoming += number
-            trend.count("messages_incoming", moment, number)
-            continue
-        if direction != OUT:
-            continue
-        result.messages_outgoing += number
-        trend.count("messages_outgoing", moment, number)
-        if replies:
-            result.response.add(replies, reply_seconds)
-            trend.mean("average_response_seconds", moment, replies, reply_seconds)
-            _agent(result, agent_id).response.add(replies, reply_seconds)
+        _add_messages(result, trend, moment, incoming, outgoing)
+        _add_timing(result, trend, moment, "response", replies, reply_seconds or 0.0)
+        _add_agent(result, agent_id, timings={"response": (replies, reply_seconds or 0.0)})
 
 
 def _chats_ended(query: _Query, result: Figures, trend: _Trend) -> None:
@@ -334,30 +530,18 @@ def _chats_ended(query: _Query, result: Figures, trend: _Trend) -> None:
         .group_by(hour, Chat.channel)
     )
     for hour_number, channel, number, seconds in rows:
-        result.time_to_end.add(number, seconds)
-        trend.mean("average_time_to_end_seconds", query.start_of(hour_number), number, seconds)
-        if channel in result.channels:
-            result.channels[channel].time_to_end.add(number, seconds)
+        _add_ended(result, trend, query.start_of(hour_number), channel, number, seconds or 0.0)
 
 
 def _firsts(query: _Query, result: Figures, trend: _Trend) -> None:
     """First accepts and first agent messages: the chat's own, by who made them."""
-    for moment_column, by, seconds_column, overall, series, per_agent in (
+    for timing, moment_column, by, seconds_column in (
+        ("start", Chat.first_accepted_at, Chat.first_accepted_by, Chat.first_accept_seconds),
         (
-            Chat.first_accepted_at,
-            Chat.first_accepted_by,
-            Chat.first_accept_seconds,
-            result.start,
-            "average_start_seconds",
-            "start",
-        ),
-        (
+            "first_response",
             Chat.first_response_at,
             Chat.first_response_by,
             Chat.first_response_seconds,
-            result.first_response,
-            "average_first_response_seconds",
-            "first_response",
         ),
     ):
         hour = query.hour(moment_column)
@@ -367,34 +551,33 @@ def _firsts(query: _Query, result: Figures, trend: _Trend) -> None:
             .group_by(hour, by)
         )
         for hour_number, agent_id, number, seconds in rows:
-            overall.add(number, seconds)
-            trend.mean(series, query.start_of(hour_number), number, seconds)
-            getattr(_agent(result, agent_id), per_agent).add(number, seconds)
+            _add_timing(result, trend, query.start_of(hour_number), timing, number, seconds or 0.0)
+            _add_agent(result, agent_id, timings={timing: (number, seconds or 0.0)})
 
 
 def _assignments(query: _Query, result: Figures) -> None:
     rows = query.session.execute(
-        select(ChatActivity.kind, ChatActivity.agent_id, func.count())
+        select(
+            ChatActivity.agent_id,
+            func.count().filter(ChatActivity.kind == "assigned"),
+            func.count().filter(ChatActivity.kind == "reopened"),
+        )
         .where(
             *query.scope(ChatActivity, ChatActivity.at),
             ChatActivity.kind.in_(("assigned", "reopened")),
             ChatActivity.agent_id.is_not(None),
         )
-        .group_by(ChatActivity.kind, ChatActivity.agent_id)
+        .group_by(ChatActivity.agent_id)
     )
-    for kind, agent_id, number in rows:
-        agent = _agent(result, agent_id)
-        agent.assigned += number
-        if kind == "reopened":
-            agent.reopened += number
+    for agent_id, assigned, reopened in rows:
+        _add_agent(result, agent_id, assignments=assigned, reopens=reopened)
 
 
-def _agent(result: Figures, agent_id: int | None) -> AgentFigures:
+def _agent(result: Figures, agent_id: int) -> AgentFigures:
     """The agents table's row of ``agent_id`` (made for an agent no longer listed)."""
-    key = agent_id or 0
-    if key not in result.agents:
-        result.agents[key] = AgentFigures(key, f"#{key}")
-    return result.agents[key]
+    if agent_id not in result.agents:
+        result.agents[agent_id] = AgentFigures(agent_id, f"#{agent_id}")
+    return result.agents[agent_id]
 
 
 def agents_in_order(figures: Figures) -> list[AgentFigures]:

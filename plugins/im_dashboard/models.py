@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -68,6 +69,14 @@ class InboundEvent(Base):
     __table_args__ = (
         UniqueConstraint(
             "channel_account_id", "event_key", name="uq_im_dashboard_inbound_event_key"
+        ),
+        # The events waiting to be filed, oldest first, without reading those filed before.
+        Index(
+            "ix_im_dashboard_inbound_event_waiting",
+            "installation_id",
+            "id",
+            postgresql_where=text("processed_at IS NULL"),
+            sqlite_where=text("processed_at IS NULL"),
         ),
     )
 
@@ -243,3 +252,70 @@ class DrainLock(Base):
 
     installation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     drained_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Tally(Base):
+    """The dashboard's figures of one quarter hour (``slot``: its start, in seconds since the
+    epoch), department and channel, summed from the chat records and recomputed from them
+    whenever a record of that quarter hour changes (``tally``). Each averaged duration comes
+    as a count and the sum of its seconds.
+    """
+
+    __tablename__ = "im_dashboard_tally"
+    # On SQLite the rows are kept in key order: a period's are read in one sweep.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    installation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    department_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    #: Chats started: the contact was new or not; assigned now.
+    chats_new: Mapped[int] = mapped_column(Integer, default=0)
+    chats_existing: Mapped[int] = mapped_column(Integer, default=0)
+    chats_assigned: Mapped[int] = mapped_column(Integer, default=0)
+    messages_in: Mapped[int] = mapped_column(Integer, default=0)
+    messages_out: Mapped[int] = mapped_column(Integer, default=0)
+    #: Agent messages answering customer messages, and their response times.
+    replies: Mapped[int] = mapped_column(Integer, default=0)
+    reply_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    #: Chats whose last end this is, and their times to end.
+    ended: Mapped[int] = mapped_column(Integer, default=0)
+    end_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    first_accepts: Mapped[int] = mapped_column(Integer, default=0)
+    first_accept_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    first_responses: Mapped[int] = mapped_column(Integer, default=0)
+    first_response_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class AgentTally(Base):
+    """One agent's share of a quarter hour's figures (as :class:`Tally`): assignments to them,
+    reopens of chats assigned to them then, and the first accepts, first responses and replies
+    they made. Kept apart from :class:`Tally`, whose rows the trend reads, as most rows are
+    an agent's."""
+
+    __tablename__ = "im_dashboard_agent_tally"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    installation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    department_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    agent_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    assignments: Mapped[int] = mapped_column(Integer, default=0)
+    reopens: Mapped[int] = mapped_column(Integer, default=0)
+    first_accepts: Mapped[int] = mapped_column(Integer, default=0)
+    first_accept_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    first_responses: Mapped[int] = mapped_column(Integer, default=0)
+    first_response_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    replies: Mapped[int] = mapped_column(Integer, default=0)
+    reply_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class TallyLock(Base):
+    """One row per installation, locked by a transaction while it recomputes the
+    installation's tallies, so that one at a time does (each then reads what the one before
+    committed)."""
+
+    __tablename__ = "im_dashboard_tally_lock"
+
+    installation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
