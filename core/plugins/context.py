@@ -258,8 +258,8 @@ class HostContext(Context):
 
     def storage_get(self, key: str, default: Any = None) -> Any:
         """A stored value, or ``default``."""
-        row = self._storage_row(self._storage_key(key))
-        return default if row is None else row.value
+        found = self._stored_value(self._storage_key(key))
+        return default if found is None else found[0]
 
     def storage_set(self, key: str, value: Any) -> None:
         """Store a JSON-serialisable value."""
@@ -281,10 +281,10 @@ class HostContext(Context):
 
     def secret_get(self, key: str) -> str | None:
         """The decrypted secret, or ``None``."""
-        row = self._storage_row(SECRET_PREFIX + key)
-        if row is None:
+        found = self._stored_value(SECRET_PREFIX + key)
+        if found is None:
             return None
-        return crypto.decrypt(self._host.settings.encryption_keys, row.value)
+        return crypto.decrypt(self._host.settings.encryption_keys, found[0])
 
     def secret_hint(self, key: str) -> str | None:
         """The secret masked to its last four characters, or ``None``."""
@@ -302,6 +302,17 @@ class HostContext(Context):
         if not key or key.startswith(SECRET_PREFIX):
             raise ValueError(f"storage keys may not be empty or start with {SECRET_PREFIX!r}")
         return key
+
+    def _stored_value(self, key: str) -> tuple[Any] | None:
+        """A stored value (in a tuple: a value may be ``None``), read as a plain column: webhooks
+        read their secret on every delivery."""
+        row = self._session.execute(
+            select(InstallationStorage.value).where(
+                InstallationStorage.installation_id == self._require_installation(),
+                InstallationStorage.key == key,
+            )
+        ).first()
+        return None if row is None else (row[0],)
 
     def _storage_row(self, key: str) -> InstallationStorage | None:
         return self._session.get(InstallationStorage, (self._require_installation(), key))

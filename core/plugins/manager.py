@@ -57,10 +57,10 @@ ORGANISATION_EVENT_SCOPES = {
 
 @dataclass(frozen=True)
 class EventInstallation:
-    """An active installation an event goes to: what dispatching it and binding a context
-    need, read as plain columns. Every change of a ticket asks for them: loading the
-    installations and their departments as ORM objects cost a reply a fifth of a millisecond
-    more than the query."""
+    """An active installation an event (or a webhook's delivery) goes to: what dispatching it
+    and binding a context need, read as plain columns. Every change of a ticket asks for them:
+    loading the installations and their departments as ORM objects cost a reply a fifth of a
+    millisecond more than the query."""
 
     id: int
     plugin_id: str
@@ -85,6 +85,7 @@ _ACTIVE_INSTALLATIONS = (
     .where(Installation.state == InstallationState.ACTIVE)
     .order_by(Installation.id)
 )
+_ACTIVE_INSTALLATION = _ACTIVE_INSTALLATIONS.where(Installation.id == bindparam("installation_id"))
 _INSTALLATIONS_OF_DEPARTMENTS = _ACTIVE_INSTALLATIONS.where(
     Installation.id.in_(
         select(installation_departments.c.installation_id).where(
@@ -345,6 +346,15 @@ class PluginHost:
         return HostContext.for_installation(session, self.host, installation, agent)
 
     # ------------------------------------------------------------------------------ events
+
+    def active_installation(
+        self, session: Session, installation_id: int
+    ) -> EventInstallation | None:
+        """The installation if it is active (as plain columns, in one query: a webhook asks on
+        every delivery), else ``None``."""
+        rows = session.execute(_ACTIVE_INSTALLATION, {"installation_id": installation_id})
+        found = _event_installations(rows)
+        return found[0] if found else None
 
     def installations_for(self, session: Session, event: Event) -> list[EventInstallation]:
         """The active installations an event goes to, by id.

@@ -34,9 +34,10 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from flask import Request, Response, abort
 from linebot.v3.webhook import SignatureValidator
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from hostapi import Context, NotFound, Webhook
+from hostapi import Context, Webhook
 from plugins.im_dashboard import accounts, intake
 from plugins.im_dashboard.channels import CHANNELS
 from plugins.im_dashboard.models import ChannelAccount, InboundEvent
@@ -79,13 +80,15 @@ def webhook_url(host_url: str, installation_id: int, account: ChannelAccount) ->
 
 def _handler(code: str) -> Callable[..., Any]:
     def handle(context: Context, request: Request, channel_account_id: int) -> Any:
-        try:
-            account = accounts.account(context, channel_account_id)
-        except NotFound:
+        kind = context.db.scalar(
+            select(ChannelAccount.kind).where(
+                ChannelAccount.id == channel_account_id,
+                ChannelAccount.installation_id == context.installation_id,
+            )
+        )
+        if kind != code:
             abort(404)
-        if account.kind != code:
-            abort(404)
-        secret = _Secrets(context, account)
+        secret = _Secrets(context, channel_account_id)
         if request.method == "GET":
             return _HANDSHAKES[code](secret, request)
         body = _body(request)
@@ -96,7 +99,7 @@ def _handler(code: str) -> Callable[..., Any]:
         except (ValueError, KeyError, TypeError, ParseError, DefusedXmlException):
             abort(400)
         if events:
-            _store(context, account, events)
+            _store(context, channel_account_id, events)
             intake.request_drain(context)
         return Response("success" if code == "wechat" else "", 200, mimetype="text/plain")
 
@@ -107,11 +110,11 @@ def _handler(code: str) -> Callable[..., Any]:
 class _Secrets:
     """An account's credentials, read when first needed."""
 
-    def __init__(self, context: Context, account: ChannelAccount) -> None:
-        self._context, self._account = context, account
+    def __init__(self, context: Context, account_id: int) -> None:
+        self._context, self._account_id = context, account_id
 
     def __getitem__(self, name: str) -> str:
-        return self._context.secret_get(accounts.secret_key(self._account.id, name)) or ""
+        return self._context.secret_get(accounts.secret_key(self._account_id, name)) or ""
 
 
 def _body(request: Request) -> bytes:
@@ -124,13 +127,13 @@ def _body(request: Request) -> bytes:
     return request.get_data(cache=True)
 
 
-def _store(context: Context, account: ChannelAccount, events: list[Received]) -> None:
+def _store(context: Context, account_id: int, events: list[Received]) -> None:
     """Insert the events not stored yet (by key), whatever runs at the same time."""
     now = context.now()
     rows = [
         {
             "installation_id": context.installation_id,
-            "channel_account_id": account.id,
+            "channel_account_id": account_id,
             "kind": event.kind,
             "event_key": event.key[:200],
             "received_at": now,
