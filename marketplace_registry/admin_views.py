@@ -607,7 +607,8 @@ class SettingField:
     type: str
     label: str
     value: Any
-    choices: tuple[str, ...]
+    #: (value, label) of each choice of a ``choice`` setting.
+    choices: tuple[tuple[str, str], ...]
     minimum: int | None
     maximum: int | None
     required: bool
@@ -639,7 +640,7 @@ def _setting_fields(
                 type=setting.type,
                 label=setting.label.get(_locale()),
                 value=None if setting.type == "secret" else value,
-                choices=setting.choices,
+                choices=tuple((c, setting.choice_label(c, _locale())) for c in setting.choices),
                 minimum=setting.minimum,
                 maximum=setting.maximum,
                 required=setting.required,

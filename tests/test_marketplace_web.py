@@ -282,6 +282,18 @@ def test_install_form_shows_settings_terms_departments_and_profiles(
     assert 'name="profile_ids"' in page
 
 
+def test_a_choice_setting_offers_its_choices_by_their_labels(
+    browser: FlaskClient, register: Callable[..., None]
+) -> None:
+    labels = {"fast": {"en": "Quickly", "ja": "速く"}, "slow": {"en": "Carefully", "ja": "丁寧に"}}
+    mode = {**SECRET_SETTINGS[1], "choice_labels": labels}
+    register("vault", settings=[mode])
+    page = browser.get("/admin/marketplace/vault/install").get_data(as_text=True)
+    select = page[page.index('name="settings.mode"') :].split("</select>")[0]
+    offered = re.findall(r'<option value="(\w*)"[^>]*>([^<]*)</option>', select)
+    assert offered == [("", "—"), ("fast", "Quickly"), ("slow", "Carefully")]
+
+
 def test_install_stores_the_installation_awaiting_authorization_and_prompts_to_authorize(
     browser: FlaskClient, db: Session, department: Department, admin: Agent
 ) -> None:

@@ -84,3 +84,31 @@ def test_valid_manifest_loads_into_a_frozen_manifest() -> None:
     )
     with pytest.raises(AttributeError):
         loaded.id = "other"  # type: ignore[misc]
+
+
+_MODE = {
+    "name": "mode",
+    "type": "choice",
+    "label": {"en": "Mode", "ja": "モード"},
+    "choices": ["fast", "slow"],
+    "default": "fast",
+}
+
+
+def test_a_choice_settings_labels_name_each_choice_in_both_languages() -> None:
+    labels = {"fast": {"en": "Quickly", "ja": "速く"}}
+    loaded = load_manifest(
+        json.dumps(manifest("x_ext", settings=[{**_MODE, "choice_labels": labels}])), "x_ext"
+    )
+    [setting] = loaded.settings
+    assert setting.choice_label("fast", "ja") == "速く"
+    assert setting.choice_label("fast", "en") == "Quickly"
+    assert setting.choice_label("slow", "ja") == "slow"  # no label: the value itself
+    hash(loaded)  # still a frozen, hashable manifest
+
+
+def test_a_label_of_no_choice_is_refused() -> None:
+    labels = {"medium": {"en": "Medium", "ja": "中"}}
+    with pytest.raises(ManifestError) as raised:
+        load_manifest(manifest("x_ext", settings=[{**_MODE, "choice_labels": labels}]), "x_ext")
+    assert "settings.0.choice_labels" in raised.value.errors

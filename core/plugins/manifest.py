@@ -70,7 +70,15 @@ class SettingDeclaration:
     minimum: int | None = None
     maximum: int | None = None
     choices: tuple[str, ...] = ()
+    #: What the settings form shows for a choice, as (choice, label) pairs (the value itself
+    #: for a choice without one).
+    choice_labels: tuple[tuple[str, LocalizedText], ...] = ()
     required: bool = False
+
+    def choice_label(self, choice: str, locale: str | None) -> str:
+        """How the settings form names ``choice`` in ``locale``."""
+        label = dict(self.choice_labels).get(choice)
+        return choice if label is None else label.get(locale)
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,9 @@ class _SettingSchema(Schema):
     minimum = fields.Integer(load_default=None, allow_none=True, strict=True)
     maximum = fields.Integer(load_default=None, allow_none=True, strict=True)
     choices = fields.List(fields.String(), load_default=list)
+    choice_labels = fields.Dict(
+        keys=fields.String(), values=fields.Nested(_LocalizedSchema), load_default=dict
+    )
     required = fields.Boolean(load_default=False)
 
     @validates_schema
@@ -153,6 +164,9 @@ class _SettingSchema(Schema):
             raise ValidationError("A choice setting needs choices.", "choices")
         if kind != "choice" and data.get("choices"):
             raise ValidationError("Only a choice setting has choices.", "choices")
+        unknown = sorted(set(data.get("choice_labels") or {}) - set(data.get("choices") or ()))
+        if unknown:
+            raise ValidationError(f"Labels of no choice: {', '.join(unknown)}.", "choice_labels")
         if kind != "integer" and (
             data.get("minimum") is not None or data.get("maximum") is not None
         ):
@@ -174,7 +188,13 @@ class _SettingSchema(Schema):
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> SettingDeclaration:
-        return SettingDeclaration(**{**data, "choices": tuple(data["choices"])})
+        return SettingDeclaration(
+            **{
+                **data,
+                "choices": tuple(data["choices"]),
+                "choice_labels": tuple(data["choice_labels"].items()),
+            }
+        )
 
 
 class _JobSchema(Schema):
