@@ -2,7 +2,9 @@
 user reach the app over HTTP; a one-department agent finds both chats in the inbox, accepts
 and answers the LINE chat (the reply reaches the local stand-in of LINE's API), accepts and
 ends the Telegram chat; then an administrator's dashboard shows today's figures, worked out
-by hand from those steps. The clock is the test's, so every duration is exact."""
+by hand from those steps. The clock is the test's, so every duration is exact. And with more
+chats than one inbox page holds, an administrator and a one-department agent each page
+through the inbox, filter the dashboard by channel and download its CSV."""
 
 from __future__ import annotations
 
@@ -180,3 +182,58 @@ def test_chats_from_webhooks_are_worked_in_the_inbox_and_counted_on_the_dashboar
     _at(8)  # a period ends now, excluded: the message is in it from the next moment
     refreshed = page.locator('#widget-messages [data-figure="messages_incoming"]')
     expect(refreshed).to_have_text("3", timeout=15_000)
+
+
+#: LINE users who write in the paging test: more chats than one inbox page holds (25).
+MANY_USERS = 30
+
+
+@pytest.mark.parametrize("locale", ["en", "ja"])
+@pytest.mark.parametrize("role", ["agent", "admin"])
+def test_the_inbox_pages_through_its_chats_and_the_dashboard_filters_by_channel(
+    page: Any,
+    live_server: str,
+    sign_in: Callable[[str], None],
+    make_agent: Callable[..., Agent],
+    support: Department,
+    host: Host,
+    installation: Installation,
+    channel_api: Any,
+    role: str,
+    locale: str,
+) -> None:
+    """An administrator and a one-department agent each page through the inbox's chats, then
+    read the dashboard for all channels and for one, and download its CSV."""
+    text = TEXT[locale]
+    ids = _account_ids(host, installation)
+    url = f"{live_server}/hooks/im_dashboard/{installation.id}/line/{ids['line']}"
+    for number in range(MANY_USERS):
+        user = f"U{number:032x}"
+        sent = delivery("line", key=100 + number, user=user, text=f"質問 {number}", at=clock.now())
+        assert requests.post(url, data=sent.body, headers=sent.headers, timeout=10).ok
+    worker.run(host, burst=True, with_scheduler=False)
+    _at(10)
+    extra = {"profile": "Administrator"} if role == "admin" else {}
+    viewer = make_agent(
+        f"im-{role}-{locale}@example.com", departments=[support], locale=locale, **extra
+    )
+    sign_in(viewer.email)
+
+    page.locator("[data-extension-menu]", has_text=text["inbox"]).click()
+    chats = page.locator("#chats li")
+    chats.first.wait_for()
+    assert chats.count() == 25
+    page.locator("[data-list-next]").click()
+    expect(chats).to_have_count(MANY_USERS - 25)
+
+    page.locator("[data-extension-menu]", has_text=text["dashboard"]).click()
+    contacts = page.locator('#widget-contacts [data-figure="contacts_new"]')
+    expect(contacts).to_have_text(str(MANY_USERS))
+    page.wait_for_load_state()  # the filter's script is listening
+    page.select_option("#dashboard-channel", "telegram")
+    expect(contacts).to_have_text("0")
+    export = page.locator("#dashboard-export")
+    assert "channel=telegram" in (export.get_attribute("href") or "")
+    download = page.request.get(f"{live_server}{export.get_attribute('href')}")
+    assert download.status == 200
+    assert download.headers["content-type"].startswith("text/csv")
