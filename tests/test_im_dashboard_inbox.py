@@ -107,6 +107,35 @@ def test_an_agent_accepts_replies_and_ends_through_the_chats_page(
     assert 'data-status="ended"' in page and 'data-action="reopen"' in page
 
 
+def test_an_open_inbox_asks_for_its_list_and_timeline_again_and_gets_what_arrived(
+    desk: Desk, sign_in_to: Callable[..., None]
+) -> None:
+    desk.message("line", key=1, user="U-first", text="first question")
+    desk.work()
+    [chat] = desk.chats()
+    sign_in_to("alice", "ja")
+    page = desk.client.get(f"{_inbox(desk)}{chat.id}").get_data(as_text=True)
+    live = dict(
+        re.findall(r'id="(chat-list-live|chat-timeline)" data-fragment-url="([^"]+)"', page)
+    )
+    assert set(live) == {"chat-list-live", "chat-timeline"}
+    assert re.search(r'<script src="[^"]*/inbox/live\.js"', page)
+
+    clock.advance(timedelta(minutes=1))
+    desk.message("line", key=2, user="U-first", text="one more thing")
+    desk.message("telegram", key=3, user="8001", text="a new chat")
+    desk.work()
+    listed = desk.client.get(live["chat-list-live"].replace("&amp;", "&"))
+    assert listed.status_code == 200
+    fragment = listed.get_data(as_text=True)
+    assert "<html" not in fragment and len(_chat_links(fragment)) == 2
+    assert 'aria-current="page"' in fragment  # the open chat is still marked in the list
+    timeline = desk.client.get(live["chat-timeline"].replace("&amp;", "&")).get_data(as_text=True)
+    assert "<html" not in timeline and "one more thing" in timeline
+    script = desk.client.get(f"{_inbox(desk)}live.js")
+    assert script.status_code == 200 and script.mimetype == "text/javascript"
+
+
 def test_an_agent_of_another_department_sees_no_chat(
     desk: Desk, sign_in_to: Callable[..., None]
 ) -> None:

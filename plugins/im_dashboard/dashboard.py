@@ -3,15 +3,13 @@ figures of the chats of the reader's departments (contacts, messages, chats by s
 by channel, response times, agents), each with its trend, for a period in the organisation's
 time zone and a channel.
 
-While open, the page asks for its figures again every ``REFRESH_SECONDS`` (``live.js``, served
-from here: the host's pages allow scripts of their own origin only) and swaps them in; the
-same figures are in REST (``GET dashboard``) and in a CSV download.
+While open, the page asks for its figures again every few seconds (``rendering.live_script``)
+and swaps them in; the same figures are in REST (``GET dashboard``) and in a CSV download.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,8 +24,6 @@ from plugins.im_dashboard.figures import Figures, agents_in_order, figures
 
 #: The page's title, marked here and translated when shown.
 TITLE = N_("IM dashboard")
-#: How often an open page refreshes its figures.
-REFRESH_SECONDS = 5
 
 #: The periods' labels (translated when shown).
 PERIOD_LABELS = {
@@ -59,7 +55,7 @@ def _blueprint() -> Blueprint:
     pages = Blueprint("im_dashboard_dashboard", __name__, url_prefix="/dashboard")
     pages.add_url_rule("/", "index", index)
     pages.add_url_rule("/export.csv", "export", download)
-    pages.add_url_rule("/live.js", "script", script)
+    pages.add_url_rule("/live.js", "script", rendering.live_script)
     return pages
 
 
@@ -87,12 +83,6 @@ def download() -> ResponseReturnValue:
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{export.filename(found)}"'},
     )
-
-
-def script() -> ResponseReturnValue:
-    """The live update's script."""
-    text = resources.files("plugins.im_dashboard").joinpath("live.js").read_text("utf-8")
-    return Response(text, mimetype="text/javascript", headers={"Cache-Control": "max-age=300"})
 
 
 def _chosen(context: Context) -> dict[str, str]:
@@ -161,7 +151,7 @@ def _values(
         "fragment_url": url_for(".index", fragment="1", **query),
         "export_url": url_for(".export", **query),
         "script_url": url_for(".script"),
-        "refresh_seconds": REFRESH_SECONDS,
+        "refresh_seconds": rendering.REFRESH_SECONDS,
         "zone": context.timezone,
         **template_functions(context),
     }

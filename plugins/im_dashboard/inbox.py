@@ -5,7 +5,9 @@ The list on the left holds one of four views (unassigned, mine, every open chat,
 page at a time, latest message first; the chat chosen shows on the right with its whole
 timeline and what the agent may do now: accept, reply, assign, end, reopen, convert it to a
 ticket, send a failed reply again. Each action is a POST answered by a redirect back to the
-chat; one the chat's state refuses shows why, with the chat as it is.
+chat; one the chat's state refuses shows why, with the chat as it is. While open, the list and
+the chat's timeline are asked for again every few seconds (``?fragment=list`` and
+``?fragment=timeline``), so new chats and messages show without a reload.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def _blueprint() -> Blueprint:
     pages = Blueprint("im_dashboard_inbox", __name__, url_prefix="/inbox")
     pages.add_url_rule("/", "index", index)
     pages.add_url_rule("/<int:chat_id>", "show", show)
+    pages.add_url_rule("/live.js", "script", rendering.live_script)
     for action in _ACTIONS:
         pages.add_url_rule(
             f"/<int:chat_id>/{action}", action, _action_view(action), methods=["POST"]
@@ -193,14 +196,13 @@ def _render(context: Context, chat: Chat | None, errors: Any = None) -> str:
             return url_for(".show", chat_id=chat.id, **values)
         return url_for(".index", **values)
 
-    def chat_url(chat_id: int) -> str:
+    def chat_url(chat_id: int, **extra: str) -> str:
         # The view shown, chosen or not: the list stays as it was when a chat opens.
-        return url_for(".show", chat_id=chat_id, **{**args, "view": view})
+        return url_for(".show", chat_id=chat_id, **{**args, "view": view, **extra})
 
     agent = context.agent
     title = context.gettext(TITLE)
-    body = rendering.templates.get_template("inbox.html").render(
-        title=title,
+    values = dict(
         chat=chat,
         timeline=records.timeline(context, chat).entries() if chat else [],
         listing=listing,
@@ -224,9 +226,21 @@ def _render(context: Context, chat: Chat | None, errors: Any = None) -> str:
         ),
         csrf_token=csrf_token(),
         url_for=url_for,
+        list_fragment_url=list_url(fragment="list"),
+        timeline_fragment_url=chat_url(chat.id, fragment="timeline") if chat else "",
+        refresh_seconds=rendering.REFRESH_SECONDS,
+        script_url=url_for(".script"),
         **template_functions(context),
     )
+    fragment = _FRAGMENTS.get(request.args.get("fragment", ""))
+    if fragment is not None and request.method == "GET":
+        return rendering.templates.get_template(fragment).render(**values)
+    body = rendering.templates.get_template("inbox.html").render(title=title, **values)
     return render_page(title if chat is None else f"{_display(chat)} · {title}", body)
+
+
+#: The parts of the page an open inbox asks for again (``?fragment=``), by their templates.
+_FRAGMENTS = {"list": "inbox_list.html", "timeline": "inbox_timeline.html"}
 
 
 def _display(chat: Chat) -> str:

@@ -1,21 +1,17 @@
-// IM dashboard: while the page is shown, fetch its figures again every few seconds and swap
-// them in; a change of the period or channel filter shows its figures at once.
+// IM Dashboard's live pages: while a page is shown, each element with data-fragment-url asks
+// for its content again every few seconds (data-refresh-seconds) and swaps it in, unless the
+// reader is using something inside it (a focused select or field keeps its state). On the
+// dashboard, a change of the period or channel filter shows its figures at once.
 (function () {
   "use strict";
-  var figures = document.getElementById("dashboard-figures");
-  var form = document.getElementById("dashboard-filter");
-  if (!figures) {
-    return;
-  }
-  var seconds = parseInt(figures.getAttribute("data-refresh-seconds"), 10) || 5;
+  var parts = document.querySelectorAll("[data-fragment-url]");
   var busy = false;
 
-  function refresh() {
-    if (busy || document.hidden) {
-      return;
+  function refresh(part) {
+    if (document.hidden || part.contains(document.activeElement)) {
+      return Promise.resolve();
     }
-    busy = true;
-    fetch(figures.getAttribute("data-fragment-url"), {
+    return fetch(part.getAttribute("data-fragment-url"), {
       credentials: "same-origin",
       headers: { "X-Requested-With": "fetch" },
     })
@@ -23,18 +19,30 @@
         return answer.ok ? answer.text() : null;
       })
       .then(function (html) {
-        if (html !== null) {
-          figures.innerHTML = html;
-          figures.setAttribute("data-refreshed", String(Date.now()));
+        if (html !== null && !part.contains(document.activeElement)) {
+          part.innerHTML = html;
+          part.setAttribute("data-refreshed", String(Date.now()));
         }
       })
-      .catch(function () {})
-      .then(function () {
-        busy = false;
-      });
+      .catch(function () {});
   }
 
-  window.setInterval(refresh, seconds * 1000);
+  function refreshAll() {
+    if (busy) {
+      return;
+    }
+    busy = true;
+    Promise.all(Array.prototype.map.call(parts, refresh)).then(function () {
+      busy = false;
+    });
+  }
+
+  if (parts.length) {
+    var seconds = parseInt(parts[0].getAttribute("data-refresh-seconds"), 10) || 5;
+    window.setInterval(refreshAll, seconds * 1000);
+  }
+
+  var form = document.getElementById("dashboard-filter");
   if (form) {
     var custom = form.querySelector("[data-custom-dates]");
     var period = form.querySelector("select[name=period]");

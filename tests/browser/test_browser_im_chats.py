@@ -237,3 +237,40 @@ def test_the_inbox_pages_through_its_chats_and_the_dashboard_filters_by_channel(
     download = page.request.get(f"{live_server}{export.get_attribute('href')}")
     assert download.status == 200
     assert download.headers["content-type"].startswith("text/csv")
+
+
+@pytest.mark.parametrize("locale", ["en", "ja"])
+def test_an_open_inbox_shows_new_chats_and_messages_without_a_reload(
+    page: Any,
+    live_server: str,
+    sign_in: Callable[[str], None],
+    make_agent: Callable[..., Agent],
+    support: Department,
+    host: Host,
+    installation: Installation,
+    channel_api: Any,
+    locale: str,
+) -> None:
+    text = TEXT[locale]
+    ids = _account_ids(host, installation)
+
+    def deliver(code: str, key: int, user: str, words: str) -> None:
+        sent = delivery(code, key=key, user=user, text=words, at=clock.now())
+        url = f"{live_server}/hooks/im_dashboard/{installation.id}/{code}/{ids[code]}"
+        assert requests.post(url, data=sent.body, headers=sent.headers, timeout=10).ok
+
+    deliver("line", 1, LINE_USER, "最初の質問")
+    worker.run(host, burst=True, with_scheduler=False)
+    agent = make_agent(f"im-live-{locale}@example.com", departments=[support], locale=locale)
+    sign_in(agent.email)
+    page.locator("[data-extension-menu]", has_text=text["inbox"]).click()
+    page.locator('#chats li[data-channel="line"] a').click()
+    page.locator("#chat-timeline li").first.wait_for()
+
+    _at(1)
+    deliver("line", 2, LINE_USER, "追加の質問です")
+    deliver("telegram", 3, TELEGRAM_USER, "A new chat")
+    worker.run(host, burst=True, with_scheduler=False)  # the first webhook asked for a run
+    expect(page.locator("#chat-timeline")).to_contain_text("追加の質問です", timeout=15_000)
+    expect(page.locator('#chats li[data-channel="telegram"]')).to_have_count(1, timeout=15_000)
+    expect(page.locator("#chats li[aria-current], #chats li.current")).to_have_count(1)
