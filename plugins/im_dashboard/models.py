@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -254,61 +255,66 @@ class DrainLock(Base):
     drained_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class Tally(Base):
-    """The dashboard's figures of one quarter hour (``slot``: its start, in seconds since the
-    epoch), department and channel, summed from the chat records and recomputed from them
-    whenever a record of that quarter hour changes (``tally``). Each averaged duration comes
-    as a count and the sum of its seconds.
-    """
+class _QuarterHourKey:
+    """The key of a tally row: the installation, the quarter hour (``slot``: its start, in
+    seconds since the epoch), the department and the channel."""
+
+    installation_id: Mapped[int] = mapped_column(Integer)
+    slot: Mapped[int] = mapped_column(BigInteger)
+    department_id: Mapped[int] = mapped_column(BigInteger)
+    channel: Mapped[str] = mapped_column(String(20))
+
+
+#: The columns of a tally row's key, in the order its primary key (and index) has them.
+_TALLY_KEY = ("installation_id", "slot", "department_id", "channel")
+
+
+class _Timings:
+    """First accepts, first agent messages and replies (agent messages answering customer
+    messages), each as a count and the sum of its seconds."""
+
+    first_accepts: Mapped[int] = mapped_column(Integer, default=0)
+    first_accept_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    first_responses: Mapped[int] = mapped_column(Integer, default=0)
+    first_response_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    replies: Mapped[int] = mapped_column(Integer, default=0)
+    reply_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class Tally(_QuarterHourKey, _Timings, Base):
+    """The dashboard's figures of one quarter hour, department and channel, summed from the
+    chat records and recomputed from them whenever a record of that quarter hour changes
+    (``tally``)."""
 
     __tablename__ = "im_dashboard_tally"
     # On SQLite the rows are kept in key order: a period's are read in one sweep.
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = (PrimaryKeyConstraint(*_TALLY_KEY), {"sqlite_with_rowid": False})
 
-    installation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    department_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
     #: Chats started: the contact was new or not; assigned now.
     chats_new: Mapped[int] = mapped_column(Integer, default=0)
     chats_existing: Mapped[int] = mapped_column(Integer, default=0)
     chats_assigned: Mapped[int] = mapped_column(Integer, default=0)
     messages_in: Mapped[int] = mapped_column(Integer, default=0)
     messages_out: Mapped[int] = mapped_column(Integer, default=0)
-    #: Agent messages answering customer messages, and their response times.
-    replies: Mapped[int] = mapped_column(Integer, default=0)
-    reply_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     #: Chats whose last end this is, and their times to end.
     ended: Mapped[int] = mapped_column(Integer, default=0)
     end_seconds: Mapped[float] = mapped_column(Float, default=0.0)
-    first_accepts: Mapped[int] = mapped_column(Integer, default=0)
-    first_accept_seconds: Mapped[float] = mapped_column(Float, default=0.0)
-    first_responses: Mapped[int] = mapped_column(Integer, default=0)
-    first_response_seconds: Mapped[float] = mapped_column(Float, default=0.0)
 
 
-class AgentTally(Base):
-    """One agent's share of a quarter hour's figures (as :class:`Tally`): assignments to them,
-    reopens of chats assigned to them then, and the first accepts, first responses and replies
-    they made. Kept apart from :class:`Tally`, whose rows the trend reads, as most rows are
-    an agent's."""
+class AgentTally(_QuarterHourKey, _Timings, Base):
+    """One agent's share of a quarter hour's figures: assignments to them, reopens of chats
+    assigned to them then, and the timings they made. Kept apart from :class:`Tally`, whose
+    rows the trend reads, as most rows are an agent's."""
 
     __tablename__ = "im_dashboard_agent_tally"
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = (
+        PrimaryKeyConstraint(*_TALLY_KEY, "agent_id"),
+        {"sqlite_with_rowid": False},
+    )
 
-    installation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    department_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
-    agent_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(BigInteger)
     assignments: Mapped[int] = mapped_column(Integer, default=0)
     reopens: Mapped[int] = mapped_column(Integer, default=0)
-    first_accepts: Mapped[int] = mapped_column(Integer, default=0)
-    first_accept_seconds: Mapped[float] = mapped_column(Float, default=0.0)
-    first_responses: Mapped[int] = mapped_column(Integer, default=0)
-    first_response_seconds: Mapped[float] = mapped_column(Float, default=0.0)
-    replies: Mapped[int] = mapped_column(Integer, default=0)
-    reply_seconds: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class TallyLock(Base):

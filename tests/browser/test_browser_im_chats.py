@@ -72,6 +72,21 @@ def _at(minutes: int) -> None:
     clock.freeze(MORNING + timedelta(minutes=minutes))
 
 
+@pytest.fixture
+def deliver(live_server: str, host: Host, installation: Installation) -> Callable[..., None]:
+    """``deliver(channel, key, user, text, name="")``: the channel's signed webhook of a user's
+    text message, sent now to the app over HTTP (the job files it at the next worker run)."""
+    ids = _account_ids(host, installation)
+
+    def post(code: str, key: int, user: str, text: str, name: str = "") -> None:
+        sent = delivery(code, key=key, user=user, text=text, at=clock.now(), name=name)
+        url = f"{live_server}/hooks/im_dashboard/{installation.id}/{code}/{ids[code]}"
+        answer = requests.post(url, data=sent.body, headers=sent.headers, timeout=10)
+        assert answer.status_code == 200
+
+    return post
+
+
 @pytest.mark.parametrize("locale", ["en", "ja"])
 def test_chats_from_webhooks_are_worked_in_the_inbox_and_counted_on_the_dashboard(
     page: Any,
@@ -82,19 +97,13 @@ def test_chats_from_webhooks_are_worked_in_the_inbox_and_counted_on_the_dashboar
     host: Host,
     installation: Installation,
     channel_api: Any,
+    deliver: Callable[..., None],
     open_page: Callable[..., Any],
     locale: str,
 ) -> None:
     text = TEXT[locale]
-    ids = _account_ids(host, installation)
-    for code, user, key, words in (
-        ("line", LINE_USER, 1, "配送について教えてください"),
-        ("telegram", TELEGRAM_USER, 2, "Where is my order?"),
-    ):
-        sent = delivery(code, key=key, user=user, text=words, at=clock.now(), name="Hanako Sato")
-        url = f"{live_server}/hooks/im_dashboard/{installation.id}/{code}/{ids[code]}"
-        answer = requests.post(url, data=sent.body, headers=sent.headers, timeout=10)
-        assert answer.status_code == 200
+    deliver("line", 1, LINE_USER, "配送について教えてください", name="Hanako Sato")
+    deliver("telegram", 2, TELEGRAM_USER, "Where is my order?", name="Hanako Sato")
     worker.run(host, burst=True, with_scheduler=False)
 
     agent = make_agent(
@@ -175,9 +184,7 @@ def test_chats_from_webhooks_are_worked_in_the_inbox_and_counted_on_the_dashboar
 
     # Open, it refreshes itself: a new message shows within a few seconds.
     _at(7)
-    sent = delivery("line", key=3, user=LINE_USER, text="ありがとう", at=clock.now())
-    url = f"{live_server}/hooks/im_dashboard/{installation.id}/line/{ids['line']}"
-    assert requests.post(url, data=sent.body, headers=sent.headers, timeout=10).status_code == 200
+    deliver("line", 3, LINE_USER, "ありがとう")
     worker.run(host, burst=True, with_scheduler=False)
     _at(8)  # a period ends now, excluded: the message is in it from the next moment
     refreshed = page.locator('#widget-messages [data-figure="messages_incoming"]')
@@ -199,18 +206,15 @@ def test_the_inbox_pages_through_its_chats_and_the_dashboard_filters_by_channel(
     host: Host,
     installation: Installation,
     channel_api: Any,
+    deliver: Callable[..., None],
     role: str,
     locale: str,
 ) -> None:
     """An administrator and a one-department agent each page through the inbox's chats, then
     read the dashboard for all channels and for one, and download its CSV."""
     text = TEXT[locale]
-    ids = _account_ids(host, installation)
-    url = f"{live_server}/hooks/im_dashboard/{installation.id}/line/{ids['line']}"
     for number in range(MANY_USERS):
-        user = f"U{number:032x}"
-        sent = delivery("line", key=100 + number, user=user, text=f"質問 {number}", at=clock.now())
-        assert requests.post(url, data=sent.body, headers=sent.headers, timeout=10).ok
+        deliver("line", 100 + number, f"U{number:032x}", f"質問 {number}")
     worker.run(host, burst=True, with_scheduler=False)
     _at(10)
     extra = {"profile": "Administrator"} if role == "admin" else {}
@@ -249,16 +253,10 @@ def test_an_open_inbox_shows_new_chats_and_messages_without_a_reload(
     host: Host,
     installation: Installation,
     channel_api: Any,
+    deliver: Callable[..., None],
     locale: str,
 ) -> None:
     text = TEXT[locale]
-    ids = _account_ids(host, installation)
-
-    def deliver(code: str, key: int, user: str, words: str) -> None:
-        sent = delivery(code, key=key, user=user, text=words, at=clock.now())
-        url = f"{live_server}/hooks/im_dashboard/{installation.id}/{code}/{ids[code]}"
-        assert requests.post(url, data=sent.body, headers=sent.headers, timeout=10).ok
-
     deliver("line", 1, LINE_USER, "最初の質問")
     worker.run(host, burst=True, with_scheduler=False)
     agent = make_agent(f"im-live-{locale}@example.com", departments=[support], locale=locale)
