@@ -21,9 +21,12 @@ message, a message's time the platform's):
   them then; *reopened* = those reopens alone; and the three averages over the first
   accepts, first agent messages and replies they made in the period.
 
-Each query groups its rows by the hour they fall in (counted from the epoch, shifted by the
-zone's offset beyond whole hours, so that an hour of the zone is a group): the hours are then
-summed into the trend's buckets here, which stays exact across changes of summer time.
+The quarter hours wholly inside the period are read from the tallies (``tally``: the same
+figures kept per quarter hour, department, channel and agent), the minutes at its edges from
+the records. Each query groups its rows by the hour they fall in (counted from the epoch,
+shifted by the zone's offset beyond whole hours, so that an hour of the zone is a group; a
+quarter hour always lies within one): the hours are then summed into the trend's buckets
+here, which stays exact across changes of summer time.
 """
 
 from __future__ import annotations
