@@ -1,7 +1,9 @@
 """IM Dashboard's webhook intake under load, as a deployment runs it: the app under gunicorn (2
-workers) and a job worker, on PostgreSQL and Redis, all on this machine, with a load generator
-on loopback posting signed LINE webhooks, one message per request; one in ten is from a user
-new to the desk (a chat of ten messages on average), whom the job makes a contact.
+workers of 4 threads) and a job worker, on PostgreSQL and Redis, all on this machine, with a
+load generator on loopback posting signed LINE webhooks, one message per request; one in ten
+is from a user new to the desk (a chat of ten messages on average), whom the job makes a
+contact. The job worker runs at a lower CPU priority (``nice 10``): acknowledging is what must
+be quick, filing may lag while the web workers are busy.
 
 Two phases, each at a steady offered rate (requests are due on a schedule whatever the
 answers; a request's acknowledgement time runs from when it was due, so a stall counts against
@@ -171,6 +173,7 @@ def _start(env: dict[str, str], port: int) -> list[subprocess.Popen[bytes]]:
         env=env,
     )
     worker = subprocess.Popen(
+        # Below the web workers: acknowledging must stay quick while the backlog is filed.
         ["nice", "-n", "10", sys.executable, "-m", "core.cli", "worker"],
         cwd=repo,
         env=env,
