@@ -21,10 +21,9 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from hostapi import Context
-from plugins.im_dashboard import chats
+from plugins.im_dashboard import chats, locking
 from plugins.im_dashboard.messages import DeliveryStatus, IncomingMessage, read_event
 from plugins.im_dashboard.models import (
     ChannelAccount,
@@ -76,7 +75,7 @@ def run(context: Context, payload: Mapping[str, Any]) -> None:
 
 def drain(context: Context, limit: int = RUN_LIMIT) -> int:
     """File up to ``limit`` waiting events, oldest first; returns how many were read."""
-    _lock(context)
+    locking.hold(context.db, DrainLock, context.installation_id)  # one run at a time
     accounts = {
         account.id: account
         for account in context.db.scalars(
@@ -107,22 +106,6 @@ def drain(context: Context, limit: int = RUN_LIMIT) -> int:
         )
         done += len(events)
     return done
-
-
-def _lock(context: Context) -> None:
-    """Hold the installation's drain lock until the transaction ends."""
-    session = context.db
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(
-        dialect.insert(DrainLock)
-        .values(installation_id=context.installation_id)
-        .on_conflict_do_nothing(index_elements=["installation_id"])
-    )
-    session.execute(
-        select(DrainLock.installation_id)
-        .where(DrainLock.installation_id == context.installation_id)
-        .with_for_update()
-    )
 
 
 def _file(

@@ -46,10 +46,10 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapper, Session, object_session
 
 from hostapi.columns import UTCDateTime
+from plugins.im_dashboard import locking
 from plugins.im_dashboard.chats import ENDED, IN, OUT
 from plugins.im_dashboard.models import (
     AgentTally,
@@ -139,8 +139,8 @@ def slot_start(slot: int) -> datetime:
 def whole_slots(start: datetime, end: datetime) -> tuple[int, int]:
     """The quarter hours wholly inside ``[start, end)``: the first's start and the end of the
     last (equal, or the first after the end, when none is)."""
-    first = -(-int(start.timestamp()) // SLOT_SECONDS) * SLOT_SECONDS
-    if slot_start(first) < start:  # a fraction of a second past a quarter hour
+    first = slot_of(start)
+    if slot_start(first) < start:  # the quarter hour began before the period
         first += SLOT_SECONDS
     return first, max(first, slot_of(end))
 
@@ -193,9 +193,9 @@ def settle(session: Session) -> None:
     for installation_id, slot in marked:
         by_installation[installation_id].add(slot)
     for installation_id in sorted(by_installation):
-        _lock(session, installation_id)
-        for first, last in _runs(sorted(by_installation[installation_id])):
-            _recompute(session, installation_id, slot_start(first), slot_start(last))
+        locking.hold(session, TallyLock, installation_id)
+        for span in _runs(sorted(by_installation[installation_id])):
+            _recompute(session, installation_id, span)
 
 
 def _runs(slots: list[int]) -> Iterator[tuple[int, int]]:
@@ -212,8 +212,8 @@ def _runs(slots: list[int]) -> Iterator[tuple[int, int]]:
 def build(session: Session, installation_id: int) -> None:
     """Tally every record of the installation afresh."""
     session.flush()
-    _lock(session, installation_id)
-    _recompute(session, installation_id, None, None)
+    locking.hold(session, TallyLock, installation_id)
+    _recompute(session, installation_id, None)
 
 
 def forget(session: Session, installation_id: int) -> None:
@@ -225,31 +225,20 @@ def forget(session: Session, installation_id: int) -> None:
 # ------------------------------------------------------------------------------ recomputing
 
 
-def _lock(session: Session, installation_id: int) -> None:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(
-        dialect.insert(TallyLock)
-        .values(installation_id=installation_id)
-        .on_conflict_do_nothing(index_elements=["installation_id"])
-    )
-    session.execute(
-        select(TallyLock.installation_id)
-        .where(TallyLock.installation_id == installation_id)
-        .with_for_update()
-    )
-
-
-def _recompute(
-    session: Session, installation_id: int, start: datetime | None, end: datetime | None
-) -> None:
-    """Replace the tallies of ``[start, end)`` (whole quarter hours; every one when ``None``)
-    with the sums of the records."""
-    bounded = start is not None and end is not None
-    values = {"installation_id": installation_id, "start": start, "end": end}
-    if start is not None and end is not None:
-        values |= {"first_slot": slot_of(start), "end_slot": slot_of(end)}
+def _recompute(session: Session, installation_id: int, span: tuple[int, int] | None) -> None:
+    """Replace the tallies of the quarter hours ``span`` (its first's start and its end, in
+    seconds since the epoch; every one when ``None``) with the sums of the records."""
+    values: dict[str, Any] = {"installation_id": installation_id}
+    if span is not None:
+        first, end = span
+        values |= {
+            "first_slot": first,
+            "end_slot": end,
+            "start": slot_start(first),
+            "end": slot_start(end),
+        }
     connection = session.connection()  # plain statements: no ORM bulk semantics
-    for statement in _statements(connection.dialect.name, bounded):
+    for statement in _statements(connection.dialect.name, span is not None):
         connection.execute(statement, values)
 
 

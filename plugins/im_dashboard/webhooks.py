@@ -35,10 +35,9 @@ from defusedxml.ElementTree import fromstring
 from flask import Request, Response, abort
 from linebot.v3.webhook import SignatureValidator
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from hostapi import Context, Webhook
-from plugins.im_dashboard import accounts, intake
+from plugins.im_dashboard import accounts, intake, locking
 from plugins.im_dashboard.channels import CHANNELS
 from plugins.im_dashboard.models import ChannelAccount, InboundEvent
 
@@ -141,12 +140,8 @@ def _store(context: Context, account_id: int, events: list[Received]) -> None:
         }
         for event in events
     ]
-    session = context.db
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(InboundEvent).on_conflict_do_nothing(
-        index_elements=["channel_account_id", "event_key"]
-    )
-    session.execute(statement, rows)
+    statement = locking.insert_new(context.db, InboundEvent, ["channel_account_id", "event_key"])
+    context.db.execute(statement, rows)
 
 
 # ------------------------------------------------------------------------------ signatures
