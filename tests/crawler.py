@@ -1,8 +1,9 @@
 """A breadth-first crawler of the desk's server-rendered pages, as one signed-in agent sees them.
 
-It starts from the pages the navigation links to and follows every same-origin GET link; on
-each GET form it submits every option of every ``<select>`` (the filters) and, where the form
-has a search box, a term that matches more than one page (taken from the list it searches).
+It starts from the pages the navigation links to and follows every same-origin GET link (and
+the URL a live part of a page refreshes itself from, ``data-fragment-url``); on each GET form
+it submits every option of every ``<select>`` (the filters) and, where the form has a search
+box, a term that matches more than one page (taken from the list it searches).
 POST forms, the sign-out and static files are never touched. "Next" links are followed to the
 third page of every list. Other links are weighed by what they would try: the kind of page
 (the path with numbers as ``{id}``) from the kind of page that links to it, and each of their
@@ -108,6 +109,9 @@ class _PageParser(HTMLParser):
         for name in READ_ATTRIBUTES:
             if attributes.get(name):
                 self.page.texts.append(attributes[name])
+        if attributes.get("data-fragment-url"):
+            # A live part of the page (asked for again while it is open): a page of its own.
+            self.page.links.append((attributes["data-fragment-url"], False))
         if tag == "table":
             self._table_depth += 1
         elif tag == "a" and "href" in attributes:
