@@ -405,3 +405,60 @@ def test_the_channel_list_shows_how_many_events_came_and_when(
     assert 'data-events="2">2 events, the latest at ' in line_row.partition("</tr>")[0]
     assert "Nothing yet" in telegram_row.partition("</tr>")[0]
     assert f"http://localhost{line}</code>" in page
+
+
+def _change_line_secret(db: Session, host: Host, installation: Installation, secret: str) -> None:
+    """Store a new channel secret as another web process would: this one is not told."""
+    context = host.plugins.context_for(db, installation)
+    account_id = db.scalars(select(ChannelAccount.id)).one()
+    context.secret_set(accounts.secret_key(account_id, "channel_secret"), secret)
+    db.commit()
+
+
+def test_a_secret_changed_by_another_process_is_used_at_once(
+    client: FlaskClient,
+    db: Session,
+    host: Host,
+    installation: Installation,
+    connect: Callable[[str], str],
+) -> None:
+    path = connect("line")
+    first = _line_body(_line_message("01HXA", "before"))
+    assert client.post(path, data=first, headers={"x-line-signature": _line_signature(first)})
+    new_secret = "9" * 32
+    _change_line_secret(db, host, installation, new_secret)
+    body = _line_body(_line_message("01HXB", "after"))
+
+    answer = client.post(
+        path, data=body, headers={"x-line-signature": _line_signature(body, new_secret)}
+    )
+
+    assert answer.status_code == 200
+    assert _stored(db) == [("message", "01HXA"), ("message", "01HXB")]
+
+
+def test_a_secret_changed_or_an_account_disconnected_here_takes_effect_at_once(
+    client: FlaskClient,
+    db: Session,
+    host: Host,
+    installation: Installation,
+    connect: Callable[[str], str],
+) -> None:
+    path = connect("line")
+    body = _line_body(_line_message("01HXA", "hello"))
+    headers = {"x-line-signature": _line_signature(body)}
+    assert client.post(path, data=body, headers=headers).status_code == 200
+    context = host.plugins.context_for(db, installation)
+    account = db.scalars(select(ChannelAccount)).one()
+
+    form = {"name": account.name, "department_id": str(account.department_id)}
+    accounts.save(context, CHANNELS["line"], {**form, "channel_secret": "8" * 32}, account)
+    db.commit()
+    refused = client.post(path, data=body, headers=headers).status_code
+    accounts.remove(context, account)
+    db.commit()
+    gone = client.post(
+        path, data=body, headers={"x-line-signature": _line_signature(body, "8" * 32)}
+    )
+
+    assert (refused, gone.status_code) == (401, 404)

@@ -352,7 +352,10 @@ class PluginHost:
     ) -> EventInstallation | None:
         """The installation if it is active (as plain columns, in one query: a webhook asks on
         every delivery), else ``None``."""
-        rows = session.execute(_ACTIVE_INSTALLATION, {"installation_id": installation_id})
+        # On the connection: the ORM's handling of a statement costs more than this query.
+        rows = session.connection().execute(
+            _ACTIVE_INSTALLATION, {"installation_id": installation_id}
+        )
         found = _event_installations(rows)
         return found[0] if found else None
 

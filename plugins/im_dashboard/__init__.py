@@ -17,6 +17,7 @@ from sqlalchemy import delete
 
 from hostapi import ApiRoute, Context, JobSpec, Page, PermissionSpec, Webhook, hookimpl
 from plugins.im_dashboard import (
+    accounts,
     api,
     chats,
     dashboard,
@@ -111,3 +112,4 @@ def _forget_everything(context: Context) -> None:
     ):
         context.db.execute(delete(model).where(model.installation_id == context.installation_id))
     tally.forget(context.db, context.installation_id)
+    accounts.forget_credentials(context.installation_id)

@@ -3,11 +3,17 @@
 Credentials marked secret are installation secrets (encrypted at rest) under
 ``channel.<account id>.<credential>``; the others are kept on the account as identifiers.
 A form is checked whole before anything is written, so a bad value changes nothing.
+
+The webhooks check every delivery against the account's credentials, which each process
+remembers for :data:`REMEMBER_SECONDS` (``webhook_credentials``) rather than reading them at
+each of hundreds of deliveries a second.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +27,8 @@ from plugins.im_dashboard.models import ChannelAccount, InboundEvent
 
 #: The longest name of an account.
 NAME_LENGTH = 100
+#: How long a process goes on using the credentials it read for an account's webhook.
+REMEMBER_SECONDS = 10.0
 
 
 @dataclass
@@ -104,6 +112,55 @@ def credentials(context: Context, account: ChannelAccount) -> dict[str, str]:
     return values
 
 
+@dataclass(frozen=True)
+class WebhookCredentials:
+    """What a webhook checks a delivery with: the account's channel and every credential."""
+
+    kind: str
+    values: Mapping[str, str]
+
+
+_remembered: dict[tuple[int, int], tuple[float, WebhookCredentials]] = {}
+_remembered_lock = threading.Lock()
+
+
+def webhook_credentials(
+    context: Context, account_id: int, *, fresh: bool = False
+) -> WebhookCredentials | None:
+    """The credentials of one of the installation's accounts, or ``None`` when it has no such
+    account; as this process read them less than :data:`REMEMBER_SECONDS` ago, unless
+    ``fresh``.
+
+    A webhook asks again with ``fresh`` before refusing a delivery, so a secret changed in
+    another process takes effect at once; the one it replaced is still accepted there for
+    up to :data:`REMEMBER_SECONDS`, as are deliveries for an account another process
+    disconnected meanwhile (stored, never filed).
+    """
+    key = (context.installation_id, account_id)
+    moment = time.monotonic()
+    with _remembered_lock:
+        remembered = _remembered.get(key)
+    if remembered is not None and not fresh and moment - remembered[0] < REMEMBER_SECONDS:
+        return remembered[1]
+    found = context.db.get(ChannelAccount, account_id)
+    if found is None or found.installation_id != context.installation_id:
+        forget_credentials(context.installation_id, account_id)
+        return None
+    read = WebhookCredentials(found.kind, credentials(context, found))
+    with _remembered_lock:
+        _remembered[key] = (moment, read)
+    return read
+
+
+def forget_credentials(installation_id: int, account_id: int | None = None) -> None:
+    """Make this process read an account's credentials afresh (``None``: every account of
+    the installation)."""
+    with _remembered_lock:
+        for key in list(_remembered):
+            if key[0] == installation_id and account_id in (None, key[1]):
+                del _remembered[key]
+
+
 def hints(context: Context, account: ChannelAccount) -> dict[str, str]:
     """What the admin is shown of each credential: identifiers in full, secrets masked."""
     shown: dict[str, str] = {}
@@ -177,6 +234,7 @@ def save(
     for credential in channel.credentials:
         if credential.name in values and credential.secret:
             context.secret_set(secret_key(existing.id, credential.name), values[credential.name])
+    forget_credentials(context.installation_id, existing.id)
     return Saved(existing, generated)
 
 
@@ -187,6 +245,7 @@ def remove(context: Context, account: ChannelAccount) -> None:
             context.secret_delete(secret_key(account.id, credential.name))
     context.db.delete(account)
     context.db.flush()
+    forget_credentials(context.installation_id, account.id)
 
 
 def _name(
