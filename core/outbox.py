@@ -319,11 +319,21 @@ def _deliver_event(host: Host, row: OutboxEvent, lease_seconds: int) -> None:
     event = event_of(row)
     sync_failed = set(row.sync_failed_installation_ids or ())
     with host.sessions() as session:
-        installation_ids = [i.id for i in host.plugins.installations_for(session, event)]
-        done = set(
-            session.scalars(
-                select(EventDelivery.installation_id).where(EventDelivery.event_id == row.id)
+        # Only extensions with an asynchronous hook have anything to be delivered: the
+        # others (most, for a contact's events) cost the row no more than this query.
+        installation_ids = [
+            installation.id
+            for installation in host.plugins.installations_for(session, event)
+            if host.plugins.implements(installation.plugin_id, "deskhost_event")
+        ]
+        done = (
+            set(
+                session.scalars(
+                    select(EventDelivery.installation_id).where(EventDelivery.event_id == row.id)
+                )
             )
+            if installation_ids
+            else set()
         )
     errors: list[str] = []
     for installation_id in installation_ids:
@@ -340,9 +350,10 @@ def _deliver_event(host: Host, row: OutboxEvent, lease_seconds: int) -> None:
 
 
 def _deliver_to(host: Host, event: Event, installation_id: int, after_sync_error: bool) -> None:
-    """Run one installation's asynchronous hook and mark it delivered, in one transaction."""
+    """Run one installation's asynchronous hook and mark it delivered, in one transaction
+    (nothing, should it no longer be active)."""
     with host.transaction() as session:
-        installation = session.get(Installation, installation_id)
+        installation = host.plugins.active_installation(session, installation_id)
         if installation is None:
             return
         try:

@@ -420,7 +420,7 @@ class PluginHost:
     def call_event_hook(
         self,
         session: Session,
-        installation: Installation,
+        installation: Installation | EventInstallation,
         event: Event,
         redelivered_after_error: bool,
     ) -> None:
