@@ -12,6 +12,7 @@ from sqlalchemy import Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from core.savepoints import defer_savepoints
 from hostapi.columns import UTCDateTime
 
 NAMING_CONVENTION = {
@@ -55,7 +56,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _make_sqlite_transactional(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    defer_savepoints(engine)
+    return engine
 
 
 def _make_sqlite_transactional(engine: Engine) -> None:

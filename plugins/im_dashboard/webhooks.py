@@ -99,10 +99,10 @@ def _handler(code: str) -> Callable[..., Any]:
     return handle
 
 
-Check = Callable[[Mapping[str, str]], Any]
+_Check = Callable[[Mapping[str, str]], Any]
 
 
-def _checked(context: Context, code: str, account_id: int, check: Check) -> Any:
+def _checked(context: Context, code: str, account_id: int, check: _Check) -> Any:
     """What ``check`` makes of the request with the account's credentials (answering 404 when
     the installation has no such account on this channel).
 
