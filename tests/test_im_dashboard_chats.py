@@ -9,10 +9,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from core import worker
-from core.models import Contact, OutboxEvent, Ticket
+from core.models import Contact, Installation, OutboxEvent, Ticket
 from core.models.org import AgentStatus
 from hostapi import clock
 from plugins.im_dashboard import intake
@@ -413,3 +413,26 @@ def test_webhooks_ask_for_a_filing_run_at_most_once_a_second_and_runs_ask_again(
     # The run filed both, and asked for another a little later (for what arrives meanwhile).
     assert [m.text for m in desk.messages(desk.chats()[0])] == ["one", "two"]
     assert runs_waiting() == 1
+
+
+def test_a_run_stopped_at_its_limit_asks_for_the_next_at_once(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(intake, "RUN_LIMIT", 2)
+    for key in range(3):
+        desk.message("line", key=key, user="U1", text=f"message {key}")
+
+    def run_once() -> list[bool]:
+        """Run the job alone; whether each run it asked for may start at once."""
+        with desk.host.transaction() as session:
+            session.execute(delete(OutboxEvent).where(OutboxEvent.name == intake.DRAIN_JOB))
+            installation = session.get(Installation, desk.installation.id)
+            intake.run(desk.host.plugins.context_for(session, installation), {})
+        desk.db.rollback()
+        asked = select(OutboxEvent.available_at.is_(None)).where(
+            OutboxEvent.name == intake.DRAIN_JOB
+        )
+        return list(desk.db.scalars(asked))
+
+    assert run_once() == [True]  # two filed, one waiting: the next run at once
+    assert run_once() == [False]  # the last one filed: the next a little later

@@ -6,9 +6,10 @@ time per installation (it holds the installation's ``DrainLock`` row; on SQLite 
 does it): two at once would each start a chat for one new user.
 
 What wakes it: a webhook that stored something asks for a run, at most once a second per
-process (``request_drain``) rather than once per request; a run that found work asks for
-another a little later, which picks up what arrived while asks were held back; and a run every
-minute catches anything else (a worker that died mid-run).
+process (``request_drain``) rather than once per request; a run that stopped at its limit asks
+for the next at once, and one that found work asks for another a little later, which picks up
+what arrived while asks were held back; and a run every minute catches anything else (a worker
+that died mid-run).
 """
 
 from __future__ import annotations
@@ -67,9 +68,13 @@ def reset_requests() -> None:
 
 
 def run(context: Context, payload: Mapping[str, Any]) -> None:
-    """The job: file waiting events, then ask for the next run if there was work."""
-    filed = drain(context)
-    if filed:
+    """The job: file waiting events, then ask for the next run if there was work: at once
+    when this run stopped at its limit with more waiting, else a little later (for what
+    arrives while asks are held back)."""
+    filed = drain(context, RUN_LIMIT)
+    if filed >= RUN_LIMIT:
+        context.enqueue(DRAIN_JOB)
+    elif filed:
         context.enqueue(DRAIN_JOB, delay=timedelta(seconds=2 * ASK_SECONDS))
 
 
