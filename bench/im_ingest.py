@@ -165,10 +165,12 @@ def _start(env: dict[str, str], port: int) -> list[subprocess.Popen[bytes]]:
             f"127.0.0.1:{port}",
             "--backlog",
             "2048",
-            # Each worker keeps at most its share of the generator's connections, so the
-            # kernel hands the rest to the other (the first to wake would take them all).
+            # Each worker takes at most its share of the generator's connections and a few
+            # more, so the kernel hands the rest to the other (the first to wake would take
+            # them all). gthread keeps alive as many idle connections as this less its
+            # threads, and closes the others after answering: its whole share here.
             "--worker-connections",
-            str(CONNECTIONS // GUNICORN_WORKERS),
+            str(CONNECTIONS // GUNICORN_WORKERS + GUNICORN_THREADS),
             "--log-level",
             "warning",
             "core.web:create_app()",
@@ -274,6 +276,7 @@ class _Lane(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.waiting: int | None = None  # the number of the request awaiting its answer
+        self.sending: asyncio.TimerHandle | None = None  # the next request, when not yet due
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -288,13 +291,13 @@ class _Lane(asyncio.Protocol):
         loop = self.load.loop
         due = self.load.due(number)
         if due > loop.time():
-            loop.call_at(due, self._send, number)
+            self.sending = loop.call_at(due, self._send, number)
         else:
             self._send(number)
 
     def _send(self, number: int) -> None:
         assert self.transport is not None
-        self.waiting = number
+        self.sending, self.waiting = None, number
         self.transport.write(self.load.batch[number][1])
 
     def data_received(self, data: bytes) -> None:
@@ -320,6 +323,9 @@ class _Lane(asyncio.Protocol):
         self.waiting, self.next = None, self.next + 1
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.sending is not None:  # closed by the server while idle: sent on the next one
+            self.sending.cancel()
+            self.sending = None
         if self.waiting is not None:  # dropped before answering
             self._answered(0)
         self.transport, self.buffer = None, b""
@@ -356,7 +362,13 @@ class _Load:
             self.finished.set_result(None)
 
     async def connect(self, lane: _Lane) -> None:
-        await self.loop.create_connection(lambda: lane, "127.0.0.1", self.port)
+        """Open ``lane``'s connection; one that cannot be opened fails the lane's requests."""
+        try:
+            await self.loop.create_connection(lambda: lane, "127.0.0.1", self.port)
+        except OSError:
+            for number in lane.numbers[lane.next :]:
+                self.note(number, 0)
+            self.lane_done()
 
     async def run(self) -> PhaseResult:
         # Each lane connects when its first request is due, as a platform does: a connection

@@ -10,11 +10,15 @@ to the server in one pipeline with the next statement:
   statement ran inside it never reaches the server at all;
 - ``RELEASE`` waits for the next statement, and is dropped at ``COMMIT`` or ``ROLLBACK``,
   which end every savepoint anyway;
-- ``ROLLBACK TO SAVEPOINT`` runs at once, with whatever waits before it.
+- ``ROLLBACK TO SAVEPOINT`` runs at once, after whatever waits.
 
 An error of a waiting command is raised by the statement it went with, as the server reports
-it; the savepoints stand as they would have. A server-side cursor cannot run in a pipeline: the
-commands waiting go first, in a pipeline of their own.
+it; the savepoints stand as they would have. Two kinds of statement cannot share a pipeline
+and have the commands waiting sent first, in a pipeline of their own: a server-side cursor's,
+and one without parameters (which may hold several statements, allowed only outside one).
+
+Work done on the driver's connection directly (``COPY``) does not see the commands waiting:
+run a statement through SQLAlchemy inside the savepoint first, as the bulk loaders do.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ def defer_savepoints(engine: Engine) -> None:
     quote = dialect.identifier_preparer.quote
     execute, execute_no_params = dialect.do_execute, dialect.do_execute_no_params
     executemany, commit, rollback = dialect.do_executemany, dialect.do_commit, dialect.do_rollback
+    begin = dialect.do_begin
 
     def do_savepoint(connection: Connection, name: str) -> None:
         _commands(connection).append(f"SAVEPOINT {quote(name)}")
@@ -55,20 +60,24 @@ def defer_savepoints(engine: Engine) -> None:
         if waiting and waiting[-1] == f"SAVEPOINT {quote(name)}":
             waiting.pop()
             return
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            _with_waiting(cursor, lambda: cursor.execute(f"ROLLBACK TO SAVEPOINT {quote(name)}"))
-        finally:
-            cursor.close()
+        # Through SQLAlchemy, which sends what waits and reports errors as its own.
+        connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {quote(name)}")
 
     def do_execute(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
-        _with_waiting(cursor, lambda: execute(cursor, statement, parameters, context))
+        _with_waiting(
+            cursor, lambda: execute(cursor, statement, parameters, context), bool(parameters)
+        )
 
     def do_execute_no_params(cursor: Any, statement: str, context: Any = None) -> None:
-        _with_waiting(cursor, lambda: execute_no_params(cursor, statement, context))
+        _with_waiting(cursor, lambda: execute_no_params(cursor, statement, context), False)
 
     def do_executemany(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
-        _with_waiting(cursor, lambda: executemany(cursor, statement, parameters, context))
+        _with_waiting(cursor, lambda: executemany(cursor, statement, parameters, context), True)
+
+    def do_begin(dbapi_connection: Any) -> None:
+        # A two-phase transaction ends without do_commit or do_rollback: start clean.
+        _waiting.pop(_driver_connection(dbapi_connection), None)
+        begin(dbapi_connection)
 
     def do_commit(dbapi_connection: Any) -> None:
         _waiting.pop(_driver_connection(dbapi_connection), None)
@@ -85,6 +94,7 @@ def defer_savepoints(engine: Engine) -> None:
         "do_execute": do_execute,
         "do_execute_no_params": do_execute_no_params,
         "do_executemany": do_executemany,
+        "do_begin": do_begin,
         "do_commit": do_commit,
         "do_rollback": do_rollback,
     }
@@ -101,24 +111,23 @@ def _driver_connection(connection: Any) -> Any:
     return getattr(connection, "dbapi_connection", connection)
 
 
-def _with_waiting(cursor: Any, run: Callable[[], None]) -> None:
-    """``run`` the statement on ``cursor``, in one pipeline after the commands waiting."""
+def _with_waiting(cursor: Any, run: Callable[[], None], may_share: bool) -> None:
+    """``run`` the statement on ``cursor`` after the commands waiting: in one pipeline with
+    them when it ``may_share`` one and is not a server-side cursor's."""
     connection = cursor.connection
     waiting = _waiting.pop(connection, None)
     if not waiting:
         run()
         return
+    shares = may_share and not getattr(cursor, "name", None)
     helper = connection.cursor()
     try:
-        if getattr(cursor, "name", None):  # a server-side cursor: not in a pipeline
-            with connection.pipeline():
-                for command in waiting:
-                    helper.execute(command)
-            run()
-            return
         with connection.pipeline():
             for command in waiting:
                 helper.execute(command)
-            run()
+            if shares:
+                run()
     finally:
         helper.close()
+    if not shares:
+        run()

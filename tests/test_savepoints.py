@@ -163,3 +163,18 @@ def test_a_transaction_ending_with_releases_waiting_commits_everything(engine: E
 
     with engine.connect() as connection:
         assert _ids(connection) == [1, 2]
+
+
+def test_statements_without_parameters_may_hold_several_after_a_savepoint(
+    engine: Engine,
+) -> None:
+    with engine.begin() as connection:
+        nested = connection.begin_nested()
+        connection.exec_driver_sql(
+            "INSERT INTO savepoint_probe VALUES (1, 'a');"
+            " INSERT INTO savepoint_probe VALUES (2, 'b')"
+        )
+        nested.commit()
+
+    with engine.connect() as connection:
+        assert _ids(connection) == [1, 2]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from marshmallow import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from hostapi import Context, NotFound
 from plugins.im_dashboard.channels import CHANNELS, Channel
@@ -152,6 +152,18 @@ def webhook_credentials(
     return read
 
 
+def _forget_when_committed(context: Context, account_id: int) -> None:
+    """Forget an account's credentials now and again once the change is committed: a delivery
+    another thread checks meanwhile would remember what is about to be replaced."""
+    forget_credentials(context.installation_id, account_id)
+    event.listen(
+        context.db,
+        "after_commit",
+        lambda _session: forget_credentials(context.installation_id, account_id),
+        once=True,
+    )
+
+
 def forget_credentials(installation_id: int, account_id: int | None = None) -> None:
     """Make this process read an account's credentials afresh (``None``: every account of
     the installation)."""
@@ -234,7 +246,7 @@ def save(
     for credential in channel.credentials:
         if credential.name in values and credential.secret:
             context.secret_set(secret_key(existing.id, credential.name), values[credential.name])
-    forget_credentials(context.installation_id, existing.id)
+    _forget_when_committed(context, existing.id)
     return Saved(existing, generated)
 
 
@@ -245,7 +257,7 @@ def remove(context: Context, account: ChannelAccount) -> None:
             context.secret_delete(secret_key(account.id, credential.name))
     context.db.delete(account)
     context.db.flush()
-    forget_credentials(context.installation_id, account.id)
+    _forget_when_committed(context, account.id)
 
 
 def _name(

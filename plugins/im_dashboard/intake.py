@@ -68,13 +68,13 @@ def reset_requests() -> None:
 
 
 def run(context: Context, payload: Mapping[str, Any]) -> None:
-    """The job: file waiting events, then ask for the next run if there was work: at once
-    when this run stopped at its limit with more waiting, else a little later (for what
-    arrives while asks are held back)."""
+    """The job: file waiting events, then, if there was work, ask for a run a little later
+    (for what arrives while asks are held back), and one at once when this run stopped at its
+    limit with more waiting."""
     filed = drain(context, RUN_LIMIT)
     if filed >= RUN_LIMIT:
         context.enqueue(DRAIN_JOB)
-    elif filed:
+    if filed:
         context.enqueue(DRAIN_JOB, delay=timedelta(seconds=2 * ASK_SECONDS))
 
 
