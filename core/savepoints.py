@@ -2,9 +2,9 @@
 
 Every extension hook that runs inside a change gets a savepoint, so that its failure undoes
 only its own writes (``core.plugins.manager``). On PostgreSQL a ``SAVEPOINT`` and its
-``RELEASE`` each cost a round trip to the server: about a third of what keeping Customer
-Insights' figures adds to a reply. Neither needs its answer at once, so here they wait and go
-to the server in one pipeline with the next statement:
+``RELEASE`` each cost a round trip to the server: together 0.45 ms of the 2 ms that keeping
+Customer Insights' figures added to a reply. Neither needs its answer at once, so here they
+wait and go to the server in one pipeline with the next statement:
 
 - ``SAVEPOINT`` waits for the next statement; a savepoint released or rolled back before any
   statement ran inside it never reaches the server at all;
