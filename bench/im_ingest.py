@@ -165,12 +165,13 @@ def _start(env: dict[str, str], port: int) -> list[subprocess.Popen[bytes]]:
             f"127.0.0.1:{port}",
             "--backlog",
             "2048",
-            # Each worker takes at most its share of the generator's connections and a few
-            # more, so the kernel hands the rest to the other (the first to wake would take
-            # them all). gthread keeps alive as many idle connections as this less its
-            # threads, and closes the others after answering: its whole share here.
+            # Each worker takes at most its share of the generator's connections, so the
+            # kernel hands the rest to the other (the first to wake would take them all: with
+            # room for a few more, one worker took most and the burst halved). gthread keeps
+            # alive as many idle connections as this less its threads and closes the others
+            # after answering; their lanes open a new one when their next request is due.
             "--worker-connections",
-            str(CONNECTIONS // GUNICORN_WORKERS + GUNICORN_THREADS),
+            str(CONNECTIONS // GUNICORN_WORKERS),
             "--log-level",
             "warning",
             "core.web:create_app()",
@@ -332,7 +333,7 @@ class _Lane(asyncio.Protocol):
         if self.next >= len(self.numbers):
             self.load.lane_done()
         else:
-            self.load.loop.create_task(self.load.connect(self))
+            self.load.connect_when_due(self)
 
 
 class _Load:
@@ -370,12 +371,16 @@ class _Load:
                 self.note(number, 0)
             self.lane_done()
 
+    def connect_when_due(self, lane: _Lane) -> None:
+        """Open ``lane``'s connection when its next request is due, as a platform does: a
+        connection opened early and left silent holds one of gunicorn's threads until data
+        comes."""
+        due = self.due(lane.numbers[lane.next]) if lane.next < len(lane.numbers) else 0.0
+        self.loop.call_at(max(due, self.loop.time()), self.loop.create_task, self.connect(lane))
+
     async def run(self) -> PhaseResult:
-        # Each lane connects when its first request is due, as a platform does: a connection
-        # opened early and left silent holds one of gunicorn's threads until data comes.
         for number in range(CONNECTIONS):
-            lane = _Lane(self, range(number, len(self.batch), CONNECTIONS))
-            self.loop.call_at(self.due(number), self.loop.create_task, self.connect(lane))
+            self.connect_when_due(_Lane(self, range(number, len(self.batch), CONNECTIONS)))
         await self.finished
         # From the first request's due time to the last answer: a server that falls behind
         # stretches it past the schedule.
