@@ -48,20 +48,23 @@ def defer_savepoints(engine: Engine) -> None:
     def do_savepoint(connection: Connection, name: str) -> None:
         _commands(connection).append(f"SAVEPOINT {quote(name)}")
 
-    def do_release_savepoint(connection: Connection, name: str) -> None:
-        waiting = _commands(connection)
-        if waiting and waiting[-1] == f"SAVEPOINT {quote(name)}":
-            waiting.pop()  # nothing ran inside it: the server never needs to hear of it
-        else:
-            waiting.append(f"RELEASE SAVEPOINT {quote(name)}")
-
-    def do_rollback_to_savepoint(connection: Connection, name: str) -> None:
+    def unsent(connection: Connection, name: str) -> bool:
+        """Whether the savepoint ``name`` is still waiting with nothing run inside it (then it
+        is dropped: the server never needs to hear of it)."""
         waiting = _commands(connection)
         if waiting and waiting[-1] == f"SAVEPOINT {quote(name)}":
             waiting.pop()
-            return
-        # Through SQLAlchemy, which sends what waits and reports errors as its own.
-        connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {quote(name)}")
+            return True
+        return False
+
+    def do_release_savepoint(connection: Connection, name: str) -> None:
+        if not unsent(connection, name):
+            _commands(connection).append(f"RELEASE SAVEPOINT {quote(name)}")
+
+    def do_rollback_to_savepoint(connection: Connection, name: str) -> None:
+        if not unsent(connection, name):
+            # Through SQLAlchemy, which sends what waits and reports errors as its own.
+            connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {quote(name)}")
 
     def do_execute(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
         _with_waiting(
@@ -76,15 +79,15 @@ def defer_savepoints(engine: Engine) -> None:
 
     def do_begin(dbapi_connection: Any) -> None:
         # A two-phase transaction ends without do_commit or do_rollback: start clean.
-        _waiting.pop(_driver_connection(dbapi_connection), None)
+        _drop_waiting(dbapi_connection)
         begin(dbapi_connection)
 
     def do_commit(dbapi_connection: Any) -> None:
-        _waiting.pop(_driver_connection(dbapi_connection), None)
+        _drop_waiting(dbapi_connection)
         commit(dbapi_connection)
 
     def do_rollback(dbapi_connection: Any) -> None:
-        _waiting.pop(_driver_connection(dbapi_connection), None)
+        _drop_waiting(dbapi_connection)
         rollback(dbapi_connection)
 
     overrides: dict[str, Callable[..., None]] = {
@@ -104,6 +107,11 @@ def defer_savepoints(engine: Engine) -> None:
 
 def _commands(connection: Connection) -> list[str]:
     return _waiting.setdefault(_driver_connection(connection.connection), [])
+
+
+def _drop_waiting(connection: Any) -> None:
+    """Forget what waits on a connection whose transaction ends (which ends its savepoints)."""
+    _waiting.pop(_driver_connection(connection), None)
 
 
 def _driver_connection(connection: Any) -> Any:
