@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from core.savepoints import defer_savepoints
@@ -55,10 +57,49 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         _make_sqlite_transactional(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine)
     defer_savepoints(engine)
     return engine
+
+
+#: A pooled connection idle longer than this is checked with a ping before use.
+IDLE_PING_SECONDS = 1.0
+
+_RETURNED_AT = "deskhost_returned_at"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection with a ping before handing it out, when it has been idle for
+    ``IDLE_PING_SECONDS`` (a server restarted meanwhile closed it); a dead one is replaced, and
+    the pool's other connections with it.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: a round trip of every request,
+    a seventh of what a webhook's acknowledgement costs the server and the app together. A
+    connection that finished a transaction a moment ago answers just as surely; should the
+    server go away within that moment, the request fails as one caught mid-way would, and the
+    disconnect empties the pool for the next.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "connect")
+    def _fresh(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_RETURNED_AT, 0.0) < IDLE_PING_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise InvalidatePoolError() from error  # the pool connects anew
+            raise
 
 
 def _make_sqlite_transactional(engine: Engine) -> None:
