@@ -11,10 +11,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.host import Host
 from core.models import Department, Installation
+from core.models.extensions import InstallationState
+from core.plugins import manager
 from hostapi import Context, Webhook, hookimpl
 from marketplace_registry import lifecycle
 from tests.factories import install_for, system_unit
@@ -114,6 +117,40 @@ def test_an_uninstalled_installation_has_no_webhooks(
     db.commit()
 
     assert web.post(f"/hooks/{PLUGIN}/{installation.id}/ping", data="x").status_code == 404
+
+
+def test_an_installation_uninstalled_here_after_a_delivery_has_no_webhooks_at_once(
+    web: FlaskClient, db: Session, host: Host, installation: Installation
+) -> None:
+    url = f"/hooks/{PLUGIN}/{installation.id}/ping"
+    assert web.post(url, data="remembered").status_code == 200
+
+    lifecycle.uninstall(system_unit(db, host), installation, keep_data=True, confirmed=True)
+    db.commit()
+
+    assert web.post(url, data="x").status_code == 404
+
+
+def test_an_installation_uninstalled_by_another_process_has_no_webhooks_after_a_moment(
+    web: FlaskClient,
+    db: Session,
+    host: Host,
+    installation: Installation,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = f"/hooks/{PLUGIN}/{installation.id}/ping"
+    assert web.post(url, data="remembered").status_code == 200
+    # As another process would: a statement, not the ORM this process watches.
+    db.execute(
+        update(Installation)
+        .where(Installation.id == installation.id)
+        .values(state=InstallationState.ARCHIVED)
+    )
+    db.commit()
+
+    assert web.post(url, data="within the moment").status_code == 200
+    monkeypatch.setattr(manager, "WEBHOOK_INSTALLATION_SECONDS", 0.0)
+    assert web.post(url, data="after it").status_code == 404
 
 
 def test_what_a_failing_handler_stored_is_rolled_back(

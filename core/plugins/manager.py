@@ -11,15 +11,18 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.resources
 import logging
+import threading
+import time
 import traceback
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, event, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from core.models import HookError, Installation, OutboxEvent
 from core.models.extensions import InstallationState, installation_departments
@@ -97,6 +100,61 @@ _INSTALLATIONS_OF_DEPARTMENTS = _ACTIVE_INSTALLATIONS.where(
 )
 
 
+#: How long a process takes an installation a webhook found active to stay as it was.
+WEBHOOK_INSTALLATION_SECONDS = 2.0
+
+
+class _RememberedInstallations:
+    """Active installations as found at a moment, each for ``WEBHOOK_INSTALLATION_SECONDS``;
+    all forgotten when a transaction changing an installation commits in this process."""
+
+    def __init__(self) -> None:
+        self._found: dict[int, tuple[float, EventInstallation]] = {}
+        self._lock = threading.Lock()
+        _EVERY_REMEMBERED.add(self)
+
+    def get(self, installation_id: int) -> EventInstallation | None:
+        with self._lock:
+            found = self._found.get(installation_id)
+        if found is None or time.monotonic() - found[0] >= WEBHOOK_INSTALLATION_SECONDS:
+            return None
+        return found[1]
+
+    def keep(self, installation: EventInstallation) -> None:
+        with self._lock:
+            self._found[installation.id] = (time.monotonic(), installation)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._found.clear()
+
+
+_EVERY_REMEMBERED: weakref.WeakSet[_RememberedInstallations] = weakref.WeakSet()
+_INSTALLATIONS_CHANGED = "deskhost.installations_changed"
+
+
+@event.listens_for(Session, "after_flush")
+def _note_installation_changes(session: Session, _context: Any) -> None:
+    if any(
+        isinstance(record, Installation)
+        for record in (*session.new, *session.dirty, *session.deleted)
+    ):
+        session.info[_INSTALLATIONS_CHANGED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_changed_installations(session: Session) -> None:
+    if session.info.pop(_INSTALLATIONS_CHANGED, False):
+        for remembered in list(_EVERY_REMEMBERED):
+            remembered.forget()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_rolled_back_changes(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # committed (forgotten above) or rolled back
+        session.info.pop(_INSTALLATIONS_CHANGED, None)
+
+
 def _event_installations(rows: Iterable[Any]) -> list[EventInstallation]:
     """The installations of rows of ``_ACTIVE_INSTALLATIONS``, in their order."""
     gathered: dict[int, tuple[Any, set[int]]] = {}
@@ -144,6 +202,7 @@ class PluginHost:
         self.incompatible: dict[str, Manifest] = {}
         self._callers: dict[tuple[str, str], pluggy.HookCaller] = {}
         self._contributions: dict[tuple[str, str], list[Any]] = {}
+        self._webhook_installations = _RememberedInstallations()
         from core.plugins import builtin
 
         for module, manifest in builtin.DEFAULT_PLUGINS:
@@ -358,6 +417,24 @@ class PluginHost:
         )
         found = _event_installations(rows)
         return found[0] if found else None
+
+    def webhook_installation(
+        self, session: Session, installation_id: int
+    ) -> EventInstallation | None:
+        """The installation a webhook's delivery is for, if active: as
+        :meth:`active_installation`, remembered by this process for
+        ``WEBHOOK_INSTALLATION_SECONDS`` (a busy webhook asks hundreds of times a second).
+
+        A change of an installation committed in this process takes effect at once; one
+        committed in another (an uninstall, other departments or settings) within that time.
+        """
+        remembered = self._webhook_installations.get(installation_id)
+        if remembered is not None:
+            return remembered
+        found = self.active_installation(session, installation_id)
+        if found is not None:
+            self._webhook_installations.keep(found)
+        return found
 
     def installations_for(self, session: Session, event: Event) -> list[EventInstallation]:
         """The active installations an event goes to, by id.

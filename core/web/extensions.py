@@ -186,7 +186,7 @@ def webhook(plugin_id: str, installation_id: int, name: str, rest: str = "") -> 
     if info is not None and not info.builtin:
         spec = next((w for w in host.plugins.webhooks(plugin_id) if w.name == name), None)
     session = db_session()
-    installation = host.plugins.active_installation(session, installation_id)
+    installation = host.plugins.webhook_installation(session, installation_id)
     if spec is None or installation is None or installation.plugin_id != plugin_id:
         abort(404)
     values = _path_values(spec.path, rest)

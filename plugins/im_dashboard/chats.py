@@ -113,7 +113,7 @@ def receive(
         elif message.sent_at > target.ended_at:
             reopen(context, target, at=message.sent_at, by=None)
     if target is None:
-        target = _start(context, account, message)
+        target = start_chats(context, account, [message])[message.user_id]
     now = context.now()
     context.db.add(
         ChatMessage(
@@ -150,36 +150,54 @@ def receive(
     return target
 
 
-def _start(context: Context, account: ChannelAccount, message: IncomingMessage) -> Chat:
-    contact, created = context.register_sender(
-        channel=account.kind,
-        external_id=message.user_id,
-        phone=message.phone,
-        name=message.user_name or message.user_id,
-    )
-    started = Chat(
-        installation_id=context.installation_id,
-        channel_account_id=account.id,
-        channel=account.kind,
-        department_id=account.department_id,
-        external_user_id=message.user_id,
-        user_name=message.user_name[:200],
-        contact_id=contact.id,
-        contact_was_new=created or _first_contact(context, contact.id, message.sent_at),
-        status=OPEN,
-        started_at=message.sent_at,
-        last_message_at=message.sent_at,
-        last_customer_message_at=message.sent_at,
-        awaiting_since=message.sent_at,
-        ended_seconds=0.0,
-        reopen_count=0,
-        created_at=context.now(),
-    )
-    context.db.add(started)
+def start_chats(
+    context: Context, account: ChannelAccount, firsts: Iterable[IncomingMessage]
+) -> dict[str, Chat]:
+    """Start a chat with each message of ``firsts`` (one per user), by user id.
+
+    The senders are registered first, in user id order (one order of their registration locks
+    for every run), then the chats written at once: each registration would otherwise write
+    what this transaction left pending before reading, a statement per chat.
+    """
+    ordered = sorted(firsts, key=lambda message: message.user_id)
+    if not ordered:
+        return {}
+    contacts = [
+        context.register_sender(
+            channel=account.kind,
+            external_id=message.user_id,
+            phone=message.phone,
+            name=message.user_name or message.user_id,
+        )
+        for message in ordered
+    ]
+    started = [
+        Chat(
+            installation_id=context.installation_id,
+            channel_account_id=account.id,
+            channel=account.kind,
+            department_id=account.department_id,
+            external_user_id=message.user_id,
+            user_name=message.user_name[:200],
+            contact_id=contact.id,
+            contact_was_new=created or _first_contact(context, contact.id, message.sent_at),
+            status=OPEN,
+            started_at=message.sent_at,
+            last_message_at=message.sent_at,
+            last_customer_message_at=message.sent_at,
+            awaiting_since=message.sent_at,
+            ended_seconds=0.0,
+            reopen_count=0,
+            created_at=context.now(),
+        )
+        for message, (contact, created) in zip(ordered, contacts, strict=True)
+    ]
+    context.db.add_all(started)
     context.db.flush()
     if context.settings.get("assignment") == ROUND_ROBIN:
-        assign_round_robin(context, started)
-    return started
+        for new in started:
+            assign_round_robin(context, new)
+    return {new.external_user_id: new for new in started}
 
 
 def _first_contact(context: Context, contact_id: int, at: datetime) -> bool:

@@ -149,11 +149,19 @@ def _file_messages(
             )
         )
     )
-    latest = chats.latest_chats(context, account, (m.user_id for m, _ in arrived))
+    fresh = []
     for message, event_id in sorted(arrived, key=lambda pair: (pair[0].sent_at, pair[1])):
-        if message.message_id in known:  # an edit of a message filed already, or a repeat
-            continue
-        known.add(message.message_id)
+        if message.message_id not in known:  # else an edit of a message filed, or a repeat
+            known.add(message.message_id)
+            fresh.append((message, event_id))
+    latest = chats.latest_chats(context, account, (m.user_id for m, _ in fresh))
+    # Users new to the account start their chats together, before any message is filed.
+    firsts: dict[str, IncomingMessage] = {}
+    for message, _ in fresh:
+        if message.user_id not in latest:
+            firsts.setdefault(message.user_id, message)
+    latest.update(chats.start_chats(context, account, firsts.values()))
+    for message, event_id in fresh:
         latest[message.user_id] = chats.receive(
             context, account, message, latest.get(message.user_id), event_id=event_id
         )
