@@ -81,6 +81,30 @@ def test_identity_of_another_contact_is_refused(make_contact, unit_for: UnitFor)
     assert failure.value.errors == {"external_id": ["Already linked to another contact."]}
 
 
+def test_a_contact_created_with_an_identity_is_one_change(db: Session, unit_for: UnitFor) -> None:
+    contact = customers.create_contact(
+        unit_for(None), last_name="Sato", identities=[customers.Identity("line", "U7", "さとう")]
+    )
+
+    assert customers.find_contact_by_identity(unit_for(None), "line", "U7") is contact
+    assert [i.display_name for i in contact.identities] == ["さとう"]
+    names = db.scalars(select(OutboxEvent.name).where(OutboxEvent.name.like("contact.%")))
+    assert list(names) == [events.CONTACT_CREATED]
+    entry = db.scalars(select(AuditEntry).where(AuditEntry.entity_type == "contact")).one()
+    assert (entry.action, entry.after["identities"]) == ("add", ["line:U7"])
+
+
+def test_a_contact_is_not_created_with_another_contacts_identity(
+    db: Session, make_contact, unit_for: UnitFor
+) -> None:
+    unit = unit_for(None)
+    customers.add_identity(unit, make_contact("A"), channel="line", external_id="U1")
+    with pytest.raises(ValidationFailed) as failure:
+        customers.create_contact(unit, last_name="B", identities=[customers.Identity("line", "U1")])
+    assert failure.value.errors == {"external_id": ["Already linked to another contact."]}
+    assert db.scalar(select(func.count()).select_from(Contact).where(Contact.last_name == "B")) == 0
+
+
 def test_tags_are_lower_cased_and_shared(make_contact, unit_for: UnitFor) -> None:
     unit = unit_for(None)
     first = customers.set_tags(unit, make_contact("A"), ["VIP", "vip", "Tokyo"])

@@ -178,18 +178,24 @@ def match_or_create_contact(
         )
     serialise_arrivals(session, keys)
     contact = find_contact(session, keys)
-    created = contact is None
-    if contact is None:
-        contact = customers.create_contact(
-            unit,
-            last_name=" ".join(family_name.split())[:200] or _last_name(name, keys, phone),
-            first_name=" ".join(given_name.split())[:200] if family_name.strip() else "",
-            email=keys.email,
-            phone=phone.strip() if phone and keys.phone_e164 else "",
-        )
-    if keys.external_id and channel not in ADDRESS_CHANNELS:
-        _record_identity(unit, contact, keys, name)
-    return contact, created
+    identity = (
+        customers.Identity(channel, keys.external_id, " ".join((name or "").split())[:300])
+        if keys.external_id and channel not in ADDRESS_CHANNELS
+        else None
+    )
+    if contact is not None:
+        if identity is not None:
+            _record_identity(unit, contact, identity)
+        return contact, False
+    created = customers.create_contact(
+        unit,
+        last_name=" ".join(family_name.split())[:200] or _last_name(name, keys, phone),
+        first_name=" ".join(given_name.split())[:200] if family_name.strip() else "",
+        email=keys.email,
+        phone=phone.strip() if phone and keys.phone_e164 else "",
+        identities=[identity] if identity is not None else (),
+    )
+    return created, True
 
 
 def _last_name(name: str, keys: SenderKeys, phone: str | None) -> str:
@@ -201,19 +207,18 @@ def _last_name(name: str, keys: SenderKeys, phone: str | None) -> str:
     return (phone or keys.external_id or "").strip()[:200] or "?"
 
 
-def _record_identity(unit: Unit, contact: Contact, keys: SenderKeys, name: str) -> None:
-    assert keys.external_id is not None
+def _record_identity(unit: Unit, contact: Contact, identity: customers.Identity) -> None:
     known = unit.session.scalar(
         select(ContactIdentity.contact_id).where(
-            ContactIdentity.channel == keys.channel,
-            ContactIdentity.external_id == keys.external_id,
+            ContactIdentity.channel == identity.channel,
+            ContactIdentity.external_id == identity.external_id,
         )
     )
     if known is None:
         customers.add_identity(
             unit,
             contact,
-            channel=keys.channel,
-            external_id=keys.external_id,
-            display_name=" ".join((name or "").split())[:300],
+            channel=identity.channel,
+            external_id=identity.external_id,
+            display_name=identity.display_name,
         )

@@ -581,10 +581,13 @@ class HostContext(Context):
         self._need(scope.CONTACTS_WRITE)
         unit = self._unit()
         contact = customers.create_contact(
-            unit, last_name=last_name, first_name=first_name, email=email, phone=phone
+            unit,
+            last_name=last_name,
+            first_name=first_name,
+            email=email,
+            phone=phone,
+            identities=[customers.Identity(*identity) for identity in identities],
         )
-        for channel, external_id in identities:
-            customers.add_identity(unit, contact, channel=channel, external_id=external_id)
         self._session.refresh(contact)
         return records.contact_record(contact, self.language)
 

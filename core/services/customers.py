@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, delete, insert, or_, select
 from sqlalchemy.orm import Session
@@ -160,8 +160,10 @@ def create_contact(
     external_id: str | None = None,
     created_at: datetime | None = None,
     custom_fields: Mapping[str, Any] | None = None,
+    identities: Iterable[Identity] = (),
 ) -> Contact:
-    """Create a contact (``last_name`` required; email lower-cased and checked).
+    """Create a contact (``last_name`` required; email lower-cased and checked), known on the
+    channels of ``identities`` from the start (each checked as :func:`add_identity` checks it).
 
     ``name_order`` is how the name is shown (:mod:`core.names`): ``auto`` unless the rule
     would order this contact's name wrongly.
@@ -194,6 +196,7 @@ def create_contact(
         )
         fields["custom_fields"] = custom_fields
     values = gather(checks)
+    known_as = [_identity_values(unit.session, identity, None) for identity in identities]
     now = created_at or clock.now()
     contact = Contact(
         **{name: values[name] for name in fields},
@@ -202,11 +205,13 @@ def create_contact(
         updated_at=now,
     )
     contact.tags = [_tag(unit.session, name) for name in values["tags"]]
+    contact.identities = [ContactIdentity(**identity) for identity in known_as]
     _normalise_phones(unit.session, contact)
     flush_new(unit.session, contact)
-    unit.audit(
-        "add", "contact", contact.id, after={name: jsonable(values[name]) for name in fields}
-    )
+    after = {name: jsonable(values[name]) for name in fields}
+    if known_as:
+        after["identities"] = [_identity_label(identity) for identity in known_as]
+    unit.audit("add", "contact", contact.id, after=after)
     unit.emit(events.CONTACT_CREATED, {"contact_id": contact.id})
     return contact
 
@@ -324,21 +329,51 @@ def find_contact_by_identity(unit: Unit, channel: str, external_id: str) -> Cont
     )
 
 
+class Identity(NamedTuple):
+    """How a contact is known on a channel: a LINE user id, a Telegram chat…"""
+
+    channel: str
+    external_id: str
+    display_name: str = ""
+
+
 def add_identity(
     unit: Unit, contact: Contact, *, channel: str, external_id: str, display_name: str = ""
 ) -> ContactIdentity:
     """Record how ``contact`` is known on a channel; one identity belongs to one contact."""
     unit.actor.require(permissions.CONTACT_EDIT)
+    values = _identity_values(
+        unit.session, Identity(channel, external_id, display_name), contact.id
+    )
+    identity = ContactIdentity(contact_id=contact.id, **values)
+    unit.session.add(identity)
+    unit.session.flush()
+    unit.session.expire(contact, ["identities"])
+    _record_contact_change(
+        unit, contact, {"identities": [None, _identity_label(values)]}, sub_action="identity"
+    )
+    return identity
+
+
+def _identity_values(
+    session: Session, identity: Identity, contact_id: int | None
+) -> dict[str, str]:
+    """An identity's columns, checked: cleaned, and linked to no contact yet (``contact_id``:
+    the contact it is for, named in the message when it is linked to that one already)."""
     values = gather(
         {
-            "channel": lambda: clean_text(channel, "channel", max_length=40, required=True),
-            "external_id": lambda: clean_text(
-                external_id, "external_id", max_length=300, required=True
+            "channel": lambda: clean_text(
+                identity.channel, "channel", max_length=40, required=True
             ),
-            "display_name": lambda: clean_text(display_name, "display_name", max_length=300),
+            "external_id": lambda: clean_text(
+                identity.external_id, "external_id", max_length=300, required=True
+            ),
+            "display_name": lambda: clean_text(
+                identity.display_name, "display_name", max_length=300
+            ),
         }
     )
-    owner = unit.session.scalar(
+    owner = session.scalar(
         select(ContactIdentity.contact_id).where(
             ContactIdentity.channel == values["channel"],
             ContactIdentity.external_id == values["external_id"],
@@ -347,21 +382,15 @@ def add_identity(
     if owner is not None:
         message = (
             Message("Already linked to this contact.")
-            if owner == contact.id
+            if owner == contact_id
             else Message("Already linked to another contact.")
         )
         raise ValidationFailed({"external_id": [message]})
-    identity = ContactIdentity(contact_id=contact.id, **values)
-    unit.session.add(identity)
-    unit.session.flush()
-    unit.session.expire(contact, ["identities"])
-    _record_contact_change(
-        unit,
-        contact,
-        {"identities": [None, f"{values['channel']}:{values['external_id']}"]},
-        sub_action="identity",
-    )
-    return identity
+    return values
+
+
+def _identity_label(values: Mapping[str, str]) -> str:
+    return f"{values['channel']}:{values['external_id']}"
 
 
 # --------------------------------------------------------------------------------------- tags
