@@ -133,10 +133,12 @@ def _custom_check(
 
 def _normalise_phones(session: Session, record: Contact | Account) -> None:
     """Keep the E.164 columns that registration and duplicate search match on in step."""
-    region = organisation_region(session)
+    mobile = record.mobile if isinstance(record, Contact) else ""
+    # The region is read only for a number to read (a chat's new contact often has none).
+    region = organisation_region(session) if (record.phone or mobile) else ""
     record.phone_e164 = to_e164(record.phone, region)
     if isinstance(record, Contact):
-        record.mobile_e164 = to_e164(record.mobile, region)
+        record.mobile_e164 = to_e164(mobile, region)
 
 
 # ----------------------------------------------------------------------------------- contacts

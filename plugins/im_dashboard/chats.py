@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import exists, select
+from sqlalchemy import exists, insert, select
 
 from hostapi import AgentRecord, Context, NotFound, TicketQuery
 from plugins.im_dashboard.messages import IncomingMessage
@@ -100,11 +101,48 @@ def receive(
     event_id: int | None = None,
 ) -> Chat:
     """File a user's message in its chat (``latest``, their latest chat on the account, or a
-    new one) and return the chat.
+    new one) and return the chat (see :func:`receive_all`)."""
+    latest_of = {message.user_id: latest} if latest is not None else {}
+    receive_all(context, account, [(message, event_id)], latest_of)
+    return latest_of[message.user_id]
+
+
+def receive_all(
+    context: Context,
+    account: ChannelAccount,
+    arrivals: Iterable[tuple[IncomingMessage, int | None]],
+    latest: dict[str, Chat],
+) -> None:
+    """File users' messages (with the ids of the events that brought them), in the order
+    given, each in its user's chat: ``latest`` holds each user's latest chat on the account,
+    and the chat of each message filed.
 
     A message sent before the latest chat ended (delivered late) joins it as it was; one sent
-    within the reopen window after the end reopens it; later, a new chat starts.
+    within the reopen window after the end reopens it; later, a new chat starts. The messages
+    are written together at the end, in one statement: many rows as objects of the session
+    cost a batch of them more than the rest of its filing.
     """
+    rows: list[dict[str, Any]] = []
+    for message, event_id in arrivals:
+        target = _chat_for(context, account, message, latest.get(message.user_id))
+        latest[message.user_id] = target
+        rows.append(_message_row(context, target, message, event_id))
+        if target.last_agent_message_at is not None and (
+            message.sent_at < target.last_agent_message_at
+        ):
+            # Delivered after an agent message sent later: the replies since then answered it.
+            _write_messages(context, rows)
+            rows = []
+            recount_responses(context, target)
+        elif target.awaiting_since is None or message.sent_at < target.awaiting_since:
+            target.awaiting_since = message.sent_at
+    _write_messages(context, rows)
+
+
+def _chat_for(
+    context: Context, account: ChannelAccount, message: IncomingMessage, latest: Chat | None
+) -> Chat:
+    """The chat ``message`` goes to (reopened or started as it says), brought up to it."""
     target = latest
     if target is not None and target.status == ENDED:
         assert target.ended_at is not None
@@ -114,26 +152,6 @@ def receive(
             reopen(context, target, at=message.sent_at, by=None)
     if target is None:
         target = start_chats(context, account, [message])[message.user_id]
-    now = context.now()
-    context.db.add(
-        ChatMessage(
-            installation_id=context.installation_id,
-            chat_id=target.id,
-            channel_account_id=account.id,
-            channel=account.kind,
-            department_id=target.department_id,
-            direction=IN,
-            platform_message_id=message.message_id,
-            kind=message.kind,
-            text=message.text,
-            media=dict(message.media),
-            location=dict(message.location),
-            platform_type=message.platform_type,
-            event_id=event_id,
-            sent_at=message.sent_at,
-            created_at=now,
-        )
-    )
     if message.user_name and not target.user_name:
         target.user_name = message.user_name[:200]
     target.last_message_at = max(target.last_message_at, message.sent_at)
@@ -141,13 +159,35 @@ def receive(
     if message.sent_at < target.started_at:
         target.started_at = message.sent_at
         _refresh_durations(target)
-    if target.last_agent_message_at is not None and message.sent_at < target.last_agent_message_at:
-        # Delivered after an agent message sent later: the replies since then answered it too.
-        context.db.flush()
-        recount_responses(context, target)
-    elif target.awaiting_since is None or message.sent_at < target.awaiting_since:
-        target.awaiting_since = message.sent_at
     return target
+
+
+def _message_row(
+    context: Context, target: Chat, message: IncomingMessage, event_id: int | None
+) -> dict[str, Any]:
+    return {
+        "installation_id": context.installation_id,
+        "chat_id": target.id,
+        "channel_account_id": target.channel_account_id,
+        "channel": target.channel,
+        "department_id": target.department_id,
+        "direction": IN,
+        "platform_message_id": message.message_id,
+        "kind": message.kind,
+        "text": message.text,
+        "media": dict(message.media),
+        "location": dict(message.location),
+        "platform_type": message.platform_type,
+        "event_id": event_id,
+        "sent_at": message.sent_at,
+        "created_at": context.now(),
+    }
+
+
+def _write_messages(context: Context, rows: list[dict[str, Any]]) -> None:
+    """Insert user messages' rows (the tallies see them: ``tally`` watches such inserts)."""
+    if rows:
+        context.db.execute(insert(ChatMessage), rows)
 
 
 def start_chats(

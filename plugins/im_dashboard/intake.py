@@ -161,10 +161,7 @@ def _file_messages(
         if message.user_id not in latest:
             firsts.setdefault(message.user_id, message)
     latest.update(chats.start_chats(context, account, firsts.values()))
-    for message, event_id in fresh:
-        latest[message.user_id] = chats.receive(
-            context, account, message, latest.get(message.user_id), event_id=event_id
-        )
+    chats.receive_all(context, account, fresh, latest)
     context.db.flush()
 
 

@@ -46,7 +46,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.orm import Mapper, Session, object_session
+from sqlalchemy.orm import Mapper, ORMExecuteState, Session, object_session
 
 from hostapi.columns import UTCDateTime
 from plugins.im_dashboard import locking
@@ -172,6 +172,25 @@ for _model in _TIMES:
     event.listen(_model, "before_insert", _mark)
     event.listen(_model, "before_update", _mark_if_seen)
     event.listen(_model, "before_delete", _mark)
+
+_TABLES = {model.__table__: model for model in _TIMES}  # type: ignore[attr-defined]
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _mark_bulk_insert(state: ORMExecuteState) -> None:
+    """Mark the quarter hours of rows inserted in bulk through the session
+    (``session.execute(insert(ChatMessage), rows)``: no object, so no ``before_insert``)."""
+    if not state.is_insert:
+        return
+    model = _TABLES.get(getattr(state.statement, "table", None))
+    if model is None:
+        return
+    rows = state.parameters
+    marked = state.session.info.setdefault(_MARKED, set())
+    for row in [rows] if isinstance(rows, dict) else rows or ():
+        for name in _TIMES[model]:
+            if (moment := row.get(name)) is not None:
+                marked.add((row["installation_id"], slot_of(moment)))
 
 
 @event.listens_for(Session, "before_commit")
