@@ -37,8 +37,10 @@ from plugins.im_dashboard.models import (
 DRAIN_JOB = "process_events"
 #: Events a run reads at once.
 BATCH_SIZE = 500
-#: Events one run files before handing over to the next run (one transaction each).
-RUN_LIMIT = 5000
+#: Events one run files before handing over to the next run (one transaction each). What a
+#: run files shows in the inbox when it commits: at 5,000, under a steady 450 messages a second,
+#: chats lagged behind by 10 seconds and more; a thousand take about a second.
+RUN_LIMIT = 1000
 #: How often one process asks for a run at most; a run that did work asks again this much
 #: later (twice: what a held-back ask stored is there by then).
 ASK_SECONDS = 1.0
