@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
+from types import ModuleType
 
 import pytest
 from flask import Flask
@@ -36,8 +37,9 @@ TIGHT = SecurityLimits(
 
 
 @pytest.fixture
-def tight_app(host: Host) -> Flask:
-    """The app with :data:`TIGHT` limits."""
+def tight_app(host: Host, deskhost_clock: ModuleType) -> Flask:
+    """The app with :data:`TIGHT` limits, the clock stopped (the limits count in fixed windows:
+    a test's hits on both sides of a window's end would start counting again)."""
     return create_app({"TESTING": True, "DESKHOST_LIMITS": TIGHT}, host=host)
 
 
