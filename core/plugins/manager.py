@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 from sqlalchemy import bindparam, event, select
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction, object_session
 
 from core.models import HookError, Installation, OutboxEvent
 from core.models.extensions import InstallationState, installation_departments
@@ -133,12 +133,13 @@ _EVERY_REMEMBERED: weakref.WeakSet[_RememberedInstallations] = weakref.WeakSet()
 _INSTALLATIONS_CHANGED = "deskhost.installations_changed"
 
 
-@event.listens_for(Session, "after_flush")
-def _note_installation_changes(session: Session, _context: Any) -> None:
-    if any(
-        isinstance(record, Installation)
-        for record in (*session.new, *session.dirty, *session.deleted)
-    ):
+@event.listens_for(Installation, "after_insert")
+@event.listens_for(Installation, "after_update")
+@event.listens_for(Installation, "after_delete")
+def _note_installation_change(_mapper: Any, _connection: Any, installation: Installation) -> None:
+    # On the model, not on every flush of every session: only writes of installations pay.
+    session = object_session(installation)
+    if session is not None:
         session.info[_INSTALLATIONS_CHANGED] = True
 
 
