@@ -97,6 +97,11 @@ class Webhook:
     #: More of the URL after the name (1.4), a Flask rule such as ``"/<int:account_id>"``: its
     #: values are passed to ``handle`` as keyword arguments. Empty: the name ends the URL.
     path: str = ""
+    #: No transaction around ``handle`` (1.4): on PostgreSQL each statement it runs commits on
+    #: its own, sparing the delivery the round trips of BEGIN and COMMIT. For a handler that
+    #: stores what it received with one statement; one whose writes belong together keeps the
+    #: default. Elsewhere (SQLite) the handler runs in a transaction all the same.
+    autocommit: bool = False
 
 
 @dataclass(frozen=True)

@@ -324,6 +324,7 @@ def test_json_depth_counts_brackets_outside_strings_only() -> None:
     assert not json_too_deep(nested)
     assert json_too_deep(b"[" + nested + b"]")
     assert not json_too_deep(b'{"a": "' + b"[" * 1000 + b'\\"["}')
+    assert not json_too_deep(b"[" + b"[{}]," * 1000 + b"[]]")  # many brackets, shallow
 
 
 # ------------------------------------------------------------------- methods and paths

@@ -1,7 +1,7 @@
 """Extensions' webhooks (``/hooks/<plugin id>/<installation id>/<name>``): served for active
 installations without a session or CSRF token, what the handler stores committed and what a
 failing one stored rolled back; a ``path`` (host API 1.4) continues the URL, its values given to
-the handler."""
+the handler; an ``autocommit`` one (1.4) runs without a transaction on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -41,8 +41,14 @@ def _failing(context: Context, request: Any) -> str:
     raise RuntimeError("the handler failed after writing")
 
 
+def _flushed_then_failing(context: Context, request: Any) -> str:
+    context.storage_set("flushed", True)
+    context.db.flush()
+    raise RuntimeError("the handler failed after a statement ran")
+
+
 class Hooked:
-    """A test extension with three webhooks."""
+    """A test extension with five webhooks."""
 
     @hookimpl
     def deskhost_webhooks(self) -> list[Webhook]:
@@ -50,6 +56,8 @@ class Hooked:
             Webhook(name="ping", handle=_ping),
             Webhook(name="account", handle=_per_account, path="/<int:account_id>"),
             Webhook(name="failing", handle=_failing),
+            Webhook(name="autocommitted", handle=_flushed_then_failing, autocommit=True),
+            Webhook(name="autocommitted_ping", handle=_ping, autocommit=True),
         ]
 
 
@@ -160,3 +168,23 @@ def test_what_a_failing_handler_stored_is_rolled_back(
 
     assert answer.status_code == 500
     assert _stored(host, installation, "half_written") is None
+
+
+def test_an_autocommit_webhook_keeps_each_statement_it_ran_on_postgresql(
+    web: FlaskClient, host: Host, installation: Installation
+) -> None:
+    answer = web.post(f"/hooks/{PLUGIN}/{installation.id}/autocommitted", data="x")
+
+    assert answer.status_code == 500
+    # No transaction to roll back on PostgreSQL; SQLite runs the handler in one all the same.
+    kept = host.engine.dialect.name == "postgresql"
+    assert _stored(host, installation, "flushed") is (True if kept else None)
+
+
+def test_an_autocommit_webhook_commits_what_it_stored(
+    web: FlaskClient, host: Host, installation: Installation
+) -> None:
+    answer = web.post(f"/hooks/{PLUGIN}/{installation.id}/autocommitted_ping", data="at once")
+
+    assert answer.status_code == 200
+    assert _stored(host, installation, "last_ping") == "at once"

@@ -66,6 +66,9 @@ def test_logout_ends_the_session(signed_in: FlaskClient) -> None:
     token = csrf_token_of(signed_in, "/tickets")
     response = signed_in.post("/logout", data={"csrf_token": token})
     assert response.status_code == 302
+    # The emptied session's cookie is removed (expired), not left to the browser.
+    removed = [v for v in response.headers.getlist("Set-Cookie") if v.startswith("session=;")]
+    assert removed and "Expires=Thu, 01 Jan 1970" in removed[0]
     assert signed_in.get("/tickets").status_code == 302
 
 
@@ -99,6 +102,27 @@ def test_pages_carry_security_headers(client: FlaskClient) -> None:
     assert "http" not in csp  # no external source anywhere
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers.getlist("X-Frame-Options") == ["DENY"]  # each header once
+
+
+def test_a_security_header_a_view_sets_itself_is_kept(app) -> None:  # type: ignore[no-untyped-def]
+    @app.get("/_test/framed")
+    def framed() -> tuple[str, int, dict[str, str]]:
+        return "ok", 200, {"x-frame-options": "SAMEORIGIN"}
+
+    response = app.test_client().get("/_test/framed")
+    assert response.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_an_answer_leaving_the_session_empty_sets_no_cookie_but_varies_on_it(app) -> None:  # type: ignore[no-untyped-def]
+    @app.get("/_test/plain")
+    def plain() -> str:
+        return "ok"
+
+    response = app.test_client().get("/_test/plain")
+    assert "Cookie" in response.headers.get("Vary", "")  # who is signed in was asked
+    assert not any(v.startswith("session=") for v in response.headers.getlist("Set-Cookie"))
 
 
 def test_ticket_list_shows_the_agents_tickets(

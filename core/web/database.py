@@ -39,8 +39,9 @@ def writes_on_get(view: F) -> F:
     return view
 
 
-def db_session() -> Session:
-    """The current request's session (opened on first use)."""
+def db_session(*, autocommit: bool = False) -> Session:
+    """The current request's session (opened on first use; ``autocommit``: opened without a
+    transaction on PostgreSQL, for a webhook that stores with one statement)."""
     from flask import current_app, request
 
     session = g.get("db_session")
@@ -49,7 +50,10 @@ def db_session() -> Session:
         # Requests that may change data take SQLite's write lock up front (see core.db).
         view = current_app.view_functions.get(request.endpoint or "")
         writes = request.method not in _READ_METHODS or getattr(view, _WRITES_ON_GET, False)
-        factory = host.write_sessions if writes else host.sessions
+        if autocommit:
+            writes, factory = True, host.autocommit_sessions
+        else:
+            factory = host.write_sessions if writes else host.sessions
         session = g.db_session = factory()
         g.db_session_writes = writes
     return session

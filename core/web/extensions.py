@@ -26,7 +26,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Map, MapAdapter, Rule
 
 from core.models import Installation, Ticket
 from core.models.extensions import InstallationState
@@ -185,9 +185,11 @@ def webhook(plugin_id: str, installation_id: int, name: str, rest: str = "") -> 
     spec = None
     if info is not None and not info.builtin:
         spec = next((w for w in host.plugins.webhooks(plugin_id) if w.name == name), None)
-    session = db_session()
+    if spec is None:
+        abort(404)
+    session = db_session(autocommit=spec.autocommit)
     installation = host.plugins.webhook_installation(session, installation_id)
-    if spec is None or installation is None or installation.plugin_id != plugin_id:
+    if installation is None or installation.plugin_id != plugin_id:
         abort(404)
     values = _path_values(spec.path, rest)
     if values is None:
@@ -211,15 +213,16 @@ def _path_values(rule: str, rest: str) -> dict[str, Any] | None:
     if not rule:
         return {} if not rest else None
     try:
-        _endpoint, values = _path_map(rule).bind("").match("/" + rest)
+        _endpoint, values = _path_matcher(rule).match("/" + rest)
     except HTTPException:
         return None
     return values
 
 
 @functools.lru_cache(maxsize=64)
-def _path_map(rule: str) -> Map:
-    return Map([Rule("/" + rule.lstrip("/"), endpoint="webhook")])
+def _path_matcher(rule: str) -> MapAdapter:
+    # Bound once: match() only reads the adapter, so threads may share it.
+    return Map([Rule("/" + rule.lstrip("/"), endpoint="webhook")]).bind("")
 
 
 def covering_installations(session: Session, plugin_id: str, agent: Agent) -> list[Installation]:

@@ -71,6 +71,8 @@ _OPENING = frozenset(b"[{")
 
 def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """True when arrays and objects in the JSON text ``body`` nest more than ``limit`` deep."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False  # cannot nest deeper than it opens (most bodies, and found quickest)
     brackets = _NOT_A_BRACKET.sub(b"", _JSON_STRING.sub(b"", body))
     if len(brackets) <= limit:
         return False

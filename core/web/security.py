@@ -25,7 +25,7 @@ from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, redirect, render_template, request, session, url_for
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask.wrappers import Request
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
@@ -68,6 +68,10 @@ SECURITY_HEADERS: dict[str, str] = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 
+_SECURITY_HEADERS_BY_LOWERED = [
+    (name.lower(), (name, value)) for name, value in SECURITY_HEADERS.items()
+]
+
 
 class DeskSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, with ``Secure`` set on every cookie sent over HTTPS."""
@@ -83,6 +87,14 @@ class DeskSessionInterface(SecureCookieSessionInterface):
             return self.session_class()
         return super().open_session(app, request)
 
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """As Flask's, without working out the cookie's every attribute first for a session
+        that was empty and stayed so (a webhook's, a token call's): no cookie to send."""
+        if session or session.modified:
+            super().save_session(app, session, response)
+        elif session.accessed:
+            response.vary.add("Cookie")
+
 
 def init_app(app: Flask) -> None:
     """Install CSRF protection, the current-agent helpers for templates and security headers."""
@@ -97,8 +109,12 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
+        # One pass over the response's headers rather than one per header set: a webhook's
+        # answer is little more than these.
+        present = {name.lower() for name, _ in response.headers}
+        response.headers.extend(
+            [header for lowered, header in _SECURITY_HEADERS_BY_LOWERED if lowered not in present]
+        )
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
         if current_agent() is not None:

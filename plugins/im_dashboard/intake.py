@@ -53,14 +53,16 @@ _asked_lock = threading.Lock()
 
 
 def request_drain(context: Context) -> None:
-    """Ask for a run after this transaction, unless this process asked less than
-    ``ASK_SECONDS`` ago (that run, or the one it asks for, will find these events)."""
+    """Ask for a run (written at once: the webhook stores without a transaction), unless this
+    process asked less than ``ASK_SECONDS`` ago (that run, or the one it asks for, will find
+    these events)."""
     moment = time.monotonic()
     with _asked_lock:
         if moment - _asked.get(context.installation_id, float("-inf")) < ASK_SECONDS:
             return
         _asked[context.installation_id] = moment
     context.enqueue(DRAIN_JOB)
+    context.db.flush()
 
 
 def reset_requests() -> None:

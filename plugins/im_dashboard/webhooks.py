@@ -64,6 +64,7 @@ def webhooks() -> list[Webhook]:
             handle=_handler(code),
             methods=("GET", "POST") if code in _HANDSHAKES else ("POST",),
             path=PATH,
+            autocommit=True,  # one INSERT stores a delivery: no BEGIN and COMMIT to wait for
         )
         for code in CHANNELS
     ]
@@ -91,8 +92,10 @@ def _handler(code: str) -> Callable[..., Any]:
         except (ValueError, KeyError, TypeError, ParseError, DefusedXmlException):
             abort(400)
         if events:
-            _store(context, channel_account_id, events)
+            # The run is asked for first: should the process stop between the two, a run
+            # finds nothing to do, rather than events wait for a run nobody asked for.
             intake.request_drain(context)
+            _store(context, channel_account_id, events)
         return Response("success" if code == "wechat" else "", 200, mimetype="text/plain")
 
     handle.__name__ = f"{code}_webhook"
