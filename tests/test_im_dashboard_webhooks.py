@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.host import Host
-from core.models import Agent, Department, Installation
-from plugins.im_dashboard import accounts
+from core.models import Agent, Department, Installation, OutboxEvent
+from plugins.im_dashboard import accounts, intake
 from plugins.im_dashboard.channels import CHANNELS
 from plugins.im_dashboard.models import ChannelAccount, InboundEvent
 from plugins.im_dashboard.webhooks import MAX_BODY_BYTES
@@ -124,6 +124,22 @@ def test_line_stores_each_event_once_whatever_the_redeliveries(
         assert answer.status_code == 200
 
     assert _stored(db) == [("message", "01HXA"), ("message", "01HXB")]
+
+
+def test_a_delivery_asks_for_one_filing_run_a_second_at_most(
+    client: FlaskClient, db: Session, connect: Callable[[str], str]
+) -> None:
+    path = connect("line")
+    intake.reset_requests()
+    for event_id in ("01HXC", "01HXD"):
+        body = _line_body(_line_message(event_id, "hello"))
+        answer = client.post(path, data=body, headers={"x-line-signature": _line_signature(body)})
+        assert answer.status_code == 200
+
+    db.rollback()
+    asked = db.scalars(select(OutboxEvent.name).where(OutboxEvent.name == intake.DRAIN_JOB))
+    assert list(asked) == [intake.DRAIN_JOB]
+    assert _stored(db) == [("message", "01HXC"), ("message", "01HXD")]
 
 
 def test_lines_verification_call_is_answered_and_stores_nothing(

@@ -53,9 +53,9 @@ _asked_lock = threading.Lock()
 
 
 def request_drain(context: Context) -> None:
-    """Ask for a run (written at once: the webhook stores without a transaction), unless this
-    process asked less than ``ASK_SECONDS`` ago (that run, or the one it asks for, will find
-    these events)."""
+    """Ask for a run, written at once (the webhook stores without a transaction, and the run
+    must find what it stored), unless this process asked less than ``ASK_SECONDS`` ago (that
+    run, or the one it asks for, will find these events)."""
     moment = time.monotonic()
     with _asked_lock:
         if moment - _asked.get(context.installation_id, float("-inf")) < ASK_SECONDS:

@@ -20,8 +20,7 @@ def insert_new(session: Session, model: Any, key: list[str]) -> Any:
 @cache
 def _insert_new(dialect_name: str, model: Any, key: tuple[str, ...]) -> Any:
     # Built once: a webhook inserts with it on every delivery, and building it cost as much
-    # as a tenth of the delivery's statement.
-    # Inline: nobody reads the new rows' ids, so none are returned.
+    # as a tenth of the delivery's statement. Inline: no ids returned, since nobody reads them.
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     return dialect.insert(model).inline().on_conflict_do_nothing(index_elements=list(key))
 

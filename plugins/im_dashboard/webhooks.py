@@ -92,10 +92,10 @@ def _handler(code: str) -> Callable[..., Any]:
         except (ValueError, KeyError, TypeError, ParseError, DefusedXmlException):
             abort(400)
         if events:
-            # The run is asked for first: should the process stop between the two, a run
-            # finds nothing to do, rather than events wait for a run nobody asked for.
-            intake.request_drain(context)
+            # Stored first, then the run asked for: written in that order (no transaction), the
+            # run finds them; should the process stop between the two, the run every minute does.
             _store(context, channel_account_id, events)
+            intake.request_drain(context)
         return Response("success" if code == "wechat" else "", 200, mimetype="text/plain")
 
     handle.__name__ = f"{code}_webhook"
