@@ -124,13 +124,22 @@ def _make_sqlite_transactional(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_session_factory(engine: Engine, *, writes: bool = False) -> sessionmaker[Session]:
+#: ``Session.info`` key marking a session that runs without a transaction (a webhook's, with
+#: ``Webhook.autocommit`` on PostgreSQL): what needs one refuses to run in it.
+AUTOCOMMIT_INFO = "deskhost_autocommit"
+
+
+def make_session_factory(
+    engine: Engine, *, writes: bool = False, autocommit: bool = False
+) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (views render after committing).
 
     ``writes`` marks sessions meant to change data: on SQLite they begin with the write lock.
+    ``autocommit`` marks sessions of an engine in autocommit (``AUTOCOMMIT_INFO``).
     """
     bind = engine.execution_options(**{WRITE_OPTION: True}) if writes else engine
-    return sessionmaker(bind=bind, expire_on_commit=False)
+    info = {AUTOCOMMIT_INFO: True} if autocommit else None
+    return sessionmaker(bind=bind, expire_on_commit=False, info=info)
 
 
 def end_reading(session: Session) -> None:

@@ -41,7 +41,9 @@ class Host:
             self._autocommit_engine = make_engine(
                 settings.database_url, isolation_level="AUTOCOMMIT"
             )
-            self.autocommit_sessions = make_session_factory(self._autocommit_engine)
+            self.autocommit_sessions = make_session_factory(
+                self._autocommit_engine, autocommit=True
+            )
 
     @cached_property
     def redis(self) -> redis.Redis:
@@ -62,6 +64,13 @@ class Host:
         """A session committed on success, rolled back on error."""
         with self.write_sessions() as session, session.begin():
             yield session
+
+    def forget_connections(self) -> None:
+        """In a forked process: leave the pooled connections to the parent (closing them here
+        would close the parent's) and connect afresh."""
+        self.engine.dispose(close=False)
+        if self._autocommit_engine is not None:
+            self._autocommit_engine.dispose(close=False)
 
     def dispose(self) -> None:
         """Release pooled connections and the embedded Redis (tests, forked workers).

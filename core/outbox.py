@@ -91,7 +91,7 @@ def current_host() -> Host:
             _bound, _bound_pid = Host(Settings.from_env()), os.getpid()
         elif _bound_pid != os.getpid():
             # A forked process must not share the parent's pooled database connections.
-            _bound.engine.dispose(close=False)
+            _bound.forget_connections()
             _bound_pid = os.getpid()
         return _bound
 

@@ -184,7 +184,8 @@ class Context(abc.ABC):
     @property
     @abc.abstractmethod
     def db(self) -> Session:
-        """A session for the extension's own tables, in the transaction of the current change."""
+        """A session for the extension's own tables, in the transaction of the current change
+        (in a webhook with ``autocommit`` on PostgreSQL, none: each statement commits)."""
 
     @abc.abstractmethod
     def storage_get(self, key: str, default: Any = None) -> Any:
@@ -222,7 +223,8 @@ class Context(abc.ABC):
     ) -> str:
         """Queue one of the extension's jobs (by :class:`JobSpec` name) through the outbox.
 
-        :returns: the job id. The job runs after the current transaction commits, at least once.
+        :returns: the job id. The job runs after the current transaction commits, at least once
+            (in a webhook with ``autocommit`` on PostgreSQL, once its row is flushed).
         """
 
     # ---------------------------------------------------------------- tickets (desk.tickets.*)

@@ -99,8 +99,10 @@ class Webhook:
     path: str = ""
     #: No transaction around ``handle`` (1.4): on PostgreSQL each statement it runs commits on
     #: its own, sparing the delivery the round trips of BEGIN and COMMIT. For a handler that
-    #: stores what it received with one statement; one whose writes belong together keeps the
-    #: default. Elsewhere (SQLite) the handler runs in a transaction all the same.
+    #: stores what it received with one statement (and enqueues, after it, the job doing the
+    #: rest); one whose writes belong together keeps the default. The context's methods that
+    #: change desk data raise ``RuntimeError`` there. Elsewhere (SQLite) the handler runs in a
+    #: transaction all the same.
     autocommit: bool = False
 
 

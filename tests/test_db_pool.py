@@ -1,6 +1,7 @@
 """Pooled PostgreSQL connections are pinged before use only after being idle (``core.db``):
 one used a moment ago goes straight to work, one idle longer is checked, and one the server
-closed meanwhile is replaced without the caller noticing."""
+closed meanwhile is replaced without the caller noticing; a forked process's host connects
+afresh on both its engines."""
 
 from __future__ import annotations
 
@@ -69,3 +70,19 @@ def test_an_idle_connection_the_server_closed_is_replaced(
     replacement = _backend(engine)
 
     assert replacement != lost
+
+
+def test_a_forked_process_connects_afresh_on_both_engines(host: Host) -> None:
+    if host.engine.dialect.name != "postgresql":
+        pytest.skip("pools of server connections")
+
+    def backends() -> tuple[int, int]:
+        with host.autocommit_sessions() as session:
+            autocommitted = int(session.scalar(text("SELECT pg_backend_pid()")))
+        return _backend(host.engine), autocommitted
+
+    parents = backends()
+    host.forget_connections()  # what a forked process does first (the parent's stay its own)
+    ours = backends()
+
+    assert ours[0] != parents[0] and ours[1] != parents[1]

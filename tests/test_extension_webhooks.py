@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.host import Host
-from core.models import Department, Installation
+from core.models import Contact, Department, Installation
 from core.models.extensions import InstallationState
 from core.plugins import manager
 from hostapi import Context, Webhook, hookimpl
@@ -47,8 +47,12 @@ def _flushed_then_failing(context: Context, request: Any) -> str:
     raise RuntimeError("the handler failed after a statement ran")
 
 
+def _contact_making(context: Context, request: Any) -> str:
+    return context.create_contact(last_name=request.get_data(as_text=True)).last_name
+
+
 class Hooked:
-    """A test extension with five webhooks."""
+    """A test extension with six webhooks."""
 
     @hookimpl
     def deskhost_webhooks(self) -> list[Webhook]:
@@ -58,6 +62,7 @@ class Hooked:
             Webhook(name="failing", handle=_failing),
             Webhook(name="autocommitted", handle=_flushed_then_failing, autocommit=True),
             Webhook(name="autocommitted_ping", handle=_ping, autocommit=True),
+            Webhook(name="autocommitted_contact", handle=_contact_making, autocommit=True),
         ]
 
 
@@ -66,7 +71,9 @@ def web(host: Host) -> Iterator[FlaskClient]:
     """A client of an app built with the extension loaded (no one signed in)."""
     from core.web import create_app
 
-    host.plugins.register_plugin(Hooked(), manifest(PLUGIN))
+    host.plugins.register_plugin(
+        Hooked(), manifest(PLUGIN, scopes=["desk.tickets.read", "desk.contacts.write"])
+    )
     app: Flask = create_app({"TESTING": True}, host=host)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     yield app.test_client()
@@ -188,3 +195,17 @@ def test_an_autocommit_webhook_commits_what_it_stored(
 
     assert answer.status_code == 200
     assert _stored(host, installation, "last_ping") == "at once"
+
+
+def test_an_autocommit_webhook_may_not_change_desk_data_on_postgresql(
+    web: FlaskClient, host: Host, installation: Installation
+) -> None:
+    answer = web.post(f"/hooks/{PLUGIN}/{installation.id}/autocommitted_contact", data="Sato")
+
+    # Its locks and savepoints would not outlive a statement; SQLite's handler has a transaction.
+    if host.engine.dialect.name == "postgresql":
+        assert answer.status_code == 500
+        with host.sessions() as session:
+            assert session.scalar(select(Contact.id).where(Contact.last_name == "Sato")) is None
+    else:
+        assert (answer.status_code, answer.text) == (200, "Sato")

@@ -43,6 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, SessionTransaction, joinedload, lazyload
 
 from core import crypto
+from core.db import AUTOCOMMIT_INFO
 from core.errors import Message, ValidationFailed
 from core.models import (
     Account,
@@ -330,7 +331,8 @@ class HostContext(Context):
     def enqueue(
         self, job: str, payload: Mapping[str, Any] | None = None, *, delay: timedelta | None = None
     ) -> str:
-        """Write a job row to the outbox; it runs after this transaction commits."""
+        """Write a job row to the outbox; it runs after this transaction commits (without a
+        transaction, an autocommit webhook's, once the row is flushed)."""
         installation_id = self._require_installation()
         if self._host.plugins.job_spec(self._plugin_id, job) is None:
             raise ValueError(f"extension {self._plugin_id!r} has no job named {job!r}")
@@ -754,6 +756,13 @@ class HostContext(Context):
         return self._installation_id
 
     def _unit(self) -> Unit:
+        if self._session.info.get(AUTOCOMMIT_INFO):
+            # Its locks and savepoints would end with each statement: nothing would keep two
+            # arrivals from making one contact twice, or a failed change from half-writing.
+            raise RuntimeError(
+                "changing desk data needs a transaction, and this webhook runs without one "
+                "(Webhook.autocommit): store what arrived and change desk data in a job"
+            )
         actor = Actor(
             agent=None,
             label=f"extension:{self._plugin_id}",

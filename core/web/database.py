@@ -40,8 +40,12 @@ def writes_on_get(view: F) -> F:
 
 
 def db_session(*, autocommit: bool = False) -> Session:
-    """The current request's session (opened on first use; ``autocommit``: opened without a
-    transaction on PostgreSQL, for a webhook that stores with one statement)."""
+    """The current request's session (opened on first use).
+
+    ``autocommit``: a request that writes opens it without a transaction on PostgreSQL, for a
+    webhook that stores with one statement (a session opened earlier in the request, by a
+    check of a signed-in agent's cookie, stays as it is: in a transaction).
+    """
     from flask import current_app, request
 
     session = g.get("db_session")
@@ -50,10 +54,10 @@ def db_session(*, autocommit: bool = False) -> Session:
         # Requests that may change data take SQLite's write lock up front (see core.db).
         view = current_app.view_functions.get(request.endpoint or "")
         writes = request.method not in _READ_METHODS or getattr(view, _WRITES_ON_GET, False)
-        if autocommit:
-            writes, factory = True, host.autocommit_sessions
+        if writes:
+            factory = host.autocommit_sessions if autocommit else host.write_sessions
         else:
-            factory = host.write_sessions if writes else host.sessions
+            factory = host.sessions
         session = g.db_session = factory()
         g.db_session_writes = writes
     return session
