@@ -1,4 +1,4 @@
-"""deskhost's host API, version 1.4: the only module an extension imports from the host.
+"""deskhost's host API, version 1.5: the only module an extension imports from the host.
 
 Everything in ``__all__`` is stable. Deprecation policy: a name is removed only in a new major
 version, after at least one minor release in which using it emits ``DeprecationWarning`` and
@@ -17,6 +17,7 @@ from hostapi.types import (
     AccountRecord,
     AgentRecord,
     ApiRoute,
+    ChatTranscript,
     ContactRecord,
     DepartmentRecord,
     Download,
@@ -33,11 +34,12 @@ from hostapi.types import (
     TicketHistory,
     TicketQuery,
     TicketRecord,
+    TranscriptMessage,
     Webhook,
 )
 
 #: The version of this API; manifests state the range they need (``hostapi: ">=1.0,<2"``).
-__version__ = "1.4"
+__version__ = "1.5"
 HOSTAPI_VERSION = __version__
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "AccountRecord",
     "AgentRecord",
     "ApiRoute",
+    "ChatTranscript",
     "ContactRecord",
     "Context",
     "DepartmentRecord",
@@ -64,6 +67,7 @@ __all__ = [
     "TicketHistory",
     "TicketQuery",
     "TicketRecord",
+    "TranscriptMessage",
     "Webhook",
     "csrf_token",
     "csv",

@@ -358,3 +358,52 @@ class TicketQuery:
     #: subject, the ticket's number (with or without the prefix), or the contact's name or
     #: phone. Blank means no filter.
     search: str | None = None
+
+
+#: :attr:`TranscriptMessage.sender` of a message the customer wrote.
+CUSTOMER = "customer"
+#: :attr:`TranscriptMessage.sender` of a message an agent wrote.
+AGENT = "agent"
+
+
+@dataclass(frozen=True)
+class TranscriptMessage:
+    """One message of a chat, as :class:`ChatTranscript` holds it (1.5).
+
+    ``sender`` is ``"customer"`` or ``"agent"``; an agent's message names the desk agent who
+    wrote it (``agent_id``), or ``None`` when the chat product's operator is not one. ``text``
+    is what the message said (write a placeholder such as ``"[image]"`` for one without
+    text); ``sent_at`` is aware.
+    """
+
+    sender: str
+    text: str
+    sent_at: datetime
+    agent_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.sender not in (CUSTOMER, AGENT):
+            raise ValueError(f"sender must be {CUSTOMER!r} or {AGENT!r}, not {self.sender!r}")
+        if self.sent_at.tzinfo is None:
+            raise ValueError("sent_at must be an aware datetime")
+        if not self.text.strip():
+            raise ValueError("a transcript message needs text")
+
+
+@dataclass(frozen=True)
+class ChatTranscript:
+    """A chat to make a ticket of, or to add to one (1.5): its channel (``"chat"``,
+    ``"line"``…), when it started (aware) and its messages in the order they were sent."""
+
+    channel: str
+    started_at: datetime
+    messages: tuple[TranscriptMessage, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.started_at.tzinfo is None:
+            raise ValueError("started_at must be an aware datetime")
+        times = [message.sent_at for message in self.messages]
+        if times != sorted(times):
+            raise ValueError("messages must be in the order they were sent")
+        if times and times[0] < self.started_at:
+            raise ValueError("a message cannot be sent before the chat started")

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from core import worker
-from core.models import Contact, Installation, OutboxEvent, Ticket
+from core.models import Contact, Installation, OutboxEvent, Thread, Ticket
 from core.models.org import AgentStatus
 from hostapi import clock
 from plugins.im_dashboard import intake
@@ -268,8 +268,30 @@ def test_converting_makes_a_ticket_with_the_conversation(desk: Desk) -> None:
         desk.department.id,
     )
     assert ticket.contact_id == answer.json["contact_id"]
-    assert "Alice: Let me check" in ticket.description
     assert desk.api("POST", f"/chats/{chat_id}/convert", json={}).status_code == 422
+
+
+def test_a_converted_chat_is_a_ticket_from_its_start_with_its_messages_as_threads(
+    desk: Desk,
+) -> None:
+    chat_id = _start(desk)
+    desk.api("POST", f"/chats/{chat_id}/accept", json={})
+    desk.api("POST", f"/chats/{chat_id}/messages", json={"text": "Let me check"})
+    answer = desk.api("POST", f"/chats/{chat_id}/convert", json={})
+    [chat] = desk.chats()
+    ticket = desk.db.get(Ticket, answer.json["ticket_id"])
+    assert ticket is not None
+    assert (ticket.created_at, ticket.description, ticket.raised_by) == (
+        chat.started_at,
+        "help",
+        "customer",
+    )
+    [reply] = desk.db.scalars(select(Thread).where(Thread.ticket_id == ticket.id))
+    assert (reply.kind, reply.body, reply.author_agent_id) == (
+        "outgoing",
+        "Let me check",
+        desk.agents["alice"].id,
+    )
 
 
 # ------------------------------------------------------------------------------ sending

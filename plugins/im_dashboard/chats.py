@@ -21,7 +21,14 @@ from typing import Any
 from marshmallow import ValidationError
 from sqlalchemy import exists, insert, select
 
-from hostapi import AgentRecord, Context, NotFound, TicketQuery
+from hostapi import (
+    AgentRecord,
+    ChatTranscript,
+    Context,
+    NotFound,
+    TicketQuery,
+    TranscriptMessage,
+)
 from plugins.im_dashboard.messages import IncomingMessage
 from plugins.im_dashboard.models import ChannelAccount, Chat, ChatActivity, ChatMessage, Rotation
 
@@ -430,8 +437,8 @@ def reopen(
 
 
 def convert(context: Context, target: Chat, agent: AgentRecord) -> int:
-    """Make a ticket of the chat (its department, contact and channel; the conversation as
-    its description) and return the ticket's id.
+    """Make a ticket of the chat (its department, contact and channel, created at its start,
+    its messages the ticket's threads at their own times) and return the ticket's id.
 
     :raises ChatConflict: the chat was converted already.
     """
@@ -448,20 +455,18 @@ def convert(context: Context, target: Chat, agent: AgentRecord) -> int:
     subject = " ".join(first_text.split())[:120] or context.gettext(
         "Chat with %(name)s", name=target.user_name or target.external_user_id
     )
-    ticket = context.create_ticket(
+    ticket = context.convert_chat(
+        transcript(target, messages),
         subject=subject,
         department_id=target.department_id,
         contact_id=target.contact_id,
-        channel=target.channel,
-        description=transcript(context, target, messages),
     )
-    now = context.now()
     target.ticket_id = ticket.id
     _record(
         context,
         target,
         "converted",
-        now,
+        context.now(),
         agent_id=agent.id,
         by=agent.id,
         cause="agent",
@@ -470,16 +475,22 @@ def convert(context: Context, target: Chat, agent: AgentRecord) -> int:
     return ticket.id
 
 
-def transcript(context: Context, target: Chat, messages: Iterable[ChatMessage]) -> str:
-    """The conversation as plain text, a line per message: its UTC time, who, what."""
-    names = {agent.id: agent.name for agent in context.list_agents()}
-    user = target.user_name or target.external_user_id
-    lines = []
-    for message in messages:
-        who = user if message.direction == IN else names.get(message.agent_id or 0, "?")
-        what = message.text or f"[{message.kind}]"
-        lines.append(f"[{message.sent_at:%Y-%m-%d %H:%M:%S} UTC] {who}: {what}")
-    return "\n".join(lines)
+def transcript(target: Chat, messages: Iterable[ChatMessage]) -> ChatTranscript:
+    """The chat as the host converts chats: the user's messages the customer's, the rest an
+    agent's (a message without text by its kind, ``[image]``)."""
+    return ChatTranscript(
+        channel=target.channel,
+        started_at=target.started_at,
+        messages=tuple(
+            TranscriptMessage(
+                sender="customer" if message.direction == IN else "agent",
+                text=message.text if message.text.strip() else f"[{message.kind}]",
+                sent_at=max(message.sent_at, target.started_at),
+                agent_id=None if message.direction == IN else message.agent_id,
+            )
+            for message in messages
+        ),
+    )
 
 
 # ------------------------------------------------------------------------------ upkeep
