@@ -11,7 +11,7 @@ from __future__ import annotations
 from hostapi import csv, events, i18n, scopes
 from hostapi._markers import hookimpl, hookspec
 from hostapi.clock import now
-from hostapi.context import Context, NotFound, ScopeError
+from hostapi.context import Conflict, Context, NotFound, ScopeError
 from hostapi.current import csrf_token, current_context, render_page
 from hostapi.types import (
     AccountRecord,
@@ -23,6 +23,7 @@ from hostapi.types import (
     Download,
     Event,
     JobSpec,
+    LinkedClient,
     Location,
     Page,
     Panel,
@@ -30,7 +31,9 @@ from hostapi.types import (
     PermissionSpec,
     RatingRecord,
     StatusChangeRecord,
+    StatusChoice,
     ThreadRecord,
+    TicketChoices,
     TicketHistory,
     TicketQuery,
     TicketRecord,
@@ -48,12 +51,14 @@ __all__ = [
     "AgentRecord",
     "ApiRoute",
     "ChatTranscript",
+    "Conflict",
     "ContactRecord",
     "Context",
     "DepartmentRecord",
     "Download",
     "Event",
     "JobSpec",
+    "LinkedClient",
     "Location",
     "NotFound",
     "Page",
@@ -63,7 +68,9 @@ __all__ = [
     "RatingRecord",
     "ScopeError",
     "StatusChangeRecord",
+    "StatusChoice",
     "ThreadRecord",
+    "TicketChoices",
     "TicketHistory",
     "TicketQuery",
     "TicketRecord",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from gettext import NullTranslations
 from types import MappingProxyType
@@ -28,9 +29,11 @@ from hostapi.types import (
     ChatTranscript,
     ContactRecord,
     DepartmentRecord,
+    LinkedClient,
     RatingRecord,
     StatusChangeRecord,
     ThreadRecord,
+    TicketChoices,
     TicketHistory,
     TicketQuery,
     TicketRecord,
@@ -44,6 +47,11 @@ class ScopeError(PermissionError):
     def __init__(self, scope: str) -> None:
         super().__init__(f"this installation was not granted the scope {scope!r}")
         self.scope = scope
+
+
+class Conflict(Exception):
+    """What was asked cannot be done in the record's present state (an :class:`ApiRoute`'s
+    handler raising it answers 409 with its message) (1.5)."""
 
 
 class NotFound(LookupError):
@@ -240,6 +248,19 @@ class Context(abc.ABC):
     def list_tickets(self, query: TicketQuery) -> list[TicketRecord]:
         """Visible tickets newest first, keyset-paginated. Needs ``desk.tickets.read``."""
 
+    def count_tickets(self, query: TicketQuery) -> int:
+        """How many visible tickets match ``query``'s filters (its ``limit`` and ``after``
+        aside). Needs ``desk.tickets.read``. This default (for contexts written against 1.0)
+        pages through :meth:`list_tickets`.
+
+        .. versionadded:: 1.5
+        """
+        count, page = 0, replace(query, limit=500, after=None)
+        while records := self.list_tickets(page):
+            count += len(records)
+            page = replace(page, after=(records[-1].created_at, records[-1].id))
+        return count
+
     @abc.abstractmethod
     def create_ticket(
         self,
@@ -363,6 +384,34 @@ class Context(abc.ABC):
             for message in messages
         ]
 
+    # ---------------------------------------------------------------- linked products (1.5)
+
+    def register_linked_client(self, *, name: str, redirect_uri: str) -> LinkedClient:
+        """Register an OAuth client of the desk for a product the installation links (a chat
+        product whose window shows desk data), and return its credentials (1.5).
+
+        The product sends an admin through the desk's consent page with it (authorization
+        code with PKCE); its tokens then reach this installation's REST endpoints only, within
+        the installation's granted scopes and departments, acting as the admin who authorized
+        it. Call it from a page an administrator is using (it needs the viewing agent's
+        ``marketplace.manage``); ``redirect_uri`` must be ``https`` (``http`` only on
+        127.0.0.1 or localhost) and is matched exactly.
+
+        :raises PermissionError: the viewing agent may not manage the marketplace.
+        :raises ValueError: the name or the redirect URI is not acceptable.
+
+        .. versionadded:: 1.5
+        """
+        raise NotImplementedError("this context cannot register clients (host API < 1.5)")
+
+    def revoke_linked_client(self, client_id: str) -> None:
+        """Revoke a client :meth:`register_linked_client` made, with every token it holds
+        (1.5). A client of another installation, or one revoked already, is left alone.
+
+        .. versionadded:: 1.5
+        """
+        raise NotImplementedError("this context cannot revoke clients (host API < 1.5)")
+
     # ---------------------------------------------------------------- threads (desk.threads.*)
 
     @abc.abstractmethod
@@ -475,6 +524,14 @@ class Context(abc.ABC):
         .. versionadded:: 1.2
         """
         raise NotImplementedError("this context does not offer departments (host API < 1.2)")
+
+    def ticket_choices(self) -> TicketChoices:
+        """The statuses, priorities and classifications the desk offers for a ticket, for
+        a form that lets an agent choose them (1.5). Needs no scope.
+
+        .. versionadded:: 1.5
+        """
+        raise NotImplementedError("this context does not offer ticket choices (host API < 1.5)")
 
     def status_label(self, status: str) -> str:
         """A ticket status's name (:attr:`TicketRecord.status`) as the host shows it in

@@ -120,9 +120,11 @@ class ApiRoute:
     ``handle(context, arguments, **path_values)`` runs with the installation's context (and
     the calling agent when there is one) and returns the response's data; raising
     :class:`hostapi.NotFound` answers 404, ``marshmallow.ValidationError`` 422 naming the
-    fields. ``scopes`` are the scopes the endpoint needs: the installation must have been
-    granted each, and a token must carry each. What ``handle`` writes through the context is
-    committed when it returns and rolled back when it raises.
+    fields, ``PermissionError`` 403 (1.5: the calling agent may see the record but not do
+    this) and :class:`hostapi.Conflict` 409 (1.5). ``scopes`` are the scopes the endpoint
+    needs: the installation must have been granted each, and a token must carry each. What
+    ``handle`` writes through the context is committed when it returns and rolled back when
+    it raises.
 
     .. versionadded:: 1.2
     """
@@ -358,6 +360,9 @@ class TicketQuery:
     #: subject, the ticket's number (with or without the prefix), or the contact's name or
     #: phone. Blank means no filter.
     search: str | None = None
+    #: Only overdue tickets (``True``: due time passed, status type not closed) or only the
+    #: others (``False``) (1.5); ``None``: either.
+    overdue: bool | None = None
 
 
 #: :attr:`TranscriptMessage.sender` of a message the customer wrote.
@@ -407,3 +412,42 @@ class ChatTranscript:
             raise ValueError("messages must be in the order they were sent")
         if times and times[0] < self.started_at:
             raise ValueError("a message cannot be sent before the chat started")
+
+
+@dataclass(frozen=True)
+class LinkedClient:
+    """An OAuth client of the desk for a product an installation links (1.5): what the
+    product needs to be authorized by an admin and to call the extension's endpoints.
+
+    ``client_secret`` is given once, when the client is registered, and stored by the desk
+    only hashed. ``api_base`` is the URL of the installation's REST endpoints
+    (:class:`ApiRoute` paths continue it).
+    """
+
+    client_id: str
+    client_secret: str
+    authorize_url: str
+    token_url: str
+    api_base: str
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StatusChoice:
+    """A ticket status the desk offers (1.5): its name (what :meth:`Context.change_status`
+    takes), its type (``open``, ``on_hold`` or ``closed``) and its label in the reader's
+    language."""
+
+    name: str
+    status_type: str
+    label: str
+
+
+@dataclass(frozen=True)
+class TicketChoices:
+    """What the desk offers when a ticket is made or changed (1.5): its active statuses in
+    display order, its priorities from lowest to highest and its classifications."""
+
+    statuses: tuple[StatusChoice, ...]
+    priorities: tuple[str, ...]
+    classifications: tuple[str, ...]

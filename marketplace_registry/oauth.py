@@ -42,7 +42,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 from flask import Flask, current_app, request, url_for
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from core import tokens
@@ -155,6 +155,33 @@ def register_client(
         },
     )
     return client, secret
+
+
+def revoke_client(session: Session, installation_id: int, client_id: str) -> None:
+    """Revoke one of ``installation_id``'s confidential clients with its tokens and pending
+    codes (the caller commits); any other client, or one revoked already, is left alone."""
+    client = session.scalar(
+        select(OAuthClient).where(
+            OAuthClient.client_id == client_id,
+            OAuthClient.installation_id == installation_id,
+            OAuthClient.is_host_callback.is_(False),
+            OAuthClient.revoked_at.is_(None),
+        )
+    )
+    if client is None:
+        return
+    now = clock.now()
+    client.revoked_at = now
+    session.execute(
+        update(AccessToken)
+        .where(AccessToken.client_id == client_id, AccessToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        delete(OAuthAuthorizationCode).where(OAuthAuthorizationCode.client_id == client_id)
+    )
+    session.flush()
 
 
 def _new_client_id() -> str:

@@ -37,7 +37,7 @@ from core.models import Installation
 from core.plugins.context import HostContext
 from core.web.database import db_session
 from core.web.extensions import covers
-from hostapi import ApiRoute, Download, NotFound, ScopeError
+from hostapi import ApiRoute, Conflict, Download, NotFound, ScopeError
 
 if TYPE_CHECKING:
     from core.host import Host
@@ -192,6 +192,12 @@ def _add_route(blueprint: Blueprint, route: ApiRoute) -> None:
         except ScopeError as error:
             session.rollback()
             abort(403, message=str(error), error="insufficient_scope", scope=error.scope)
+        except PermissionError as error:
+            session.rollback()
+            abort(403, message=str(error) or "Forbidden.")
+        except Conflict as error:
+            session.rollback()
+            abort(409, message=str(error) or "Conflict.")
         except ma.ValidationError as error:
             session.rollback()
             location = "query" if method in _QUERY_METHODS else "json"

@@ -30,12 +30,14 @@ from flask_babel import force_locale
 from sqlalchemy import (
     ARRAY,
     Integer,
+    and_,
     any_,
     bindparam,
     event,
     func,
     literal,
     null,
+    or_,
     select,
     true,
     union_all,
@@ -44,7 +46,7 @@ from sqlalchemy.orm import Session, SessionTransaction, joinedload, lazyload
 
 from core import crypto
 from core.db import AUTOCOMMIT_INFO
-from core.errors import Message, ValidationFailed
+from core.errors import Forbidden, Message, ValidationFailed
 from core.models import (
     Account,
     Agent,
@@ -63,6 +65,7 @@ from core.models import (
     agent_departments,
 )
 from core.models.extensions import OutboxKind, installation_profiles
+from core.models.tickets import StatusType
 from core.plugins import records
 from core.services.base import Actor, Cursor, Unit, older_than
 from core.services.org import LOCALES
@@ -72,11 +75,14 @@ from hostapi import (
     ContactRecord,
     Context,
     DepartmentRecord,
+    LinkedClient,
     NotFound,
     RatingRecord,
     ScopeError,
     StatusChangeRecord,
+    StatusChoice,
     ThreadRecord,
+    TicketChoices,
     TicketHistory,
     TicketQuery,
     TicketRecord,
@@ -365,21 +371,7 @@ class HostContext(Context):
         self._need(scope.TICKETS_READ)
         if not 1 <= query.limit <= 500:
             raise ValidationFailed({"limit": [Message("Give a number from 1 to 500.")]})
-        statement = select(*_TICKET_RECORD_COLUMNS).where(
-            Ticket.department_id.in_(self.department_ids)
-        )
-        if query.contact_id is not None:
-            statement = statement.where(Ticket.contact_id == query.contact_id)
-        if query.account_id is not None:
-            statement = statement.where(Ticket.account_id == query.account_id)
-        if query.status_type is not None:
-            statement = statement.where(Ticket.status_type == query.status_type)
-        if query.department_id is not None:
-            statement = statement.where(Ticket.department_id == query.department_id)
-        if query.search and query.search.strip():
-            from core.services.tickets import search_condition
-
-            statement = statement.where(search_condition(self._session, query.search.strip()))
+        statement = select(*_TICKET_RECORD_COLUMNS).where(*self._ticket_conditions(query))
         if query.after is not None:
             created_at, last_id = query.after
             statement = statement.where(
@@ -387,6 +379,38 @@ class HostContext(Context):
             )
         statement = statement.order_by(Ticket.created_at.desc(), Ticket.id.desc())
         return self._ticket_records(statement.limit(query.limit))
+
+    def count_tickets(self, query: TicketQuery) -> int:
+        """How many visible tickets match the query's filters."""
+        self._need(scope.TICKETS_READ)
+        statement = select(func.count()).select_from(Ticket).where(*self._ticket_conditions(query))
+        return self._session.scalar(statement) or 0
+
+    def _ticket_conditions(self, query: TicketQuery) -> list[Any]:
+        """The WHERE conditions of a query's filters, within the context's departments."""
+        conditions: list[Any] = [Ticket.department_id.in_(self.department_ids)]
+        if query.contact_id is not None:
+            conditions.append(Ticket.contact_id == query.contact_id)
+        if query.account_id is not None:
+            conditions.append(Ticket.account_id == query.account_id)
+        if query.status_type is not None:
+            conditions.append(Ticket.status_type == query.status_type)
+        if query.department_id is not None:
+            conditions.append(Ticket.department_id == query.department_id)
+        if query.overdue is not None:
+            now, closed = self.now(), StatusType.CLOSED.value
+            conditions.append(
+                and_(Ticket.due_at < now, Ticket.status_type != closed)
+                if query.overdue
+                else or_(
+                    Ticket.due_at.is_(None), Ticket.due_at >= now, Ticket.status_type == closed
+                )
+            )
+        if query.search and query.search.strip():
+            from core.services.tickets import search_condition
+
+            conditions.append(search_condition(self._session, query.search.strip()))
+        return conditions
 
     def create_ticket(
         self,
@@ -710,6 +734,67 @@ class HostContext(Context):
             .order_by(Department.name, Department.id)
         )
         return [DepartmentRecord(id=row.id, name=row.name) for row in rows]
+
+    # ---------------------------------------------------------------- linked products
+
+    def register_linked_client(self, *, name: str, redirect_uri: str) -> LinkedClient:
+        """Register a confidential OAuth client of the installation for a linked product, as
+        the viewing administrator."""
+        from flask import request, url_for
+
+        from core.api import extension_routes
+        from marketplace_registry import oauth
+
+        installation = self._session.get(Installation, self._require_installation())
+        if self._agent is None or installation is None:
+            raise RuntimeError("a linked product's client is registered from an admin's page")
+        unit = Unit(
+            self._session,
+            Actor(agent=self._agent, installation_id=installation.id),
+            self._host,
+        )
+        try:
+            client, secret = oauth.register_client(
+                unit, installation, name=name, redirect_uris=[redirect_uri]
+            )
+        except Forbidden as error:
+            raise PermissionError(str(error)) from error
+        except ValidationFailed as error:
+            raise ValueError(str(error)) from error
+        return LinkedClient(
+            client_id=client.client_id,
+            client_secret=secret,
+            authorize_url=url_for("oauth.authorize", _external=True),
+            token_url=url_for("oauth.token", _external=True),
+            api_base=request.host_url.rstrip("/")
+            + extension_routes.url_prefix(self._plugin_id).replace(
+                "<id:installation_id>", str(installation.id)
+            ),
+            scopes=tuple(sorted(installation.granted_scopes or ())),
+        )
+
+    def revoke_linked_client(self, client_id: str) -> None:
+        """Revoke one of the installation's clients and its tokens."""
+        from marketplace_registry import oauth
+
+        oauth.revoke_client(self._session, self._require_installation(), client_id)
+
+    def ticket_choices(self) -> TicketChoices:
+        """The active statuses in display order, the priorities and the classifications."""
+        from core.services import tickets
+
+        return TicketChoices(
+            statuses=tuple(
+                StatusChoice(
+                    name=status.name,
+                    status_type=status.status_type,
+                    label=self.status_label(status.name),
+                )
+                for status in tickets.list_statuses(self._session, include_inactive=False)
+            ),
+            priorities=tickets.PRIORITIES,
+            classifications=tickets.CLASSIFICATIONS,
+        )
 
     def status_label(self, status: str) -> str:
         """A built-in status translated as the host's pages show it (its label table and

@@ -64,6 +64,9 @@ KNOWN_CHANNELS: frozenset[str] = frozenset(
     {"email", "web_form", "phone", "chat", "whatsapp", "telegram", "wechat", "line", "api"}
 )
 PRIORITIES: tuple[str, ...] = ("low", "medium", "high", "urgent")
+#: The classifications offered when a ticket is made or classified (a ticket's own is free
+#: text: imported history keeps whatever it had).
+CLASSIFICATIONS: tuple[str, ...] = ("Question", "Problem", "Feature request", "Others")
 THREAD_KINDS: frozenset[str] = frozenset(kind.value for kind in ThreadKind)
 RATINGS: frozenset[str] = frozenset(rating.value for rating in Rating)
 RAISED_BY: frozenset[str] = frozenset(who.value for who in RaisedBy)
