@@ -738,6 +738,8 @@ def load_demo(
     )
     _set_up_slas(host)
     _set_up_customer_records(host, seed)
+    _set_up_knowledge_base(host)
+    _set_up_contracts(host)
     return report
 
 
@@ -898,6 +900,132 @@ def _demo_activities(
             unit, kind="call", subject="Unsolicited sales call", contact_id=contact_id
         )
         activities.mark_spam(unit, spam)
+
+
+#: The demo's knowledge base: per department, its categories with their articles as
+#: (title, status, visibility).
+DEMO_KNOWLEDGE_BASE: dict[str, tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...]] = {
+    "Support": (
+        (
+            "Getting started",
+            (
+                ("Sign in for the first time", "published", "all"),
+                ("Reset your password", "published", "all"),
+            ),
+        ),
+        (
+            "Troubleshooting",
+            (
+                ("The dashboard does not load", "published", "registered"),
+                ("Email notifications do not arrive", "draft", "all"),
+            ),
+        ),
+    ),
+    "Billing": (
+        (
+            "Invoices and payments",
+            (
+                ("Download an invoice", "published", "registered"),
+                ("Change the billing address", "published", "all"),
+            ),
+        ),
+    ),
+    "Sales": (
+        (
+            "Plans and pricing",
+            (
+                ("Compare the plans", "published", "all"),
+                ("Extend a trial", "draft", "all"),
+            ),
+        ),
+    ),
+    "技術サポート": (
+        (
+            "よくある質問",
+            (
+                ("ログインできない場合", "published", "all"),
+                ("CSVインポートでエラーが出る場合", "published", "registered"),
+            ),
+        ),
+    ),
+}
+#: What every demo article says under its title (Markdown).
+DEMO_ARTICLE_STEPS = "1. Open the page named in the title.\n2. Follow the steps shown there.\n"
+#: The demo's premium SLA targets per priority, in business minutes (first response,
+#: resolution): what the premium contracts buy.
+DEMO_PREMIUM_SLA_TARGETS = {
+    "low": (4 * 60, 2 * 9 * 60),
+    "medium": (2 * 60, 9 * 60),
+    "high": (60, 4 * 60),
+    "urgent": (15, 2 * 60),
+}
+
+
+def _set_up_knowledge_base(host: Host) -> None:
+    """The categories and articles of :data:`DEMO_KNOWLEDGE_BASE`, drafts and published ones,
+    so that the knowledge base of every demo department has something to read."""
+    from sqlalchemy import select
+
+    from core.models import Department
+    from core.services import knowledge_base
+    from core.services.base import Actor, Unit
+
+    with host.transaction() as session:
+        unit = Unit(session, Actor.system("demo"), host)
+        departments = {d.name: d.id for d in session.scalars(select(Department))}
+        for department_name, categories in DEMO_KNOWLEDGE_BASE.items():
+            for category_name, articles in categories:
+                category = knowledge_base.create_category(
+                    unit, department_id=departments[department_name], name=category_name
+                )
+                for title, status, visibility in articles:
+                    knowledge_base.create_article(
+                        unit,
+                        category_id=category.id,
+                        title=title,
+                        body=f"# {title}\n\n{DEMO_ARTICLE_STEPS}",
+                        status=status,
+                        visibility=visibility,
+                    )
+
+
+def _set_up_contracts(host: Host) -> None:
+    """A premium SLA policy and contracts on the first demo accounts: a premium one for the
+    Support department under it, one for every department (the Standard policy applies), and
+    one that ended last month, so that a contract and its SLA show for their customers."""
+    from sqlalchemy import select
+
+    from core.models import Account, Department
+    from core.services import contracts, sla
+    from core.services.base import Actor, Unit
+
+    with host.transaction() as session:
+        unit = Unit(session, Actor.system("demo"), host)
+        premium = sla.create_policy(
+            unit,
+            name="Premium",
+            description="Faster targets for customers with a premium contract.",
+            targets={
+                priority: {"first_response_minutes": first, "resolution_minutes": resolution}
+                for priority, (first, resolution) in DEMO_PREMIUM_SLA_TARGETS.items()
+            },
+        )
+        support = session.scalars(select(Department.id).where(Department.name == "Support")).one()
+        accounts = list(session.scalars(select(Account.id).order_by(Account.id).limit(3)))
+        today = contracts.today(session)
+        year_ago, month_ago = today - timedelta(days=365), today - timedelta(days=30)
+        terms: list[dict[str, Any]] = [
+            {
+                "name": "Premium support",
+                "department_id": support,
+                "sla_policy_id": premium.id,
+                "starts_on": year_ago,
+            },
+            {"name": "保守契約 スタンダード", "starts_on": year_ago},
+            {"name": "Trial", "starts_on": year_ago, "ends_on": month_ago},
+        ]
+        for account_id, contract in zip(accounts, terms, strict=False):
+            contracts.create_contract(unit, account_id, **contract)
 
 
 def _set_passwords(host: Host, passwords: dict[str, str]) -> None:

@@ -18,6 +18,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from core import tokens
 from core.config import Settings
 from core.host import Host
 from core.models import Agent, Department
-from core.services import customers, views
+from core.services import contracts, customers, knowledge_base, views
 from core.services.base import Actor, Unit
 from hostapi import scopes
 from tests import extension_endpoints
@@ -95,8 +96,9 @@ def seeded(
     department: Department,
     make_ticket: Callable[..., Any],
 ) -> None:
-    """A few records of each kind for the fuzzer's ids to hit: accounts, contacts, tickets,
-    views, and an installation of the test extension."""
+    """A few records of each kind for the fuzzer's ids to hit: accounts (with a contract),
+    contacts, tickets, views, knowledge-base categories and articles, and an installation of
+    the test extension."""
     install_for(db, fuzz_host, extension_endpoints.PLUGIN, [department.id])
     db.commit()
     work = Unit(session=db, actor=Actor(admin_agent), host=None)
@@ -109,6 +111,13 @@ def seeded(
             account_id=account.id,
         )
         views.create_view(work, entity="contact", name=f"View {number}", shared=True)
+        contracts.create_contract(
+            work, account.id, name=f"Contract {number}", starts_on=date(2026, 1, number)
+        )
+        category = knowledge_base.create_category(
+            work, department_id=department.id, name=f"Category {number}"
+        )
+        knowledge_base.create_article(work, category_id=category.id, title=f"Article {number}")
         db.commit()
         make_ticket(f"Ticket {number}", contact=contact, actor=admin_agent)
 

@@ -117,6 +117,13 @@ def test_document_lists_every_endpoint(document: dict) -> None:
         "/api/v1/attachments/{attachment_id}/content": {"get"},
         "/api/v1/products": {"get", "post"},
         "/api/v1/products/{product_id}": {"get", "patch"},
+        "/api/v1/accounts/{account_id}/contracts": {"get", "post"},
+        "/api/v1/accounts/{account_id}/contracts/{contract_id}": {"get", "patch", "delete"},
+        # knowledge base
+        "/api/v1/kb/categories": {"get", "post"},
+        "/api/v1/kb/categories/{category_id}": {"get", "patch", "delete"},
+        "/api/v1/kb/articles": {"get", "post"},
+        "/api/v1/kb/articles/{article_id}": {"get", "patch", "delete"},
         "/api/v1/contacts/export": {"get"},
         "/api/v1/accounts/export": {"get"},
         "/api/v1/audit": {"get"},

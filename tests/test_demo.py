@@ -17,6 +17,7 @@ from core.demo import (
     ADMIN_PASSWORD,
     AGENT_LOGIN,
     AGENT_LOGINS,
+    DEMO_KNOWLEDGE_BASE,
     DEMO_PRODUCTS,
     FILE_EVERY,
     LIGHT_AGENT_LOGIN,
@@ -29,11 +30,14 @@ from core.demo import (
 from core.host import Host
 from core.models import (
     Account,
+    AccountContract,
     Activity,
     Agent,
     Attachment,
     Contact,
     Department,
+    KbArticle,
+    KbCategory,
     Organisation,
     Product,
     StatusChange,
@@ -43,6 +47,8 @@ from core.models import (
     contact_products,
 )
 from core.permissions import DEFAULT_PROFILES
+from core.services import contracts
+from core.services.base import Actor, Unit
 from core.services.org import authenticate
 from hostapi import clock
 
@@ -242,3 +248,30 @@ def test_demo_customers_have_products_activities_and_files(host: Host, db: Sessi
         select(func.count()).select_from(Attachment).where(Attachment.contact_id.is_not(None))
     )
     assert files == -(-contacts // FILE_EVERY)
+
+
+def test_demo_departments_have_a_knowledge_base(host: Host, db: Session) -> None:
+    load_demo(host, tickets=50)
+    by_department = dict(
+        db.execute(
+            select(Department.name, func.count(KbArticle.id))
+            .join(KbCategory, KbCategory.department_id == Department.id)
+            .join(KbArticle, KbArticle.category_id == KbCategory.id)
+            .group_by(Department.name)
+        ).all()
+    )
+    assert set(by_department) == set(DEMO_KNOWLEDGE_BASE)
+    assert db.scalar(select(func.count()).where(KbArticle.status == "draft")) > 0
+
+
+def test_demo_accounts_have_a_premium_contract_with_its_sla(host: Host, db: Session) -> None:
+    load_demo(host, tickets=50)
+    premium = db.scalars(
+        select(AccountContract).where(AccountContract.name == "Premium support")
+    ).one()
+    terms = contracts.service_terms(
+        Unit(db, Actor.system("test"), None),
+        premium.account_id,
+        department_id=premium.department_id,
+    )
+    assert (terms.contract_name, terms.sla_name) == ("Premium support", "Premium")

@@ -7,10 +7,11 @@ a new endpoint is in the matrix by default. Each path parameter names what it po
 (:data:`OPTED_OUT`, each with its reason), fails :func:`test_every_id_taking_rule_is_in_the_matrix`.
 
 - **Another department, another owner → 404.** Tickets (and what hangs off them: threads,
-  ratings, time entries, status history, activities) and held spam messages belong to a
-  department; private views, notifications and access tokens belong to one agent. An agent
-  with every permission but only department 1 asks for department 2's ticket, another
-  agent's view… and gets 404, exactly as for an id that does not exist.
+  ratings, time entries, status history, activities), held spam messages and the knowledge
+  base's categories and articles belong to a department; private views, notifications and
+  access tokens belong to one agent. An agent with every permission but only department 1 asks
+  for department 2's ticket, another agent's view… and gets 404, exactly as for an id that does
+  not exist.
 - **Missing permission → 403.** An agent of the record's own department whose profile grants
   nothing asks for it and gets 403, before any body is validated.
 - **Admin areas → 403 for an ordinary agent** (the "Agent" profile holds none of the
@@ -21,8 +22,8 @@ a new endpoint is in the matrix by default. Each path parameter names what it po
   cover gets 404 whatever the rest of the path names; there is no permission to lack there.
   A test extension (tests/extension_endpoints.py) keeps these shapes in the matrix.
 
-Contacts, accounts and what hangs off them (comments, products, follows, history) are
-organisation-wide: any agent with the permission sees them, so only the permission check
+Contacts, accounts and what hangs off them (comments, products, follows, history, contracts)
+are organisation-wide: any agent with the permission sees them, so only the permission check
 applies to them.
 Unsafe methods send an empty body (``{}`` to the API, an empty form to pages): the refusal must
 come before validation, or a 422 would tell the caller the record exists.
@@ -64,8 +65,9 @@ from core.models import (
     SpamRule,
     TicketStatus,
 )
-from core.services import activities, attachments, sla
+from core.services import activities, attachments, contracts, sla
 from core.services import customers as customer_service
+from core.services import knowledge_base as kb
 from core.services import tickets as ticket_service
 from hostapi import clock
 from hostapi import scopes as scope_catalogue
@@ -97,6 +99,9 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "attachment_id": (DEPARTMENT, "attachment"),
     "message_id": (DEPARTMENT, "spam_message"),
     "activity_id": (DEPARTMENT, "activity"),
+    # A knowledge-base article goes by its category's department.
+    "category_id": (DEPARTMENT, "kb_category"),
+    "article_id": (DEPARTMENT, "kb_article"),
     "view_id": (PERSONAL, "view"),
     "key": (PERSONAL, "view"),
     "notification_id": (PERSONAL, "notification"),
@@ -106,6 +111,7 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "customer_id": (ORGANISATION, "customer"),
     "record_id": (ORGANISATION, "customer"),
     "comment_id": (ORGANISATION, "comment"),
+    "contract_id": (ORGANISATION, "contract"),
     "entry_id": (ORGANISATION, "history_entry"),
     "product_id": (ORGANISATION, "product"),
     "field_id": (ORGANISATION, "field"),
@@ -275,6 +281,8 @@ class Side:
     account_view: int
     notification: int
     token: int
+    kb_category: int
+    kb_article: int
 
 
 @dataclass
@@ -366,6 +374,8 @@ def _side(
         agent_id=owner.id, kind="new_ticket", ticket_id=ticket.id, summary=tag, created_at=now
     )
     db.add_all([spam, view, account_view, notification])
+    category = kb.create_category(unit, department_id=department.id, name=f"FAQ of {tag}")
+    article = kb.create_article(unit, category_id=category.id, title=f"Article of {tag}")
     db.flush()
     token, _plaintext = tokens.create_personal_token(db, owner, f"token of {tag}", scopes)
     db.commit()
@@ -378,6 +388,8 @@ def _side(
         account_view=account_view.id,
         notification=notification.id,
         token=token.id,
+        kb_category=category.id,
+        kb_article=article.id,
     )
 
 
@@ -496,6 +508,9 @@ def desk(
     holiday = sla.add_holiday(
         system_unit(db, None), first.id, day=date(2026, 12, 31), name="New Year's Eve"
     )
+    contract = contracts.create_contract(
+        system_unit(db, None), account.id, name="Premium support", starts_on=date(2026, 1, 1)
+    )
     db.commit()
     desk = Desk(
         reachable=reachable,
@@ -518,6 +533,7 @@ def desk(
             "agent": stranger.id,
             "sla_policy": sla_policy.id,
             "holiday": holiday.id,
+            "contract": contract.id,
             "profile": db.scalars(
                 select(PermissionProfile.id).where(PermissionProfile.name == "Nothing")
             ).one(),

@@ -22,6 +22,7 @@ from core.api import (
     audit,
     auth,
     collaboration,
+    contracts,
     customer_engagement,
     customers,
     duplicates,
@@ -29,6 +30,7 @@ from core.api import (
     extension_routes,
     fields,
     history,
+    knowledge_base,
     me,
     products,
     setup,
@@ -130,6 +132,9 @@ _BLUEPRINTS = (
     activities.contact_activities,
     activities.account_activities,
     activities.activity_blp,
+    contracts.account_contracts,
+    knowledge_base.categories,
+    knowledge_base.articles,
 )
 
 

@@ -24,8 +24,10 @@ from core.services import (
     activities,
     attachments,
     comments,
+    contracts,
     customers,
     fields,
+    knowledge_base,
     org,
     products,
     sla,
@@ -63,6 +65,9 @@ RESOLVERS: dict[str, Callable[[Unit, int], object]] = {
     "product_id": products.get_product,
     "activity_id": activities.get_activity,
     "attachment_id": attachments.get_attachment,
+    "contract_id": contracts.get_contract,
+    "category_id": knowledge_base.get_category,
+    "article_id": knowledge_base.get_article,
 }
 
 

@@ -8,6 +8,7 @@ from core.models.collaboration import (
     Notification,
     NotificationKind,
 )
+from core.models.contracts import AccountContract
 from core.models.customers import (
     Account,
     Contact,
@@ -30,6 +31,7 @@ from core.models.extensions import (
 from core.models.fields import CustomerEntity, CustomField, CustomView, FieldType
 from core.models.imports import CustomerImport, CustomerImportRejection, ImportState
 from core.models.intake import MailDirection, MailMessage, SpamMessage, SpamRule, SpamRuleKind
+from core.models.knowledge_base import ArticleStatus, ArticleVisibility, KbArticle, KbCategory
 from core.models.layout import BuiltinFieldLayout
 from core.models.org import (
     Agent,
@@ -65,10 +67,13 @@ from core.models.two_factor import AgentTwoFactor, RecoveryCode
 __all__ = [
     "AccessToken",
     "Account",
+    "AccountContract",
     "Activity",
     "Agent",
     "AgentLink",
     "AgentTwoFactor",
+    "ArticleStatus",
+    "ArticleVisibility",
     "Attachment",
     "AuditEntry",
     "BuiltinFieldLayout",
@@ -92,6 +97,8 @@ __all__ = [
     "ImportState",
     "Installation",
     "InstallationStorage",
+    "KbArticle",
+    "KbCategory",
     "LinkPurpose",
     "MailDirection",
     "MailMessage",

@@ -6,7 +6,7 @@ import base64
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -162,8 +162,8 @@ def iso(value: datetime | None) -> str | None:
 
 
 def jsonable(value: Any) -> Any:
-    """A value as it goes into an audit entry or event payload (times become ISO strings)."""
-    if isinstance(value, datetime):
+    """A value as it goes into an audit entry or event payload (times and days as ISO strings)."""
+    if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, (set, frozenset, tuple)):
         return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
