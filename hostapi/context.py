@@ -29,8 +29,11 @@ from hostapi.types import (
     ChatTranscript,
     ContactRecord,
     DepartmentRecord,
+    KbArticleRecord,
+    KbCategoryRecord,
     LinkedClient,
     RatingRecord,
+    ServiceTerms,
     StatusChangeRecord,
     ThreadRecord,
     TicketChoices,
@@ -288,6 +291,19 @@ class Context(abc.ABC):
     ) -> TicketRecord:
         """Link a ticket to a contact and/or an account. Needs ``desk.tickets.write``."""
 
+    def merge_ticket(self, ticket_id: int, *, into_ticket_id: int) -> TicketRecord:
+        """Merge a visible ticket into another (1.5): its description, threads and time entries
+        move to the other at their own times, it is closed and marked merged, and the
+        ``ticket.merged`` event follows. Returns the ticket merged into. Needs
+        ``desk.tickets.write`` and ``desk.threads.write``.
+
+        :raises NotFound: either ticket is not visible.
+        :raises Conflict: either was merged into another already.
+
+        .. versionadded:: 1.5
+        """
+        raise NotImplementedError("this context cannot merge tickets (host API < 1.5)")
+
     @abc.abstractmethod
     def status_history(self, ticket_id: int) -> list[StatusChangeRecord]:
         """A visible ticket's status changes, oldest first. Needs ``desk.tickets.read``."""
@@ -446,8 +462,12 @@ class Context(abc.ABC):
         channel: str | None = None,
         external_id: str | None = None,
     ) -> ContactRecord | None:
-        """The contact with that email, or with that channel identity. Needs
-        ``desk.contacts.read``."""
+        """The contact with that channel identity, or with that email. Needs
+        ``desk.contacts.read``.
+
+        Since 1.5 the email matches a contact's secondary email too (any case), and a merged
+        contact's match is the contact it was merged into, as :meth:`register_sender` matches.
+        """
 
     @abc.abstractmethod
     def create_contact(
@@ -502,6 +522,44 @@ class Context(abc.ABC):
     def get_account(self, account_id: int) -> AccountRecord | None:
         """An account, or ``None``. Needs ``desk.accounts.read``."""
 
+    def service_terms(self, account_id: int, *, department_id: int | None) -> ServiceTerms:
+        """The contract and SLA policy an account's request in ``department_id`` is served
+        under today, by name (1.5). Needs ``desk.accounts.read``.
+
+        :raises NotFound: no such account.
+
+        .. versionadded:: 1.5
+        """
+        raise NotImplementedError("this context does not offer contracts (host API < 1.5)")
+
+    # ---------------------------------------------------------------- knowledge base (1.5)
+
+    def kb_categories(self) -> list[KbCategoryRecord]:
+        """The knowledge-base categories of the context's departments, by department then
+        name (1.5). Needs ``desk.kb.read``.
+
+        .. versionadded:: 1.5
+        """
+        raise NotImplementedError("this context has no knowledge base (host API < 1.5)")
+
+    def kb_articles(
+        self,
+        *,
+        category_ids: Sequence[int] | None = None,
+        status: str | None = None,
+        visibility: str | None = None,
+        limit: int = 100,
+        after: tuple[datetime, int] | None = None,
+    ) -> list[KbArticleRecord]:
+        """Knowledge-base articles of the context's departments, last changed first, a page
+        at a time (1.5): ``after`` is ``(updated_at, id)`` of the previous page's last one;
+        ``limit`` from 1 to 500. ``category_ids``, ``status`` (``draft``, ``published``) and
+        ``visibility`` (``all``, ``registered``) keep those matching. Needs ``desk.kb.read``.
+
+        .. versionadded:: 1.5
+        """
+        raise NotImplementedError("this context has no knowledge base (host API < 1.5)")
+
     # ---------------------------------------------------------------- agents
 
     @abc.abstractmethod
@@ -514,6 +572,14 @@ class Context(abc.ABC):
         ``covered_only`` (1.4): only the agents the installation covers, whose permission
         profile it names: those who see its pages and panels (whom to give work to).
         """
+
+    def get_agent(self, agent_id: int) -> AgentRecord | None:
+        """An active agent of the organisation, whatever their departments (a contact's
+        owner, who linked something), or ``None`` (1.5). Needs ``desk.agents.read``.
+
+        .. versionadded:: 1.5
+        """
+        raise NotImplementedError("this context does not look agents up (host API < 1.5)")
 
     # ---------------------------------------------------------------- the organisation (1.2)
 

@@ -14,6 +14,9 @@ TICKET_UPDATED = "ticket.updated"
 #: payload: ticket_id, department_id, contact_id, from_status, from_type, to_status, to_type,
 #: changed_at
 TICKET_STATUS_CHANGED = "ticket.status_changed"
+#: payload: source_id, target_id, ticket_ids (both), department_id and contact_id (the
+#: target's); the source's conversation moved to the target, the source closed (since 1.5)
+TICKET_MERGED = "ticket.merged"
 #: payload: ticket_id, thread_id, department_id, contact_id, kind, author_agent_id,
 #: author_contact_id, created_at
 THREAD_ADDED = "thread.added"
@@ -113,6 +116,7 @@ TICKET_EVENTS = frozenset(
         TICKET_CREATED,
         TICKET_UPDATED,
         TICKET_STATUS_CHANGED,
+        TICKET_MERGED,
         THREAD_ADDED,
         RATING_ADDED,
         TIME_ENTRY_ADDED,

@@ -451,3 +451,39 @@ class TicketChoices:
     statuses: tuple[StatusChoice, ...]
     priorities: tuple[str, ...]
     classifications: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KbCategoryRecord:
+    """A knowledge-base category (1.5); it belongs to one department."""
+
+    id: int
+    department_id: int
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class KbArticleRecord:
+    """A knowledge-base article (1.5). ``visibility`` is ``all`` (every user) or
+    ``registered`` (registered users only); ``status`` is ``draft`` or ``published``."""
+
+    id: int
+    category_id: int
+    department_id: int
+    title: str
+    body: str
+    visibility: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ServiceTerms:
+    """What an account's request in a department is served under (1.5): the name of the
+    contract covering it today and of the SLA policy that applies (the contract's own, else
+    the department's); ``None`` where there is none."""
+
+    contract_name: str | None
+    sla_name: str | None

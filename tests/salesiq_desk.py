@@ -79,8 +79,9 @@ class SalesDesk:
             "api_token": api_token or self.standin.api_token,
         }
         answer = self.browser.post(f"{self.integration_url}link", data=form)
-        if "/oauth/authorize" not in answer.url:
+        if "authorize=1" not in answer.url:
             return answer
+        answer = self.browser.get(f"{self.standin.base_url}/integrations/desk/connect")
         decision = "approve" if approve else "deny"
         return self.browser.post(
             answer.url.split("?")[0],
@@ -137,9 +138,18 @@ class SalesDesk:
 
     def work(self) -> None:
         """Let the job worker apply the stored events."""
+        self.job(events.PROCESS_JOB)
+
+    def job(self, name: str, payload: dict[str, Any] | None = None) -> None:
+        """Queue the extension's job ``name`` (as the scheduler's tick would) and let the job
+        worker run everything due at the clock's time."""
         with self.host.transaction() as session:
             installation = session.get(Installation, self.installation.id)
-            self.host.plugins.context_for(session, installation).enqueue(events.PROCESS_JOB)
+            self.host.plugins.context_for(session, installation).enqueue(name, payload)
+        self.run_jobs()
+
+    def run_jobs(self) -> None:
+        """Let the job worker run every job due at the clock's time."""
         worker.run(self.host, burst=True, with_scheduler=False)
         self.db.rollback()
 

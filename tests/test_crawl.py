@@ -48,6 +48,9 @@ from plugins.im_dashboard import accounts as im_accounts
 from plugins.im_dashboard import chats as im_chats
 from plugins.im_dashboard.channels import CHANNELS
 from plugins.im_dashboard.messages import IncomingMessage
+from plugins.salesiq.models import Chat as SalesiqChat
+from plugins.salesiq.models import ChatDepartment
+from plugins.salesiq.models import Link as SalesiqLink
 from tests.crawler import (
     LIST_PAGES,
     Crawler,
@@ -65,6 +68,14 @@ IM_DEMO_CHATS = 30
 #: Who works the demo's chats (their department's), and the shape of a chat's page.
 IM_INBOX_VIEWERS = ("admin", "agent")
 IM_INBOX_CHAT = "/ext/im_dashboard/{id}/inbox/{id}"
+#: SalesIQ chats in the demo: two pages of its chat list.
+SALESIQ_DEMO_CHATS = 60
+#: SalesIQ's pages an administrator reaches from the navigation (paths, ids as ``{id}``).
+SALESIQ_PAGES = (
+    "/ext/salesiq/{id}/integration/",
+    "/ext/salesiq/{id}/integration/chats",
+    "/ext/salesiq/{id}/integration/unlink",
+)
 #: The lists every viewer must be able to page through to the third page.
 PAGED_LISTS = ("/tickets", "/contacts", "/accounts")
 #: Ticket-work pages every viewer who may work tickets must have opened (a light agent none).
@@ -173,6 +184,65 @@ def _connect_a_line_channel(host: Host, session: Session, installed: list[Instal
             im_chats.end(context, chat, agent)
 
 
+def _link_salesiq(session: Session, installed: list[Installation], admin: Agent) -> None:
+    """SalesIQ linked by the admin (to a product at a closed port: nothing is called while
+    crawling), its departments in each mode, and chats enough for two pages of its list, some
+    converted, one left without an email."""
+    installation = next(i for i in installed if i.plugin_id == "salesiq")
+    now = clock.now()
+    session.add(
+        SalesiqLink(
+            installation_id=installation.id,
+            base_url="http://127.0.0.1:9",
+            portal="demo",
+            operator_email=admin.email,
+            operator_name=admin.name,
+            linked_by_agent_id=admin.id,
+            linked_at=now,
+            state="active",
+            state_changed_at=now,
+            public_key="",
+            connect_url="http://127.0.0.1:9/integrations/desk/connect",
+        )
+    )
+    department = session.scalars(
+        select(Department).where(Department.external_id == AGENT_LOGIN.departments[0])
+    ).one()
+    modes = [("Support", "mapped", department.id, True), ("Sales", "view_only", None, False)]
+    modes += [("Partners", "choose", None, False), ("Recruiting", "none", None, False)]
+    for number, (name, mode, desk_department_id, auto_mapped) in enumerate(modes, start=1):
+        session.add(
+            ChatDepartment(
+                installation_id=installation.id,
+                chat_department_id=str(number),
+                name=name,
+                mode=mode,
+                desk_department_id=desk_department_id,
+                auto_mapped=auto_mapped,
+                notice=auto_mapped,
+                updated_at=now,
+            )
+        )
+    for number in range(SALESIQ_DEMO_CHATS):
+        started = now - timedelta(hours=number)
+        session.add(
+            SalesiqChat(
+                installation_id=installation.id,
+                chat_id=f"demo-{number}",
+                chat_department_id="1",
+                visitor_id=f"visitor-{number}",
+                visitor_name=f"訪問者 {number + 1}",
+                visitor_email="" if number == 1 else f"visitor{number}@example.com",
+                question="注文について",
+                status=("ended", "missed", "attended")[number % 3],
+                started_at=started,
+                described_at=started,
+                updated_at=started,
+                skipped="no email" if number == 1 else "",
+            )
+        )
+
+
 @pytest.fixture
 def demo(host: Host, monkeypatch: pytest.MonkeyPatch) -> Host:
     """The demo as ``deskhost demo`` loads it, smaller: every extension installed and granted,
@@ -186,6 +256,7 @@ def demo(host: Host, monkeypatch: pytest.MonkeyPatch) -> Host:
         _give_a_frequent_customer(work)
         installed = install_and_grant_all(work)
         _connect_a_line_channel(host, session, installed)
+        _link_salesiq(session, installed, admin)
         # A custom status and an unused custom profile: their edit and delete pages exist.
         ticket_services.create_status(work, name="Awaiting parts", status_type="on_hold")
         agent_profile = session.scalars(
@@ -296,6 +367,9 @@ def crawl_every_page(
     if role == "admin":
         reached = {path_shape_of(path) for path in report.deepest_page}
         assert sorted(set(ADMIN_SETUP_PAGES) - reached) == [], "setup pages the crawl did not reach"
+        assert sorted(set(SALESIQ_PAGES) - reached) == [], "SalesIQ pages the crawl did not reach"
+        older_chats = [p for p in report.opened if "/integration/chats?before=" in p]
+        assert older_chats, "the second page of SalesIQ's chats was not opened"
     if role in IM_INBOX_VIEWERS:
         reached = {path_shape_of(path) for path in report.deepest_page}
         assert IM_INBOX_CHAT in reached, "no chat of the IM inbox was opened"

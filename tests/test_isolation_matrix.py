@@ -75,6 +75,8 @@ from plugins.im_dashboard import accounts as im_accounts
 from plugins.im_dashboard import chats as im_chats
 from plugins.im_dashboard.channels import CHANNELS
 from plugins.im_dashboard.messages import IncomingMessage
+from plugins.salesiq.models import ChatDepartment
+from plugins.salesiq.models import Link as SalesiqLink
 from tests import extension_endpoints
 from tests.factories import install_for, system_unit
 
@@ -743,6 +745,8 @@ class Installed:
 
     ids: dict[str, int]
     parameters: dict[str, str]
+    #: The query string an extension's REST reads need, by extension.
+    queries: dict[str, str] = field(default_factory=dict)
 
 
 def _install_each_extension(
@@ -761,7 +765,47 @@ def _install_each_extension(
             installation = session.get(Installation, installed["im_dashboard"].id)
             context = host.plugins.context_for(session, installation)
             parameters |= _im_records(context, department_id)
-    return Installed({plugin: i.id for plugin, i in installed.items()}, parameters)
+    queries = {}
+    if "salesiq" in installed:
+        records, queries["salesiq"] = _salesiq_records(db, installed["salesiq"].id, department_id)
+        parameters |= records
+    return Installed({plugin: i.id for plugin, i in installed.items()}, parameters, queries)
+
+
+def _salesiq_records(
+    db: Session, installation_id: int, department_id: int
+) -> tuple[dict[str, str], str]:
+    """SalesIQ linked (by an active agent) with a chat department mapped to ``department_id``:
+    the mapping's id for its notice's pages, and the query its chat window's reads need."""
+    now = clock.now()
+    linked_by = db.scalars(select(Agent.id).where(Agent.is_active.is_(True))).first()
+    db.add(
+        SalesiqLink(
+            installation_id=installation_id,
+            base_url="https://chat.example.com",
+            portal="acme",
+            operator_email="admin@example.com",
+            linked_by_agent_id=linked_by,
+            linked_at=now,
+            state="active",
+            state_changed_at=now,
+            public_key="",
+            connect_url="https://chat.example.com/integrations/desk/connect",
+        )
+    )
+    mapping = ChatDepartment(
+        installation_id=installation_id,
+        chat_department_id="7",
+        name="Support",
+        mode="mapped",
+        desk_department_id=department_id,
+        updated_at=now,
+    )
+    db.add(mapping)
+    db.commit()
+    return {"mapping_id": str(mapping.id), "action": "dismiss"}, (
+        "?chat_department_id=7&email=visitor%40example.com&q=order"
+    )
 
 
 def _im_records(context: Any, department_id: int) -> dict[str, str]:
@@ -813,6 +857,8 @@ def _ask_extensions(
             return installed.parameters.get(parameter, "1")
 
         path = operation.path(value)
+        if operation.is_api and operation.method == "GET":
+            path += installed.queries.get(plugin, "")
         response = caller.send(operation, path)
         location = response.headers.get("Location", "")
         answers.append(Answer(operation, path, response.status_code, False, location))

@@ -144,12 +144,6 @@ def test_a_known_visitor_shows_their_name_account_and_owner(
     assert body["url"] == f"{linked_desk.url}/contacts/{hana.id}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api._visitor looks the visitor up with context.find_contact(email=), which matches "
-    "a contact's primary email only, while chats.convert registers the sender as the host does "
-    "(primary or secondary email): the contact the chat became a ticket for is 'not known'",
-)
 def test_a_visitor_known_by_a_secondary_email_is_known_with_the_ticket_their_chat_became(
     linked_desk: SalesDesk, hana: Contact
 ) -> None:
@@ -165,12 +159,6 @@ def test_a_visitor_known_by_a_secondary_email_is_known_with_the_ticket_their_cha
     assert (body["known"], body.get("contact_id"), body["total_tickets"]) == (True, hana.id, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api._visitor looks the visitor up with context.find_contact(email=), which skips "
-    "merged contacts, while chats.convert registers the sender as the host does (a merged "
-    "contact's email leads to the contact it was merged into): that contact is 'not known'",
-)
 def test_a_visitor_whose_contact_was_merged_is_known_as_the_contact_it_became(
     linked_desk: SalesDesk, hana: Contact, make_contact: Callable[..., Contact]
 ) -> None:
@@ -187,12 +175,6 @@ def test_a_visitor_whose_contact_was_merged_is_known_as_the_contact_it_became(
     assert (body["known"], body.get("contact_id"), body["total_tickets"]) == (True, hana.id, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api._visitor names the owner from context.list_agents(), which lists only agents "
-    "of the context's departments (the installation's and the linking admin's): an owner "
-    "elsewhere in the organisation comes out as null, as if the contact had none",
-)
 def test_a_contact_owner_outside_the_installations_departments_is_named(
     linked_desk: SalesDesk,
     hana: Contact,
@@ -338,11 +320,6 @@ def test_an_unknown_visitor_has_no_recent_tickets(
             lambda ticket, prefix: f"{prefix.lower()}{ticket.number}",
             True,
             id="number with the prefix in lower case",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="core.services.tickets.search_condition strips the prefix with "
-                "str.removeprefix, case-sensitively: 'sup-1' is neither a number nor a subject",
-            ),
         ),
         pytest.param(lambda ticket, prefix: "printer", True, id="subject word"),
         pytest.param(lambda ticket, prefix: "on fire", True, id="subject words"),

@@ -117,6 +117,11 @@ class Ticket(Base):
         "Reactions timeline reads customers' tickets by (None: none yet)."
     )
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    merged_into_id: Mapped[int | None] = mapped_column(
+        BigID,
+        ForeignKey("ticket.id", ondelete="SET NULL"),
+        doc="The ticket this one was merged into (its conversation moved there).",
+    )
 
     department = relationship("Department", lazy="joined")
     contact = relationship("Contact", lazy="joined")

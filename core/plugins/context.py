@@ -46,17 +46,19 @@ from sqlalchemy.orm import Session, SessionTransaction, joinedload, lazyload
 
 from core import crypto
 from core.db import AUTOCOMMIT_INFO
+from core.errors import Conflict as CoreConflict
 from core.errors import Forbidden, Message, ValidationFailed
 from core.models import (
     Account,
     Agent,
     Contact,
-    ContactIdentity,
     Department,
     HappinessRating,
     HookError,
     Installation,
     InstallationStorage,
+    KbArticle,
+    KbCategory,
     Organisation,
     OutboxEvent,
     StatusChange,
@@ -72,13 +74,17 @@ from core.services.org import LOCALES
 from hostapi import (
     AccountRecord,
     AgentRecord,
+    Conflict,
     ContactRecord,
     Context,
     DepartmentRecord,
+    KbArticleRecord,
+    KbCategoryRecord,
     LinkedClient,
     NotFound,
     RatingRecord,
     ScopeError,
+    ServiceTerms,
     StatusChangeRecord,
     StatusChoice,
     ThreadRecord,
@@ -472,6 +478,20 @@ class HostContext(Context):
             ticket = tickets.update_ticket(self._unit(), ticket, **changes)
         return self._ticket(ticket)
 
+    def merge_ticket(self, ticket_id: int, *, into_ticket_id: int) -> TicketRecord:
+        """Merge a visible ticket into another visible one."""
+        from core.services import ticket_merge
+
+        self._need(scope.TICKETS_WRITE)
+        self._need(scope.THREADS_WRITE)
+        source = self._ticket_or_raise(ticket_id)
+        target = self._ticket_or_raise(into_ticket_id)
+        try:
+            merged = ticket_merge.merge_ticket(self._unit(), source, target)
+        except CoreConflict as error:
+            raise Conflict(str(error)) from error
+        return self._ticket(merged)
+
     def status_history(self, ticket_id: int) -> list[StatusChangeRecord]:
         """A visible ticket's status changes, oldest first."""
         self._need(scope.TICKETS_READ)
@@ -724,6 +744,21 @@ class HostContext(Context):
             for row, department_ids in agents.values()
         ]
 
+    def get_agent(self, agent_id: int) -> AgentRecord | None:
+        """An active agent of any department, or ``None``."""
+        self._need(scope.AGENTS_READ)
+        agent = self._session.get(Agent, agent_id)
+        if agent is None or not agent.is_active:
+            return None
+        return AgentRecord(
+            id=agent.id,
+            name=agent.name,
+            email=agent.email,
+            status=agent.status,
+            locale=agent.locale,
+            department_ids=tuple(sorted(agent.department_ids)),
+        )
+
     # ---------------------------------------------------------------- the organisation
 
     def departments(self) -> list[DepartmentRecord]:
@@ -734,6 +769,80 @@ class HostContext(Context):
             .order_by(Department.name, Department.id)
         )
         return [DepartmentRecord(id=row.id, name=row.name) for row in rows]
+
+    def service_terms(self, account_id: int, *, department_id: int | None) -> ServiceTerms:
+        """The contract covering the account's request today and the SLA policy applied."""
+        from core.services import contracts
+
+        self._need(scope.ACCOUNTS_READ)
+        if self._session.get(Account, account_id) is None:
+            raise NotFound(f"account {account_id} not found")
+        terms = contracts.service_terms(self._unit(), account_id, department_id=department_id)
+        return ServiceTerms(contract_name=terms.contract_name, sla_name=terms.sla_name)
+
+    # ---------------------------------------------------------------- knowledge base
+
+    def kb_categories(self) -> list[KbCategoryRecord]:
+        """The categories of the context's departments."""
+        self._need(scope.KB_READ)
+        rows = self._session.scalars(
+            select(KbCategory)
+            .where(KbCategory.department_id.in_(self.department_ids))
+            .order_by(KbCategory.department_id, KbCategory.name, KbCategory.id)
+        )
+        return [
+            KbCategoryRecord(
+                id=row.id,
+                department_id=row.department_id,
+                name=row.name,
+                description=row.description,
+            )
+            for row in rows
+        ]
+
+    def kb_articles(
+        self,
+        *,
+        category_ids: Sequence[int] | None = None,
+        status: str | None = None,
+        visibility: str | None = None,
+        limit: int = 100,
+        after: tuple[datetime, int] | None = None,
+    ) -> list[KbArticleRecord]:
+        """Articles of the context's departments, last changed first."""
+        self._need(scope.KB_READ)
+        if not 1 <= limit <= 500:
+            raise ValidationFailed({"limit": [Message("Give a number from 1 to 500.")]})
+        statement = (
+            select(KbArticle, KbCategory.department_id)
+            .join(KbCategory, KbArticle.category_id == KbCategory.id)
+            .where(KbCategory.department_id.in_(self.department_ids))
+        )
+        if category_ids is not None:
+            statement = statement.where(KbArticle.category_id.in_(list(category_ids)))
+        if status is not None:
+            statement = statement.where(KbArticle.status == status)
+        if visibility is not None:
+            statement = statement.where(KbArticle.visibility == visibility)
+        if after is not None:
+            statement = statement.where(
+                older_than(KbArticle.updated_at, KbArticle.id, Cursor(after[0], after[1]))
+            )
+        statement = statement.order_by(KbArticle.updated_at.desc(), KbArticle.id.desc())
+        return [
+            KbArticleRecord(
+                id=article.id,
+                category_id=article.category_id,
+                department_id=department_id,
+                title=article.title,
+                body=article.body,
+                visibility=article.visibility,
+                status=article.status,
+                created_at=article.created_at,
+                updated_at=article.updated_at,
+            )
+            for article, department_id in self._session.execute(statement.limit(limit))
+        ]
 
     # ---------------------------------------------------------------- linked products
 
@@ -901,27 +1010,19 @@ class HostContext(Context):
     def _find_contact(
         self, *, email: str | None, channel: str | None, external_id: str | None
     ) -> Contact | None:
-        live = Contact.merged_into_id.is_(None)
-        if channel and external_id:
-            contact = self._session.scalar(
-                select(Contact)
-                .join(ContactIdentity, ContactIdentity.contact_id == Contact.id)
-                .where(
-                    ContactIdentity.channel == channel,
-                    ContactIdentity.external_id == external_id,
-                    live,
-                )
-            )
-            if contact is not None:
-                return contact
-        if email:
-            return self._session.scalar(
-                select(Contact)
-                .where(func.lower(Contact.email) == email.strip().lower(), live)
-                .order_by(Contact.id)
-                .limit(1)
-            )
-        return None
+        # The host's own matching (1.5): a secondary email matches too, and a merged contact's
+        # match is the contact it was merged into, as register_sender finds senders.
+        from core.intake.registration import find_contact, sender_keys
+
+        if not (channel and external_id) and not email:
+            return None
+        keys = sender_keys(
+            self._session,
+            channel=channel or "",
+            email=email,
+            external_id=external_id if channel else None,
+        )
+        return find_contact(self._session, keys)
 
 
 @functools.lru_cache(maxsize=len(i18n.LANGUAGES))

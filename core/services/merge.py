@@ -23,6 +23,7 @@ from core import permissions
 from core.errors import Message, ValidationFailed
 from core.models import (
     Account,
+    AccountContract,
     Activity,
     Agent,
     Attachment,
@@ -97,6 +98,7 @@ _ACCOUNT_MOVES: tuple[tuple[str, Any], ...] = (
     ("comments", CustomerComment.account_id),
     ("notifications", Notification.account_id),
     ("spam_messages", SpamMessage.account_id),
+    ("contracts", AccountContract.account_id),
     ("merged_records", Account.merged_into_id),
 )
 
@@ -274,7 +276,8 @@ def merge_accounts(
 ) -> Account:
     """Merge ``others`` into ``survivor`` as :func:`merge_contacts` does for contacts.
 
-    Their contacts, tickets, activities, files, comments, products and follows move. Emits
+    Their contacts, tickets, activities, files, comments, contracts, products and follows
+    move. Emits
     ``account.merged`` (account_id, merged_account_ids, contact_ids, ticket_ids).
     """
     unit.actor.require(permissions.ACCOUNT_MERGE)

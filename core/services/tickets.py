@@ -438,7 +438,10 @@ def search_condition(session: Session, term: str) -> Any:
     """Tickets matching ``term``: in the subject, the number (with or without the ticket
     prefix), or the contact's name in either order or phone typed in any form."""
     prefix = session.scalar(select(Organisation.ticket_prefix).limit(1)) or ""
-    digits = term.removeprefix(prefix) if prefix else term
+    # The prefix in any case ("sup-12" for SUP-12), as the rest of the search ignores case.
+    digits = (
+        term[len(prefix) :] if prefix and term.casefold().startswith(prefix.casefold()) else term
+    )
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     condition = Ticket.subject.ilike(f"%{escaped}%", escape="\\")
     number = parse_whole_number(digits, INT32_MAX)

@@ -19,7 +19,9 @@ _FACT_FIELDS = frozenset(
 )
 
 #: Events that move tickets to another customer: the payload lists the tickets.
-_MERGES = frozenset({events.CONTACT_MERGED, events.ACCOUNT_MERGED})
+#: Changes whose payload's ``ticket_ids`` are worked out again (tickets merged, or moved to the
+#: surviving contact or account of a merge).
+_MERGES = frozenset({events.CONTACT_MERGED, events.ACCOUNT_MERGED, events.TICKET_MERGED})
 
 
 def apply_event(context: Context, event: Event, *, held: bool = False) -> None:

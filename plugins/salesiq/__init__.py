@@ -16,8 +16,16 @@ from pathlib import Path
 from sqlalchemy import delete
 
 from hostapi import ApiRoute, Context, JobSpec, Page, Webhook, hookimpl
-from plugins.salesiq import api, events, link, pages
-from plugins.salesiq.models import Chat, ChatDepartment, InboundEvent, Link
+from plugins.salesiq import api, events, kb_sync, link, pages
+from plugins.salesiq.models import (
+    Chat,
+    ChatDepartment,
+    InboundEvent,
+    KbCategoryLink,
+    KbSync,
+    Link,
+    SyncedArticle,
+)
 
 
 @hookimpl
@@ -40,8 +48,13 @@ def deskhost_api_routes() -> list[ApiRoute]:
 
 @hookimpl
 def deskhost_jobs() -> list[JobSpec]:
-    """Applying the stored webhook events (also every minute, for any a stopped run left)."""
-    return [JobSpec(name=events.PROCESS_JOB, run=events.run, cron="* * * * *", timeout_seconds=600)]
+    """Applying the stored webhook events (also every minute, for any a stopped run left);
+    the knowledge-base sync's scheduler tick (every five minutes) and its runs."""
+    return [
+        JobSpec(name=events.PROCESS_JOB, run=events.run, cron="* * * * *", timeout_seconds=600),
+        JobSpec(name=kb_sync.TICK_JOB, run=kb_sync.tick, cron="*/5 * * * *"),
+        JobSpec(name=kb_sync.RUN_JOB, run=kb_sync.run, timeout_seconds=600),
+    ]
 
 
 @hookimpl
@@ -68,5 +81,5 @@ def deskhost_uninstall(context: Context, purge: bool) -> None:
 
 
 def _forget_everything(context: Context) -> None:
-    for model in (Chat, InboundEvent, ChatDepartment, Link):
+    for model in (Chat, InboundEvent, ChatDepartment, Link, KbSync, KbCategoryLink, SyncedArticle):
         context.db.execute(delete(model).where(model.installation_id == context.installation_id))

@@ -82,6 +82,13 @@ class WindowVisitorSchema(ma.Schema):
     contact_id = ma.fields.Integer(allow_none=True)
     name = ma.fields.String(allow_none=True)
     account_name = ma.fields.String(allow_none=True)
+    sla_name = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "The SLA policy the account's contract or department has."},
+    )
+    contract_name = ma.fields.String(
+        allow_none=True, metadata={"description": "The account's contract in force today."}
+    )
     contact_owner = ma.fields.String(allow_none=True)
     total_tickets = ma.fields.Integer()
     overdue_tickets = ma.fields.Integer()
@@ -229,6 +236,18 @@ def routes() -> list[ApiRoute]:
             scopes=_WRITE,
         ),
         ApiRoute(
+            name="absorb_ticket",
+            path="/chats/<chat_id>/absorb",
+            handle=_absorb,
+            summary="Merge an existing ticket into the chat's ticket",
+            description="The existing ticket's conversation moves into the ticket the chat "
+            "became, and the existing ticket is closed as merged.",
+            method="POST",
+            arguments=WindowMergeArguments,
+            response=WindowTicketSchema,
+            scopes=_WRITE,
+        ),
+        ApiRoute(
             name="set_ticket_status",
             path="/tickets/<int:ticket_id>/status",
             handle=_set_status,
@@ -294,14 +313,21 @@ def _visitor(context: Context, arguments: dict[str, Any]) -> dict[str, Any]:
     if contact is None:
         return {"known": False, "total_tickets": 0, "overdue_tickets": 0}
     account = context.get_account(contact.account_id) if contact.account_id else None
-    owners = {agent.id: agent.name for agent in context.list_agents()}
+    terms = (
+        context.service_terms(account.id, department_id=shown.department.desk_department_id)
+        if account is not None
+        else None
+    )
+    owner = context.get_agent(contact.owner_id) if contact.owner_id else None
     query = TicketQuery(contact_id=contact.id, department_id=shown.desk_department_id)
     return {
         "known": True,
         "contact_id": contact.id,
         "name": contact.display_name or contact.name,
         "account_name": account.name if account else None,
-        "contact_owner": owners.get(contact.owner_id or 0),
+        "sla_name": terms.sla_name if terms else None,
+        "contract_name": terms.contract_name if terms else None,
+        "contact_owner": owner.name if owner is not None else None,
         "total_tickets": context.count_tickets(query),
         "overdue_tickets": context.count_tickets(replace(query, overdue=True)),
         "url": f"{request.host_url}contacts/{contact.id}",
@@ -378,6 +404,18 @@ def _merge(context: Context, arguments: dict[str, Any], chat_id: str) -> dict[st
     except chats.ChatConflict as error:
         raise Conflict(str(error)) from error
     return _listed(context, [ticket])[0]
+
+
+def _absorb(context: Context, arguments: dict[str, Any], chat_id: str) -> dict[str, Any]:
+    chat = chats.get(context, chat_id)
+    shown = window(context, chat.chat_department_id)
+    _require_change(context, shown, "ticket.edit")
+    if chat.ticket_id is None:
+        raise Conflict(context.gettext("Convert the chat to a ticket first."))
+    older = _visible(context, shown, arguments["ticket_id"])
+    if older.id == chat.ticket_id:
+        raise ma.ValidationError({"ticket_id": [context.gettext("This is the chat's own ticket.")]})
+    return _listed(context, [context.merge_ticket(older.id, into_ticket_id=chat.ticket_id)])[0]
 
 
 def _set_status(context: Context, arguments: dict[str, Any], ticket_id: int) -> dict[str, Any]:

@@ -11,7 +11,6 @@ admin who linked it is deactivated it stops (``relink``) until an administrator 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,14 +24,6 @@ from plugins.salesiq.models import Link
 ACTIVE, DISABLED, RELINK = "active", "disabled", "relink"
 #: The installation secret holding the product's API token.
 API_TOKEN = "api_token"
-
-
-@dataclass(frozen=True)
-class Linked:
-    """A link just made, and where to send the admin to authorize the product."""
-
-    link: Link
-    connect_url: str
 
 
 class LinkForm(ma.Schema):
@@ -65,8 +56,9 @@ def client(context: Context, link: Link) -> ChatProductClient:
     return ChatProductClient(link.base_url, link.portal, context.secret_get(API_TOKEN) or "")
 
 
-def make(context: Context, form: dict[str, str], *, webhook_url: str, return_url: str) -> Linked:
-    """Link the account ``form`` names, as the viewing administrator (replacing a link).
+def make(context: Context, form: dict[str, str], *, webhook_url: str, return_url: str) -> Link:
+    """Link the account ``form`` names, as the viewing administrator (replacing a link); the
+    admin then authorizes the product at the link's ``connect_url``.
 
     :raises marshmallow.ValidationError: a field is bad, the product refused or could not
         be reached, or the account's email is not the administrator's.
@@ -129,12 +121,13 @@ def make(context: Context, form: dict[str, str], *, webhook_url: str, return_url
         public_key=public_key,
         webhook_id=subscription.id,
         client_id=registered.client_id,
+        connect_url=connect_url,
     )
     context.db.add(link)
     context.secret_set(API_TOKEN, values["api_token"])
     departments.arrived_all(context, [{"id": d.id, "name": d.name} for d in chat_departments])
     context.db.flush()
-    return Linked(link=link, connect_url=connect_url)
+    return link
 
 
 def disable(context: Context, link: Link) -> None:
@@ -159,7 +152,7 @@ def works(context: Context, link: Link | None) -> bool:
     (else it is set to ``relink``)."""
     if link is None or link.state != ACTIVE:
         return False
-    if link.linked_by_agent_id not in {agent.id for agent in context.list_agents()}:
+    if context.get_agent(link.linked_by_agent_id) is None:
         _move(context, link, RELINK)
         return False
     return True
@@ -189,7 +182,5 @@ def _field_of(error: ChatProductError) -> str:
 
 def linked_admin_name(context: Context, link: Link) -> str:
     """The name of the admin who linked the account, while they are an active agent."""
-    for agent in context.list_agents():
-        if agent.id == link.linked_by_agent_id:
-            return agent.name
-    return context.gettext("a deactivated agent")
+    agent = context.get_agent(link.linked_by_agent_id)
+    return agent.name if agent is not None else context.gettext("a deactivated agent")

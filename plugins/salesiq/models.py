@@ -57,6 +57,8 @@ class Link(Base):
     public_key: Mapped[str] = mapped_column(Text)
     webhook_id: Mapped[str] = mapped_column(String(100), default="")
     client_id: Mapped[str] = mapped_column(String(64), default="")
+    #: Where the product starts the admin's authorization of it (it said so on linking).
+    connect_url: Mapped[str] = mapped_column(String(500), default="")
 
 
 class ChatDepartment(Base):
@@ -157,3 +159,67 @@ class Chat(Base):
     #: does not undo a newer one.
     described_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KbSync(Base):
+    """The knowledge-base sync's settings, schedule and last run.
+
+    ``visibility`` says which desk articles go (``all``: those for all users, ``registered``:
+    those for registered users, ``both``); ``article_status`` the status they get in the
+    product (``published`` or ``draft``); ``interval`` is ``daily``, ``weekly`` or
+    ``monthly``. ``first_sync_at`` is the first scheduled sync after the sync was enabled or
+    its interval changed (the series' weekday or day of month); ``next_sync_at`` the next one.
+    ``state`` is ``idle``, ``running`` or ``failed``; a run's counts are in ``last_result``.
+    """
+
+    __tablename__ = "salesiq_kb_sync"
+
+    installation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    visibility: Mapped[str] = mapped_column(String(20), default="all")
+    article_status: Mapped[str] = mapped_column(String(20), default="published")
+    interval: Mapped[str] = mapped_column(String(20), default="daily")
+    first_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    next_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(20), default="idle")
+    trigger: Mapped[str] = mapped_column(String(20), default="")
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KbCategoryLink(Base):
+    """A desk knowledge-base category whose articles sync to one chat department (a category
+    goes to one department only)."""
+
+    __tablename__ = "salesiq_kb_category"
+    __table_args__ = (
+        UniqueConstraint("installation_id", "kb_category_id", name="uq_salesiq_kb_category"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    installation_id: Mapped[int] = mapped_column(Integer)
+    chat_department_id: Mapped[str] = mapped_column(String(40))
+    kb_category_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class SyncedArticle(Base):
+    """A desk article as last synced: the product's id of it and a digest of what was sent,
+    so that an unchanged article is not sent again."""
+
+    __tablename__ = "salesiq_kb_article"
+    __table_args__ = (
+        UniqueConstraint("installation_id", "article_id", name="uq_salesiq_kb_article"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    installation_id: Mapped[int] = mapped_column(Integer)
+    article_id: Mapped[int] = mapped_column(BigInteger)
+    product_article_id: Mapped[str] = mapped_column(String(100))
+    digest: Mapped[str] = mapped_column(String(64))
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from hostapi import Context, NotFound, Page, csrf_token, current_context, render_page
 from hostapi.i18n import N_, template_functions
-from plugins.salesiq import chats, departments, events, link, rendering
+from plugins.salesiq import chats, departments, events, kb_sync, link, rendering
 from plugins.salesiq.models import Chat
 
 #: Who may use the pages: linking registers an OAuth client of the desk.
@@ -54,6 +54,8 @@ def _blueprint() -> Blueprint:
         methods=["POST"],
     )
     pages.add_url_rule("/chats", "chat_list", chat_list)
+    pages.add_url_rule("/kb", "save_kb_sync", save_kb_sync, methods=["POST"])
+    pages.add_url_rule("/kb/sync-now", "sync_now", sync_now, methods=["POST"])
     return pages
 
 
@@ -68,10 +70,10 @@ def index() -> ResponseReturnValue:
 
 
 def make_link() -> ResponseReturnValue:
-    """Link the account the form names, then send the admin to authorize the product."""
+    """Link the account the form names, then ask the admin to authorize the product."""
     context = current_context()
     try:
-        made = link.make(
+        link.make(
             context,
             request.form.to_dict(),
             webhook_url=events.webhook_url(request.host_url, context.installation_id),
@@ -81,7 +83,9 @@ def make_link() -> ResponseReturnValue:
         context.db.rollback()
         return _index(context, None, form=request.form, errors=error.normalized_messages()), 422
     context.db.commit()
-    return redirect(made.connect_url, 303)
+    # The admin goes on to the product by a link (a form's redirect to another site would be
+    # refused by the page's Content-Security-Policy, which allows forms to this desk only).
+    return redirect(url_for(".index", authorize=1), 303)
 
 
 def disable() -> ResponseReturnValue:
@@ -145,6 +149,43 @@ def answer_notice(mapping_id: int, action: str) -> ResponseReturnValue:
     return redirect(url_for(".index"), 303)
 
 
+def save_kb_sync() -> ResponseReturnValue:
+    """Save the knowledge-base sync's settings and each chat department's categories."""
+    context = current_context()
+    _link(context)
+    chosen = {
+        department.chat_department_id: request.form.getlist(
+            f"categories-{department.chat_department_id}"
+        )
+        for department in departments.listed(context)
+    }
+    try:
+        kb_sync.save(context, request.form, chosen)
+    except ma.ValidationError as error:
+        context.db.rollback()
+        return _index(
+            context,
+            link.current(context),
+            kb_errors=error.normalized_messages(),
+            kb_form=request.form,
+        ), 422
+    context.db.commit()
+    return redirect(url_for(".index", saved="kb") + "#salesiq-kb", 303)
+
+
+def sync_now() -> ResponseReturnValue:
+    """Start a knowledge-base sync at once."""
+    context = current_context()
+    _link(context)
+    try:
+        kb_sync.sync_now(context)
+    except ValueError as error:
+        context.db.rollback()
+        return _index(context, link.current(context), kb_refusal=str(error)), 409
+    context.db.commit()
+    return redirect(url_for(".index", saved="sync") + "#salesiq-kb", 303)
+
+
 def chat_list() -> ResponseReturnValue:
     """The chats that arrived, newest first, with their ticket or why they have none."""
     context = current_context()
@@ -179,8 +220,12 @@ def _index(
     form: Any = None,
     errors: dict[str, Any] | None = None,
     mapping_errors: dict[str, str] | None = None,
+    kb_errors: dict[str, Any] | None = None,
+    kb_form: Any = None,
+    kb_refusal: str = "",
 ) -> str:
     desk_departments = context.departments()
+    sync = kb_sync.current(context) if linked is not None else None
     return _page(
         context,
         context.gettext(TITLE),
@@ -193,9 +238,16 @@ def _index(
         desk_departments=desk_departments,
         desk_department_names={d.id: d.name for d in desk_departments},
         mapping_errors=mapping_errors or {},
+        sync=sync,
+        kb_categories=context.kb_categories() if linked is not None else [],
+        kb_links=kb_sync.category_links(context) if linked is not None else {},
+        kb_errors=kb_errors or {},
+        kb_form=kb_form,
+        kb_refusal=kb_refusal,
         rule=rendering.rule_summary(context),
-        settings_url=f"/admin/marketplace/installations/{context.installation_id}#settings",
+        settings_url=f"/admin/marketplace/installations/{context.installation_id}#settings-form",
         returned=request.args,
+        timezone=context.timezone,
         when=lambda moment: rendering.local_time(context, moment),
     )
 

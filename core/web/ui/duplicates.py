@@ -62,6 +62,7 @@ MOVE_LABELS: dict[str, Any] = {
     "products": lazy_gettext("Products"),
     "follows": lazy_gettext("Followers"),
     "contacts": lazy_gettext("Contacts"),
+    "contracts": lazy_gettext("Contracts"),
 }
 
 

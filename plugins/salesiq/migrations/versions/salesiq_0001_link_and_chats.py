@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("public_key", sa.Text(), nullable=False),
         sa.Column("webhook_id", sa.String(100), nullable=False),
         sa.Column("client_id", sa.String(64), nullable=False),
+        sa.Column("connect_url", sa.String(500), nullable=False),
     )
     op.create_table(
         "salesiq_department",
