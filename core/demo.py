@@ -910,7 +910,7 @@ DEMO_KNOWLEDGE_BASE: dict[str, tuple[tuple[str, tuple[tuple[str, str, str], ...]
             "Getting started",
             (
                 ("Sign in for the first time", "published", "all"),
-                ("Reset your password", "published", "all"),
+                ("If you forgot your password", "published", "all"),
             ),
         ),
         (

@@ -354,8 +354,10 @@ class Context(abc.ABC):
         later message a thread at its own time: the customer's incoming, an agent's a public
         reply by that agent. So the ticket's response times are the chat's. A ``status`` other
         than "Open" is set after the messages, at the time of the conversion. Call it in a
-        transaction (a job's or a page's): a message that fails leaves no ticket. Needs
-        ``desk.tickets.write`` and ``desk.threads.write``.
+        transaction (a job's or a page's): a message the host refuses (an ``agent_id`` that is
+        no agent) raises its validation error, whose ``errors`` name the field, and leaves no
+        ticket once the transaction rolls back. Needs ``desk.tickets.write`` and
+        ``desk.threads.write``.
 
         .. versionadded:: 1.5
         """
@@ -465,8 +467,9 @@ class Context(abc.ABC):
         """The contact with that channel identity, or with that email. Needs
         ``desk.contacts.read``.
 
-        Since 1.5 the email matches a contact's secondary email too (any case), and a merged
-        contact's match is the contact it was merged into, as :meth:`register_sender` matches.
+        Since 1.5 a contact whose secondary email it is matches when none has it as primary
+        email, and a merged contact's match is the contact it was merged into, as
+        :meth:`register_sender` matches (1.4 gave ``None`` for both).
         """
 
     @abc.abstractmethod

@@ -110,9 +110,16 @@ def host_client(
 
 
 def register_client(
-    unit: Unit, installation: Installation, *, name: str, redirect_uris: Iterable[str]
+    unit: Unit,
+    installation: Installation,
+    *,
+    name: str,
+    redirect_uris: Iterable[str],
+    linked_product: bool = False,
 ) -> tuple[OAuthClient, str]:
-    """Register a confidential client for an out-of-process extension of ``installation``.
+    """Register a confidential client for an out-of-process extension of ``installation``,
+    or (``linked_product``) for a product it links, whose tokens reach the installation's own
+    endpoints only.
 
     Returns the client and its secret, which is shown once and stored only as its SHA-256.
     Redirect URIs must be absolute ``https`` URIs (``http`` only on 127.0.0.1 / localhost)
@@ -139,6 +146,7 @@ def register_client(
         name=values["name"],
         redirect_uris=values["redirect_uris"],
         is_host_callback=False,
+        is_linked_product=linked_product,
         created_at=clock.now(),
     )
     unit.session.add(client)
@@ -152,6 +160,7 @@ def register_client(
             "installation_id": installation.id,
             "name": client.name,
             "redirect_uris": list(client.redirect_uris),
+            "linked_product": linked_product,
         },
     )
     return client, secret

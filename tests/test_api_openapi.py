@@ -158,6 +158,17 @@ def test_document_lists_every_endpoint(document: dict) -> None:
         "/api/v1/ext/im_dashboard/{installation_id}/chats/{chat_id}/messages/{message_id}/resend": {
             "post"
         },
+        # The bundled SalesIQ's: the desk inside the chat window.
+        **{
+            f"/api/v1/ext/salesiq/{{installation_id}}{path}": {"get"}
+            for path in ("/visitor", "/tickets/recent", "/tickets/search", "/options")
+        },
+        "/api/v1/ext/salesiq/{installation_id}/tickets/{ticket_id}": {"get"},
+        "/api/v1/ext/salesiq/{installation_id}/tickets/{ticket_id}/status": {"post"},
+        **{
+            f"/api/v1/ext/salesiq/{{installation_id}}/chats/{{chat_id}}/{action}": {"post"}
+            for action in ("convert", "merge", "absorb")
+        },
     }
     methods = {"get", "post", "patch", "put", "delete"}
     found = {path: set(item) & methods for path, item in document["paths"].items()}

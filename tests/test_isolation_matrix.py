@@ -750,7 +750,7 @@ class Installed:
 
 
 def _install_each_extension(
-    db: Session, app: Flask, department_id: int, document: dict[str, Any]
+    db: Session, app: Flask, department_id: int, document: dict[str, Any], caller: Agent
 ) -> Installed:
     """Install every extension with pages or endpoints for one department, each with a record
     of its own where its pages name one."""
@@ -767,18 +767,19 @@ def _install_each_extension(
             parameters |= _im_records(context, department_id)
     queries = {}
     if "salesiq" in installed:
-        records, queries["salesiq"] = _salesiq_records(db, installed["salesiq"].id, department_id)
+        records, queries["salesiq"] = _salesiq_records(
+            db, installed["salesiq"].id, department_id, caller.id
+        )
         parameters |= records
     return Installed({plugin: i.id for plugin, i in installed.items()}, parameters, queries)
 
 
 def _salesiq_records(
-    db: Session, installation_id: int, department_id: int
+    db: Session, installation_id: int, department_id: int, linked_by: int
 ) -> tuple[dict[str, str], str]:
-    """SalesIQ linked (by an active agent) with a chat department mapped to ``department_id``:
-    the mapping's id for its notice's pages, and the query its chat window's reads need."""
+    """SalesIQ linked by the caller with a chat department mapped to ``department_id``: the
+    mapping's id for its notice's pages, and the query its chat window's reads need."""
     now = clock.now()
-    linked_by = db.scalars(select(Agent.id).where(Agent.is_active.is_(True))).first()
     db.add(
         SalesiqLink(
             installation_id=installation_id,
@@ -873,7 +874,7 @@ def test_agent_outside_an_installations_departments_gets_404_from_its_pages_and_
     operations = extension_operations(app, document)
     assert {o.is_api for _plugin, o in operations} == {True, False}
     second = next(d for d in db.scalars(select(Department)) if d.name == "Sales")
-    installed = _install_each_extension(db, app, second.id, document)
+    installed = _install_each_extension(db, app, second.id, document, desk.outsider)
     caller = Caller(app, desk.outsider, desk.bearer[desk.outsider.id])
     answers = _ask_extensions(caller, operations, desk, desk.reachable, installed)
     wrong = [a for a in answers if a.status != 404]
@@ -885,7 +886,9 @@ def test_agent_of_an_installations_department_reaches_its_pages_and_endpoints(
 ) -> None:
     """The control: installed for department 1, the same agent's reads are served."""
     reads = [(p, o) for p, o in extension_operations(app, document) if o.method == "GET"]
-    installed = _install_each_extension(db, app, int(desk.shared["department"]), document)
+    installed = _install_each_extension(
+        db, app, int(desk.shared["department"]), document, desk.outsider
+    )
     caller = Caller(app, desk.outsider, desk.bearer[desk.outsider.id])
     answers = _ask_extensions(caller, reads, desk, desk.reachable, installed)
     wrong = [a for a in answers if not a.served]

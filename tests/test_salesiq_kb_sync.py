@@ -306,3 +306,35 @@ def test_a_failing_product_is_retried_then_the_failure_shown(kb_desk: SalesDesk)
     assert (row.state, row.attempts) == ("failed", 3)
     page = kb_desk.browser.get(kb_desk.integration_url)
     assert "Failed at" in page.text
+
+
+def test_an_article_withdrawn_from_the_desk_is_removed_at_the_next_sync(
+    kb_desk: SalesDesk,
+) -> None:
+    clock.freeze(_utc("2027-01-11T02:00"))
+    _save(kb_desk)
+    _tick_at(kb_desk, _utc("2027-01-11T19:00"))
+    article = kb_desk.db.query(KbArticle).filter_by(title="Returns").one()
+    kb.update_article(system_unit(kb_desk.db, kb_desk.host), article, status="draft")
+    kb_desk.db.commit()
+
+    _tick_at(kb_desk, _utc("2027-01-12T19:00"))
+
+    assert sorted(_synced(kb_desk)) == ["Tracking an order"]
+    result = _sync(kb_desk).last_result
+    assert (result["removed"], result["unchanged"]) == (1, 1)
+
+
+def test_turning_the_sync_off_during_a_run_ends_it(kb_desk: SalesDesk) -> None:
+    clock.freeze(_utc("2027-01-11T02:00"))
+    _save(kb_desk)
+    page = kb_desk.browser.get(kb_desk.integration_url)
+    kb_desk.browser.post(
+        f"{kb_desk.integration_url}kb/sync-now",
+        data={"csrf_token": hidden_fields(page.text)["csrf_token"]},
+    )
+
+    _save(kb_desk, enabled="")
+    kb_desk.run_jobs()
+
+    assert (_sync(kb_desk).state, _synced(kb_desk)) == ("idle", {})

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import requests
+
 from core.models import Agent, Department
 from plugins.salesiq import link
-from tests.salesiq_desk import SalesDesk
+from tests.salesiq_desk import SalesDesk, hidden_fields
 
 pytest_plugins = ["tests.api_fixtures", "tests.salesiq_desk"]
 
@@ -161,8 +163,6 @@ def test_unlinking_removes_the_webhook_and_the_products_access(linked_desk: Sale
 
 
 def _csrf(page: str) -> str:
-    from tests.salesiq_desk import hidden_fields
-
     return hidden_fields(page)["csrf_token"]
 
 
@@ -172,3 +172,73 @@ def _row_id(page: str, name: str) -> str:
     found = re.search(r'<label for="department-(\d+)">' + re.escape(name) + "</label>", page)
     assert found, page
     return found.group(1)
+
+
+def test_the_products_token_reaches_only_the_extensions_endpoints(
+    linked_desk: SalesDesk,
+) -> None:
+    tokens = linked_desk.standin.state.desk_tokens
+    assert tokens is not None
+    headers = {"Authorization": f"Bearer {tokens.access_token}"}
+    own = f"{linked_desk.url}/api/v1/ext/salesiq/{linked_desk.installation.id}/options"
+    chat_department = linked_desk.chat_department("Support")
+
+    inside = requests.get(own, headers=headers, params={"chat_department_id": chat_department})
+    outside = requests.get(f"{linked_desk.url}/api/v1/tickets", headers=headers)
+
+    assert inside.status_code == 200, inside.text
+    assert outside.status_code == 403 and "linked product" in outside.json()["message"]
+
+
+def test_a_product_authorized_by_another_admin_is_refused_in_the_chat_window(
+    linked_desk: SalesDesk, make_agent: Callable[..., Agent], department: Department
+) -> None:
+    other = make_agent("other.admin@example.com", profile="Administrator", departments=[department])
+    browser = requests.Session()
+    linked_desk.sign_in(browser, other.email)
+    consent = browser.get(linked_desk.the_link().connect_url)  # type: ignore[union-attr]
+    browser.post(
+        consent.url.split("?")[0], data={**hidden_fields(consent.text), "decision": "approve"}
+    )
+
+    status, body = linked_desk.window(
+        "GET", "/options", query={"chat_department_id": linked_desk.chat_department("Support")}
+    )
+
+    assert status == 403 and "admin who linked it" in body["message"]
+
+
+def test_a_delivery_without_a_link_is_not_found_and_a_bad_one_to_a_disabled_link_unsigned(
+    sales_desk: SalesDesk,
+) -> None:
+    url = f"{sales_desk.url}/hooks/salesiq/{sales_desk.installation.id}/events"
+
+    assert requests.post(url, data=b"{}", timeout=30).status_code == 404
+    sales_desk.link()
+    page = sales_desk.browser.get(sales_desk.integration_url)
+    sales_desk.browser.post(
+        f"{sales_desk.integration_url}disable", data={"csrf_token": _csrf(page.text)}
+    )
+    assert requests.post(url, data=b"{}", timeout=30).status_code == 401
+
+
+def test_linking_another_account_forgets_the_first_ones_mapping(
+    linked_desk: SalesDesk,
+) -> None:
+    linked_desk.set_mode("Billing", "view_only")
+    linked_desk.standin.state.portal = "other"  # the same server, another portal's account
+
+    answer = linked_desk.link()
+
+    assert "linked=1" in answer.url
+    assert linked_desk.the_link().portal == "other"  # type: ignore[union-attr]
+    assert linked_desk.mapping()["Billing"] == ("choose", None)
+
+
+def test_linking_the_same_account_again_keeps_its_mapping(linked_desk: SalesDesk) -> None:
+    linked_desk.set_mode("Billing", "view_only")
+
+    answer = linked_desk.link()
+
+    assert "linked=1" in answer.url
+    assert linked_desk.mapping()["Billing"] == ("view_only", None)

@@ -25,8 +25,10 @@ from typing import Any, NoReturn, TypeVar, cast
 
 from flask import current_app, g, request
 from flask_smorest import Blueprint, abort
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from core.models import AccessToken, Agent, Installation
+from core.models import AccessToken, Agent, Installation, OAuthClient
 from core.services.base import Actor, Unit
 from core.tokens import resolve
 from core.web import throttle
@@ -135,7 +137,29 @@ def _bearer_principal(header: str) -> Principal:
         if token.installation_id is not None
         else None
     )
+    if installation is not None and _of_linked_product(session, token.client_id):
+        from core.api.extension_routes import installation_prefix  # it imports this module
+
+        own = installation_prefix(installation.plugin_id, installation.id) + "/"
+        if not request.path.startswith(own):
+            abort(
+                403,
+                message="This token is a linked product's: it reaches its extension's "
+                "endpoints only.",
+                error="insufficient_scope",
+            )
     return Principal(agent=token.agent, token=token, installation=installation)
+
+
+def _of_linked_product(session: Session, client_id: str | None) -> bool:
+    """Whether ``client_id`` is a client of a product an installation links."""
+    if client_id is None:
+        return False
+    return bool(
+        session.scalar(
+            select(OAuthClient.is_linked_product).where(OAuthClient.client_id == client_id)
+        )
+    )
 
 
 def _invalid_token(description: str, error: str, status: int) -> NoReturn:

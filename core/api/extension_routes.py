@@ -56,6 +56,11 @@ def url_prefix(plugin_id: str) -> str:
     return f"{URL_PREFIX}/ext/{plugin_id}/<id:installation_id>"
 
 
+def installation_prefix(plugin_id: str, installation_id: int) -> str:
+    """Where one installation's endpoints live (their paths continue it)."""
+    return f"{URL_PREFIX}/ext/{plugin_id}/{installation_id}"
+
+
 def register(api: Api, app: Flask) -> None:
     """Add every loaded extension's endpoints to ``api`` (when the app is built)."""
     host: Host = app.extensions["deskhost.host"]

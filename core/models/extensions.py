@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
@@ -116,6 +116,12 @@ class OAuthClient(Base):
     redirect_uris: Mapped[list[str]] = mapped_column(JSONDoc, default=list)
     is_host_callback: Mapped[bool] = mapped_column(
         default=False, doc="The installation's own client, redirecting to the host's callback."
+    )
+    is_linked_product: Mapped[bool] = mapped_column(
+        default=False,
+        server_default=false(),
+        doc="A product the installation links: its tokens reach that installation's own "
+        "endpoints only, never the rest of the API.",
     )
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]

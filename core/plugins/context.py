@@ -52,6 +52,7 @@ from core.models import (
     Account,
     Agent,
     Contact,
+    ContactIdentity,
     Department,
     HappinessRating,
     HookError,
@@ -864,7 +865,7 @@ class HostContext(Context):
         )
         try:
             client, secret = oauth.register_client(
-                unit, installation, name=name, redirect_uris=[redirect_uri]
+                unit, installation, name=name, redirect_uris=[redirect_uri], linked_product=True
             )
         except Forbidden as error:
             raise PermissionError(str(error)) from error
@@ -876,9 +877,7 @@ class HostContext(Context):
             authorize_url=url_for("oauth.authorize", _external=True),
             token_url=url_for("oauth.token", _external=True),
             api_base=request.host_url.rstrip("/")
-            + extension_routes.url_prefix(self._plugin_id).replace(
-                "<id:installation_id>", str(installation.id)
-            ),
+            + extension_routes.installation_prefix(self._plugin_id, installation.id),
             scopes=tuple(sorted(installation.granted_scopes or ())),
         )
 
@@ -1010,19 +1009,33 @@ class HostContext(Context):
     def _find_contact(
         self, *, email: str | None, channel: str | None, external_id: str | None
     ) -> Contact | None:
-        # The host's own matching (1.5): a secondary email matches too, and a merged contact's
-        # match is the contact it was merged into, as register_sender finds senders.
-        from core.intake.registration import find_contact, sender_keys
+        """By channel identity, else by primary email, else by secondary email (1.5), any
+        case; a merged contact's match is the contact it was merged into (1.5), as the host
+        registers senders."""
+        from core.intake.registration import survivor
 
-        if not (channel and external_id) and not email:
-            return None
-        keys = sender_keys(
-            self._session,
-            channel=channel or "",
-            email=email,
-            external_id=external_id if channel else None,
-        )
-        return find_contact(self._session, keys)
+        found: Contact | None = None
+        if channel and external_id:
+            found = self._session.scalar(
+                select(Contact)
+                .join(ContactIdentity, ContactIdentity.contact_id == Contact.id)
+                .where(
+                    ContactIdentity.channel == channel, ContactIdentity.external_id == external_id
+                )
+            )
+        if found is None and email and email.strip():
+            wanted = email.strip().lower()
+            for column in (Contact.email, Contact.secondary_email):
+                found = self._session.scalar(
+                    select(Contact)
+                    .where(func.lower(column) == wanted)
+                    # One not merged wins over one that was; the oldest first among equals.
+                    .order_by(Contact.merged_into_id.is_not(None), Contact.id)
+                    .limit(1)
+                )
+                if found is not None:
+                    break
+        return survivor(self._session, found) if found is not None else None
 
 
 @functools.lru_cache(maxsize=len(i18n.LANGUAGES))

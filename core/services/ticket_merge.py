@@ -10,7 +10,7 @@ extensions both tickets changed, so derived figures are worked out again for eac
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from core import permissions
 from core.errors import Conflict, Message, ValidationFailed
@@ -38,10 +38,20 @@ def merge_ticket(unit: Unit, source: Ticket, target: Ticket) -> Ticket:
     unit.actor.require_department(target.department_id, "ticket")
     if source.id == target.id:
         raise ValidationFailed({"ticket_id": [Message("A ticket cannot be merged into itself.")]})
+    session = unit.session
+    # Both rows locked (in id order, as every merge takes them) and read again: two merges at
+    # once must not both pass the check below, nor merge A into B and B into A.
+    session.execute(
+        select(Ticket.id)
+        .where(Ticket.id.in_(sorted({source.id, target.id})))
+        .order_by(Ticket.id)
+        .with_for_update()
+    ).all()
+    session.refresh(source)
+    session.refresh(target)
     for ticket in (source, target):
         if ticket.merged_into_id is not None:
             raise Conflict(f"ticket {ticket.id} was merged into another ticket already")
-    session = unit.session
     now = clock.now()
     moved = session.execute(
         update(Thread)

@@ -22,7 +22,8 @@ from hostapi import ApiRoute, Conflict, Context, NotFound, TicketQuery, TicketRe
 from plugins.salesiq import chats, departments, link
 from plugins.salesiq.models import ChatDepartment
 
-_READ = (scopes.TICKETS_READ, scopes.THREADS_READ, scopes.CONTACTS_READ)
+#: Every call checks that the admin who linked the account is still an active agent.
+_READ = (scopes.TICKETS_READ, scopes.THREADS_READ, scopes.CONTACTS_READ, scopes.AGENTS_READ)
 _WRITE = (*_READ, scopes.TICKETS_WRITE, scopes.THREADS_WRITE, scopes.CONTACTS_WRITE)
 #: Tickets a recent list or a search gives at most.
 LIMIT = 20
@@ -137,7 +138,7 @@ class WindowVisitorEdit(ma.Schema):
     """The visitor's details as the agent edited them."""
 
     name = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
-    email = ma.fields.Email(load_default="")
+    email = ma.fields.Email(metadata={"description": "Empty or left out: no email."})
     phone = ma.fields.String(load_default="", validate=ma.validate.Length(max=50))
 
 
@@ -176,7 +177,7 @@ def routes() -> list[ApiRoute]:
             summary="The desk's details of a chat visitor",
             arguments=WindowVisitorArguments,
             response=WindowVisitorSchema,
-            scopes=(*_READ, scopes.ACCOUNTS_READ, scopes.AGENTS_READ),
+            scopes=(*_READ, scopes.ACCOUNTS_READ),
         ),
         ApiRoute(
             name="recent_tickets",
@@ -255,7 +256,7 @@ def routes() -> list[ApiRoute]:
             method="POST",
             arguments=WindowStatusArguments,
             response=WindowTicketSchema,
-            scopes=(scopes.TICKETS_READ, scopes.TICKETS_WRITE),
+            scopes=(*_READ, scopes.TICKETS_WRITE),
         ),
     ]
 
@@ -282,10 +283,18 @@ def window(context: Context, chat_department_id: str) -> Window:
 
     :raises Conflict: the integration is not running.
     :raises NotFound: the department is unknown or not integrated.
-    :raises PermissionError: the agent may not view tickets.
+    :raises PermissionError: the token is not the linking admin's, or they may not view
+        tickets.
     """
-    if not link.works(context, link.current(context)):
+    linked = link.current(context)
+    if not link.works(context, linked):
         raise Conflict(context.gettext("The SalesIQ integration is not active."))
+    assert linked is not None
+    if context.agent is None or context.agent.id != linked.linked_by_agent_id:
+        # The chat side acts with the linking admin's permissions, and no one else's.
+        raise PermissionError(
+            context.gettext("Authorize SalesIQ again as the admin who linked it.")
+        )
     department = departments.find(context, chat_department_id)
     if department is None or department.mode == departments.NONE:
         raise NotFound(f"chat department {chat_department_id} is not integrated")
@@ -377,9 +386,9 @@ def _options(context: Context, arguments: dict[str, Any]) -> dict[str, Any]:
 
 
 def _convert(context: Context, arguments: dict[str, Any], chat_id: str) -> dict[str, Any]:
-    chat = chats.get(context, chat_id)
+    chat = chats.get(context, chat_id, for_update=True)
     shown = window(context, chat.chat_department_id)
-    _require_change(context, shown, "ticket.create")
+    _require_change(context, shown, "ticket.create", "ticket.edit", "ticket.reply")
     if arguments["visitor"] is not None:
         chats.visitor_changed(context, chat, arguments["visitor"])
     if shown.department.mode == departments.MAPPED:
@@ -395,9 +404,9 @@ def _convert(context: Context, arguments: dict[str, Any], chat_id: str) -> dict[
 
 
 def _merge(context: Context, arguments: dict[str, Any], chat_id: str) -> dict[str, Any]:
-    chat = chats.get(context, chat_id)
+    chat = chats.get(context, chat_id, for_update=True)
     shown = window(context, chat.chat_department_id)
-    _require_change(context, shown, "ticket.edit")
+    _require_change(context, shown, "ticket.edit", "ticket.reply")
     ticket = _visible(context, shown, arguments["ticket_id"])
     try:
         chats.merge_into(context, chat, ticket.id)
@@ -407,15 +416,17 @@ def _merge(context: Context, arguments: dict[str, Any], chat_id: str) -> dict[st
 
 
 def _absorb(context: Context, arguments: dict[str, Any], chat_id: str) -> dict[str, Any]:
-    chat = chats.get(context, chat_id)
+    chat = chats.get(context, chat_id, for_update=True)
     shown = window(context, chat.chat_department_id)
-    _require_change(context, shown, "ticket.edit")
+    _require_change(context, shown, "ticket.edit", "ticket.change_status")
     if chat.ticket_id is None:
         raise Conflict(context.gettext("Convert the chat to a ticket first."))
     older = _visible(context, shown, arguments["ticket_id"])
     if older.id == chat.ticket_id:
         raise ma.ValidationError({"ticket_id": [context.gettext("This is the chat's own ticket.")]})
-    return _listed(context, [context.merge_ticket(older.id, into_ticket_id=chat.ticket_id)])[0]
+    merged = context.merge_ticket(older.id, into_ticket_id=chat.ticket_id)
+    chats.follow_merge(context, older.id, merged.id)
+    return _listed(context, [merged])[0]
 
 
 def _set_status(context: Context, arguments: dict[str, Any], ticket_id: int) -> dict[str, Any]:
@@ -431,14 +442,17 @@ def _set_status(context: Context, arguments: dict[str, Any], ticket_id: int) -> 
 # ------------------------------------------------------------------------------ helpers
 
 
-def _require_change(context: Context, shown: Window, permission: str) -> None:
+def _require_change(context: Context, shown: Window, *permissions: str) -> None:
+    """Refuse a change the window's department does not allow, or the linked admin may not
+    make (converting writes the ticket and its incoming and outgoing messages)."""
     if not shown.may_change:
         raise PermissionError(
             context.gettext(
                 "Tickets are view only for the chats of %(name)s.", name=shown.department.name
             )
         )
-    _require(context, permission)
+    for permission in permissions:
+        _require(context, permission)
 
 
 def _chosen(context: Context, arguments: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hostapi import ChatTranscript, Context, NotFound, TicketRecord, TranscriptMessage
 from plugins.salesiq import departments
@@ -48,19 +48,22 @@ class ChatConflict(Exception):
     department that does not allow it…); the message says why, for the agent."""
 
 
-def find(context: Context, chat_id: str) -> Chat | None:
-    """The chat with the product's id ``chat_id``, if it arrived."""
-    return context.db.scalar(
-        select(Chat).where(Chat.installation_id == context.installation_id, Chat.chat_id == chat_id)
+def find(context: Context, chat_id: str, *, for_update: bool = False) -> Chat | None:
+    """The chat with the product's id ``chat_id``, if it arrived; ``for_update`` locks its row
+    until the transaction ends (whoever gives it a ticket holds it: the rule's job, an agent's
+    conversion or merge), so a chat never becomes two tickets."""
+    statement = select(Chat).where(
+        Chat.installation_id == context.installation_id, Chat.chat_id == chat_id
     )
+    return context.db.scalar(statement.with_for_update() if for_update else statement)
 
 
-def get(context: Context, chat_id: str) -> Chat:
-    """The chat with the product's id ``chat_id``.
+def get(context: Context, chat_id: str, *, for_update: bool = False) -> Chat:
+    """The chat with the product's id ``chat_id`` (locked as :func:`find` says).
 
     :raises NotFound: no such chat arrived.
     """
-    chat = find(context, chat_id)
+    chat = find(context, chat_id, for_update=for_update)
     if chat is None:
         raise NotFound(f"chat {chat_id} not found")
     return chat
@@ -69,7 +72,7 @@ def get(context: Context, chat_id: str) -> Chat:
 def arrived(context: Context, conversation: dict[str, Any], described_at: datetime) -> Chat:
     """Record the chat as a conversation event of ``described_at`` describes it (loaded by
     ``payloads``); an event older than the one recorded changes nothing."""
-    chat = find(context, conversation["id"])
+    chat = find(context, conversation["id"], for_update=True)
     if chat is not None and chat.described_at > described_at:
         return chat
     if chat is None:
@@ -101,8 +104,9 @@ def arrived(context: Context, conversation: dict[str, Any], described_at: dateti
 
 def visitor_changed(context: Context, chat: Chat, visitor: dict[str, Any]) -> None:
     """Take the visitor's details an agent edited in the chat window."""
-    chat.visitor_name, chat.visitor_email = visitor["name"], visitor["email"].strip()
-    chat.visitor_phone = visitor["phone"]
+    chat.visitor_name = visitor.get("name", "")
+    chat.visitor_email = visitor.get("email", "").strip()
+    chat.visitor_phone = visitor.get("phone", "")
     chat.updated_at = context.now()
 
 
@@ -191,6 +195,16 @@ def add_new_messages(context: Context, chat: Chat) -> int:
     context.add_transcript(chat.ticket_id, _transcript(context, chat, fresh))
     chat.messages_in_ticket = len(chat.messages)
     return len(fresh)
+
+
+def follow_merge(context: Context, ticket_id: int, into_ticket_id: int) -> None:
+    """Link the chats of a ticket merged into another to that one (its conversation went
+    there, and so do their later messages)."""
+    context.db.execute(
+        update(Chat)
+        .where(Chat.installation_id == context.installation_id, Chat.ticket_id == ticket_id)
+        .values(ticket_id=into_ticket_id)
+    )
 
 
 def of_ticket(context: Context, ticket_id: int) -> list[Chat]:

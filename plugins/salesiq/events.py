@@ -1,13 +1,14 @@
 """The product's webhook (``/hooks/salesiq/<installation id>/events``) and the job that
 applies what it stored.
 
-A delivery is answered only after it is checked and stored: 503 while the integration is not
-active (the product delivers again later), 401 without a signature the linked account's key
-verifies (RSA-SHA256 over the body, base64, in ``x-siqsignature``), 400 for a body that is not
-an event, 422 for a chat of a department the desk does not know; none of them stores anything.
-An event delivered again is stored once (the product's ``event_id``). A department's event is
-applied at once; the job applies the others in the order they arrived, one installation's at a
-time, each on its own: one that fails is recorded with its reason and the others go on.
+A delivery is answered only after it is checked and stored: 404 when no account is linked,
+401 without a signature the linked account's key verifies (RSA-SHA256 over the body, base64,
+in ``x-siqsignature``), 503 while the integration is disabled or needs a new link (the
+product delivers again later), 400 for a body that is not an event, 422 for a chat of a
+department the desk does not know; none of them stores anything. An event delivered again is
+stored once (the product's ``event_id``). A department's event is applied at once; the job
+applies the others in the order they arrived, one installation's at a time, each on its own:
+one that fails is recorded with its reason and the others go on.
 """
 
 from __future__ import annotations
@@ -47,13 +48,15 @@ def webhook_url(host_url: str, installation_id: int) -> str:
 def receive(context: Context, request: Request) -> Response:
     """Check one delivery, store its event once and ask for it to be applied."""
     linked = link.current(context)
-    if linked is None or linked.state != link.ACTIVE:
-        return _answer(503, error="the integration is not active")
+    if linked is None:
+        return _answer(404, error="no chat account is linked")
     body = request.get_data(cache=False)
     if not signatures.verify(
         body, request.headers.get(signatures.SIGNATURE_HEADER), linked.public_key
     ):
         return _answer(401, error="the signature does not verify with the account's key")
+    if linked.state != link.ACTIVE:
+        return _answer(503, error="the integration is not active")
     try:
         event = payloads.envelope(json.loads(body))
     except (ValueError, UnicodeDecodeError):

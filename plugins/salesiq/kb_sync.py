@@ -6,8 +6,9 @@ or both, each carrying its visibility to the product); the status they get there
 published or kept draft: the admin's choice wins over the product's habit of saving synced
 articles as drafts); the interval (``schedule``). Articles are sent by the desk article's id,
 tagged as coming from the desk, and only when they changed since they were last sent, so a
-repeated sync changes nothing. Disabling stops the syncs and leaves the product's articles
-alone.
+repeated sync changes nothing; an article no longer due (unpublished, deleted, moved out of
+the chosen categories) is deleted from the product at the end of a run. Disabling stops the
+syncs and leaves the product's articles alone.
 
 A scheduler tick (a cron job of the host's scheduler, through the outbox) starts the run that
 is due, once; "sync now" starts one at once. A run sends a batch of articles per job, saving
@@ -28,7 +29,7 @@ from sqlalchemy import delete, select
 
 from hostapi import Context, KbArticleRecord
 from plugins.salesiq import departments, link, schedule
-from plugins.salesiq.chat_client import ChatProductError
+from plugins.salesiq.chat_client import ChatProductClient, ChatProductError
 from plugins.salesiq.models import KbCategoryLink, KbSync, SyncedArticle
 
 TICK_JOB = "kb_sync_tick"
@@ -63,8 +64,10 @@ def current(context: Context) -> KbSync:
 
 
 def settings(context: Context) -> KbSync:
-    """The installation's sync settings, saved (with the defaults) if they never were."""
-    row = context.db.get(KbSync, context.installation_id)
+    """The installation's sync settings, saved (with the defaults) if they never were, and
+    locked until the transaction ends (a save, "sync now" and the scheduler's tick take
+    turns)."""
+    row = context.db.get(KbSync, context.installation_id, with_for_update=True)
     if row is None:
         row = _defaults(context)
         context.db.add(row)
@@ -80,7 +83,6 @@ def _defaults(context: Context) -> KbSync:
         article_status="published",
         interval=schedule.DAILY,
         state=IDLE,
-        trigger="",
         progress_done=0,
         progress_total=0,
         attempts=0,
@@ -116,7 +118,7 @@ def save(context: Context, form: Mapping[str, Any], chosen: Mapping[str, Sequenc
         row.first_sync_at = schedule.first_sync(context.now(), context.timezone)
         row.next_sync_at = row.first_sync_at
     elif not row.enabled:
-        row.next_sync_at = None
+        row.next_sync_at, row.state = None, IDLE  # a run under way stops at its next batch
     row.updated_at = context.now()
     context.db.execute(
         delete(KbCategoryLink).where(KbCategoryLink.installation_id == context.installation_id)
@@ -133,6 +135,14 @@ def save(context: Context, form: Mapping[str, Any], chosen: Mapping[str, Sequenc
     return row
 
 
+def turn_off(context: Context) -> None:
+    """Stop syncing (the link went): off, nothing scheduled, no run under way."""
+    row = context.db.get(KbSync, context.installation_id, with_for_update=True)
+    if row is not None:
+        row.enabled, row.next_sync_at, row.state = False, None, IDLE
+        row.updated_at = context.now()
+
+
 def sync_now(context: Context) -> None:
     """Start a run at once (the schedule stays as it is).
 
@@ -143,7 +153,7 @@ def sync_now(context: Context) -> None:
         raise ValueError(context.gettext("Turn the sync on first."))
     if _running(context, row):
         raise ValueError(context.gettext("A sync is under way."))
-    _start(context, row, "now")
+    _start(context, row)
 
 
 def tick(context: Context, payload: Mapping[str, Any]) -> None:
@@ -155,7 +165,7 @@ def tick(context: Context, payload: Mapping[str, Any]) -> None:
     assert row.first_sync_at is not None
     row.next_sync_at = schedule.next_sync(row.first_sync_at, row.interval, now, context.timezone)
     if not _running(context, row):
-        _start(context, row, "schedule")
+        _start(context, row)
 
 
 def run(context: Context, payload: Mapping[str, Any]) -> None:
@@ -175,28 +185,39 @@ def run(context: Context, payload: Mapping[str, Any]) -> None:
     articles = _due_articles(context, row, list(chat_departments), after)
     product = link.client(context, linked)
     result = dict(row.last_result)
+    done = len(articles) < BATCH
     try:
         for article in articles:
             _send(context, product, row, article, chat_departments[article.category_id], result)
+        if done:
+            _withdraw(context, product, row, result)
     except ChatProductError as error:
         row.last_result = result
         _failed(context, row, error.message, retry=True, after=after)
         return
-    row.progress_done += len(articles)
+    # A new dict each time: the column does not see changes made inside the one it holds.
     row.last_result, row.updated_at = result, context.now()
-    if len(articles) == BATCH:
+    row.progress_done += len(articles)
+    if done:
+        row.state, row.finished_at, row.attempts = IDLE, context.now(), 0
+    else:
         last = articles[-1]
         context.enqueue(RUN_JOB, {"after": [last.updated_at.isoformat(), last.id]})
-    else:
-        row.state, row.finished_at, row.attempts = IDLE, context.now(), 0
 
 
-def _start(context: Context, row: KbSync, trigger: str) -> None:
-    row.state, row.trigger, row.attempts, row.last_error = RUNNING, trigger, 0, ""
+def _start(context: Context, row: KbSync) -> None:
+    row.state, row.attempts, row.last_error = RUNNING, 0, ""
     row.started_at, row.finished_at, row.updated_at = context.now(), None, context.now()
     row.progress_done = 0
     row.progress_total = _count(context, row, list(category_links(context)))
-    row.last_result = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0, "errors": []}
+    row.last_result = {
+        "created": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "removed": 0,
+        "failed": 0,
+        "errors": [],
+    }
     context.enqueue(RUN_JOB, {})
 
 
@@ -218,7 +239,7 @@ def _failed(context: Context, row: KbSync, message: str, *, retry: bool, after: 
 
 def _send(
     context: Context,
-    product: Any,
+    product: ChatProductClient,
     row: KbSync,
     article: KbArticleRecord,
     chat_department_id: str,
@@ -244,6 +265,7 @@ def _send(
         )
     )
     if synced is not None and synced.digest == digest:
+        synced.synced_at = context.now()  # met by this run: not withdrawn at its end
         result["unchanged"] += 1
         return
     try:
@@ -253,12 +275,40 @@ def _send(
             raise
         result["failed"] += 1
         result["errors"] = [*result["errors"], f"{article.title}: {error.message}"][-20:]
+        if synced is not None:
+            synced.synced_at = context.now()  # its earlier version stays in the product
         return
     if synced is None:
         synced = SyncedArticle(installation_id=context.installation_id, article_id=article.id)
         context.db.add(synced)
     synced.product_article_id, synced.digest, synced.synced_at = sent.id, digest, context.now()
     result["created" if created else "updated"] += 1
+
+
+def _withdraw(
+    context: Context, product: ChatProductClient, row: KbSync, result: dict[str, Any]
+) -> None:
+    """Delete from the product the articles sent before that this run did not meet again
+    (unpublished, deleted, moved out of the chosen categories, or no longer of the chosen
+    visibility).
+
+    :raises ChatProductError: the product cannot take the deletions now (the run is retried).
+    """
+    assert row.started_at is not None
+    gone = context.db.scalars(
+        select(SyncedArticle).where(
+            SyncedArticle.installation_id == context.installation_id,
+            SyncedArticle.synced_at < row.started_at,
+        )
+    )
+    for synced in gone:
+        try:
+            product.delete_article(str(synced.article_id))
+        except ChatProductError as error:
+            if error.status_code != 404:  # already gone there
+                raise
+        context.db.delete(synced)
+        result["removed"] = result.get("removed", 0) + 1
 
 
 def _due_articles(

@@ -11,15 +11,20 @@ admin who linked it is deactivated it stops (``relink``) until an administrator 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import marshmallow as ma
+from sqlalchemy import delete
 
 from hostapi import Context
 from plugins.salesiq import departments, payloads
 from plugins.salesiq.chat_client import ChatProductClient, ChatProductError
-from plugins.salesiq.models import Link
+from plugins.salesiq.models import ChatDepartment, KbCategoryLink, Link, SyncedArticle
+
+log = logging.getLogger(__name__)
 
 ACTIVE, DISABLED, RELINK = "active", "disabled", "relink"
 #: The installation secret holding the product's API token.
@@ -89,10 +94,10 @@ def make(context: Context, form: dict[str, str], *, webhook_url: str, return_url
     try:
         public_key = product.public_key()
         chat_departments = product.departments()
-        previous = current(context)
-        if previous is not None:
-            _undo(context, previous)
         subscription = product.subscribe(webhook_url, payloads.EVENTS)
+    except ChatProductError as error:
+        raise ma.ValidationError({"base_url": [error.message]}) from error
+    try:
         registered = context.register_linked_client(
             name=f"SalesIQ ({values['portal']})", redirect_uri=f"{base_url}/oauth/desk/callback"
         )
@@ -105,8 +110,22 @@ def make(context: Context, form: dict[str, str], *, webhook_url: str, return_url
             scope=" ".join(registered.scopes),
             return_url=return_url,
         )
-    except ChatProductError as error:
-        raise ma.ValidationError({"base_url": [error.message]}) from error
+        if not _on_product(connect_url, base_url):
+            raise ChatProductError(
+                context.gettext("The product gave an authorization address not its own.")
+            )
+    except (ChatProductError, ValueError) as error:
+        # Nothing of this link is kept (the page rolls the desk's side back): take the new
+        # subscription back too, and leave any previous link as it was.
+        _quietly(lambda: product.unsubscribe(subscription.id))
+        message = error.message if isinstance(error, ChatProductError) else str(error)
+        raise ma.ValidationError({"base_url": [message]}) from error
+    previous = current(context)
+    if previous is not None:
+        same_account = (previous.base_url, previous.portal) == (base_url, values["portal"])
+        _undo(context, previous, forget_at_product=not same_account)
+        if not same_account:
+            _forget_account_data(context)
     now = context.now()
     link = Link(
         installation_id=context.installation_id,
@@ -142,8 +161,11 @@ def enable(context: Context, link: Link) -> None:
 
 
 def unlink(context: Context, link: Link) -> None:
-    """Remove the link: the product's webhook and desk client go, as do their tokens."""
-    _undo(context, link)
+    """Remove the link: the product's webhook and desk client go, as do their tokens, the
+    department mapping and what the knowledge-base sync kept (the chats and their tickets
+    stay)."""
+    _undo(context, link, forget_at_product=True)
+    _forget_account_data(context)
     context.secret_delete(API_TOKEN)
 
 
@@ -158,18 +180,46 @@ def works(context: Context, link: Link | None) -> bool:
     return True
 
 
-def _undo(context: Context, link: Link) -> None:
-    """Take the link's registrations back (the product's side as far as it answers)."""
+def _undo(context: Context, link: Link, *, forget_at_product: bool) -> None:
+    """Take the link's registrations back: its desk client and tokens, its webhook, and (when
+    the product is no longer this account's) the product's record of the desk, as far as the
+    product answers."""
     context.revoke_linked_client(link.client_id)
     product = client(context, link)
-    try:
-        if link.webhook_id:
-            product.unsubscribe(link.webhook_id)
-        product.forget_desk_client()
-    except ChatProductError:
-        pass  # the product may be gone: the desk's side is undone all the same
+    if link.webhook_id:
+        _quietly(lambda: product.unsubscribe(link.webhook_id))
+    if forget_at_product:
+        _quietly(product.forget_desk_client)
     context.db.delete(link)
     context.db.flush()
+
+
+def _forget_account_data(context: Context) -> None:
+    """Forget what belonged to the linked account: its departments and the sync's
+    bookkeeping (a sync to another account starts afresh, turned off)."""
+    from plugins.salesiq import kb_sync
+
+    for model in (ChatDepartment, KbCategoryLink, SyncedArticle):
+        context.db.execute(delete(model).where(model.installation_id == context.installation_id))
+    kb_sync.turn_off(context)
+
+
+def _on_product(url: str, base_url: str) -> bool:
+    """Whether ``url`` is a web address of the product itself (the admin is sent there)."""
+    parts, product = urlsplit(url), urlsplit(base_url)
+    return parts.scheme in ("https", "http") and (parts.scheme, parts.netloc) == (
+        product.scheme,
+        product.netloc,
+    )
+
+
+def _quietly(call: Callable[[], object]) -> None:
+    """Make a call to the product that may fail: it may be gone, and the desk's side is
+    undone all the same."""
+    try:
+        call()
+    except ChatProductError:
+        log.info("the chat product did not answer while a link was undone", exc_info=True)
 
 
 def _move(context: Context, link: Link, state: str) -> None:

@@ -182,7 +182,6 @@ class KbSync(Base):
     first_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     next_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     state: Mapped[str] = mapped_column(String(20), default="idle")
-    trigger: Mapped[str] = mapped_column(String(20), default="")
     progress_done: Mapped[int] = mapped_column(Integer, default=0)
     progress_total: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -8,6 +8,7 @@ chat product act with the linking admin's permissions.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import marshmallow as ma
@@ -247,9 +248,16 @@ def _index(
         rule=rendering.rule_summary(context),
         settings_url=f"/admin/marketplace/installations/{context.installation_id}#settings-form",
         returned=request.args,
+        link_error=_link_error(request.args.get("link_error", "")),
         timezone=context.timezone,
         when=lambda moment: rendering.local_time(context, moment),
     )
+
+
+def _link_error(reason: str) -> str:
+    """The reason the product gave for a failed authorization, if it reads as an error code
+    (it comes back in the URL: free text there is not shown)."""
+    return reason if re.fullmatch(r"[a-z_]{1,40}", reason) else ("unknown" if reason else "")
 
 
 def _link(context: Context) -> Any:

@@ -25,7 +25,6 @@ def upgrade() -> None:
         sa.Column("first_sync_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("next_sync_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("state", sa.String(20), nullable=False),
-        sa.Column("trigger", sa.String(20), nullable=False),
         sa.Column("progress_done", sa.Integer(), nullable=False),
         sa.Column("progress_total", sa.Integer(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
