@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import re
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +20,6 @@ import requests
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from core import worker
 from core.host import Host
@@ -29,6 +27,7 @@ from core.models import Agent, Department, Installation, Thread, Ticket
 from hostapi import clock
 from plugins.salesiq import events
 from plugins.salesiq.models import Chat, ChatDepartment, InboundEvent, Link
+from plugins.salesiq.standin.server import base_url, serving
 from plugins.salesiq.standin.testing import RunningStandin, running_standin
 from tests.factories import TEST_PASSWORD, install_for
 
@@ -223,15 +222,8 @@ class SalesDesk:
 @pytest.fixture
 def desk_server(app: Flask) -> Iterator[str]:
     """The test app on a free loopback port (the stand-in calls it over HTTP)."""
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="desk-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    with serving(app) as server:
+        yield base_url(server)
 
 
 @pytest.fixture

@@ -396,10 +396,7 @@ def _convert(context: Context, arguments: dict[str, Any], chat_id: str) -> dict[
         choices: dict[str, Any] = {"department_id": shown.department.desk_department_id}
     else:
         choices = _chosen(context, arguments)
-    try:
-        ticket = chats.convert(context, chat, by=chats.BY_AGENT, **choices)
-    except chats.ChatConflict as error:
-        raise Conflict(str(error)) from error
+    ticket = chats.convert(context, chat, by=chats.BY_AGENT, **choices)
     return _listed(context, [ticket])[0]
 
 
@@ -408,10 +405,7 @@ def _merge(context: Context, arguments: dict[str, Any], chat_id: str) -> dict[st
     shown = window(context, chat.chat_department_id)
     _require_change(context, shown, "ticket.edit", "ticket.reply")
     ticket = _visible(context, shown, arguments["ticket_id"])
-    try:
-        chats.merge_into(context, chat, ticket.id)
-    except chats.ChatConflict as error:
-        raise Conflict(str(error)) from error
+    chats.merge_into(context, chat, ticket.id)
     return _listed(context, [ticket])[0]
 
 

@@ -24,7 +24,14 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from hostapi import ChatTranscript, Context, NotFound, TicketRecord, TranscriptMessage
+from hostapi import (
+    ChatTranscript,
+    Conflict,
+    Context,
+    NotFound,
+    TicketRecord,
+    TranscriptMessage,
+)
 from plugins.salesiq import departments
 from plugins.salesiq.models import Chat
 
@@ -43,9 +50,9 @@ STATUS_NAMES = {OPEN: "Open", CLOSED: "Closed"}
 BY_RULE, BY_AGENT, BY_MERGE = "rule", "agent", "merge"
 
 
-class ChatConflict(Exception):
-    """The chat cannot be converted or merged as asked (it has a ticket, it is of a
-    department that does not allow it…); the message says why, for the agent."""
+class ChatConflict(Conflict):
+    """The chat cannot be converted or merged as asked (it has a ticket already, its visitor
+    has no email); the message says why, for the agent (an endpoint answers 409)."""
 
 
 def find(context: Context, chat_id: str, *, for_update: bool = False) -> Chat | None:
