@@ -76,6 +76,18 @@ SALESIQ_PAGES = (
     "/ext/salesiq/{id}/integration/chats",
     "/ext/salesiq/{id}/integration/unlink",
 )
+#: The knowledge-base pages an administrator reaches from the navigation (paths, ids as
+#: ``{id}``). The demo's few articles fit on one page: the list is not in PAGED_LISTS.
+KNOWLEDGE_BASE_PAGES = (
+    "/kb",
+    "/kb/articles/{id}",
+    "/kb/articles/new",
+    "/kb/articles/{id}/edit",
+    "/kb/articles/{id}/delete",
+    "/kb/categories/new",
+    "/kb/categories/{id}/edit",
+    "/kb/categories/{id}/delete",
+)
 #: The lists every viewer must be able to page through to the third page.
 PAGED_LISTS = ("/tickets", "/contacts", "/accounts")
 #: Ticket-work pages every viewer who may work tickets must have opened (a light agent none).
@@ -368,6 +380,8 @@ def crawl_every_page(
         reached = {path_shape_of(path) for path in report.deepest_page}
         assert sorted(set(ADMIN_SETUP_PAGES) - reached) == [], "setup pages the crawl did not reach"
         assert sorted(set(SALESIQ_PAGES) - reached) == [], "SalesIQ pages the crawl did not reach"
+        missing_kb = sorted(set(KNOWLEDGE_BASE_PAGES) - reached)
+        assert missing_kb == [], "knowledge-base pages the crawl did not reach"
         older_chats = [p for p in report.opened if "/integration/chats?before=" in p]
         assert older_chats, "the second page of SalesIQ's chats was not opened"
     if role in IM_INBOX_VIEWERS:

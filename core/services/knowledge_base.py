@@ -20,7 +20,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
 
@@ -249,6 +249,21 @@ def list_categories(
         query = query.where(KbCategory.department_id == department_id)
     query = newest_first(query, KbCategory.created_at, KbCategory.id, Cursor.parse(before), limit)
     return list(unit.session.scalars(query))
+
+
+def count_articles(unit: Unit, categories: Iterable[KbCategory]) -> dict[int, int]:
+    """How many articles each of ``categories`` holds (what deleting it with ``cascade``
+    deletes), by category id; the categories come from this service, so the actor sees them."""
+    require_reader(unit)
+    counts = dict.fromkeys((category.id for category in categories), 0)
+    if counts:
+        rows = unit.session.execute(
+            select(KbArticle.category_id, func.count())
+            .where(KbArticle.category_id.in_(sorted(counts)))
+            .group_by(KbArticle.category_id)
+        )
+        counts.update({category_id: count for category_id, count in rows})
+    return counts
 
 
 def update_category(unit: Unit, category: KbCategory, **changes: Any) -> KbCategory:

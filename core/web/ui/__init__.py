@@ -19,6 +19,7 @@ from core.web.ui import (
     duplicates,
     errors,
     fields_admin,
+    knowledge_base,
     labels,
     password,
     products_admin,
@@ -54,6 +55,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(customer_export.blueprint)
     app.register_blueprint(activities.blueprint)
     app.register_blueprint(attachments.blueprint)
+    app.register_blueprint(knowledge_base.blueprint)
     errors.init_app(app)
     # Also a filter, for a list of messages: ``messages | map('message_text') | join(' ')``.
     app.jinja_env.filters["message_text"] = labels.message_text
@@ -64,6 +66,8 @@ def init_app(app: Flask) -> None:
         channel_label=lambda code: labels.label(labels.CHANNELS, code),
         thread_kind_label=lambda code: labels.label(labels.THREAD_KINDS, code),
         view_label=lambda text: labels.label(labels.VIEW_LABELS, text),
+        article_status_label=lambda code: labels.label(labels.ARTICLE_STATUSES, code),
+        article_visibility_label=lambda code: labels.label(labels.ARTICLE_VISIBILITIES, code),
         message_text=labels.message_text,
         name_orders=labels.NAME_ORDERS,
         family_name_first=family_name_first,

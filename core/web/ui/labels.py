@@ -146,6 +146,17 @@ LOOKUP_TARGETS: dict[str, LazyString] = {
 }
 
 
+#: A knowledge-base article's status and visibility (core.models.knowledge_base).
+ARTICLE_STATUSES: dict[str, LazyString] = {
+    "draft": lazy_gettext("Draft"),
+    "published": lazy_gettext("Published"),
+}
+ARTICLE_VISIBILITIES: dict[str, LazyString] = {
+    "all": lazy_gettext("All users"),
+    "registered": lazy_gettext("Registered users"),
+}
+
+
 def label(mapping: dict[str, LazyString], code: str | None) -> str:
     """The translated label of ``code``, or the code itself when it is not a known one."""
     if code is None:

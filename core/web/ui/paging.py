@@ -14,18 +14,27 @@ PAGE_SIZE = 50
 
 
 def newest_first_page(
-    lister: Callable[..., Sequence[Any]], **query: Any
+    lister: Callable[..., Sequence[Any]],
+    *,
+    cursor_of: Callable[[Any], Cursor] = Cursor.of,
+    page_argument: str = "before",
+    **query: Any,
 ) -> tuple[list[Any], str | None]:
-    """One page of a service list after the request's ``before`` cursor, and the next cursor."""
+    """One page of a service list after the request's cursor, and the next cursor.
+
+    ``cursor_of`` is the list's keyset position of a row (its creation by default; a list by
+    last change passes its own), ``page_argument`` the query argument holding the cursor (two
+    lists on one page each need their own).
+    """
     rows = list(
         lister(
             request_unit(),
             limit=PAGE_SIZE + 1,  # one more tells whether an older page exists
-            before=request.args.get("before") or None,
+            before=request.args.get(page_argument) or None,
             **query,
         )
     )
     if len(rows) > PAGE_SIZE:
         rows = rows[:PAGE_SIZE]
-        return rows, Cursor.of(rows[-1]).encode()
+        return rows, cursor_of(rows[-1]).encode()
     return rows, None
