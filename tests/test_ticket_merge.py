@@ -46,7 +46,9 @@ def test_the_sources_conversation_moves_to_the_target_at_its_own_times(
         ("incoming", "My parcel is late"),
         ("outgoing", "We are checking."),
     ]
-    moved = db.scalars(select(Thread).where(Thread.ticket_id == target.id)).first()
+    moved = db.scalars(
+        select(Thread).where(Thread.ticket_id == target.id).order_by(Thread.created_at, Thread.id)
+    ).first()
     assert moved is not None and moved.created_at == source.created_at
     assert _threads(db, source) == []
 
