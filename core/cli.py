@@ -19,6 +19,7 @@ from core import setup_cli as setup_commands
 from core.agents_cli import agents as agent_commands
 from core.customer_import.cli import customers as customer_commands
 from core.demo import ADMIN_PASSWORD
+from core.dev import DEFAULT_FOLDER, DEFAULT_TICKETS
 from core.host import Host
 from core.intake.cli import mail as mail_commands
 from core.intake.cli import spam_commands
@@ -255,6 +256,42 @@ def _stop_child(child: subprocess.Popen[bytes], signum: int) -> None:
     except subprocess.TimeoutExpired:
         child.kill()
         child.wait()
+
+
+@main.command("dev")
+@click.option(
+    "--extension",
+    "extension",
+    metavar="NAME",
+    help="The extension to develop (its id); every loaded extension without it.",
+)
+@click.option(
+    "--folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_FOLDER,
+    show_default=True,
+    help="Where the embedded database, Redis and secrets are kept.",
+)
+@click.option("--tickets", default=DEFAULT_TICKETS, show_default=True, type=click.IntRange(min=1))
+@click.option("--host", "bind_host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def dev_command(
+    extension: str | None, folder: Path, tickets: int, bind_host: str, port: int
+) -> None:
+    """Serve a development desk for an extension.
+
+    An embedded database and Redis in FOLDER (whatever DATABASE_URL and REDIS_URL say), the
+    demo data, the extension installed and authorized for every department and profile. The
+    server restarts when the extension's code, templates, manifest or catalogs change; jobs
+    run in it, and the extension's hook errors and failed jobs are printed here.
+    """
+    from core.dev import DevOptions, serve
+
+    serve(
+        DevOptions(
+            folder=folder, extension=extension, tickets=tickets, bind_host=bind_host, port=port
+        )
+    )
 
 
 @main.command("worker")

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from rq import Queue, SimpleWorker
+from rq.timeouts import TimerDeathPenalty
 
 from core import jobs, outbox
 from core.customer_import.runner import enqueue_waiting
@@ -100,6 +101,10 @@ def make_worker(host: Host, *, listens: bool = True) -> SimpleWorker:
     queues = [Queue(name, connection=connection) for name in queue_names(host)]
     worker = _Worker(queues, connection=connection)
     worker.listens = listens
+    if threading.current_thread() is not threading.main_thread():
+        # RQ's default time limit arms SIGALRM, which only the main thread may do
+        # (``deskhost dev`` works the queues in a thread beside its server).
+        worker.death_penalty_class = TimerDeathPenalty
     return worker
 
 

@@ -625,23 +625,37 @@ def _host(unit: Unit) -> Host:
     return unit.host
 
 
-def install_and_grant_all(unit: Unit) -> list[Installation]:
-    """Install every loaded extension for all departments and profiles, terms accepted, with
-    every scope it requests (the demo). Extensions with a live installation are left alone."""
+def install_and_grant_all(unit: Unit, only: Iterable[str] | None = None) -> list[Installation]:
+    """Install every loaded extension (those of ``only``) for all departments and profiles,
+    terms accepted, with every scope it requests: the demo, and ``deskhost dev``.
+
+    An extension with a live installation is left alone, unless ``only`` names it: then its
+    installation is upgraded to the deployed version, widened to every department and profile
+    and granted what it requests (an author's manifest changes between two runs).
+    """
     session, host = unit.session, _host(unit)
     department_ids = list(session.scalars(select(Department.id).order_by(Department.id)))
     profile_ids = list(session.scalars(select(PermissionProfile.id).order_by(PermissionProfile.id)))
-    installed: list[Installation] = []
+    named = None if only is None else set(only)
+    touched: list[Installation] = []
     for info in host.plugins.extensions():
-        if live_installations(session, info.plugin_id):
+        if named is not None and info.plugin_id not in named:
             continue
-        installation = install(
-            unit,
-            info.plugin_id,
-            department_ids=department_ids,
-            profile_ids=profile_ids,
-            terms_accepted=True,
-        )
-        grant(unit, installation, info.manifest.scopes)
-        installed.append(installation)
-    return installed
+        live = live_installations(session, info.plugin_id)
+        if live and named is None:
+            continue
+        for installation in live or [
+            install(
+                unit,
+                info.plugin_id,
+                department_ids=department_ids,
+                profile_ids=profile_ids,
+                terms_accepted=True,
+            )
+        ]:
+            upgrade(unit, installation)
+            update_scope(unit, installation, department_ids=department_ids, profile_ids=profile_ids)
+            if installation.state != InstallationState.ACTIVE or pending_scopes(host, installation):
+                grant(unit, installation, info.manifest.scopes)
+            touched.append(installation)
+    return touched

