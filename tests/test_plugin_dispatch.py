@@ -177,8 +177,13 @@ def test_installation_awaiting_authorization_gets_nothing(
             lambda unit: org.create_department(unit, name="Billing"),
             events.DEPARTMENT_CREATED,
         ),
+        (
+            scopes.SETTINGS_READ,
+            lambda unit: tickets.create_status(unit, name="Awaiting parts", status_type="on_hold"),
+            events.STATUS_CREATED,
+        ),
     ],
-    ids=["contact", "department"],
+    ids=["contact", "department", "status"],
 )
 def test_organisation_wide_events_go_to_installations_granted_their_scope(
     host: Host,

@@ -54,6 +54,11 @@ ORGANISATION_EVENT_SCOPES = {
     "department.": scope_names.SETTINGS_READ,
     "profile.": scope_names.SETTINGS_READ,
     "organisation.": scope_names.SETTINGS_READ,
+    "status.": scope_names.SETTINGS_READ,
+    # A policy or hours of departments go to those departments' installations; one for all of
+    # them names none.
+    "sla_policy.": scope_names.SETTINGS_READ,
+    "business_hours.": scope_names.SETTINGS_READ,
     "agent.": scope_names.AGENTS_READ,
 }
 
