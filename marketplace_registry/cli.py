@@ -1,8 +1,10 @@
-"""``deskhost ext``: the marketplace from a terminal, for scripted admins.
+"""``deskhost ext``: the marketplace from a terminal, for scripted admins, and the checks and
+logs of an extension for its author.
 
 Commands act as the system (audited as ``cli``) or, with ``--as EMAIL``, as that agent, who
 must hold ``marketplace.manage``; ``authorize`` always needs ``--as``, since consent is a
 person's. Bad input ends with a message on stderr and exit code 2, and nothing is written.
+``check`` needs no host: it reads an extension where it is, without installing it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, NoReturn
 
 import click
@@ -25,9 +28,12 @@ from core.host import Host
 from core.models import Agent, Department, Installation, PermissionProfile
 from core.models.extensions import InstallationState
 from core.permissions import MARKETPLACE_MANAGE
+from core.plugins.check import check_plugin
+from core.plugins.manager import LoadedPlugin
 from core.services.base import Actor, Unit
 from marketplace_registry import lifecycle, oauth
 from marketplace_registry.catalog import Catalog, CatalogEntry
+from marketplace_registry.failures import InstallationFailures, recent_failures
 
 ext = AppGroup("ext", help="Find, install, authorize, upgrade and uninstall extensions.")
 
@@ -242,7 +248,9 @@ def _entry_summary(entry: CatalogEntry) -> dict[str, Any]:
 @ext.command("show")
 @click.argument("plugin_id")
 def show_command(plugin_id: str) -> None:
-    """Show one extension: what it asks for, where it appears, and its terms."""
+    """Show one extension: what it asks for, where it appears, and its terms; deployed here,
+    also its settings, jobs, permissions, webhooks, pages, menu entries and the problems its
+    checks found."""
     try:
         listing = Catalog(_host()).get(plugin_id)
     except KeyError:
@@ -254,7 +262,52 @@ def show_command(plugin_id: str) -> None:
     click.echo("Scopes: " + (", ".join(listing.scopes) or "none"))
     click.echo("Panels: " + (", ".join(listing.panel_locations) or "none"))
     click.echo(f"Installed once only: {'yes' if listing.single_install else 'no'}")
+    loaded = _host().plugins.loaded.get(plugin_id)
+    if loaded is None:
+        click.echo("Not deployed on this host: its settings, jobs and pages are not known here.")
+    else:
+        for line in _deployed_lines(loaded):
+            click.echo(line)
     click.echo(f"Terms:\n{listing.terms.en}")
+
+
+def _deployed_lines(loaded: LoadedPlugin) -> Iterator[str]:
+    """What a deployed extension declares and contributes, and what its checks found."""
+    plugins, manifest = _host().plugins, loaded.manifest
+    yield "Settings:" + ("" if manifest.settings else " none")
+    for setting in manifest.settings:
+        notes = [setting.type]
+        if setting.default is not None:
+            notes.append(f"default {setting.default!r}")
+        if setting.required:
+            notes.append("required")
+        yield f"  {setting.name} ({', '.join(notes)})"
+    jobs = plugins.jobs().get(loaded.plugin_id, [])
+    yield "Jobs:" + ("" if jobs else " none")
+    for job in jobs:
+        yield f"  {job.name} ({f'cron {job.cron}' if job.cron else 'when enqueued'})"
+    yield "Permissions: " + (", ".join(plugins.permission_names(loaded.plugin_id)) or "none")
+    webhooks = plugins.webhooks(loaded.plugin_id)
+    yield "Webhooks:" + ("" if webhooks else " none")
+    for webhook in webhooks:
+        path = f"/hooks/{loaded.plugin_id}/<installation id>/{webhook.name}{webhook.path}"
+        yield f"  {webhook.name}: {' '.join(webhook.methods)} {path}"
+    pages = plugins.pages(loaded.plugin_id)
+    yield "Pages:" + ("" if pages else " none")
+    for page in pages:
+        prefix = f"/ext/{loaded.plugin_id}/<installation id>{page.blueprint.url_prefix or ''}/"
+        notes = [f"permission {page.permission}"] if page.permission else []
+        if page.settings_path is not None:
+            notes.append(f"settings page {page.settings_path or '(root)'}")
+        title = f"{page.title} " if page.title else ""
+        yield f"  {title}{prefix}" + "".join(f" ({note})" for note in notes)
+    menu = [page for page in pages if page.menu]
+    yield "Menu entries:" + ("" if menu else " none")
+    for page in menu:
+        yield f"  {page.title or manifest.name} -> {page.menu_path or '(root)'}"
+    yield "Problems (deskhost ext check):" + ("" if loaded.problems else " none")
+    for problem in loaded.problems:
+        yield f"  {problem.message} [{problem.code}]"
 
 
 # ------------------------------------------------------------------------------ changing
@@ -406,3 +459,122 @@ def restore_command(installation_id: int, as_email: str | None) -> None:
     with _unit(as_email) as unit:
         lifecycle.restore(unit, _installation(unit.session, installation_id))
     click.echo(f"Installation {installation_id} is restored and awaits authorization.")
+    click.echo(
+        "Its OAuth clients stay revoked: register a new one (deskhost ext register-client) "
+        "for each service of the extension that calls the REST API."
+    )
+
+
+# ------------------------------------------------------------------------------ developing
+
+
+@ext.command("check", with_appcontext=False)
+@click.argument("target", required=False, metavar="[PATH]")
+def check_command(target: str | None) -> None:
+    """Check an extension without installing it: its manifest, and the manifest against its
+    hooks, its code and its migrations. PATH: a distribution's or package's folder (default:
+    this one) or an installed extension's id. Exit code 2 when a problem is found."""
+    try:
+        problems = check_plugin(target or ".")
+    except LookupError as error:
+        _fail(str(error))
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        click.echo(f"{len(problems)} problem{'s' if len(problems) > 1 else ''} found.")
+        sys.exit(2)
+    click.echo(f"ok: {target or '.'} has no problem deskhost ext check can see.")
+
+
+@ext.command("logs")
+@click.argument("plugin_id")
+@click.option("--installation", "installation_id", type=int, help="Only this installation.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=20,
+    show_default=True,
+    help="Errors and failed jobs shown per installation, newest first.",
+)
+@click.option("--verbose", is_flag=True, help="Print each error whole (the traceback).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (errors whole).")
+def logs_command(
+    plugin_id: str, installation_id: int | None, limit: int, verbose: bool, as_json: bool
+) -> None:
+    """Recent hook errors and failed jobs of an extension, per installation, newest first."""
+    host = _host()
+    with host.sessions() as session:
+        if installation_id is not None:
+            installation = _installation(session, installation_id)
+            if installation.plugin_id != plugin_id:
+                _fail(f"--installation: installation {installation_id} is not of {plugin_id}")
+        found = recent_failures(session, plugin_id, installation_id=installation_id, limit=limit)
+    if not found and plugin_id not in host.plugins.loaded:
+        _fail(f"no extension {plugin_id!r} on this host, and no installation of it")
+    if as_json:
+        _echo_json([_failures_data(failures) for failures in found])
+        return
+    if not found:
+        click.echo(f"No installation of {plugin_id}.")
+    for failures in found:
+        for line in _failures_lines(failures, verbose):
+            click.echo(line)
+
+
+def _failures_data(failures: InstallationFailures) -> dict[str, Any]:
+    return {
+        "installation_id": failures.installation_id,
+        "state": failures.state,
+        "label": failures.label,
+        "hook_errors": [
+            {"at": e.at.isoformat(), "hook": e.hook, "event_id": e.event_id, "error": e.error}
+            for e in failures.hook_errors
+        ],
+        "failed_jobs": [
+            {
+                "job_id": j.job_id,
+                "job": j.job,
+                "queued_at": j.queued_at.isoformat(),
+                "attempts": j.attempts,
+                "given_up_at": j.given_up_at.isoformat() if j.given_up_at else None,
+                "error": j.error,
+            }
+            for j in failures.failed_jobs
+        ],
+    }
+
+
+def _failures_lines(failures: InstallationFailures, verbose: bool) -> Iterator[str]:
+    if failures.installation_id is None:
+        yield "Without an installation:"
+    else:
+        label = f", {failures.label!r}" if failures.label else ""
+        yield f"Installation {failures.installation_id} ({failures.state}{label}):"
+    if not failures.hook_errors and not failures.failed_jobs:
+        yield "  no hook errors, no failed jobs"
+        return
+    yield "  Hook errors:" + ("" if failures.hook_errors else " none")
+    for error in failures.hook_errors:
+        event = f"  event {error.event_id}" if error.event_id else ""
+        yield f"    {_time(error.at)}  {error.hook}{event}  {error.summary}"
+        if verbose:
+            yield from _indented(error.error)
+    yield "  Failed jobs:" + ("" if failures.failed_jobs else " none")
+    for job in failures.failed_jobs:
+        outcome = f"given up {_time(job.given_up_at)}" if job.given_up_at else "to be retried"
+        yield (
+            f"    {_time(job.queued_at)}  {job.job}  job {job.job_id}  "
+            f"{outcome} after {job.attempts} attempt{'s' if job.attempts != 1 else ''}  "
+            f"{job.summary}"
+        )
+        if verbose:
+            yield from _indented(job.error)
+
+
+def _time(moment: datetime) -> str:
+    return moment.isoformat(sep=" ", timespec="seconds")
+
+
+def _indented(text: str) -> Iterator[str]:
+    for line in text.rstrip().splitlines():
+        yield f"      {line}"

@@ -3,7 +3,9 @@
 Extensions come from the ``deskhost.plugins`` entry points, each module with its
 ``manifest.json`` beside it. A plugin that fails to import, has a bad manifest, implements a
 hook that has no specification or needs another host API version is recorded in
-:attr:`PluginHost.errors` and logged; the host runs on without it.
+:attr:`PluginHost.errors` and logged; the host runs on without it. What ``deskhost ext check``
+finds in a loaded one (its manifest and hooks disagreeing…) is kept in
+:attr:`LoadedPlugin.problems` and logged as warnings; it loads all the same.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import time
 import traceback
 import weakref
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +29,7 @@ from sqlalchemy.orm import Session, SessionTransaction, object_session
 
 from core.models import HookError, Installation, OutboxEvent
 from core.models.extensions import InstallationState, installation_departments
+from core.plugins.check import CHECK_FAILED, Problem, check_module
 from core.plugins.manifest import Manifest, ManifestError, hostapi_mismatch, load_manifest
 from core.services import tickets as ticket_services
 from hostapi import ApiRoute, JobSpec, Panel, Webhook, clock, hookspecs
@@ -191,6 +195,8 @@ class LoadedPlugin:
     dist_version: str | None
     hooks: tuple[str, ...]
     builtin: bool = False
+    #: What ``deskhost ext check`` finds wrong with it, checked as it was loaded.
+    problems: tuple[Problem, ...] = ()
 
 
 class PluginHost:
@@ -234,7 +240,7 @@ class PluginHost:
                     self.incompatible[manifest.id] = manifest
                     raise ManifestError(manifest.id, {"hostapi": [mismatch]})
                 dist = entry_point.dist
-                self.register_plugin(
+                info = self.register_plugin(
                     module,
                     manifest,
                     dist_name=dist.name if dist else None,
@@ -242,6 +248,8 @@ class PluginHost:
                 )
             except Exception as error:  # any failure of one plugin is recorded, never raised
                 self._record_load_error(entry_point.name, error)
+            else:
+                self._record_problems(info)
 
     def register_plugin(
         self,
@@ -317,6 +325,21 @@ class PluginHost:
         info = self.loaded.pop(plugin_id)
         self.pm.unregister(info.module, name=plugin_id)
         self._forget_cached_callers()
+
+    def _record_problems(self, info: LoadedPlugin) -> None:
+        """Check a loaded extension as ``deskhost ext check`` does; keep and log what is found."""
+        try:
+            problems = check_module(info.module, info.manifest, cache_file=self._sources_cache)
+        except Exception as error:  # a failing check never stops an extension from loading
+            problems = [Problem(info.plugin_id, CHECK_FAILED, f"the checks failed: {error!r}")]
+        self.loaded[info.plugin_id] = replace(info, problems=tuple(problems))
+        for problem in problems:
+            log.warning("extension %s", problem)
+
+    @property
+    def _sources_cache(self) -> Path:
+        """Where what the checks read of extensions' source is kept across processes."""
+        return self.host.settings.instance_dir / "cache" / "extension-sources.json"
 
     def _record_load_error(self, name: str, error: BaseException) -> None:
         message = str(error) if isinstance(error, ManifestError) else f"{name}: {error!r}"
