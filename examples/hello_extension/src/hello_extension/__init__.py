@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import marshmallow as ma
-
 from hostapi import (
     ApiRoute,
     Context,
