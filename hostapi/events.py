@@ -111,6 +111,8 @@ SLA_POLICY_CREATED = "sla_policy.created"
 #: payload: sla_policy_id, changes (since 1.1)
 SLA_POLICY_UPDATED = "sla_policy.updated"
 
+#: Events about tickets and what hangs off them (threads, ratings, time entries, SLA breaches,
+#: imported history).
 TICKET_EVENTS = frozenset(
     {
         TICKET_CREATED,
@@ -124,8 +126,10 @@ TICKET_EVENTS = frozenset(
         TICKET_SLA_BREACHED,
     }
 )
-# Organisation-wide: they reach installations holding the contacts or accounts read scope.
-# Comment and import events are named under contact./account. for that reason.
+#: Events about contacts and accounts and what hangs off them (comments, activities,
+#: attachments, products, imports). Organisation-wide: they reach installations holding the
+#: contacts or accounts read scope, which is why comment and import events are named under
+#: ``contact.`` and ``account.``.
 CUSTOMER_EVENTS = frozenset(
     {
         CONTACT_CREATED,
@@ -153,6 +157,8 @@ CUSTOMER_EVENTS = frozenset(
         PRODUCT_LINKED,
     }
 )
+#: Events about the desk's setup: departments, permission profiles, agents, the organisation,
+#: statuses, business hours and SLA policies.
 SETUP_EVENTS = frozenset(
     {
         DEPARTMENT_CREATED,
@@ -170,4 +176,5 @@ SETUP_EVENTS = frozenset(
         SLA_POLICY_UPDATED,
     }
 )
+#: Every event name.
 ALL_EVENTS = TICKET_EVENTS | CUSTOMER_EVENTS | SETUP_EVENTS

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+#: Read tickets, their status history and ratings.
 TICKETS_READ = "desk.tickets.read"
+#: Create tickets, change their status, link them to customers.
 TICKETS_WRITE = "desk.tickets.write"
+#: Read ticket conversations.
 THREADS_READ = "desk.threads.read"
+#: Add replies and comments.
 THREADS_WRITE = "desk.threads.write"
+#: Read contacts; receive contact, activity, attachment and product events.
 CONTACTS_READ = "desk.contacts.read"
+#: Create and update contacts.
 CONTACTS_WRITE = "desk.contacts.write"
+#: Read accounts; receive account events.
 ACCOUNTS_READ = "desk.accounts.read"
+#: Create and update accounts.
 ACCOUNTS_WRITE = "desk.accounts.write"
+#: Read knowledge-base articles.
 KB_READ = "desk.kb.read"
+#: Create and update knowledge-base articles.
 KB_WRITE = "desk.kb.write"
+#: Read desk settings; receive department, profile and organisation events.
 SETTINGS_READ = "desk.settings.read"
+#: Read agents; receive agent events.
 AGENTS_READ = "desk.agents.read"
 
 #: Every scope with its description (English, Japanese), shown on the consent page.

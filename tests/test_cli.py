@@ -12,8 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.cli import main
+from core.host import Host
 from core.models import Agent, Department, Installation, Ticket
 from core.models.extensions import InstallationState
+from tests.plugin_fixtures import manifest
 
 
 def count(db: Session, model: type) -> int:
@@ -92,6 +94,32 @@ def test_demo_loads_data_and_installs_and_authorizes_every_bundled_extension(
     for installation in installations:
         assert installation.state == InstallationState.ACTIVE
         assert installation.department_ids == all_departments
+
+
+class ThirdPartyExtension:
+    """An extension of another publisher's distribution, deployed beside the bundled ones."""
+
+
+def test_demo_installs_a_third_party_extension_deployed_beside_the_bundled_ones(
+    runner: FlaskCliRunner, db: Session, host: Host
+) -> None:
+    host.plugins.register_plugin(
+        ThirdPartyExtension(),
+        manifest("acme_notes", publisher="Acme"),
+        dist_name="acme-deskhost-notes",
+        dist_version="1.0.0",
+    )
+    try:
+        result = runner.invoke(main, ["demo", "--tickets", "20"])
+    finally:
+        host.plugins.unregister_plugin("acme_notes")
+    assert result.exit_code == 0, result.output
+    db.rollback()
+    installation = db.scalars(
+        select(Installation).where(Installation.plugin_id == "acme_notes")
+    ).one()
+    assert installation.state == InstallationState.ACTIVE
+    assert installation.department_ids == set(db.scalars(select(Department.id)))
 
 
 def test_demo_if_empty_leaves_loaded_data_alone(runner: FlaskCliRunner, db: Session) -> None:

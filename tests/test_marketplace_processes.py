@@ -47,7 +47,8 @@ from hostapi import clock
 from tests.factories import TEST_PASSWORD
 from tests.plugin_fixtures import entry_point
 
-#: How soon another process must see a change (DESIGN.md: "within a second").
+#: How soon another process must see a change: the plugin guide says a lifecycle step applies
+#: "in every web and job process at once"; a second is what "at once" may take here.
 PROPAGATION_SECONDS = 1.0
 #: How long a poll goes on before the test fails (well past the promise, to report the lag).
 POLL_DEADLINE_SECONDS = 5.0
