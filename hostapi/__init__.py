@@ -1,4 +1,4 @@
-"""deskhost's host API, version 1.5: the only module an extension imports from the host.
+"""deskhost's host API, version 1.6: the only module an extension imports from the host.
 
 Everything in ``__all__`` is stable. Deprecation policy: a name is removed only in a new major
 version, after at least one minor release in which using it emits ``DeprecationWarning`` and
@@ -13,6 +13,7 @@ from hostapi._markers import hookimpl, hookspec
 from hostapi.clock import now
 from hostapi.context import Conflict, Context, NotFound, ScopeError
 from hostapi.current import csrf_token, current_context, render_page
+from hostapi.errors import LifecycleRefused, ValidationError
 from hostapi.types import (
     AccountRecord,
     AgentRecord,
@@ -45,7 +46,8 @@ from hostapi.types import (
 )
 
 #: The version of this API; manifests state the range they need (``hostapi: ">=1.0,<2"``).
-__version__ = "1.5"
+__version__ = "1.6"
+#: The same version, under the name ``__all__`` exports.
 HOSTAPI_VERSION = __version__
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "JobSpec",
     "KbArticleRecord",
     "KbCategoryRecord",
+    "LifecycleRefused",
     "LinkedClient",
     "Location",
     "NotFound",
@@ -81,6 +84,7 @@ __all__ = [
     "TicketQuery",
     "TicketRecord",
     "TranscriptMessage",
+    "ValidationError",
     "Webhook",
     "csrf_token",
     "csv",

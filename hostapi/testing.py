@@ -14,25 +14,34 @@ nothing behind: extension tables dropped, core tables emptied, Redis flushed. Th
 Redis server stops with the host, before its folder goes; a run that leaves a process of its
 host behind (one whose folder is the host's) fails, naming it, and the process is killed.
 
+Every step the fixtures take goes through the host's own services, as an admin, an agent or a
+customer would, and commits; a step the host refuses raises :class:`hostapi.ValidationError`
+(with ``errors`` by field), :class:`hostapi.LifecycleRefused` (an installation's state forbids
+it), :class:`hostapi.Conflict`, :class:`hostapi.NotFound` or ``PermissionError``.
+
 This module is the only place an extension's tests touch the host; the extension itself still
 imports nothing but ``hostapi``.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import itertools
 import json
 import os
 import re
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask.testing import FlaskClient
@@ -40,22 +49,36 @@ from flask.testing import FlaskClient
 if TYPE_CHECKING:
     from flask import Flask
     from sqlalchemy.orm import Session
+    from werkzeug.test import TestResponse
 
     from core.host import Host
+    from core.models import Contact, Ticket
     from hostapi.context import Context
-    from hostapi.types import TicketRecord
+    from hostapi.types import (
+        AccountRecord,
+        ContactRecord,
+        RatingRecord,
+        ThreadRecord,
+        TicketRecord,
+    )
 
 __all__ = [
     "DEFAULT_CATALOG_MAPPING",
     "TEST_START",
     "AgentClient",
+    "Desk",
     "InstalledExtension",
+    "RegisteredClient",
     "catalog_problems",
     "deskhost_agent_client",
     "deskhost_app",
     "deskhost_clock",
+    "deskhost_desk",
+    "deskhost_grant_permission",
     "deskhost_host",
     "deskhost_installation",
+    "deskhost_make_account",
+    "deskhost_make_contact",
     "deskhost_make_ticket",
     "deskhost_run_jobs",
     "deskhost_session",
@@ -66,6 +89,10 @@ TEST_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 #: The password of every agent :func:`deskhost_agent_client` creates.
 AGENT_PASSWORD = "correct horse battery staple"
+
+#: Where the OAuth clients :meth:`InstalledExtension.register_client` registers send the admin
+#: back with a code: nothing listens there, the kit reads the code from the redirect.
+CLIENT_REDIRECT_URI = "http://127.0.0.1/deskhost-test-callback"
 
 _SYSTEM_LABEL = "hostapi.testing"
 _REDIS_LOCK = "deskhost:test-run-lock"
@@ -149,12 +176,67 @@ class _TestState:
         self.plugins_registered: list[str] = []
         self.plugins_installed: set[str] = set()
         self.agent_numbers = itertools.count(1)
+        self.contact_numbers = itertools.count(1)
+        self._app: Flask | None = None
 
     def session(self) -> Session:
         """A new session on the host, closed after the test."""
         session = self.host.sessions()
         self.sessions.append(session)
         return session
+
+    def app(self) -> Flask:
+        """The test's Flask app, built on first need (:func:`deskhost_app` is this one)."""
+        from core.web import create_app
+
+        if self._app is None:
+            self._app = create_app({"TESTING": True}, host=self.host)
+        return self._app
+
+    def sign_in(
+        self, app: Flask, departments: Iterable[str], profile: str, locale: str | None = None
+    ) -> AgentClient:
+        """A new agent of ``departments`` with ``profile``, signed in to ``app`` through the
+        login form."""
+        from sqlalchemy import select
+
+        from core.models import Agent, Department, PermissionProfile
+        from hostapi import clock
+
+        number = next(self.agent_numbers)
+        email = f"agent{number}@example.test"
+        with self.host.transaction() as session:
+            department_ids = _department_ids(session, departments)
+            profile_row = session.scalar(
+                select(PermissionProfile).where(PermissionProfile.name == profile)
+            )
+            if profile_row is None:
+                raise LookupError(f"no permission profile named {profile!r}")
+            agent = Agent(
+                email=email,
+                name=f"Agent {number}",
+                password_hash=_agent_password_hash(),
+                profile=profile_row,
+                departments=list(
+                    session.scalars(select(Department).where(Department.id.in_(department_ids)))
+                ),
+                locale=locale,
+                created_at=clock.now(),
+            )
+            session.add(agent)
+            session.flush()
+            agent_id = agent.id
+        client = AgentClient(app, app.response_class, use_cookies=True)
+        response = client.post(
+            "/login",
+            data={"email": email, "password": AGENT_PASSWORD, "csrf_token": _csrf_of(client)},
+        )
+        if response.status_code != 302:
+            raise RuntimeError(f"signing in {email} failed with HTTP {response.status_code}")
+        client.agent_id, client.email, client._state = agent_id, email, self
+        # Signing in starts a fresh session: take the token it hands out now.
+        client.csrf_token = _csrf_of(client, "/tickets")
+        return client
 
     def tear_down(self) -> None:
         from core import outbox
@@ -260,16 +342,16 @@ def deskhost_app(deskhost_host: Host, _deskhost_state: _TestState) -> Flask:
     Extension pages are mounted when the app is built, for the extensions loaded then (those
     installed as distributions, found through their entry points).
     """
-    from core.web import create_app
-
-    return create_app({"TESTING": True}, host=deskhost_host)
+    return _deskhost_state.app()
 
 
 @pytest.fixture
 def deskhost_clock() -> Iterator[ModuleType]:
     """The host's clock (``hostapi.clock``), stopped at :data:`TEST_START` for the test.
 
-    Move it with ``deskhost_clock.advance(timedelta(...))``; it runs again after the test.
+    Move it on with ``deskhost_clock.advance(timedelta(...))``, or set it to any instant
+    (earlier ones included) with ``deskhost_clock.freeze(datetime(..., tzinfo=UTC))``; it
+    runs again after the test.
     """
     from hostapi import clock
 
@@ -285,14 +367,18 @@ class InstalledExtension:
     """An installation made by :func:`deskhost_installation`, with the admin's lifecycle steps.
 
     Every step runs through the marketplace lifecycle as an admin would, in its own committed
-    transaction, and raises the host's error (``status_code`` 422, 409…, ``errors`` by field)
-    when the lifecycle refuses.
+    transaction, and raises :class:`hostapi.ValidationError` (``errors`` by field) or
+    :class:`hostapi.LifecycleRefused` when the lifecycle refuses.
     """
 
     def __init__(self, state: _TestState, installation_id: int, plugin_id: str) -> None:
         self._state = state
         self.id = installation_id
         self.plugin_id = plugin_id
+        self._client: RegisteredClient | None = None
+        self._consenting_admin: AgentClient | None = None
+        # The client that obtained each token handed out, for introspect().
+        self._issued: dict[str, RegisteredClient] = {}
 
     def __repr__(self) -> str:
         return f"<InstalledExtension {self.plugin_id} #{self.id}>"
@@ -445,11 +531,168 @@ class InstalledExtension:
     def _admin_step(self) -> Iterator[tuple[Any, Any]]:
         from core.models import Installation
 
-        with self._state.host.transaction() as session:
+        with _hostapi_errors(lifecycle=True), self._state.host.transaction() as session:
             installation = session.get(Installation, self.id)
             if installation is None:
                 raise LookupError(f"{self!r} was purged")
             yield _system_unit(session, self._state.host), installation
+
+    # ---------------------------------------------------------------- OAuth (1.6)
+
+    def register_client(
+        self, name: str = "Tests", redirect_uris: Iterable[str] = (CLIENT_REDIRECT_URI,)
+    ) -> RegisteredClient:
+        """Register a confidential OAuth client of the installation, as the admin does for an
+        out-of-process extension (``deskhost ext register-client``).
+
+        :returns: its client id, its secret and its first redirect URI.
+        """
+        from marketplace_registry import oauth
+
+        with self._admin_step() as (unit, installation):
+            record, secret = oauth.register_client(
+                unit, installation, name=name, redirect_uris=list(redirect_uris)
+            )
+            return RegisteredClient(record.client_id, secret, record.redirect_uris[0])
+
+    def token(
+        self,
+        scopes: Iterable[str] | None = None,
+        *,
+        client: RegisteredClient | None = None,
+        by: AgentClient | None = None,
+    ) -> str:
+        """A new access token of ``client``, obtained as an out-of-process extension obtains
+        one: the authorization code flow with PKCE, ``by`` approving on the consent page, the
+        code exchanged at ``/oauth/token``.
+
+        ``scopes`` default to every scope granted; ``client`` to one the kit registers (again
+        once the one before was revoked, as after a restore); ``by`` to an administrator of the
+        installation's departments, made for it (any agent who may manage the marketplace
+        can approve). The token acts as ``by``, within the scopes and the installation's
+        departments: send it as ``Authorization: Bearer <token>``.
+
+        :raises hostapi.LifecycleRefused: the installation is not active.
+        :raises hostapi.ValidationError: a scope asked for was not granted (``scopes``).
+        """
+        from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+        from hostapi import LifecycleRefused, ValidationError
+
+        state = self.state
+        if state != "active":
+            raise LifecycleRefused(
+                f"{self!r} is {state or 'purged'}: only an active installation gets tokens"
+            )
+        client = client or self._current_client()
+        agent = by or self._admin()
+        verifier = secrets.token_urlsafe(48)
+        request = {
+            "response_type": "code",
+            "client_id": client.client_id,
+            "redirect_uri": client.redirect_uri,
+            "scope": " ".join(self.granted_scopes if scopes is None else scopes),
+            "state": secrets.token_urlsafe(16),
+            "code_challenge": create_s256_code_challenge(verifier),
+            "code_challenge_method": "S256",
+        }
+        consent = agent.get("/oauth/authorize", query_string=request)
+        if consent.status_code == 403:
+            raise PermissionError(f"agent {agent.email} may not manage the marketplace")
+        if consent.status_code == 200:
+            consent = agent.post(
+                "/oauth/authorize",
+                data={**request, "decision": "approve", "csrf_token": agent.csrf_token},
+            )
+        # The code, or the refusal of a request the client may not make (scopes not granted).
+        _expect(consent, 302, "the consent page")
+        location = consent.headers["Location"]
+        answer = {name: values[0] for name, values in parse_qs(urlsplit(location).query).items()}
+        if "error" in answer:
+            raise ValidationError({"scopes": [answer.get("error_description") or answer["error"]]})
+        if "code" not in answer:
+            raise RuntimeError(f"the consent page sent {agent.email} to {location}, not a code")
+        web = self._state.app().test_client()
+        issued = web.post(
+            "/oauth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": answer["code"],
+                "redirect_uri": client.redirect_uri,
+                "code_verifier": verifier,
+                "client_id": client.client_id,
+                "client_secret": client.client_secret,
+            },
+        )
+        _expect(issued, 200, "exchanging the code at /oauth/token")
+        tokens = issued.get_json()
+        self._issued[tokens["access_token"]] = self._issued[tokens["refresh_token"]] = client
+        return tokens["access_token"]
+
+    def introspect(self, token: str, *, client: RegisteredClient | None = None) -> dict[str, Any]:
+        """What the introspection endpoint (RFC 7662) answers ``client`` (by default the one
+        that obtained ``token`` through :meth:`token`) about ``token``: ``{"active": False}``
+        once it is revoked or expired, or the installation uninstalled or purged."""
+        client = client or self._issued.get(token)
+        if client is None:
+            raise LookupError("this token was not obtained through token(): give its client=")
+        web = self._state.app().test_client()
+        answer = web.post(
+            "/oauth/introspect",
+            data={
+                "token": token,
+                "client_id": client.client_id,
+                "client_secret": client.client_secret,
+            },
+        )
+        _expect(answer, 200, "introspection")
+        return dict(answer.get_json())
+
+    def _current_client(self) -> RegisteredClient:
+        """The client :meth:`token` uses by default: registered on first need, and again once
+        the one before was revoked (an uninstall revokes an installation's clients)."""
+        from sqlalchemy import select
+
+        from core.models import OAuthClient
+
+        if self._client is not None:
+            with self._state.host.sessions() as session:
+                revoked_at = session.scalar(
+                    select(OAuthClient.revoked_at).where(
+                        OAuthClient.client_id == self._client.client_id
+                    )
+                )
+            if revoked_at is None:
+                return self._client
+        self._client = self.register_client()
+        return self._client
+
+    def _admin(self) -> AgentClient:
+        """The administrator who consents for :meth:`token`, made on first need."""
+        if self._consenting_admin is None:
+            self._consenting_admin = self._state.sign_in(
+                self._state.app(), self.departments, "Administrator"
+            )
+        return self._consenting_admin
+
+
+@dataclass(frozen=True)
+class RegisteredClient:
+    """A confidential OAuth client of an installation, as the admin hands it to an
+    out-of-process extension (1.6): its id, its secret (shown once) and the redirect URI that
+    :meth:`InstalledExtension.token` sends the code to."""
+
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+
+
+def _expect(response: TestResponse, status: int, step: str) -> None:
+    """Fail loudly, with what the host said, when a step the kit takes over HTTP went wrong."""
+    if response.status_code != status:
+        raise RuntimeError(
+            f"{step} answered HTTP {response.status_code}: {response.get_data(as_text=True)[:500]}"
+        )
 
 
 @pytest.fixture
@@ -492,7 +735,7 @@ def deskhost_installation(
         if plugin_id not in plugins.loaded:
             plugins.register_plugin(plugin, manifest or _manifest_beside(plugin))
             _deskhost_state.plugins_registered.append(plugin_id)
-        with _deskhost_state.host.transaction() as session:
+        with _hostapi_errors(lifecycle=True), _deskhost_state.host.transaction() as session:
             unit = _system_unit(session, _deskhost_state.host)
             installation = lifecycle.install(
                 unit,
@@ -539,6 +782,27 @@ def _system_unit(session: Session, host: Host) -> Any:
     from core.services.base import Actor, Unit
 
     return Unit(session, Actor.system(_SYSTEM_LABEL), host)
+
+
+@contextmanager
+def _hostapi_errors(*, lifecycle: bool = False) -> Iterator[None]:
+    """Raise the host's refusals as the ``hostapi`` errors an extension's tests can catch.
+
+    With ``lifecycle``, a conflict is the installation lifecycle's refusal of a step.
+    """
+    from core import errors
+    from hostapi import Conflict, LifecycleRefused, NotFound, ValidationError
+
+    try:
+        yield
+    except errors.ValidationFailed as refused:
+        raise ValidationError(refused.errors) from refused
+    except errors.Conflict as refused:
+        raise (LifecycleRefused if lifecycle else Conflict)(str(refused)) from refused
+    except errors.NotFound as refused:
+        raise NotFound(str(refused)) from refused
+    except errors.Forbidden as refused:
+        raise PermissionError(str(refused)) from refused
 
 
 def _department_ids(session: Session, names: Iterable[str]) -> list[int]:
@@ -626,56 +890,23 @@ def deskhost_agent_client(
     Creates an agent (a new one on every call) in the departments named (created if missing)
     with the permission profile named, and signs them in through the login form.
     """
-    from sqlalchemy import select
-    from werkzeug.security import generate_password_hash
-
-    from core.models import Agent, Department, PermissionProfile
-    from hostapi import clock
-
-    # Hashing is deliberately slow in production; the test agents use a cheap method.
-    password_hash = generate_password_hash(AGENT_PASSWORD, method="pbkdf2:sha256:1000")
 
     def sign_in(
         departments: Iterable[str] = ("Support",),
         profile: str = "Agent",
         locale: str | None = None,
     ) -> AgentClient:
-        number = next(_deskhost_state.agent_numbers)
-        email = f"agent{number}@example.test"
-        with _deskhost_state.host.transaction() as session:
-            department_ids = _department_ids(session, departments)
-            profile_row = session.scalar(
-                select(PermissionProfile).where(PermissionProfile.name == profile)
-            )
-            if profile_row is None:
-                raise LookupError(f"no permission profile named {profile!r}")
-            agent = Agent(
-                email=email,
-                name=f"Agent {number}",
-                password_hash=password_hash,
-                profile=profile_row,
-                departments=list(
-                    session.scalars(select(Department).where(Department.id.in_(department_ids)))
-                ),
-                locale=locale,
-                created_at=clock.now(),
-            )
-            session.add(agent)
-            session.flush()
-            agent_id = agent.id
-        client = AgentClient(deskhost_app, deskhost_app.response_class, use_cookies=True)
-        response = client.post(
-            "/login",
-            data={"email": email, "password": AGENT_PASSWORD, "csrf_token": _csrf_of(client)},
-        )
-        if response.status_code != 302:
-            raise RuntimeError(f"signing in {email} failed with HTTP {response.status_code}")
-        client.agent_id, client.email, client._state = agent_id, email, _deskhost_state
-        # Signing in starts a fresh session: take the token it hands out now.
-        client.csrf_token = _csrf_of(client, "/tickets")
-        return client
+        return _deskhost_state.sign_in(deskhost_app, departments, profile, locale)
 
     return sign_in
+
+
+@functools.cache
+def _agent_password_hash() -> str:
+    """The hash of :data:`AGENT_PASSWORD`: deliberately slow in production, cheap here."""
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash(AGENT_PASSWORD, method="pbkdf2:sha256:1000")
 
 
 def _csrf_of(client: FlaskClient, path: str = "/login") -> str:
@@ -692,33 +923,281 @@ def _csrf_of(client: FlaskClient, path: str = "/login") -> str:
 @pytest.fixture
 def deskhost_make_ticket(_deskhost_state: _TestState) -> Callable[..., TicketRecord]:
     """``deskhost_make_ticket(subject="The printer is on fire", department="Support",
-    **fields) -> TicketRecord``.
+    contact=None, **fields) -> TicketRecord``.
 
-    Creates a ticket through the host's ticket service, as a customer's email would (any
-    other keyword of the service: ``channel``, ``status``, ``priority``, ``description``…),
-    committed. Its ``ticket.created`` event runs synchronous hooks at once and reaches
-    ``deskhost_event`` on :func:`deskhost_run_jobs`.
+    Creates a ticket through the host's ticket service, as a customer's email would, from
+    ``contact`` (a :class:`hostapi.ContactRecord` or its id; its account's ticket then), with
+    any other keyword of the service (``channel``, ``status``, ``priority``,
+    ``description``…), committed. Its ``ticket.created`` event runs synchronous hooks at once
+    and reaches ``deskhost_event`` on :func:`deskhost_run_jobs`.
     """
-    from sqlalchemy import select
-
-    from core.models import Organisation
-    from core.plugins.records import ticket_record
     from core.services import tickets
 
     def make(
-        subject: str = "The printer is on fire", department: str = "Support", **fields: Any
+        subject: str = "The printer is on fire",
+        department: str = "Support",
+        contact: ContactRecord | int | None = None,
+        **fields: Any,
     ) -> TicketRecord:
         fields.setdefault("channel", "email")
+        if contact is not None:
+            fields["contact_id"] = _id_of(contact)
         host = _deskhost_state.host
-        with host.transaction() as session:
+        with _hostapi_errors(), host.transaction() as session:
             (department_id,) = _department_ids(session, [department])
             ticket = tickets.create_ticket(
                 _system_unit(session, host), subject=subject, department_id=department_id, **fields
             )
-            prefix = session.scalar(select(Organisation.ticket_prefix).limit(1)) or ""
-            return ticket_record(ticket, prefix)
+            return _ticket_record(session, ticket)
 
     return make
+
+
+@pytest.fixture
+def deskhost_make_contact(_deskhost_state: _TestState) -> Callable[..., ContactRecord]:
+    """``deskhost_make_contact(email=None, first_name="Jamie", last_name="Doe", account=None,
+    **fields) -> ContactRecord``.
+
+    Creates a contact through the host's customer service, as an agent's form would
+    (contacts are organisation-wide: no department), committed; ``contact.created`` is
+    emitted. ``email`` defaults to a new address on every call (``customer1@example.test``…);
+    ``account`` is a :class:`hostapi.AccountRecord` or its id; other keywords of the service:
+    ``phone``, ``mobile``, ``title``, ``tags``, ``custom_fields``, ``external_id``…
+    """
+    from core.services import customers
+
+    def make(
+        email: str | None = None,
+        first_name: str = "Jamie",
+        last_name: str = "Doe",
+        account: AccountRecord | int | None = None,
+        **fields: Any,
+    ) -> ContactRecord:
+        if email is None:
+            email = f"customer{next(_deskhost_state.contact_numbers)}@example.test"
+        if account is not None:
+            fields["account_id"] = _id_of(account)
+        host = _deskhost_state.host
+        with _hostapi_errors(), host.transaction() as session:
+            contact = customers.create_contact(
+                _system_unit(session, host),
+                email=email,
+                first_name=first_name,
+                last_name=last_name,
+                **fields,
+            )
+            return _contact_record(session, contact)
+
+    return make
+
+
+@pytest.fixture
+def deskhost_make_account(_deskhost_state: _TestState) -> Callable[..., AccountRecord]:
+    """``deskhost_make_account(name="Acme Corporation", **fields) -> AccountRecord``.
+
+    Creates an account (a customer organisation) through the host's customer service,
+    committed; ``account.created`` is emitted. Other keywords of the service: ``website``,
+    ``phone``, ``industry``, ``custom_fields``, ``external_id``…
+    """
+    from core.plugins.records import account_record
+    from core.services import customers
+
+    def make(name: str = "Acme Corporation", **fields: Any) -> AccountRecord:
+        host = _deskhost_state.host
+        with _hostapi_errors(), host.transaction() as session:
+            account = customers.create_account(_system_unit(session, host), name=name, **fields)
+            return account_record(account)
+
+    return make
+
+
+class Desk:
+    """What happens on tickets, through the host's ticket service (:func:`deskhost_desk`).
+
+    Each call is one committed change that emits its event as the desk's own pages and REST
+    API do: synchronous hooks run at once, ``deskhost_event`` on :func:`deskhost_run_jobs`.
+    A ticket is a :class:`hostapi.TicketRecord` or its id; ``by`` is an :class:`AgentClient`
+    (or an agent id) acting, with their permissions and departments (a refusal raises
+    ``PermissionError`` or :class:`hostapi.NotFound`).
+    """
+
+    def __init__(self, state: _TestState) -> None:
+        self._state = state
+
+    def set_status(
+        self, ticket: TicketRecord | int, status: str, *, by: AgentClient | int | None = None
+    ) -> TicketRecord:
+        """Move the ticket to ``status`` (``"On Hold"``, ``"Closed"``…) as ``by``, or as the
+        host's automation when ``None``: ``ticket.status_changed``.
+
+        :returns: the ticket as it is now.
+        """
+        from core.services import tickets
+
+        with self._change(by) as unit:
+            changed = tickets.change_status(unit, self._ticket(unit, ticket), status)
+            return _ticket_record(unit.session, changed)
+
+    def customer_message(self, ticket: TicketRecord | int, body: str) -> ThreadRecord:
+        """The ticket's contact writes again (an incoming thread on the ticket's channel):
+        ``thread.added`` with kind ``incoming``."""
+        return self._thread(ticket, "incoming", body, None)
+
+    def reply(
+        self, ticket: TicketRecord | int, body: str, *, by: AgentClient | int
+    ) -> ThreadRecord:
+        """``by`` answers the customer (a public, outgoing thread; an email ticket's reply is
+        queued for sending): ``thread.added`` with kind ``outgoing``."""
+        return self._thread(ticket, "outgoing", body, by)
+
+    def comment(
+        self, ticket: TicketRecord | int, body: str, *, by: AgentClient | int
+    ) -> ThreadRecord:
+        """``by`` adds an internal comment, which the customer never sees: ``thread.added``
+        with kind ``comment``."""
+        return self._thread(ticket, "comment", body, by)
+
+    def rate(self, ticket: TicketRecord | int, rating: str, feedback: str = "") -> RatingRecord:
+        """The ticket's contact rates the support (``"good"``, ``"okay"`` or ``"bad"``, the
+        latest rating counting), with ``feedback``: ``rating.added``."""
+        from core.plugins.records import rating_record
+        from core.services import tickets
+
+        with self._change(None) as unit:
+            record = tickets.add_rating(unit, self._ticket(unit, ticket), rating, feedback)
+            return rating_record(record)
+
+    def _thread(
+        self, ticket: TicketRecord | int, kind: str, body: str, by: AgentClient | int | None
+    ) -> ThreadRecord:
+        from core.plugins.records import thread_record
+        from core.services import tickets
+
+        with self._change(by) as unit:
+            thread = tickets.add_thread(unit, self._ticket(unit, ticket), kind=kind, body=body)
+            return thread_record(thread)
+
+    @contextmanager
+    def _change(self, by: AgentClient | int | None) -> Iterator[Any]:
+        """A committed unit of work acting as agent ``by``, or as the system when ``None``."""
+        from core.models import Agent
+        from core.services.base import Actor, Unit
+
+        host = self._state.host
+        with _hostapi_errors(), host.transaction() as session:
+            if by is None:
+                yield _system_unit(session, host)
+                return
+            agent = session.get(Agent, by.agent_id if isinstance(by, AgentClient) else by)
+            if agent is None:
+                raise LookupError(f"no agent {by!r}")
+            yield Unit(session, Actor(agent), host)
+
+    @staticmethod
+    def _ticket(unit: Any, ticket: TicketRecord | int) -> Ticket:
+        from core.services import tickets
+
+        return tickets.get_ticket(unit, _id_of(ticket))
+
+
+@pytest.fixture
+def deskhost_desk(_deskhost_state: _TestState) -> Desk:
+    """A :class:`Desk`: ``set_status(ticket, status, by=None)``, ``customer_message(ticket,
+    body)``, ``reply(ticket, body, by=agent)``, ``comment(ticket, body, by=agent)`` and
+    ``rate(ticket, rating, feedback="")``, each a committed change through the host's ticket
+    service with its event."""
+    return Desk(_deskhost_state)
+
+
+@pytest.fixture
+def deskhost_grant_permission(_deskhost_state: _TestState) -> Callable[..., str]:
+    """``deskhost_grant_permission(permission, profile="Agent") -> str``: the profile that
+    holds ``permission`` now, by name.
+
+    Grants a custom permission (one your extension declares; it must be installed, as for an
+    admin) to the permission profile named, through the host's profile service, committed.
+    Built-in profiles are read-only there, so for one of those the kit does what an admin
+    does: it clones the profile as ``"<profile> (custom)"`` (once), grants the permission to
+    the clone, and has every installation that covers the built-in profile cover the clone
+    too (a scope edit). Sign agents in with the profile returned. Administrators hold every
+    permission already.
+
+    :raises hostapi.ValidationError: the permission is unknown (``permissions``).
+    """
+    from sqlalchemy import select
+
+    from core.models import Installation, PermissionProfile
+    from core.models.extensions import InstallationState
+    from core.services import org
+    from hostapi import ValidationError
+    from marketplace_registry import lifecycle
+
+    host = _deskhost_state.host
+
+    def profile_named(session: Session, name: str) -> PermissionProfile | None:
+        return session.scalar(select(PermissionProfile).where(PermissionProfile.name == name))
+
+    def grant(permission: str, profile: str = "Agent") -> str:
+        with _hostapi_errors(), host.transaction() as session:
+            unit = _system_unit(session, host)
+            target = profile_named(session, profile)
+            if target is None:
+                raise LookupError(f"no permission profile named {profile!r}")
+            if target.is_admin:
+                if permission not in org.known_permissions(session, host):
+                    raise ValidationError({"permissions": [f"Unknown permission: {permission}."]})
+                return target.name
+            if target.is_builtin:
+                source, name = target, f"{profile} (custom)"
+                target = profile_named(session, name)
+                if target is None:
+                    target = org.clone_profile(unit, source, name=name)
+                    covering = session.scalars(
+                        select(Installation)
+                        .where(
+                            Installation.state.in_(InstallationState.live()),
+                            Installation.profiles.contains(source),
+                        )
+                        .order_by(Installation.id)
+                    )
+                    for installation in list(covering):
+                        lifecycle.update_scope(
+                            unit,
+                            installation,
+                            profile_ids=[*installation.profile_ids, target.id],
+                        )
+            org.update_profile(
+                unit, target, permissions=sorted(target.permission_names | {permission})
+            )
+            return target.name
+
+    return grant
+
+
+def _id_of(record: Any) -> int:
+    """The id of a hostapi record, or the id itself."""
+    return record if isinstance(record, int) else int(record.id)
+
+
+def _ticket_record(session: Session, ticket: Ticket) -> TicketRecord:
+    from sqlalchemy import select
+
+    from core.models import Organisation
+    from core.plugins.records import ticket_record
+
+    prefix = session.scalar(select(Organisation.ticket_prefix).limit(1)) or ""
+    return ticket_record(ticket, prefix)
+
+
+def _contact_record(session: Session, contact: Contact) -> ContactRecord:
+    """The contact, its name shown as to a reader of the organisation's language."""
+    from sqlalchemy import select
+
+    from core.models import Organisation
+    from core.plugins.records import contact_record
+
+    language = session.scalar(select(Organisation.default_locale).limit(1)) or "en"
+    return contact_record(contact, language)
 
 
 @pytest.fixture

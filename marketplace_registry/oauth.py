@@ -13,6 +13,10 @@
   and rotates on use (an access token and its refresh token share one row and die together).
 - Revocation (RFC 7009) and introspection (RFC 7662) accept public clients (auth method
   ``none``); a client sees and revokes only its own tokens.
+- An uninstall revokes the installation's clients (a purge keeps their rows, without the
+  installation): they get no tokens any more, even after a restore, but still authenticate to
+  the introspection endpoint, which tells them their tokens are inactive (RFC 7662 §2.2)
+  rather than refusing them.
 
 The server is built per app (:func:`init_app`) and reads the request's database session.
 """
@@ -29,6 +33,7 @@ from urllib.parse import urlsplit
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import (
     AuthorizationCodeMixin,
+    ClientAuthentication,
     ClientMixin,
     InvalidRequestError,
     InvalidScopeError,
@@ -231,8 +236,8 @@ class Client(ClientMixin):
         self.allowed_scopes = tuple(sorted(set(allowed_scopes)))
 
     @property
-    def installation(self) -> Installation:
-        """The installation this client belongs to."""
+    def installation(self) -> Installation | None:
+        """The installation this client belongs to; ``None`` once it was purged."""
         return self.record.installation
 
     @property
@@ -283,12 +288,13 @@ def live_client(session: Session, client_id: str | None) -> OAuthClient | None:
 def allowed_scopes(host: Host, client: OAuthClient) -> list[str] | None:
     """What ``client`` may ask for: the manifest's scopes for the host client, the
     installation's granted scopes for any other; ``None`` when the extension is not loaded."""
-    info = host.plugins.loaded.get(client.installation.plugin_id)
-    if info is None:
+    installation = client.installation
+    info = host.plugins.loaded.get(installation.plugin_id) if installation is not None else None
+    if installation is None or info is None:
         return None
     if client.is_host_callback:
         return list(info.manifest.scopes)
-    return list(client.installation.granted_scopes or ())
+    return list(installation.granted_scopes or ())
 
 
 # ------------------------------------------------------------------------------ codes and tokens
@@ -506,9 +512,20 @@ class RevocationEndpoint(_RevocationEndpoint):
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):
     """RFC 7662: what a token is and whether it still works; a client introspects only its own
-    tokens."""
+    tokens.
+
+    A revoked client (its installation uninstalled or purged) still authenticates here, so
+    that the extension's service learns that its tokens are dead (``"active": false``) instead
+    of being answered 401 ``invalid_client``: its tokens were revoked with it.
+    """
 
     CLIENT_AUTH_METHODS = _CLIENT_AUTH_METHODS
+
+    def authenticate_endpoint_client(self, request: OAuth2Request) -> Client:
+        authenticate = ClientAuthentication(_live_or_revoked_client)
+        client = authenticate(request, self.CLIENT_AUTH_METHODS, self.ENDPOINT_NAME)
+        request.client = client
+        return client
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> StoredToken | None:
         return _find_token(_session(), token_string, token_type_hint)
@@ -544,6 +561,13 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         return payload
 
 
+def _live_or_revoked_client(client_id: str) -> Client | None:
+    """The client with ``client_id``, revoked or not, for the introspection endpoint only: it
+    may ask for no scope."""
+    record = _session().scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+    return None if record is None else Client(record, ())
+
+
 # ------------------------------------------------------------------------------ the server
 
 
@@ -552,7 +576,9 @@ class DeskAuthorizationServer(AuthorizationServer):
 
     def query_client(self, client_id: str) -> Client | None:
         record = live_client(_session(), client_id)
-        if record is None or record.installation.state == InstallationState.ARCHIVED:
+        if record is None or record.installation is None:
+            return None
+        if record.installation.state == InstallationState.ARCHIVED:
             return None
         scopes = allowed_scopes(_host(), record)
         return None if scopes is None else Client(record, scopes)

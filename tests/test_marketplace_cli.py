@@ -297,6 +297,16 @@ def test_uninstall_keeping_data_archives_and_restore_brings_it_back(
     )
 
 
+def test_restore_says_a_new_oauth_client_must_be_registered(
+    runner: FlaskCliRunner, installed: Installation
+) -> None:
+    ext(runner, "uninstall", str(installed.id), "--yes", "--keep-data")
+
+    result = ext(runner, "restore", str(installed.id))
+
+    assert "Its OAuth clients stay revoked: register a new one" in result.output
+
+
 def test_uninstall_purging_deletes_the_installation(
     runner: FlaskCliRunner, db: Session, installed: Installation
 ) -> None:

@@ -570,6 +570,30 @@ def test_restore_brings_an_archived_installation_back_awaiting_authorization(
     assert audit_of(db, installed.id, "restore")[0].ip_address == ADMIN_IP
 
 
+def test_archived_installation_page_says_its_oauth_clients_stay_revoked(
+    browser: FlaskClient, host: Host, db: Session, installed: Installation
+) -> None:
+    lifecycle.uninstall(system_unit(db, host), installed, confirmed=True, keep_data=True)
+    db.commit()
+
+    page = browser.get(f"/admin/marketplace/installations/{installed.id}").get_data(as_text=True)
+
+    note = page[page.index('id="restore-clients-note"') :]
+    assert "register a new client" in note[: note.index("</p>")]
+
+
+def test_restore_says_a_new_oauth_client_must_be_registered(
+    browser: FlaskClient, host: Host, db: Session, installed: Installation
+) -> None:
+    lifecycle.uninstall(system_unit(db, host), installed, confirmed=True, keep_data=True)
+    db.commit()
+
+    answer = post(browser, f"/admin/marketplace/installations/{installed.id}/restore")
+
+    page = browser.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Its OAuth clients stay revoked: register a new client" in page
+
+
 def test_restoring_a_live_installation_is_a_conflict(
     browser: FlaskClient, installed: Installation
 ) -> None:

@@ -807,6 +807,89 @@ def test_introspection_says_inactive_once_the_grant_is_revoked(
     assert introspect(admin_web, *registered, issued["access_token"]).json == {"active": False}
 
 
+@pytest.mark.parametrize("keep_data", [True, False], ids=["keep", "purge"])
+@pytest.mark.parametrize("kind", ["access_token", "refresh_token"])
+def test_introspection_says_inactive_once_the_installation_is_uninstalled(
+    db: Session,
+    host: Host,
+    admin_web: FlaskClient,
+    registered: tuple[str, str],
+    issued: dict,
+    active: Installation,
+    keep_data: bool,
+    kind: str,
+) -> None:
+    lifecycle.uninstall(
+        system_unit(db, host), reload(db, active), confirmed=True, keep_data=keep_data
+    )
+    db.commit()
+
+    answer = introspect(admin_web, *registered, issued[kind])
+
+    assert (answer.status_code, answer.json) == (200, {"active": False})
+
+
+def test_a_purge_keeps_the_revoked_client_without_its_installation(
+    db: Session, host: Host, registered: tuple[str, str], active: Installation
+) -> None:
+    lifecycle.uninstall(system_unit(db, host), reload(db, active), confirmed=True, keep_data=False)
+    db.commit()
+
+    db.expire_all()
+    client = db.scalars(select(OAuthClient).where(OAuthClient.client_id == registered[0])).one()
+    assert (client.installation_id, client.revoked_at is not None) == (None, True)
+
+
+@pytest.mark.parametrize("keep_data", [True, False], ids=["keep", "purge"])
+def test_a_client_revoked_by_uninstall_gets_no_more_tokens(
+    db: Session,
+    host: Host,
+    admin_web: FlaskClient,
+    registered: tuple[str, str],
+    issued: dict,
+    active: Installation,
+    keep_data: bool,
+) -> None:
+    lifecycle.uninstall(
+        system_unit(db, host), reload(db, active), confirmed=True, keep_data=keep_data
+    )
+    db.commit()
+
+    answer = token_request(
+        admin_web,
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": issued["refresh_token"],
+            "client_id": registered[0],
+        },
+        registered[1],
+    )
+
+    assert (answer.status_code, answer.json["error"]) == (401, "invalid_client")
+
+
+def test_a_client_revoked_by_uninstall_still_needs_its_secret_to_introspect(
+    db: Session,
+    host: Host,
+    admin_web: FlaskClient,
+    registered: tuple[str, str],
+    issued: dict,
+    active: Installation,
+) -> None:
+    lifecycle.uninstall(system_unit(db, host), reload(db, active), confirmed=True, keep_data=True)
+    db.commit()
+
+    answer = introspect(admin_web, registered[0], "dhs_wrong", issued["access_token"])
+
+    assert (answer.status_code, answer.json["error"]) == (401, "invalid_client")
+
+
+def test_an_unknown_client_cannot_introspect(admin_web: FlaskClient, issued: dict) -> None:
+    answer = introspect(admin_web, "dhc_unknown", "dhs_unknown", issued["access_token"])
+
+    assert answer.json["error"] == "invalid_client"
+
+
 def test_another_client_cannot_introspect_a_token(
     db: Session,
     host: Host,

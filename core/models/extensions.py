@@ -101,7 +101,9 @@ class OAuthClient(Base):
     Every installation has one client whose redirect URI is the host's own callback (the
     in-process extension, a public client using PKCE); an out-of-process extension, or a
     product an installation links, gets a confidential client with its own redirect URIs.
-    Only the SHA-256 of a client secret is stored.
+    Only the SHA-256 of a client secret is stored. An uninstall revokes the installation's
+    clients; a purge keeps them, revoked and without an installation, so that they can still
+    learn at the introspection endpoint that their tokens are dead.
     """
 
     __tablename__ = "oauth_client"
@@ -109,8 +111,8 @@ class OAuthClient(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
     client_secret_hash: Mapped[str | None] = mapped_column(String(64))
-    installation_id: Mapped[int] = mapped_column(
-        ForeignKey("installation.id", ondelete="CASCADE"), index=True
+    installation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("installation.id", ondelete="SET NULL"), index=True
     )
     name: Mapped[str] = mapped_column(String(200), default="")
     redirect_uris: Mapped[list[str]] = mapped_column(JSONDoc, default=list)
@@ -126,7 +128,7 @@ class OAuthClient(Base):
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
 
-    installation: Mapped[Installation] = relationship(lazy="joined")
+    installation: Mapped[Installation | None] = relationship(lazy="joined")
 
 
 class OAuthAuthorizationCode(Base):
