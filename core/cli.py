@@ -23,7 +23,11 @@ from core.dev import DEFAULT_FOLDER, DEFAULT_TICKETS
 from core.host import Host
 from core.intake.cli import mail as mail_commands
 from core.intake.cli import spam_commands
+from core.scaffold.cli import new_command
 from marketplace_registry.cli import ext as marketplace_commands
+
+# `ext new` writes files only; it lives with the scaffold, beside the marketplace's commands.
+marketplace_commands.add_command(new_command)
 
 
 def _create_app() -> Flask:
@@ -123,7 +127,13 @@ def create_admin_command(email: str, name: str, password: str) -> None:
 @click.option("--admin-password", default=ADMIN_PASSWORD, show_default=True)
 @with_appcontext
 def demo_command(tickets: int, seed: int, if_empty: bool, admin_password: str) -> None:
-    """Load a realistic demo dataset with every bundled extension installed and authorized."""
+    """Load a realistic demo dataset and install every deployed extension.
+
+    Every extension deployed here is installed and authorized, as the demo admin, for every
+    department and profile with every scope it requests: the bundled ones and any third-party
+    extension installed in this environment (found through its entry point). An extension
+    that already has a live installation is left as it is.
+    """
     from sqlalchemy import select
 
     from core.demo import ADMIN_EMAIL, load_demo
@@ -314,10 +324,13 @@ def worker_command(burst: bool, no_scheduler: bool, parent_pid: int | None) -> N
 @main.command("plugins")
 @with_appcontext
 def plugins_command() -> None:
-    """List the extensions found, their versions and load errors."""
+    """List the extensions found, their versions, the problems their checks found (as
+    ``deskhost ext check``) and load errors."""
     plugin_host = _host().plugins
     for plugin_id, loaded in sorted(plugin_host.loaded.items()):
         click.echo(f"{plugin_id} {loaded.manifest.version}")
+        for problem in loaded.problems:
+            click.echo(f"  problem: {problem.message} [{problem.code}]")
     for name, error in sorted(plugin_host.errors.items()):
         click.echo(f"{name}: NOT LOADED: {error}", err=True)
 

@@ -80,6 +80,11 @@ class Page:
     #: A permission the agent needs for these pages (1.4): without it they answer 403 and the
     #: navigation shows no link to them.
     permission: str | None = None
+    #: Where the extension's own settings page is, relative to the installation's pages (1.6),
+    #: for settings the generated form cannot hold (a connection to make, a mapping to edit):
+    #: the admin's page of the installation in the marketplace links to it, beside that form.
+    #: Give the pages ``permission="marketplace.manage"`` so that only admins reach them.
+    settings_path: str | None = None
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from core.host import Host
 from core.models import Agent, AuditEntry, Department, Installation, PermissionProfile
 from core.models.extensions import InstallationState
 from core.permissions import MARKETPLACE_MANAGE
+from core.plugins import requirements
 from core.plugins.manifest import LocalizedText, Manifest
 from core.services.base import Unit
 from core.web.database import db_session
@@ -246,6 +247,9 @@ def _render_install(
         settings=_setting_fields(manifest, dict(manifest.setting_defaults()), form, hints={}),
         label=form.get("label", "") if form is not None else "",
         terms_accepted=form is not None and form.get("terms_accepted") == "on",
+        requirement_lines=requirements.requirement_lines(
+            manifest, requirements.desk_locale(session)
+        ),
         errors=refused.errors if refused else {},
     )
     return page, refused.status if refused else 200
@@ -353,6 +357,12 @@ def restore(installation_id: int) -> ResponseReturnValue:
     if refused is not None:
         return _render_installation(_installation(installation_id), action_refused=refused)
     flash(gettext("Restored. Authorize it again to start it."))
+    flash(
+        gettext(
+            "Its OAuth clients stay revoked: register a new client for each service of the "
+            "extension that calls the REST API."
+        )
+    )
     return redirect(url_for(".installation", installation_id=installation_id))
 
 
@@ -404,9 +414,34 @@ def _render_uninstall(
         name=_name(Catalog(_host()), installation.plugin_id),
         archived=archived,
         choice=(form or {}).get("data", "purge" if archived else "keep"),
+        owned=requirements.owned_objects(db_session(), installation.id),
         errors=refused.errors if refused else {},
     )
     return page, refused.status if refused else 200
+
+
+@dataclass(frozen=True)
+class SettingsPage:
+    """A link to an extension's own settings page (``Page.settings_path``)."""
+
+    title: str
+    url: str
+
+
+def _settings_pages(host: Host, installation: Installation) -> list[SettingsPage]:
+    """The extension's own settings pages for ``installation``, titled in the admin's language."""
+    if installation.plugin_id not in host.plugins.loaded:
+        return []
+    japanese = str(get_locale() or "").startswith("ja")
+    prefix = f"/ext/{installation.plugin_id}/{installation.id}/"
+    return [
+        SettingsPage(
+            title=(page.title_ja if japanese else None) or page.title or gettext("Settings"),
+            url=prefix + page.settings_path.lstrip("/"),
+        )
+        for page in host.plugins.pages(installation.plugin_id)
+        if page.settings_path is not None
+    ]
 
 
 def _render_installation(
@@ -452,6 +487,7 @@ def _render_installation(
         profiles=_profiles(session),
         chosen=chosen,
         settings=settings,
+        settings_pages=[] if archived else _settings_pages(host, installation),
         history=audit_history(session, installation, manifest),
         scope_errors=scope_refused.errors if scope_refused else {},
         settings_errors=settings_refused.errors if settings_refused else {},

@@ -36,6 +36,7 @@ from core.models import (
 )
 from core.models.extensions import InstallationState, OutboxKind
 from core.outbox import forget_queued_jobs
+from core.plugins import requirements
 from core.plugins.manifest import Manifest
 from core.services.base import Unit, gather
 from hostapi import clock
@@ -65,14 +66,17 @@ def install(
 ) -> Installation:
     """Install a loaded extension for departments and profiles; it then awaits authorization.
 
-    Applies the extension's migrations and calls ``deskhost_install``, so a failure of either
-    (or of any check) leaves nothing installed once the caller rolls back.
+    Applies the extension's migrations, creates the custom fields, views, spam rules and
+    statuses its manifest requires (see :mod:`core.plugins.requirements`) and calls
+    ``deskhost_install``, so a failure of any (or of any check) leaves nothing installed once
+    the caller rolls back.
 
     When the registry index lists the extension, the deployed files must match the listing's
     sha256 (see :meth:`marketplace_registry.catalog.Catalog.verify_distribution`).
 
     :raises ValidationFailed: naming ``plugin_id``, ``terms_accepted``, ``department_ids``,
-        ``profile_ids``, ``settings.<name>``, ``hostapi`` or ``sha256``.
+        ``profile_ids``, ``settings.<name>``, ``hostapi``, ``sha256`` or
+        ``requirements.<list>.<n>.<field>`` (a requirement whose name the desk uses already).
     :raises Conflict: a single-install extension that is installed already.
     """
     session, host = unit.session, _host(unit)
@@ -85,6 +89,7 @@ def install(
             "settings": lambda: setting_values.validate(manifest, settings or {}, partial=False),
             "label": lambda: _label(label),
             "sha256": lambda: _verify_distribution(host, plugin_id),
+            "requirements": lambda: requirements.check_requirements(session, manifest),
         }
     )
     _refuse_second_single_install(session, manifest)
@@ -107,6 +112,7 @@ def install(
     session.add(installation)
     session.flush()
     _apply_migrations(session, host.plugins, plugin_id)
+    requirements.create_requirements(unit, installation, manifest)
     context = host.plugins.context_for(session, installation)
     for name, secret in secrets.items():
         context.secret_set(setting_values.secret_key(name), secret)
@@ -367,15 +373,19 @@ def needs_upgrade(host: Host, installation: Installation) -> bool:
 
 
 def upgrade(unit: Unit, installation: Installation) -> bool:
-    """Bring an installation to the loaded package's version: migrations, then
-    ``deskhost_upgrade``. Scopes the new version requests wait for fresh consent (see
-    :func:`pending_scopes`); the granted ones keep working. Returns whether anything changed."""
+    """Bring an installation to the loaded package's version: migrations, the requirements the
+    new version adds (those it no longer declares released), then ``deskhost_upgrade``. Scopes
+    the new version requests wait for fresh consent (see :func:`pending_scopes`); the granted
+    ones keep working. Returns whether anything changed."""
     session, host = unit.session, _host(unit)
     if not needs_upgrade(host, installation):
         return False
     from_version = installation.plugin_version
     _apply_migrations(session, host.plugins, installation.plugin_id)
-    installation.plugin_version = host.plugins.manifest(installation.plugin_id).version
+    manifest = host.plugins.manifest(installation.plugin_id)
+    requirements.create_requirements(unit, installation, manifest)
+    requirements.release_undeclared(unit, installation, manifest)
+    installation.plugin_version = manifest.version
     installation.updated_at = clock.now()
     session.flush()
     host.plugins.call(
@@ -418,9 +428,13 @@ def uninstall(
     """Uninstall: tell the extension, revoke every token, remove its queued and scheduled jobs.
 
     With ``keep_data`` the installation is archived with its data and settings (restorable,
-    with fresh consent); otherwise its rows are deleted and, with the extension's last
-    installation, its tables dropped. A raising ``deskhost_uninstall`` is recorded and the
-    uninstall completes. Returns the archived installation, or ``None`` once purged.
+    with fresh consent), the objects its manifest required included; otherwise its rows and
+    those objects (their values too) are deleted and, with the extension's last
+    installation, its tables dropped. Its OAuth clients stay revoked either way (after a
+    restore too: an out-of-process extension needs a new one); a purge keeps their rows
+    without the installation, for the introspection endpoint. A raising
+    ``deskhost_uninstall`` is recorded and the uninstall completes. Returns the archived
+    installation, or ``None`` once purged.
 
     :raises ValidationFailed: ``confirmed`` is not true.
     """
@@ -442,6 +456,7 @@ def uninstall(
         installation.updated_at = now
         after: dict[str, Any] | None = snapshot(installation)
     else:
+        requirements.remove_requirements(unit, installation_id)
         session.delete(installation)
         after = None
     session.flush()
@@ -549,6 +564,8 @@ def _drop_tables(session: Session, plugins: PluginHost, plugin_id: str) -> None:
 
 def restore(unit: Unit, installation: Installation) -> Installation:
     """Bring an archived installation back, with its data and settings; it needs fresh consent.
+    The OAuth clients the uninstall revoked stay revoked: an out-of-process extension gets a
+    new one registered (the host's own client is made again on consent).
 
     :raises Conflict: it is not archived, or a single-install extension is installed again.
     :raises ValidationFailed: the extension is no longer installed on this host.

@@ -45,6 +45,7 @@ from core.errors import Forbidden
 from core.models import Agent, Installation
 from core.models.extensions import InstallationState
 from core.permissions import MARKETPLACE_MANAGE
+from core.plugins import requirements
 from core.web.database import db_session, writes_on_get
 from core.web.security import CONTENT_SECURITY_POLICY, current_agent, login_required
 from core.web.ui.units import request_unit
@@ -185,6 +186,9 @@ def _consent_page(grant: Any) -> ResponseReturnValue:
             departments=sorted(installation.departments, key=lambda d: d.name),
             profiles=sorted(installation.profiles, key=lambda p: p.name),
             scope_lines=lines,
+            requirement_lines=requirements.requirement_lines(
+                manifest, requirements.desk_locale(db_session())
+            ),
             fields={name: value for name, value in fields.items() if value},
         )
     )

@@ -59,9 +59,9 @@ def dev_server(tmp_path: Path, repo_root: Path) -> Iterator[tuple[subprocess.Pop
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     log = (tmp_path / "out.log").open("w")
+    command = ["dev", "--extension", EXTENSION, "--folder", str(tmp_path / "desk")]
     process = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "dev", "--extension", EXTENSION]
-        + ["--folder", str(tmp_path / "desk"), "--tickets", "20", "--port", str(port)],
+        [sys.executable, "-m", "core.cli", *command, "--tickets", "20", "--port", str(port)],
         cwd=repo_root,
         env=env,
         stdout=log,
@@ -115,9 +115,7 @@ def test_a_second_start_widens_the_installation_to_every_department(
 
     prepare(host, options, echo=lambda _line: None)
 
-    installation = db.scalars(
-        select(Installation).where(Installation.plugin_id == EXTENSION)
-    ).one()
+    installation = db.scalars(select(Installation).where(Installation.plugin_id == EXTENSION)).one()
     db.refresh(installation)
     all_departments = set(db.scalars(select(Department.id)))
     assert (installation.state, installation.department_ids) == ("active", all_departments)

@@ -1,6 +1,6 @@
 """Host API 1.4: an extension's page with ``menu=True`` is a link in the navigation, one per
 installation covering the agent; ``Context.has_permission`` tells a page what the viewing agent
-may do."""
+may do. 1.6: a page's ``settings_path`` is linked from the admin's page of the installation."""
 
 from __future__ import annotations
 
@@ -81,6 +81,7 @@ class Menus:
                 title="Settings",
                 menu=True,
                 menu_path="settings/",
+                settings_path="settings/",
                 permission=MANAGE,
             ),
         ]
@@ -251,3 +252,31 @@ def test_csrf_token_gives_the_token_a_post_form_needs(
     assert token is not None
     assert signed_in.post(url, data={"csrf_token": token.group(1)}).text == "saved"
     assert signed_in.post(url, data={"csrf_token": "forged"}).status_code == 400
+
+
+# ------------------------------------------------------------------------------ settings pages
+
+
+def _settings_links(client: FlaskClient, installation: Installation) -> list[tuple[str, str]]:
+    page = client.get(f"/admin/marketplace/installations/{installation.id}").get_data(as_text=True)
+    section = page.partition('id="extension-settings-pages"')[2].partition("</section>")[0]
+    return re.findall(r'<a href="([^"]+)">([^<]+)</a>', section)
+
+
+def test_the_installations_admin_page_links_to_the_extensions_own_settings_page(
+    web: FlaskClient,
+    installation: Installation,
+    make_agent: Callable[..., Agent],
+    department: Department,
+    db: Session,
+) -> None:
+    admin = make_agent("admin@example.com", profile="Administrator", departments=[department])
+    sign_in(web, admin.email)
+
+    assert _settings_links(web, installation) == [
+        (f"/ext/{PLUGIN}/{installation.id}/settings/", "Settings")
+    ]
+    admin.locale = "ja"
+    db.commit()
+    page = web.get(f"/admin/marketplace/installations/{installation.id}").get_data(as_text=True)
+    assert "その他の設定" in page

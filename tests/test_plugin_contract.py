@@ -14,6 +14,7 @@ import pluggy
 import pytest
 from marshmallow import Schema, fields
 
+import hostapi
 from core.plugins.manifest import ManifestSchema, load_manifest
 from hostapi import Context, Location, events, hookspecs, scopes, testing
 from hostapi._markers import PROJECT_NAME
@@ -139,6 +140,11 @@ def test_manifest_reference_has_a_row_for_every_manifest_field(guide: str) -> No
         name for name in _schema_fields(ManifestSchema()) if f"| `{name}` |" not in reference
     ]
     assert missing == []
+
+
+def test_guide_names_the_current_host_api_version_and_its_changelog(guide: str) -> None:
+    assert f"Host API version: **{hostapi.HOSTAPI_VERSION}**" in guide
+    assert f"### {hostapi.HOSTAPI_VERSION}\n" in _section(guide, "Changelog")
 
 
 def test_scope_table_lists_every_scope(guide: str) -> None:

@@ -30,8 +30,17 @@ from sqlalchemy.orm import Session
 
 from core import permissions
 from core.errors import Message, NotFound, ValidationFailed
-from core.models import Account, Contact, SpamMessage, SpamRule, SpamRuleKind
-from core.services.base import Cursor, Unit, check_limit, clean_text, gather, newest_first
+from core.models import Account, Contact, Installation, SpamMessage, SpamRule, SpamRuleKind
+from core.models.extensions import InstallationState
+from core.services.base import (
+    Cursor,
+    Unit,
+    check_limit,
+    clean_text,
+    gather,
+    newest_first,
+    refuse_extension_owned,
+)
 from core.services.phones import organisation_region, to_e164
 from hostapi import clock
 
@@ -67,11 +76,12 @@ def _compile(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern[1:-1], re.IGNORECASE)
 
 
-def _clean_pattern(session: Session, kind: str, pattern: object) -> str:
+def _clean_pattern(session: Session | None, kind: str, pattern: object) -> str:
     value = clean_text(pattern, "pattern", max_length=500, required=True)
     if kind == SpamRuleKind.SENDER:
         if "@" in value:
             return value.lower()
+        assert session is not None, "a phone number is read in the organisation's region"
         e164 = to_e164(value, organisation_region(session))
         if e164 is None:
             raise ValidationFailed(
@@ -106,6 +116,39 @@ def _clean_header_name(kind: str, header_name: object) -> str | None:
     return name
 
 
+def clean_rule(
+    session: Session | None, kind: str, pattern: object, header_name: object = None
+) -> dict[str, Any]:
+    """A rule's ``pattern`` and ``header_name`` as stored, every problem named at once
+    (``kind``, ``pattern``, ``header_name``). The session is read for a sender's phone number
+    only (the organisation's region), so other kinds can be checked without one."""
+    if kind not in RULE_KINDS:
+        raise ValidationFailed(
+            {"kind": [Message("Choose one of: %(choices)s.", choices=", ".join(RULE_KINDS))]}
+        )
+    return gather(
+        {
+            "pattern": lambda: _clean_pattern(session, kind, pattern),
+            "header_name": lambda: _clean_header_name(kind, header_name),
+        }
+    )
+
+
+def existing_rule_id(
+    session: Session, kind: str, pattern: str, header_name: str | None
+) -> int | None:
+    """The id of the rule of ``kind`` with this (cleaned) pattern and header name, if any."""
+    return session.scalar(
+        select(SpamRule.id).where(
+            SpamRule.kind == kind,
+            SpamRule.pattern == pattern,
+            SpamRule.header_name.is_(None)
+            if header_name is None
+            else SpamRule.header_name == header_name,
+        )
+    )
+
+
 def list_rules(unit: Unit) -> list[SpamRule]:
     """Every spam rule, newest first."""
     unit.actor.require(permissions.SETUP_MANAGE)
@@ -135,26 +178,8 @@ def create_rule(
 ) -> SpamRule:
     """Add a rule (every field checked first; a bad regular expression is refused)."""
     unit.actor.require(permission)
-    if kind not in RULE_KINDS:
-        raise ValidationFailed(
-            {"kind": [Message("Choose one of: %(choices)s.", choices=", ".join(RULE_KINDS))]}
-        )
-    values = gather(
-        {
-            "pattern": lambda: _clean_pattern(unit.session, kind, pattern),
-            "header_name": lambda: _clean_header_name(kind, header_name),
-        }
-    )
-    duplicate = unit.session.scalar(
-        select(SpamRule.id).where(
-            SpamRule.kind == kind,
-            SpamRule.pattern == values["pattern"],
-            SpamRule.header_name.is_(None)
-            if values["header_name"] is None
-            else SpamRule.header_name == values["header_name"],
-        )
-    )
-    if duplicate is not None:
+    values = clean_rule(unit.session, kind, pattern, header_name)
+    if existing_rule_id(unit.session, kind, values["pattern"], values["header_name"]) is not None:
         raise ValidationFailed({"pattern": [Message("This rule exists already.")]})
     rule = SpamRule(
         kind=kind,
@@ -187,8 +212,10 @@ def set_rule_active(unit: Unit, rule: SpamRule, is_active: bool) -> SpamRule:
 
 
 def delete_rule(unit: Unit, rule: SpamRule) -> None:
-    """Delete a rule."""
+    """Delete a rule (one an extension added stays until its installation is purged; it can
+    be switched off)."""
     unit.actor.require(permissions.SETUP_MANAGE)
+    refuse_extension_owned(rule)
     unit.audit("delete", "spam_rule", rule.id, before=_rule_snapshot(rule))
     unit.session.delete(rule)
     unit.session.flush()
@@ -262,8 +289,15 @@ def classify(session: Session, message: Inspected, contact: Contact | None) -> s
         account = session.get(Account, contact.account_id)
         if account is not None and account.is_spam:
             return "Sender's account is marked as spam"
+    # An archived installation keeps the rules its extension declared, idle until restored.
+    archived = select(Installation.id).where(Installation.state == InstallationState.ARCHIVED)
     rules = session.scalars(
-        select(SpamRule).where(SpamRule.is_active.is_(True)).order_by(SpamRule.id)
+        select(SpamRule)
+        .where(
+            SpamRule.is_active.is_(True),
+            SpamRule.installation_id.is_(None) | SpamRule.installation_id.not_in(archived),
+        )
+        .order_by(SpamRule.id)
     )
     for rule in rules:
         reason = _rule_reason(rule, message)

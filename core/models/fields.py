@@ -41,6 +41,7 @@ class CustomField(Base):
     __table_args__ = (
         UniqueConstraint("entity", "key"),
         Index("ix_custom_field_layout", "entity", "position"),
+        Index("ix_custom_field_requirement", "installation_id", "requirement_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -59,6 +60,13 @@ class CustomField(Base):
     )
     help_text: Mapped[str] = mapped_column(String(500), default="")
     position: Mapped[int] = mapped_column(default=0, doc="Order on forms and detail pages.")
+    installation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("installation.id", ondelete="RESTRICT"),
+        doc="The installation whose manifest declared it (None: an admin's); its purge removes it.",
+    )
+    requirement_key: Mapped[str | None] = mapped_column(
+        String(63), doc="The key of its declaration in that manifest's ``requirements``."
+    )
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -67,12 +75,18 @@ class CustomView(Base):
     """A saved list of contacts or accounts: conditions, sort order and columns."""
 
     __tablename__ = "custom_view"
-    __table_args__ = (Index("ix_custom_view_owner", "entity", "owner_id"),)
+    __table_args__ = (
+        Index("ix_custom_view_owner", "entity", "owner_id"),
+        Index("ix_custom_view_requirement", "installation_id", "requirement_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     entity: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200))
-    owner_id: Mapped[int] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"))
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agent.id", ondelete="CASCADE"),
+        doc="The agent who saved it; None for a view an extension declared (no agent owns it).",
+    )
     shared: Mapped[bool] = mapped_column(default=False, doc="Visible to every agent when set.")
     match: Mapped[str] = mapped_column(
         String(8), default="all", doc="'all' joins the conditions with AND, 'any' with OR."
@@ -83,5 +97,12 @@ class CustomView(Base):
     sort_field: Mapped[str] = mapped_column(String(64), default="created_at")
     sort_descending: Mapped[bool] = mapped_column(default=True)
     columns: Mapped[list[str]] = mapped_column(JSONDoc, default=list)
+    installation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("installation.id", ondelete="RESTRICT"),
+        doc="The installation whose manifest declared it (None: an agent's); its purge removes it.",
+    )
+    requirement_key: Mapped[str | None] = mapped_column(
+        String(63), doc="The key of its declaration in that manifest's ``requirements``."
+    )
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -26,6 +26,9 @@ class SpamRule(Base):
     """A rule that sends matching inbound messages to the spam list instead of creating tickets."""
 
     __tablename__ = "spam_rule"
+    __table_args__ = (
+        Index("ix_spam_rule_requirement", "installation_id", "requirement_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -33,6 +36,14 @@ class SpamRule(Base):
     header_name: Mapped[str | None] = mapped_column(String(200), doc="For header rules only.")
     is_active: Mapped[bool] = mapped_column(default=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
+    installation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("installation.id", ondelete="RESTRICT"),
+        doc="The installation whose manifest declared it (None: an admin's or an agent's); "
+        "its purge removes it.",
+    )
+    requirement_key: Mapped[str | None] = mapped_column(
+        String(63), doc="The key of its declaration in that manifest's ``requirements``."
+    )
     created_at: Mapped[datetime]
 
 

@@ -60,6 +60,9 @@ class TicketStatus(Base):
     """A status a ticket can have; the built-in ones and custom ones, each of one type."""
 
     __tablename__ = "ticket_status"
+    __table_args__ = (
+        Index("ix_ticket_status_requirement", "installation_id", "requirement_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -70,6 +73,14 @@ class TicketStatus(Base):
         default=True,
         server_default=true(),
         doc="Offered as a choice; a retired custom status stays on the tickets that have it.",
+    )
+    installation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("installation.id", ondelete="RESTRICT"),
+        doc="The installation whose manifest declared it (None: built in or an admin's); "
+        "its purge removes it.",
+    )
+    requirement_key: Mapped[str | None] = mapped_column(
+        String(63), doc="The key of its declaration in that manifest's ``requirements``."
     )
 
 

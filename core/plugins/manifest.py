@@ -16,6 +16,9 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 import hostapi
+from core.models.fields import CustomerEntity, FieldType
+from core.models.intake import SpamRuleKind
+from core.models.tickets import StatusType
 from hostapi import Location, scopes
 
 SETTING_TYPES = ("integer", "string", "boolean", "choice", "secret")
@@ -99,6 +102,80 @@ class PermissionDeclaration:
 
 
 @dataclass(frozen=True)
+class FieldRequirement:
+    """A custom field on contacts or accounts the host creates for the extension.
+
+    Its key is ``<id>_<key>`` (see :mod:`core.plugins.requirements`).
+    """
+
+    key: str
+    type: str
+    label: LocalizedText
+    choices: tuple[str, ...] = ()
+    lookup_entity: str | None = None
+    help_text: LocalizedText | None = None
+
+
+@dataclass(frozen=True)
+class ViewCondition:
+    """One condition of a declared view: a field, an operator and a value."""
+
+    field: str
+    operator: str
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class ViewRequirement:
+    """A saved view of contacts or accounts, shared with every agent."""
+
+    key: str
+    entity: str
+    name: LocalizedText
+    match: str = "all"
+    conditions: tuple[ViewCondition, ...] = ()
+    sort_field: str = "created_at"
+    sort_descending: bool = True
+    #: Field names; none: the list's default columns.
+    columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SpamRuleRequirement:
+    """A spam rule on a sender's domain, a header or the content."""
+
+    key: str
+    kind: str
+    pattern: str
+    header_name: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusRequirement:
+    """A custom ticket status of one of the three status types."""
+
+    key: str
+    name: LocalizedText
+    type: str
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """What the host creates for an installation and removes when it is purged."""
+
+    contact_fields: tuple[FieldRequirement, ...] = ()
+    account_fields: tuple[FieldRequirement, ...] = ()
+    views: tuple[ViewRequirement, ...] = ()
+    spam_rules: tuple[SpamRuleRequirement, ...] = ()
+    statuses: tuple[StatusRequirement, ...] = ()
+
+    def __bool__(self) -> bool:
+        return any(
+            (self.contact_fields, self.account_fields, self.views, self.spam_rules, self.statuses)
+        )
+
+
+@dataclass(frozen=True)
 class Manifest:
     """A validated ``manifest.json``."""
 
@@ -116,6 +193,7 @@ class Manifest:
     jobs: tuple[JobDeclaration, ...] = ()
     permissions: tuple[PermissionDeclaration, ...] = ()
     single_install: bool = False
+    requirements: Requirements = Requirements()
 
     def setting_defaults(self) -> dict[str, Any]:
         """The settings a new installation starts with (secrets never have a default)."""
@@ -224,6 +302,139 @@ class _PermissionSchema(Schema):
         return PermissionDeclaration(**data)
 
 
+#: A requirement's key: the rules of a plugin id (it is prefixed with one).
+REQUIREMENT_KEY = PLUGIN_ID
+#: The spam rules an extension may declare: a sender rule names one person, the agents' call.
+REQUIREMENT_SPAM_KINDS = tuple(k.value for k in SpamRuleKind if k != SpamRuleKind.SENDER)
+_REQUIREMENT_LISTS = ("contact_fields", "account_fields", "views", "spam_rules", "statuses")
+
+
+def _length(maximum: int) -> validate.Length:
+    return validate.Length(min=1, max=maximum)
+
+
+class _ShortLocalizedSchema(_LocalizedSchema):
+    """A name shown in lists: at most 100 characters in each language."""
+
+    en = fields.String(required=True, validate=_length(100))
+    ja = fields.String(required=True, validate=_length(100))
+
+
+class _FieldRequirementSchema(Schema):
+    key = fields.String(required=True, validate=REQUIREMENT_KEY)
+    type = fields.String(required=True, validate=validate.OneOf([t.value for t in FieldType]))
+    label = fields.Nested(_ShortLocalizedSchema, required=True)
+    choices = fields.List(
+        fields.String(validate=_length(200)), load_default=list, validate=validate.Length(max=200)
+    )
+    lookup_entity = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(["contact", "account", "product", "agent"]),
+    )
+    help_text = fields.Nested(_LocalizedSchema, load_default=None)
+
+    @validates_schema
+    def _consistent(self, data: dict[str, Any], **_: Any) -> None:
+        picklist, lookup = data.get("type") == FieldType.PICKLIST, data.get("type") == "lookup"
+        if picklist and not data.get("choices"):
+            raise ValidationError("A picklist needs choices.", "choices")
+        if not picklist and data.get("choices"):
+            raise ValidationError("Only a picklist has choices.", "choices")
+        if lookup and not data.get("lookup_entity"):
+            raise ValidationError("A lookup names what it points at.", "lookup_entity")
+        if not lookup and data.get("lookup_entity"):
+            raise ValidationError("Only a lookup points at records.", "lookup_entity")
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> FieldRequirement:
+        return FieldRequirement(**{**data, "choices": tuple(dict.fromkeys(data["choices"]))})
+
+
+class _ViewConditionSchema(Schema):
+    field = fields.String(required=True, validate=_length(64))
+    operator = fields.String(required=True, validate=_length(20))
+    value = fields.Raw(load_default=None, allow_none=True)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> ViewCondition:
+        value = data["value"]
+        return ViewCondition(
+            data["field"], data["operator"], tuple(value) if isinstance(value, list) else value
+        )
+
+
+class _ViewRequirementSchema(Schema):
+    key = fields.String(required=True, validate=REQUIREMENT_KEY)
+    entity = fields.String(
+        required=True, validate=validate.OneOf([e.value for e in CustomerEntity])
+    )
+    name = fields.Nested(_ShortLocalizedSchema, required=True)
+    match = fields.String(load_default="all", validate=validate.OneOf(["all", "any"]))
+    conditions = fields.List(
+        fields.Nested(_ViewConditionSchema), load_default=list, validate=validate.Length(max=20)
+    )
+    sort_field = fields.String(load_default="created_at", validate=_length(64))
+    sort_descending = fields.Boolean(load_default=True)
+    columns = fields.List(fields.String(validate=_length(64)), load_default=list)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> ViewRequirement:
+        return ViewRequirement(
+            **{
+                **data,
+                "conditions": tuple(data["conditions"]),
+                "columns": tuple(dict.fromkeys(data["columns"])),
+            }
+        )
+
+
+class _SpamRuleRequirementSchema(Schema):
+    key = fields.String(required=True, validate=REQUIREMENT_KEY)
+    kind = fields.String(required=True, validate=validate.OneOf(REQUIREMENT_SPAM_KINDS))
+    pattern = fields.String(required=True, validate=_length(500))
+    header_name = fields.String(load_default=None, allow_none=True, validate=_length(200))
+
+    @validates_schema
+    def _consistent(self, data: dict[str, Any], **_: Any) -> None:
+        header = data.get("kind") == SpamRuleKind.HEADER
+        if header and not data.get("header_name"):
+            raise ValidationError("A header rule names the header.", "header_name")
+        if not header and data.get("header_name"):
+            raise ValidationError("Only a header rule names a header.", "header_name")
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> SpamRuleRequirement:
+        return SpamRuleRequirement(**data)
+
+
+class _StatusRequirementSchema(Schema):
+    key = fields.String(required=True, validate=REQUIREMENT_KEY)
+    name = fields.Nested(_ShortLocalizedSchema, required=True)
+    type = fields.String(required=True, validate=validate.OneOf([t.value for t in StatusType]))
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> StatusRequirement:
+        return StatusRequirement(**data)
+
+
+class _RequirementsSchema(Schema):
+    contact_fields = fields.List(fields.Nested(_FieldRequirementSchema), load_default=list)
+    account_fields = fields.List(fields.Nested(_FieldRequirementSchema), load_default=list)
+    views = fields.List(fields.Nested(_ViewRequirementSchema), load_default=list)
+    spam_rules = fields.List(fields.Nested(_SpamRuleRequirementSchema), load_default=list)
+    statuses = fields.List(fields.Nested(_StatusRequirementSchema), load_default=list)
+
+    @validates_schema
+    def _unique_keys(self, data: dict[str, Any], **_: Any) -> None:
+        for name in _REQUIREMENT_LISTS:
+            _unique(data.get(name, []), "key", name)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> Requirements:
+        return Requirements(**{name: tuple(data[name]) for name in _REQUIREMENT_LISTS})
+
+
 def _check_version(value: str) -> None:
     try:
         Version(value)
@@ -274,6 +485,7 @@ class ManifestSchema(Schema):
     hostapi = fields.String(required=True, validate=lambda value: _check_hostapi(value))
     terms = fields.Nested(_LocalizedSchema, required=True)
     single_install = fields.Boolean(load_default=False)
+    requirements = fields.Nested(_RequirementsSchema, load_default=Requirements)
 
     @validates_schema
     def _check(self, data: dict[str, Any], **_: Any) -> None:

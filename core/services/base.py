@@ -287,6 +287,16 @@ def refuse_unknown_fields(changes: Mapping[str, Any], allowed: Iterable[str]) ->
         )
 
 
+def refuse_extension_owned(record: Any, field: str = "installation_id") -> None:
+    """Refuse to change or remove by hand what an extension's installation added (a custom
+    field, view, spam rule or status whose ``installation_id`` is set): the extension relies
+    on it, and the installation's purge removes it (see ``core.plugins.requirements``)."""
+    if getattr(record, "installation_id", None) is not None:
+        raise ValidationFailed(
+            {field: [Message("An extension added this: it cannot be changed or removed by hand.")]}
+        )
+
+
 def apply_changes(record: Any, values: Mapping[str, Any]) -> dict[str, list[Any]]:
     """Set attributes that differ; return ``{field: [before, after]}`` of the real changes."""
     changed: dict[str, list[Any]] = {}

@@ -44,6 +44,7 @@ from core.services.base import (
     gather,
     jsonable,
     parse_whole_number,
+    refuse_extension_owned,
     refuse_unknown_fields,
     split_changes,
 )
@@ -522,6 +523,7 @@ def update_field(unit: Unit, field: CustomField, **changes: Any) -> CustomField:
         raise ValidationFailed(
             {name: [Message("This field cannot be changed.")] for name in unknown}
         )
+    refuse_extension_owned(field)
     checks = {
         "label": lambda v: clean_text(v, "label", max_length=200, required=True),
         "required": _required,
@@ -546,8 +548,18 @@ def update_field(unit: Unit, field: CustomField, **changes: Any) -> CustomField:
 
 
 def delete_field(unit: Unit, field: CustomField) -> int:
-    """Remove a field and drop its values from every record; returns how many records held one."""
+    """Remove a field and drop its values from every record; returns how many records held one.
+
+    A field an extension added stays until its installation is purged.
+    """
     unit.actor.require(permissions.SETUP_MANAGE)
+    refuse_extension_owned(field)
+    return drop_field(unit, field)
+
+
+def drop_field(unit: Unit, field: CustomField) -> int:
+    """:func:`delete_field` without its checks: for the host, when it purges the installation
+    that added ``field``. Returns how many records held a value."""
     session = unit.session
     model = Contact if field.entity == CustomerEntity.CONTACT else Account
     holders = _drop_values(session, model, field.key)

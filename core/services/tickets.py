@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, not_, or_, select, update
+from sqlalchemy import func, insert, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import permissions
@@ -51,6 +51,7 @@ from core.services.base import (
     newest_first,
     older_than,
     parse_whole_number,
+    refuse_extension_owned,
     refuse_unknown_fields,
     require_aware,
     split_changes,
@@ -186,6 +187,8 @@ def update_status(unit: Unit, status: TicketStatus, **changes: Any) -> TicketSta
         raise ValidationFailed(
             {field: [Message("Built-in statuses keep their name, type and use.")]}
         )
+    if changes:
+        refuse_extension_owned(status, next(iter(sorted(changes))))
     session = unit.session
     values = gather(
         {
@@ -241,6 +244,79 @@ def move_status(unit: Unit, status: TicketStatus, direction: str) -> TicketStatu
     for row, change in moved.values():
         _audit_and_emit_status(unit, row, {"position": change})
     return status
+
+
+def remove_status(unit: Unit, status: TicketStatus) -> int:
+    """Delete a custom status, moving its tickets to the first built-in status of its type in
+    display order; returns how many tickets moved.
+
+    Admins retire a status instead (``is_active``); the host removes one when it purges the
+    installation whose extension declared it. Each moved ticket gets a status change and a
+    ``ticket.status_changed`` event; its type stays, so its close time and SLA clock do not.
+    """
+    session = unit.session
+    if status.is_builtin:
+        raise ValueError("built-in statuses are never removed")
+    target = session.scalars(
+        select(TicketStatus)
+        .where(TicketStatus.is_builtin.is_(True), TicketStatus.status_type == status.status_type)
+        .order_by(TicketStatus.position, TicketStatus.id)
+        .limit(1)
+    ).one()
+    now = clock.now()
+    moved = session.execute(
+        select(Ticket.id, Ticket.department_id, Ticket.contact_id).where(
+            Ticket.status == status.name
+        )
+    ).all()
+    if moved:
+        session.execute(
+            update(Ticket)
+            .where(Ticket.status == status.name)
+            .values(status=target.name, updated_at=now)
+        )
+        session.execute(
+            insert(StatusChange),
+            [
+                {
+                    "ticket_id": ticket_id,
+                    "from_status": status.name,
+                    "from_type": status.status_type,
+                    "to_status": target.name,
+                    "to_type": target.status_type,
+                    "agent_id": unit.actor.agent_id,
+                    "changed_at": now,
+                }
+                for ticket_id, _department_id, _contact_id in moved
+            ],
+        )
+    before = {"name": status.name, "type": status.status_type}
+    status_id = status.id
+    session.delete(status)
+    session.flush()
+    unit.audit(
+        "delete",
+        "ticket_status",
+        status_id,
+        before=before,
+        after={"tickets_moved_to": target.name, "tickets_moved": len(moved)},
+    )
+    for ticket_id, department_id, contact_id in moved:
+        unit.emit(
+            events.TICKET_STATUS_CHANGED,
+            {
+                "ticket_id": ticket_id,
+                "department_id": department_id,
+                "contact_id": contact_id,
+                "from_status": before["name"],
+                "from_type": before["type"],
+                "to_status": target.name,
+                "to_type": target.status_type,
+                "changed_at": iso(now),
+            },
+            [department_id],
+        )
+    return len(moved)
 
 
 def _audit_and_emit_status(unit: Unit, status: TicketStatus, changed: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -57,6 +57,7 @@ from core.services.base import (
     gather,
     jsonable,
     parse_whole_number,
+    refuse_extension_owned,
     split_changes,
 )
 from core.services.fields import InvalidValue, fields_for, parse_custom_value
@@ -199,8 +200,14 @@ def _custom_view_field(entity: str, custom: CustomField) -> ViewField:
 
 def view_fields(session: Session, entity: str) -> dict[str, ViewField]:
     """Every field a view of ``entity`` can use, by name: built-in first, then custom."""
+    return view_fields_with(entity, fields_for(session, entity))
+
+
+def view_fields_with(entity: str, custom_fields: Iterable[CustomField]) -> dict[str, ViewField]:
+    """Every field a view of ``entity`` could use with these custom fields (nothing is read:
+    an extension's declared views are checked against its declared fields this way)."""
     found = {f.name: f for f in _builtin_fields(entity)}
-    for custom in fields_for(session, entity):
+    for custom in custom_fields:
         found[custom.key] = _custom_view_field(entity, custom)
     return found
 
@@ -361,14 +368,20 @@ def _flag(value: object, name: str) -> bool:
 
 
 def clean_conditions(
-    session: Session, entity: str, conditions: object, known: Mapping[str, ViewField] | None = None
+    session: Session | None,
+    entity: str,
+    conditions: object,
+    known: Mapping[str, ViewField] | None = None,
 ) -> list[dict[str, Any]]:
     """Check conditions ``[{field, operator, value}]``; values come back typed.
 
     Text values (from a form) are read as the field's type; errors are named
-    ``conditions.<n>.field``, ``.operator`` or ``.value``.
+    ``conditions.<n>.field``, ``.operator`` or ``.value``. The session is read only for the
+    fields when ``known`` is not given.
     """
-    known = known if known is not None else view_fields(session, entity)
+    if known is None:
+        assert session is not None, "give the session or the known fields"
+        known = view_fields(session, entity)
     if isinstance(conditions, (str, Mapping)) or not isinstance(conditions, Sequence):
         raise ValidationFailed({"conditions": [Message("Give a list of conditions.")]})
     if len(conditions) > 20:
@@ -461,6 +474,28 @@ def _one_value(view_field: ViewField, operator: str, value: Any) -> Any:
     return value.strip()[:500]
 
 
+def definition_checks(
+    entity: str,
+    known: Mapping[str, ViewField],
+    *,
+    match: object = "all",
+    conditions: object = (),
+    sort_field: object = "created_at",
+    sort_descending: object = True,
+    columns: object = None,
+) -> dict[str, Callable[[], Any]]:
+    """The checks of what a view lists, by field, for :func:`~core.services.base.gather`:
+    ``match``, ``conditions``, ``sort_field``, ``sort_descending`` and ``columns`` (``None``:
+    the list's default ones), against the ``known`` fields only (nothing is read)."""
+    return {
+        "match": lambda: _match(match),
+        "conditions": lambda: clean_conditions(None, entity, conditions, known),
+        "sort_field": lambda: _sort_field(sort_field, known),
+        "sort_descending": lambda: _flag(sort_descending, "sort_descending"),
+        "columns": lambda: _columns(DEFAULT_COLUMNS[entity] if columns is None else columns, known),
+    }
+
+
 def create_view(
     unit: Unit,
     *,
@@ -481,12 +516,14 @@ def create_view(
     values = gather(
         {
             "name": lambda: clean_text(name, "name", max_length=200, required=True),
-            "match": lambda: _match(match),
-            "conditions": lambda: clean_conditions(unit.session, entity, conditions, known),
-            "sort_field": lambda: _sort_field(sort_field, known),
-            "sort_descending": lambda: _flag(sort_descending, "sort_descending"),
-            "columns": lambda: _columns(
-                DEFAULT_COLUMNS[entity] if columns is None else columns, known
+            **definition_checks(
+                entity,
+                known,
+                match=match,
+                conditions=conditions,
+                sort_field=sort_field,
+                sort_descending=sort_descending,
+                columns=columns,
             ),
             "shared": lambda: _flag(shared, "shared"),
         }
@@ -507,6 +544,7 @@ VIEW_UPDATABLE: frozenset[str] = frozenset(
 
 
 def _require_owner(unit: Unit, view: CustomView) -> None:
+    refuse_extension_owned(view)
     if unit.actor.agent_id is not None and unit.actor.agent_id != view.owner_id:
         raise Forbidden("custom_view.owner")
 

@@ -34,6 +34,7 @@ def page() -> Page:
         title_ja="IMチャネル",
         menu=True,
         menu_path="channels/",
+        settings_path="channels/",
         permission=MANAGE_CHANNELS,
     )
 

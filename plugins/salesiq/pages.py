@@ -36,6 +36,7 @@ def page() -> Page:
         title_ja="SalesIQ連携",
         menu=True,
         menu_path="integration/",
+        settings_path="integration/",
         permission=PERMISSION,
     )
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, redirect, url_for
+from flask import Flask, current_app, redirect, url_for
 from werkzeug.wrappers import Response
 
 from core.names import family_name_first
+from core.plugins import requirements
+from core.web.database import db_session
 from core.web.ui import (
     activities,
     admin,
@@ -68,6 +70,8 @@ def init_app(app: Flask) -> None:
         view_label=lambda text: labels.label(labels.VIEW_LABELS, text),
         article_status_label=lambda code: labels.label(labels.ARTICLE_STATUSES, code),
         article_visibility_label=lambda code: labels.label(labels.ARTICLE_VISIBILITIES, code),
+        field_type_label=lambda code: labels.label(labels.FIELD_TYPES, code),
+        added_by=_added_by,
         message_text=labels.message_text,
         name_orders=labels.NAME_ORDERS,
         family_name_first=family_name_first,
@@ -82,3 +86,10 @@ def init_app(app: Flask) -> None:
     def favicon() -> Response:
         """Browsers that ask for /favicon.ico unprompted get the SVG icon the pages link to."""
         return redirect(url_for("static", filename="favicon.svg"), 301)
+
+
+def _added_by(installation_id: int | None) -> str:
+    """The name of the extension whose installation added a field, view, rule or status ("" for
+    one an admin or agent made)."""
+    plugins = current_app.extensions["deskhost.host"].plugins
+    return requirements.owner_name(db_session(), plugins, installation_id)
