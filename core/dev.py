@@ -13,6 +13,7 @@ restart is a child process (werkzeug's reloader) that joins it.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import sys
 import threading
@@ -27,6 +28,7 @@ from sqlalchemy import select
 from werkzeug.serving import is_running_from_reloader, run_simple
 
 from core.config import Settings
+from core.errors import DeskError
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -40,6 +42,10 @@ DEFAULT_FOLDER = ".deskhost-dev"
 DEFAULT_TICKETS = 300
 #: Seconds between two runs of what is due (jobs, events) and two looks for new failures.
 JOB_INTERVAL_SECONDS = 1.0
+#: Seconds a restart waits for the jobs being run to finish.
+JOB_STOP_SECONDS = 10.0
+#: Addresses only this machine reaches.
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass
@@ -78,18 +84,32 @@ def serve(options: DevOptions) -> None:
     from core.web import create_app
 
     if is_running_from_reloader():
-        app = create_app(host=_host(options))
-        watched = watched_files(app.extensions["deskhost.host"], options.extension)
-        _start_jobs(app.extensions["deskhost.host"], options.extension)
-        _run(options, app, watched)
+        host = _host(options)
+        # Each restart applies what the manifest says now: new scopes granted, and with a
+        # higher version the extension's migrations and declared requirements.
+        try:
+            install_extensions(host, options, echo=lambda _line: None)
+        except DeskError as refused:
+            click.secho(f"Not installed again: {refused}", fg="red", err=True)
+        app = create_app(host=host)
+        _start_jobs(host, options.extension)
+        _run(options, app, watched_files(host, options.extension))
         return
+    if options.bind_host not in LOOPBACK:
+        click.secho(
+            f"Warning: serving on {options.bind_host}: anyone who reaches it can sign in with "
+            "the demo's published passwords.",
+            fg="yellow",
+            err=True,
+        )
     host = _host(options)
     try:
         prepare(host, options, echo=click.echo)
         # Started by this process, the embedded Redis outlives each restart's child.
         host.redis.ping()
         click.echo(f"deskhost dev on http://{options.bind_host}:{options.port}/ (Ctrl-C stops)")
-        _run(options, _not_served, watched_files(host, options.extension))
+        # Only the child watches files (and exits to be restarted); this process restarts it.
+        _run(options, _not_served, [])
     finally:
         host.dispose()
 
@@ -126,9 +146,7 @@ def prepare(host: Host, options: DevOptions, *, echo: Callable[[str], None]) -> 
     from core.bootstrap import ensure_baseline
     from core.demo import ADMIN_EMAIL, ADMIN_PASSWORD, load_demo
     from core.migrate import upgrade_core
-    from core.models import Agent, Ticket
-    from core.services.base import Actor, Unit
-    from marketplace_registry.lifecycle import install_and_grant_all
+    from core.models import Ticket
 
     if options.extension is not None and options.extension not in host.plugins.loaded:
         raise DevRefused(_not_loaded(host, options.extension))
@@ -140,12 +158,27 @@ def prepare(host: Host, options: DevOptions, *, echo: Callable[[str], None]) -> 
     if empty:
         echo(f"Loading {options.tickets} demo tickets into {options.folder} …")
         load_demo(host, tickets=options.tickets)
+    install_extensions(host, options, echo=echo)
+    echo(f"Sign in as {ADMIN_EMAIL} / {ADMIN_PASSWORD}")
+
+
+def install_extensions(host: Host, options: DevOptions, *, echo: Callable[[str], None]) -> None:
+    """Install the extension (every loaded extension without ``options.extension``) for every
+    department and profile, authorized as the demo admin; an installation there already is
+    upgraded, widened and granted what its manifest asks now.
+
+    :raises DeskError: the lifecycle refused (a declared requirement's name is taken…).
+    """
+    from core.demo import ADMIN_EMAIL
+    from core.models import Agent
+    from core.services.base import Actor, Unit
+    from marketplace_registry.lifecycle import install_and_grant_all
+
     with host.transaction() as session:
         admin = session.scalars(select(Agent).where(Agent.email == ADMIN_EMAIL)).one()
         only = None if options.extension is None else [options.extension]
         for installation in install_and_grant_all(Unit(session, Actor(admin), host), only=only):
             echo(f"Installed {installation.plugin_id} (installation {installation.id}).")
-    echo(f"Sign in as {ADMIN_EMAIL} / {ADMIN_PASSWORD}")
 
 
 def _not_loaded(host: Host, plugin_id: str) -> str:
@@ -190,17 +223,27 @@ def _start_jobs(host: Host, plugin_id: str | None) -> None:
         logger.addHandler(logging.StreamHandler(sys.stderr))
         logger.setLevel(logging.WARNING)
         logger.propagate = False
-    reporter = FailureReporter(host, plugin_id)
+    stop = threading.Event()
     thread = threading.Thread(
-        target=_work_forever, args=(host, reporter), name="deskhost-dev-jobs", daemon=True
+        target=_work_until,
+        args=(host, FailureReporter(host, plugin_id), stop),
+        name="deskhost-dev-jobs",
+        daemon=True,
     )
     thread.start()
 
+    def finish_the_jobs_running() -> None:
+        # A restart exits this process: the job being run finishes first (its row would
+        # otherwise wait out its lease), unless it takes longer than a restart should.
+        stop.set()
+        thread.join(JOB_STOP_SECONDS)
 
-def _work_forever(host: Host, reporter: FailureReporter) -> None:
+    atexit.register(finish_the_jobs_running)
+
+
+def _work_until(host: Host, reporter: FailureReporter, stop: threading.Event) -> None:
     from core import worker
 
-    stop = threading.Event()
     while not stop.wait(JOB_INTERVAL_SECONDS):
         try:
             worker.run(host, burst=True)
@@ -210,70 +253,45 @@ def _work_forever(host: Host, reporter: FailureReporter) -> None:
 
 
 class FailureReporter:
-    """Finds the hook errors and failed jobs of an extension (of every extension without
-    ``plugin_id``) recorded since the last look; the first look starts from now."""
+    """Tells the hook errors of an extension (of every extension without ``plugin_id``) and its
+    jobs given up, recorded since the reporter was made: a failed run of a job is a hook error
+    (``job:<name>``), one given up is told once more, also one that never ran (a job the
+    extension no longer has)."""
 
     def __init__(self, host: Host, plugin_id: str | None) -> None:
+        from hostapi import clock
+        from marketplace_registry import failures
+
         self.host = host
         self.plugin_id = plugin_id
-        self._last_hook_error, self._first_job = self._newest()
-        #: Outbox row → the attempts already reported: a failed job keeps its row (and its
-        #: last error) while it waits to be retried, and each new failure is told once.
-        self._reported_attempts: dict[int, int] = {}
-
-    def _newest(self) -> tuple[int, int]:
-        from sqlalchemy import func
-
-        from core.models import HookError, OutboxEvent
-
-        with self.host.sessions() as session:
-            return (
-                session.scalar(select(func.max(HookError.id))) or 0,
-                session.scalar(select(func.max(OutboxEvent.seq))) or 0,
-            )
+        with host.sessions() as session:
+            self._last_hook_error = failures.newest_hook_error_id(session)
+        self._started_at = clock.now()
+        self._told_jobs: set[str] = set()
 
     def lines(self) -> list[str]:
-        """One line (and the error's text) per failure recorded since the last call."""
-        from core.models import HookError, Installation, OutboxEvent
-        from core.models.extensions import OutboxKind
+        """Lines telling each failure recorded since the last call (with the error's text)."""
+        from marketplace_registry import failures
 
         lines: list[str] = []
         with self.host.sessions() as session:
-            errors = select(HookError).where(HookError.id > self._last_hook_error)
-            if self.plugin_id:
-                errors = errors.where(HookError.plugin_id == self.plugin_id)
-            for error in session.scalars(errors.order_by(HookError.id)):
-                self._last_hook_error = max(self._last_hook_error, error.id)
-                where = f"installation {error.installation_id}" if error.installation_id else ""
-                lines.append(f"hook error: {error.plugin_id} {error.hook} {where}".rstrip())
-                lines.append(_indented(error.error))
-            failed = (
-                select(OutboxEvent, Installation.plugin_id)
-                .join(Installation, Installation.id == OutboxEvent.installation_id)
-                .where(
-                    OutboxEvent.kind == OutboxKind.JOB,
-                    OutboxEvent.seq > self._first_job,
-                    OutboxEvent.last_error.is_not(None),
-                )
-            )
-            if self.plugin_id:
-                failed = failed.where(Installation.plugin_id == self.plugin_id)
-            for row, plugin_id in session.execute(failed.order_by(OutboxEvent.seq)):
-                if self._reported_attempts.get(row.seq, 0) >= row.attempts:
+            for error in failures.hook_errors_after(session, self._last_hook_error, self.plugin_id):
+                self._last_hook_error = error.id
+                where = f" installation {error.installation_id}" if error.installation_id else ""
+                lines.append(f"hook error: {error.plugin_id} {error.hook}{where}")
+                lines.extend(failures.indented(error.error, 4))
+            for job in failures.jobs_given_up_since(session, self._started_at, self.plugin_id):
+                if job.job_id in self._told_jobs:
                     continue
-                self._reported_attempts[row.seq] = row.attempts
+                self._told_jobs.add(job.job_id)
+                attempts = f"{job.attempts} attempt{'s' if job.attempts != 1 else ''}"
                 lines.append(
-                    f"job failed: {plugin_id} {row.name} installation {row.installation_id} "
-                    f"(attempt {row.attempts})"
+                    f"job given up: {job.job} installation {job.installation_id} after "
+                    f"{attempts}: {job.summary}"
                 )
-                lines.append(_indented(row.last_error or ""))
         return lines
 
     def report(self, echo: Callable[[str], None]) -> None:
         """Echo :meth:`lines`."""
         for line in self.lines():
             echo(line)
-
-
-def _indented(text: str) -> str:
-    return "\n".join("    " + line for line in text.rstrip().splitlines())

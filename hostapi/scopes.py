@@ -22,7 +22,8 @@ ACCOUNTS_WRITE = "desk.accounts.write"
 KB_READ = "desk.kb.read"
 #: Create and update knowledge-base articles.
 KB_WRITE = "desk.kb.write"
-#: Read desk settings; receive department, profile and organisation events.
+#: Read desk settings; receive department, profile, organisation, status, SLA-policy and
+#: business-hours events.
 SETTINGS_READ = "desk.settings.read"
 #: Read agents; receive agent events.
 AGENTS_READ = "desk.agents.read"

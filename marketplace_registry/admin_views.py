@@ -42,6 +42,7 @@ from core.plugins import requirements
 from core.plugins.manifest import LocalizedText, Manifest
 from core.services.base import Unit
 from core.web.database import db_session
+from core.web.extensions import covers
 from core.web.security import current_agent
 from core.web.ui.units import request_unit
 from hostapi import Location, scopes
@@ -425,19 +426,30 @@ class SettingsPage:
     """A link to an extension's own settings page (``Page.settings_path``)."""
 
     title: str
-    url: str
+    #: ``None`` while the signed-in admin cannot open it (see :func:`_settings_pages`).
+    url: str | None
 
 
 def _settings_pages(host: Host, installation: Installation) -> list[SettingsPage]:
-    """The extension's own settings pages for ``installation``, titled in the admin's language."""
+    """The extension's own settings pages for ``installation``, titled in the admin's language.
+
+    An extension's pages exist for the agents an active installation covers: for another
+    admin, or before consent, the page lists them without links and says why.
+    """
     if installation.plugin_id not in host.plugins.loaded:
         return []
+    agent = current_agent()
+    reachable = (
+        installation.state == InstallationState.ACTIVE
+        and agent is not None
+        and covers(installation, agent)
+    )
     japanese = str(get_locale() or "").startswith("ja")
     prefix = f"/ext/{installation.plugin_id}/{installation.id}/"
     return [
         SettingsPage(
             title=(page.title_ja if japanese else None) or page.title or gettext("Settings"),
-            url=prefix + page.settings_path.lstrip("/"),
+            url=prefix + page.settings_path.lstrip("/") if reachable else None,
         )
         for page in host.plugins.pages(installation.plugin_id)
         if page.settings_path is not None

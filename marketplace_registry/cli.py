@@ -33,7 +33,7 @@ from core.plugins.manager import LoadedPlugin
 from core.services.base import Actor, Unit
 from marketplace_registry import lifecycle, oauth
 from marketplace_registry.catalog import Catalog, CatalogEntry
-from marketplace_registry.failures import InstallationFailures, recent_failures
+from marketplace_registry.failures import InstallationFailures, indented, recent_failures
 
 ext = AppGroup("ext", help="Find, install, authorize, upgrade and uninstall extensions.")
 
@@ -558,7 +558,7 @@ def _failures_lines(failures: InstallationFailures, verbose: bool) -> Iterator[s
         event = f"  event {error.event_id}" if error.event_id else ""
         yield f"    {_time(error.at)}  {error.hook}{event}  {error.summary}"
         if verbose:
-            yield from _indented(error.error)
+            yield from indented(error.error, 6)
     yield "  Failed jobs:" + ("" if failures.failed_jobs else " none")
     for job in failures.failed_jobs:
         outcome = f"given up {_time(job.given_up_at)}" if job.given_up_at else "to be retried"
@@ -568,13 +568,10 @@ def _failures_lines(failures: InstallationFailures, verbose: bool) -> Iterator[s
             f"{job.summary}"
         )
         if verbose:
-            yield from _indented(job.error)
+            yield from indented(job.error, 6)
 
 
 def _time(moment: datetime) -> str:
     return moment.isoformat(sep=" ", timespec="seconds")
 
 
-def _indented(text: str) -> Iterator[str]:
-    for line in text.rstrip().splitlines():
-        yield f"      {line}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from core.models import HookError, Installation, OutboxEvent
@@ -26,6 +26,10 @@ class HookFailure:
     hook: str
     event_id: str | None
     error: str
+    #: The record's id: later records have higher ones.
+    id: int = 0
+    installation_id: int | None = None
+    plugin_id: str = ""
 
     @property
     def summary(self) -> str:
@@ -43,11 +47,12 @@ class JobFailure:
     attempts: int
     given_up_at: datetime | None
     error: str
+    installation_id: int | None = None
 
     @property
     def summary(self) -> str:
-        """The error's first line."""
-        return self.error.strip().splitlines()[0] if self.error.strip() else ""
+        """The error's last line: for a traceback, the exception and its message."""
+        return _last_line(self.error)
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,45 @@ def recent_failures(
     return found
 
 
+def newest_hook_error_id(session: Session) -> int:
+    """The id of the latest hook error recorded (0 for none): :func:`hook_errors_after` it
+    gives what is recorded from now on."""
+    return session.scalar(select(func.max(HookError.id))) or 0
+
+
+def hook_errors_after(
+    session: Session, after_id: int, plugin_id: str | None = None
+) -> tuple[HookFailure, ...]:
+    """The hook errors recorded after the one of ``after_id`` (of ``plugin_id`` only, when
+    given), oldest first. Every failed run of a job is one of them."""
+    conditions = [HookError.id > after_id]
+    if plugin_id is not None:
+        conditions.append(HookError.plugin_id == plugin_id)
+    rows = session.scalars(select(HookError).where(*conditions).order_by(HookError.id))
+    return tuple(_hook_failure(row) for row in rows)
+
+
+def jobs_given_up_since(
+    session: Session, since: datetime, plugin_id: str | None = None
+) -> tuple[JobFailure, ...]:
+    """The jobs given up at ``since`` or later (of ``plugin_id``'s installations only, when
+    given), oldest first: after their last attempt, or without running at all (a job its
+    extension no longer has, an installation no longer active)."""
+    query = (
+        select(OutboxEvent)
+        .join(Installation, Installation.id == OutboxEvent.installation_id)
+        .where(
+            OutboxEvent.kind == OutboxKind.JOB.value,
+            OutboxEvent.last_error.is_not(None),
+            OutboxEvent.delivered_at >= since,
+        )
+        .order_by(OutboxEvent.delivered_at, OutboxEvent.seq)
+    )
+    if plugin_id is not None:
+        query = query.where(Installation.plugin_id == plugin_id)
+    return tuple(_job_failure(row) for row in session.scalars(query))
+
+
 def _hook_errors(
     session: Session, limit: int, *conditions: ColumnElement[bool]
 ) -> tuple[HookFailure, ...]:
@@ -99,9 +143,18 @@ def _hook_errors(
         .order_by(HookError.at.desc(), HookError.id.desc())
         .limit(limit)
     )
-    return tuple(
-        HookFailure(at=row.at, hook=row.hook, event_id=row.event_id, error=row.error)
-        for row in rows
+    return tuple(_hook_failure(row) for row in rows)
+
+
+def _hook_failure(row: HookError) -> HookFailure:
+    return HookFailure(
+        at=row.at,
+        hook=row.hook,
+        event_id=row.event_id,
+        error=row.error,
+        id=row.id,
+        installation_id=row.installation_id,
+        plugin_id=row.plugin_id,
     )
 
 
@@ -116,17 +169,24 @@ def _failed_jobs(session: Session, installation_id: int, limit: int) -> tuple[Jo
         .order_by(OutboxEvent.seq.desc())
         .limit(limit)
     )
-    return tuple(
-        JobFailure(
-            job_id=row.id,
-            job=row.name,
-            queued_at=row.occurred_at,
-            attempts=row.attempts,
-            given_up_at=row.delivered_at,
-            error=row.last_error or "",
-        )
-        for row in rows
+    return tuple(_job_failure(row) for row in rows)
+
+
+def _job_failure(row: OutboxEvent) -> JobFailure:
+    return JobFailure(
+        job_id=row.id,
+        job=row.name,
+        queued_at=row.occurred_at,
+        attempts=row.attempts,
+        given_up_at=row.delivered_at,
+        error=row.last_error or "",
+        installation_id=row.installation_id,
     )
+
+
+def indented(text: str, spaces: int) -> list[str]:
+    """The lines of ``text`` (a traceback), each indented by ``spaces``."""
+    return [" " * spaces + line for line in text.rstrip().splitlines()]
 
 
 def _last_line(text: str) -> str:

@@ -11,10 +11,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from types import ModuleType
 
+import psutil
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -93,7 +96,39 @@ def test_serves_the_demo_desk_restarts_on_a_template_change_and_stops_with_ctrl_
 
     os.killpg(process.pid, signal.SIGINT)
     process.wait(timeout=DEADLINE)
-    assert not list((tmp_path / "desk").glob("*.sock")), "the embedded Redis kept running"
+    assert _processes_of(process.pid, tmp_path / "desk") == []
+
+
+def test_a_sigterm_to_the_watching_process_alone_stops_everything(
+    dev_server: tuple[subprocess.Popen[str], str], tmp_path: Path
+) -> None:
+    process, url = dev_server
+    _wait_for(lambda: _answers(f"{url}/login"), "the dev server to answer")
+
+    process.terminate()
+    process.wait(timeout=DEADLINE)
+    _wait_for(
+        lambda: _processes_of(process.pid, tmp_path / "desk") == [],
+        "the server's processes to stop",
+    )
+
+
+def _processes_of(session_id: int, folder: Path) -> list[psutil.Process]:
+    """The processes left in the server's session, and its embedded Redis (a daemon of its
+    own, working in ``folder``)."""
+    left = []
+    for candidate in psutil.process_iter(["name"]):
+        try:
+            if candidate.status() == psutil.STATUS_ZOMBIE:
+                continue
+            redis = "redis-server" in (candidate.info["name"] or "")
+            if os.getsid(candidate.pid) == session_id or (
+                redis and Path(candidate.cwd()) == folder
+            ):
+                left.append(candidate)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
+            continue
+    return left
 
 
 def test_refuses_an_extension_that_is_not_loaded(tmp_path: Path) -> None:
@@ -127,12 +162,12 @@ def test_watches_the_extensions_templates_manifest_and_catalogs(host: Host) -> N
     assert all(f"plugins/{EXTENSION}/" in path.as_posix() for path in watched)
 
 
-def _hook_error(db: Session, plugin_id: str, installation_id: int | None) -> None:
+def _hook_error(db: Session, plugin_id: str, installation_id: int | None, hook: str) -> None:
     db.add(
         HookError(
             installation_id=installation_id,
             plugin_id=plugin_id,
-            hook="deskhost_event",
+            hook=hook,
             event_id=None,
             error="Traceback …\nZeroDivisionError: division by zero",
             at=clock.now(),
@@ -141,39 +176,42 @@ def _hook_error(db: Session, plugin_id: str, installation_id: int | None) -> Non
     db.commit()
 
 
-def test_reports_each_hook_error_and_each_failed_attempt_of_a_job_once(
-    host: Host, db: Session, tmp_path: Path
+def _given_up_job(db: Session, installation_id: int, name: str, error: str) -> None:
+    db.add(
+        OutboxEvent(
+            id=str(uuid.uuid4()),
+            kind=OutboxKind.JOB,
+            name=name,
+            payload={},
+            installation_id=installation_id,
+            occurred_at=clock.now(),
+            attempts=3,
+            delivered_at=clock.now(),
+            last_error=error,
+        )
+    )
+    db.commit()
+
+
+def test_tells_each_hook_error_and_each_job_given_up_once(
+    host: Host, db: Session, tmp_path: Path, deskhost_clock: ModuleType
 ) -> None:
     prepare(host, DevOptions(folder=tmp_path, extension=EXTENSION, tickets=5), echo=print)
     installation_id = db.scalars(
         select(Installation.id).where(Installation.plugin_id == EXTENSION)
     ).one()
+    _given_up_job(db, installation_id, "rebuild", "RuntimeError: before the server started")
+    deskhost_clock.advance(timedelta(seconds=1))
     reporter = FailureReporter(host, EXTENSION)
-    _hook_error(db, EXTENSION, installation_id)
-    _hook_error(db, "customer_insights", None)  # another extension's: not this author's
-    job = OutboxEvent(
-        id="5f0c1f5e-0000-4000-8000-000000000001",
-        kind=OutboxKind.JOB,
-        name=f"{EXTENSION}.rebuild",
-        payload={},
-        installation_id=installation_id,
-        occurred_at=clock.now(),
-        attempts=1,
-        last_error="RuntimeError: the archive is gone",
-    )
-    db.add(job)
-    db.commit()
+    _hook_error(db, EXTENSION, installation_id, "job:rebuild")
+    _hook_error(db, "customer_insights", None, "deskhost_event")  # not this author's
+    _given_up_job(db, installation_id, "rebuild", "Traceback …\nRuntimeError: the archive is gone")
 
-    first = reporter.lines()
-    assert first[0] == f"hook error: {EXTENSION} deskhost_event installation {installation_id}"
-    assert "ZeroDivisionError" in first[1]
-    assert first[2].startswith(f"job failed: {EXTENSION} {EXTENSION}.rebuild")
-    assert "(attempt 1)" in first[2] and "the archive is gone" in first[3]
-    assert len(first) == 4
-    assert reporter.lines() == []
-
-    job.attempts, job.lease_until = 2, clock.now() + timedelta(seconds=30)
-    db.commit()
-    assert [line for line in reporter.lines() if line.startswith("job failed")] == [
-        f"job failed: {EXTENSION} {EXTENSION}.rebuild installation {installation_id} (attempt 2)"
+    assert reporter.lines() == [
+        f"hook error: {EXTENSION} job:rebuild installation {installation_id}",
+        "    Traceback …",
+        "    ZeroDivisionError: division by zero",
+        f"job given up: rebuild installation {installation_id} after 3 attempts: "
+        "RuntimeError: the archive is gone",
     ]
+    assert reporter.lines() == []

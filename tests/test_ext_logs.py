@@ -106,14 +106,20 @@ def test_logs_list_hook_errors_newest_first_with_their_exception(
 def test_logs_list_failed_jobs_given_up_or_to_be_retried(
     runner: FlaskCliRunner, db: Session, installation: Installation
 ) -> None:
-    given_up = add_failed_job(db, installation, "rebuild", "boom\nmore", given_up=True)
+    given_up = add_failed_job(
+        db,
+        installation,
+        "rebuild",
+        "Traceback (most recent call last):\nKeyError: 'x'",
+        given_up=True,
+    )
     retried = add_failed_job(db, installation, "backfill", "timeout", given_up=False)
 
     output = logs(runner, PLUGIN).output
 
     assert f"backfill  job {retried.id}  to be retried after 1 attempt  timeout" in output
     assert f"rebuild  job {given_up.id}  given up 2026-12-01 09:05:00" in output
-    assert "after 4 attempts  boom" in output and "more" not in output
+    assert "after 4 attempts  KeyError: 'x'" in output and "Traceback" not in output
     assert output.index("backfill") < output.index("rebuild")
 
 

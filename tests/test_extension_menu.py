@@ -280,3 +280,19 @@ def test_the_installations_admin_page_links_to_the_extensions_own_settings_page(
     db.commit()
     page = web.get(f"/admin/marketplace/installations/{installation.id}").get_data(as_text=True)
     assert "その他の設定" in page
+
+
+def test_an_admin_the_installation_does_not_cover_sees_why_there_is_no_link(
+    web: FlaskClient,
+    installation: Installation,
+    make_agent: Callable[..., Agent],
+    make_department: Callable[..., Department],
+) -> None:
+    admin = make_agent(
+        "admin@example.com", profile="Administrator", departments=[make_department("Sales")]
+    )
+    sign_in(web, admin.email)
+
+    assert _settings_links(web, installation) == []
+    page = web.get(f"/admin/marketplace/installations/{installation.id}").get_data(as_text=True)
+    assert 'id="settings-pages-unreachable"' in page
