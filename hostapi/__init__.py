@@ -13,7 +13,7 @@ from hostapi._markers import hookimpl, hookspec
 from hostapi.clock import now
 from hostapi.context import Conflict, Context, NotFound, ScopeError
 from hostapi.current import csrf_token, current_context, render_page
-from hostapi.errors import LifecycleRefused, ValidationError
+from hostapi.errors import Forbidden, LifecycleRefused, ValidationError
 from hostapi.types import (
     AccountRecord,
     AgentRecord,
@@ -62,6 +62,7 @@ __all__ = [
     "DepartmentRecord",
     "Download",
     "Event",
+    "Forbidden",
     "JobSpec",
     "KbArticleRecord",
     "KbCategoryRecord",

@@ -54,11 +54,23 @@ class ScopeError(PermissionError):
 
 class Conflict(Exception):
     """What was asked cannot be done in the record's present state (an :class:`ApiRoute`'s
-    handler raising it answers 409 with its message) (1.5)."""
+    handler raising it answers 409 with its message) (1.5).
+
+    .. versionchanged:: 1.6
+       ``status_code`` (409), the HTTP status the host answers it with.
+    """
+
+    status_code = 409
 
 
 class NotFound(LookupError):
-    """The record does not exist or is outside what this context may see."""
+    """The record does not exist or is outside what this context may see.
+
+    .. versionchanged:: 1.6
+       ``status_code`` (404), the HTTP status the host answers it with.
+    """
+
+    status_code = 404
 
 
 class Context(abc.ABC):

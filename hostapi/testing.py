@@ -17,7 +17,9 @@ host behind (one whose folder is the host's) fails, naming it, and the process i
 Every step the fixtures take goes through the host's own services, as an admin, an agent or a
 customer would, and commits; a step the host refuses raises :class:`hostapi.ValidationError`
 (with ``errors`` by field), :class:`hostapi.LifecycleRefused` (an installation's state forbids
-it), :class:`hostapi.Conflict`, :class:`hostapi.NotFound` or ``PermissionError``.
+it), :class:`hostapi.Conflict`, :class:`hostapi.NotFound` or :class:`hostapi.Forbidden` (a
+``PermissionError`` naming the ``permission`` missing), each with the ``status_code`` the REST
+API answers the same refusal with.
 
 This module is the only place an extension's tests touch the host; the extension itself still
 imports nothing but ``hostapi``.
@@ -574,10 +576,12 @@ class InstalledExtension:
 
         :raises hostapi.LifecycleRefused: the installation is not active.
         :raises hostapi.ValidationError: a scope asked for was not granted (``scopes``).
+        :raises hostapi.Forbidden: ``by`` may not manage the marketplace.
         """
         from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-        from hostapi import LifecycleRefused, ValidationError
+        from core.permissions import MARKETPLACE_MANAGE
+        from hostapi import Forbidden, LifecycleRefused, ValidationError
 
         state = self.state
         if state != "active":
@@ -598,7 +602,7 @@ class InstalledExtension:
         }
         consent = agent.get("/oauth/authorize", query_string=request)
         if consent.status_code == 403:
-            raise PermissionError(f"agent {agent.email} may not manage the marketplace")
+            raise Forbidden(MARKETPLACE_MANAGE)
         if consent.status_code == 200:
             consent = agent.post(
                 "/oauth/authorize",
@@ -791,7 +795,7 @@ def _hostapi_errors(*, lifecycle: bool = False) -> Iterator[None]:
     With ``lifecycle``, a conflict is the installation lifecycle's refusal of a step.
     """
     from core import errors
-    from hostapi import Conflict, LifecycleRefused, NotFound, ValidationError
+    from hostapi import Conflict, Forbidden, LifecycleRefused, NotFound, ValidationError
 
     try:
         yield
@@ -802,7 +806,7 @@ def _hostapi_errors(*, lifecycle: bool = False) -> Iterator[None]:
     except errors.NotFound as refused:
         raise NotFound(str(refused)) from refused
     except errors.Forbidden as refused:
-        raise PermissionError(str(refused)) from refused
+        raise Forbidden(refused.permission) from refused
 
 
 def _department_ids(session: Session, names: Iterable[str]) -> list[int]:
@@ -1018,7 +1022,7 @@ class Desk:
     API do: synchronous hooks run at once, ``deskhost_event`` on :func:`deskhost_run_jobs`.
     A ticket is a :class:`hostapi.TicketRecord` or its id; ``by`` is an :class:`AgentClient`
     (or an agent id) acting, with their permissions and departments (a refusal raises
-    ``PermissionError`` or :class:`hostapi.NotFound`).
+    :class:`hostapi.Forbidden` or :class:`hostapi.NotFound`).
     """
 
     def __init__(self, state: _TestState) -> None:

@@ -12,11 +12,14 @@
   token lives :data:`ACCESS_TOKEN_LIFETIME`; its refresh token :data:`REFRESH_TOKEN_LIFETIME`
   and rotates on use (an access token and its refresh token share one row and die together).
 - Revocation (RFC 7009) and introspection (RFC 7662) accept public clients (auth method
-  ``none``); a client sees and revokes only its own tokens.
+  ``none``); a client sees and revokes only its own tokens. Introspecting another client's
+  token answers ``{"active": false}``, exactly as for a token that does not exist, so that the
+  answer does not tell whether it does.
 - An uninstall revokes the installation's clients (a purge keeps their rows, without the
   installation): they get no tokens any more, even after a restore, but still authenticate to
   the introspection endpoint, which tells them their tokens are inactive (RFC 7662 §2.2)
-  rather than refusing them.
+  rather than refusing them. They authenticate there by the methods registered on the server,
+  as everywhere else.
 
 The server is built per app (:func:`init_app`) and reads the request's database session.
 """
@@ -512,20 +515,15 @@ class RevocationEndpoint(_RevocationEndpoint):
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):
     """RFC 7662: what a token is and whether it still works; a client introspects only its own
-    tokens.
+    tokens, another's answering ``{"active": false}`` as an unknown token does.
 
-    A revoked client (its installation uninstalled or purged) still authenticates here, so
-    that the extension's service learns that its tokens are dead (``"active": false``) instead
-    of being answered 401 ``invalid_client``: its tokens were revoked with it.
+    A revoked client (its installation uninstalled or purged) still authenticates here (see
+    :meth:`DeskAuthorizationServer.authenticate_client`), so that the extension's service
+    learns that its tokens are dead (``"active": false``) instead of being answered 401
+    ``invalid_client``: its tokens were revoked with it.
     """
 
     CLIENT_AUTH_METHODS = _CLIENT_AUTH_METHODS
-
-    def authenticate_endpoint_client(self, request: OAuth2Request) -> Client:
-        authenticate = ClientAuthentication(_live_or_revoked_client)
-        client = authenticate(request, self.CLIENT_AUTH_METHODS, self.ENDPOINT_NAME)
-        request.client = client
-        return client
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> StoredToken | None:
         return _find_token(_session(), token_string, token_type_hint)
@@ -572,7 +570,26 @@ def _live_or_revoked_client(client_id: str) -> Client | None:
 
 
 class DeskAuthorizationServer(AuthorizationServer):
-    """Authlib's Flask authorization server on deskhost's tables."""
+    """Authlib's Flask authorization server on deskhost's tables.
+
+    Clients authenticate by the methods registered on it (:meth:`register_client_auth_method`)
+    at every endpoint; at the introspection endpoint, revoked clients are found too.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._introspection_client_auth = ClientAuthentication(_live_or_revoked_client)
+
+    def register_client_auth_method(self, method: str, func: Any) -> None:
+        super().register_client_auth_method(method, func)
+        self._introspection_client_auth.register(method, func)
+
+    def authenticate_client(
+        self, request: OAuth2Request, methods: Sequence[str], endpoint: str = "token"
+    ) -> Client:
+        if endpoint == IntrospectionEndpoint.ENDPOINT_NAME:
+            return self._introspection_client_auth(request, methods, endpoint)
+        return super().authenticate_client(request, methods, endpoint)
 
     def query_client(self, client_id: str) -> Client | None:
         record = live_client(_session(), client_id)

@@ -890,7 +890,12 @@ def test_an_unknown_client_cannot_introspect(admin_web: FlaskClient, issued: dic
     assert answer.json["error"] == "invalid_client"
 
 
-def test_another_client_cannot_introspect_a_token(
+def as_introspected(answer: TestResponse) -> tuple[int, Any]:
+    """What the introspection endpoint answered: its status and its JSON."""
+    return answer.status_code, answer.json
+
+
+def test_another_clients_token_is_introspected_as_an_unknown_token_is(
     db: Session,
     host: Host,
     admin_web: FlaskClient,
@@ -903,9 +908,21 @@ def test_another_client_cannot_introspect_a_token(
     )
     db.commit()
 
-    assert introspect(admin_web, other.client_id, secret, issued["access_token"]).json == {
-        "active": False
-    }
+    theirs = introspect(admin_web, other.client_id, secret, issued["access_token"])
+    unknown = introspect(admin_web, other.client_id, secret, "dho_unknown")
+
+    assert as_introspected(theirs) == as_introspected(unknown) == (200, {"active": False})
+
+
+def test_the_host_clients_answer_for_another_clients_token_is_that_of_an_unknown_token(
+    app: Any, db: Session, admin_web: FlaskClient, active: Installation, issued: dict
+) -> None:
+    flow = host_flow(app, db, admin_web, active)
+
+    theirs = introspect(admin_web, flow.client_id, None, issued["refresh_token"])
+    unknown = introspect(admin_web, flow.client_id, None, "dho_unknown")
+
+    assert as_introspected(theirs) == as_introspected(unknown) == (200, {"active": False})
 
 
 def test_public_host_client_introspects_with_no_secret(
@@ -915,6 +932,40 @@ def test_public_host_client_introspects_with_no_secret(
     tokens = exchange(admin_web, flow, flow.code()).json
 
     assert introspect(admin_web, flow.client_id, None, tokens["access_token"]).json["active"]
+
+
+def secret_in_headers(query_client: Callable[[str], Any], request: Any) -> Any:
+    """A client authentication method a deployment registers: id and secret in headers."""
+    client = query_client(request.headers.get("X-Client-Id"))
+    secret = request.headers.get("X-Client-Secret", "")
+    return client if client is not None and client.check_client_secret(secret) else None
+
+
+def test_a_revoked_client_introspects_by_the_methods_registered_on_the_server(
+    app: Any,
+    db: Session,
+    host: Host,
+    registered: tuple[str, str],
+    issued: dict,
+    active: Installation,
+) -> None:
+    lifecycle.uninstall(system_unit(db, host), reload(db, active), confirmed=True, keep_data=True)
+    db.commit()
+    server = oauth.DeskAuthorizationServer()
+    server.register_endpoint(oauth.IntrospectionEndpoint)
+    # Under a name the clients accept: Basic authentication is replaced by the headers.
+    server.register_client_auth_method("client_secret_basic", secret_in_headers)
+    client_id, secret = registered
+
+    with app.test_request_context(
+        "/oauth/introspect",
+        method="POST",
+        data={"token": issued["access_token"]},
+        headers={"X-Client-Id": client_id, "X-Client-Secret": secret},
+    ):
+        answer = server.create_endpoint_response(oauth.IntrospectionEndpoint.ENDPOINT_NAME)
+
+    assert as_introspected(answer) == (200, {"active": False})
 
 
 # ------------------------------------------------------------------------------ clients

@@ -1,10 +1,12 @@
 """``deskhost ext new``: the distribution it writes passes its own tests as generated, installed
 the way its author installs it (``pip install -e .`` then ``pytest``, in an environment of its
-own that has deskhost); its files are ruff clean; bad names and used folders are refused with
-exit code 2 and nothing written."""
+own that has deskhost; without the network: no build isolation, its build requirements taken
+from this environment); its files are ruff clean; bad names (a module's that is already there
+among them) and used folders are refused with exit code 2 and nothing written."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import signal
@@ -17,6 +19,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 import hostapi
@@ -65,8 +68,8 @@ def run(command: list[str | Path], cwd: Path) -> str:
 
 
 def environment_with_deskhost(folder: Path) -> Path:
-    """A new virtual environment that sees this one's packages (deskhost, pytest, pip) and
-    installs into its own; returns its Python.
+    """A new virtual environment that sees this one's packages (deskhost, pytest, pip, and
+    setuptools and wheel to build with) and installs into its own; returns its Python.
 
     ``--system-site-packages`` would give the base interpreter's packages, not this virtual
     environment's, so a ``.pth`` file adds this one's site folders (their own ``.pth`` files,
@@ -87,13 +90,27 @@ def environment_with_deskhost(folder: Path) -> Path:
     return python
 
 
+#: ``pip install -e .`` without reaching an index: built with this environment's setuptools
+#: (no isolated build environment to fill), deskhost and pytest already there.
+OFFLINE_INSTALL = ["install", "--quiet", "--no-build-isolation", "--no-deps", "--no-index"]
+
+
 def scaffold_install_and_test(tmp_path: Path, name: str, *options: str) -> str:
     """``deskhost ext new NAME``, ``pip install -e .``, ``pytest`` there; pytest's output."""
     run([DESKHOST, "ext", "new", name, *options], cwd=tmp_path)
     python = environment_with_deskhost(tmp_path / "environment")
     distribution = tmp_path / name
-    run([python, "-m", "pip", "install", "--quiet", "-e", "."], cwd=distribution)
+    run([python, "-m", "pip", *OFFLINE_INSTALL, "-e", "."], cwd=distribution)
     return run([python, "-m", "pytest", "-p", "no:cacheprovider"], cwd=distribution)
+
+
+def is_installed(requirement: Requirement) -> bool:
+    """Whether this environment has a version of the distribution that ``requirement`` accepts."""
+    try:
+        installed = importlib.metadata.version(requirement.name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return requirement.specifier.contains(installed, prereleases=True)
 
 
 def new(*arguments: str) -> tuple[int, str]:
@@ -113,6 +130,15 @@ def test_full_scaffold_passes_its_own_tests_once_installed(tmp_path: Path) -> No
 def test_bare_scaffold_passes_its_own_test_once_installed(tmp_path: Path) -> None:
     output = scaffold_install_and_test(tmp_path, "demo_bare", "--bare")
     assert "1 passed" in output
+
+
+@pytest.mark.parametrize("bare", [False, True], ids=["full", "bare"])
+def test_build_requirements_are_met_by_this_environment_for_an_offline_install(
+    tmp_path: Path, bare: bool
+) -> None:
+    scaffold("demo_ext", tmp_path, bare)
+    requires = tomllib.loads((tmp_path / "pyproject.toml").read_text())["build-system"]["requires"]
+    assert [text for text in requires if not is_installed(Requirement(text))] == []
 
 
 @pytest.mark.parametrize("bare", [False, True], ids=["full", "bare"])
@@ -197,6 +223,8 @@ def test_prints_the_files_and_the_next_steps(tmp_path: Path) -> None:
     assert code == 0
     assert "src/demo_ext/manifest.json" in output
     assert "pip install -e '.[test]'" in output
+    assert "deskhost ext check ." in output
+    assert "deskhost dev --extension demo_ext" in output
 
 
 def test_writes_into_an_empty_folder_given(tmp_path: Path) -> None:
@@ -207,7 +235,23 @@ def test_writes_into_an_empty_folder_given(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["Demo", "1demo", "d", "demo-ext", "_demo", "d" * 64, "class", "json", "hostapi"],
+    [
+        "Demo",
+        "1demo",
+        "d",
+        "demo-ext",
+        "_demo",
+        "d" * 64,
+        "class",
+        "json",
+        "hostapi",
+        "tests",
+        "flask",
+        "redis",
+        "sqlalchemy",
+        "alembic",
+        "pytest",
+    ],
 )
 def test_a_name_that_is_no_usable_plugin_id_is_refused_and_nothing_written(
     tmp_path: Path, name: str
@@ -215,6 +259,21 @@ def test_a_name_that_is_no_usable_plugin_id_is_refused_and_nothing_written(
     code, output = new(name, "--directory", str(tmp_path / "target"))
     assert code == 2
     assert "Invalid value for 'NAME'" in output
+    assert not (tmp_path / "target").exists()
+
+
+def test_the_name_of_a_module_installed_here_is_refused_naming_where_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    installed = tmp_path / "site" / "demo_installed"
+    installed.mkdir(parents=True)
+    (installed / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+
+    code, output = new("demo_installed", "--directory", str(tmp_path / "target"))
+
+    assert code == 2
+    assert "would shadow it" in output and str(installed) in output
     assert not (tmp_path / "target").exists()
 
 

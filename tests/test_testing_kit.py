@@ -1,6 +1,6 @@
 """hostapi.testing as an extension's own suite uses it: customers and tickets made, what
 happens on a ticket, a custom permission granted, an installation's OAuth tokens, the clock, and
-the hostapi errors raised when the host refuses a step."""
+the hostapi errors raised when the host refuses a step (with the REST API's status codes)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from flask import Flask
 from core.host import Host
 from hostapi import (
     AccountRecord,
+    Conflict,
     ContactRecord,
     Context,
     Event,
+    Forbidden,
     LifecycleRefused,
     Location,
     NotFound,
@@ -228,8 +230,22 @@ def test_set_status_acts_within_the_agents_departments(
     ticket = deskhost_make_ticket(department="Support")
     sales_agent = deskhost_agent_client(departments=["Sales"])
 
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as refused:
         deskhost_desk.set_status(ticket, "On Hold", by=sales_agent)
+
+    assert refused.value.status_code == 404
+
+
+def test_a_step_the_agents_profile_does_not_permit_raises_forbidden_naming_the_permission(
+    deskhost_make_ticket: MakeTicket, deskhost_desk: Desk, deskhost_agent_client: SignIn
+) -> None:
+    light_agent = deskhost_agent_client(profile="Light Agent")
+
+    with pytest.raises(Forbidden) as refused:
+        deskhost_desk.reply(deskhost_make_ticket(), "On our way.", by=light_agent)
+
+    assert (refused.value.permission, refused.value.status_code) == ("ticket.reply", 403)
+    assert isinstance(refused.value, PermissionError)
 
 
 def test_set_status_without_an_agent_acts_as_the_host(
@@ -440,6 +456,15 @@ def test_token_of_an_installation_awaiting_authorization_is_refused(
         waiting.token()
 
 
+def test_token_approved_by_an_agent_who_may_not_manage_the_marketplace_is_forbidden(
+    probe: InstalledExtension, deskhost_agent_client: SignIn
+) -> None:
+    with pytest.raises(Forbidden) as refused:
+        probe.token(by=deskhost_agent_client())
+
+    assert refused.value.permission == "marketplace.manage"
+
+
 def test_token_of_a_client_registered_by_the_test(probe: InstalledExtension) -> None:
     client = probe.register_client(name="Worker", redirect_uris=["https://worker.example/cb"])
 
@@ -503,6 +528,16 @@ def test_settings_the_manifest_does_not_declare_raise_a_validation_error(
         probe.update_settings({"colour": "red"})
 
     assert list(refused.value.errors) == ["settings.colour"]
+
+
+@pytest.mark.parametrize(
+    ("error", "status_code"),
+    [(NotFound, 404), (Forbidden, 403), (Conflict, 409), (LifecycleRefused, 409)],
+)
+def test_every_refusal_carries_the_status_the_rest_api_answers_it_with(
+    error: type[Exception], status_code: int
+) -> None:
+    assert error.status_code == status_code  # type: ignore[attr-defined]
 
 
 # ------------------------------------------------------------------------------ the clock

@@ -14,6 +14,7 @@ tool takes a template for code). In a path, ``__name__`` is the extension's id a
 
 from __future__ import annotations
 
+import importlib.util
 import keyword
 import sys
 from importlib.resources import files
@@ -31,8 +32,10 @@ TEMPLATE_SUFFIX = ".tmpl"
 NAME_IN_PATH = "__name__"
 HIDDEN_PREFIX = "dot-"
 
-#: Top-level packages of deskhost itself, which an extension's package must not shadow.
-HOST_PACKAGES = frozenset({"core", "hostapi", "plugins", "marketplace_registry"})
+#: Names refused even where no module has them: ``tests`` is the distribution's tests folder,
+#: and the distributions that install theirs as a top-level package (a common packaging slip)
+#: would clash with an extension of that name.
+RESERVED_NAMES = frozenset({"tests"})
 
 
 class ScaffoldError(ValueError):
@@ -62,7 +65,10 @@ def _substitutions(name: str) -> dict[str, str]:
 
 
 def check_name(name: str) -> None:
-    """Refuse a name that is not a plugin id (the manifest's rule) or not a usable package.
+    """Refuse a name that is not a plugin id (the manifest's rule) or not a usable package: a
+    keyword, a reserved name, or the name of a module Python or this environment already has
+    (deskhost's own and its dependencies', such as ``flask`` or ``sqlalchemy``; an extension
+    of that name already installed too, which needs no new scaffold).
 
     :raises BadExtensionName: saying what is wrong with it.
     """
@@ -70,11 +76,30 @@ def check_name(name: str) -> None:
         raise BadExtensionName(f"{name!r} is not a plugin id. {PLUGIN_ID.error}")
     if keyword.iskeyword(name):
         raise BadExtensionName(f"{name!r} is a Python keyword: its package could not be imported.")
-    if name in sys.stdlib_module_names or name in HOST_PACKAGES:
+    if name in RESERVED_NAMES:
         raise BadExtensionName(
-            f"{name!r} is the name of a module of Python or deskhost: the extension's package "
-            f"would shadow it."
+            f"{name!r} is reserved: it is the name of the distribution's tests folder."
         )
+    location = _module_location(name)
+    if location is not None:
+        raise BadExtensionName(
+            f"{name!r} is the name of a module Python or this environment already has "
+            f"({location}): the extension's package would shadow it, or be shadowed by it."
+        )
+
+
+def _module_location(name: str) -> str | None:
+    """Where the top-level module ``name`` is found (without importing it), or ``None``."""
+    if name in sys.stdlib_module_names:
+        # Also the modules this platform lacks (winreg on Linux): an extension must load on all.
+        return "Python's standard library"
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):  # in sys.modules without a spec, or a finder failed
+        return "imported already"
+    if spec is None:
+        return None
+    return spec.origin or ", ".join(spec.submodule_search_locations or ()) or "installed"
 
 
 def scaffold(name: str, directory: Path, bare: bool = False) -> list[Path]:

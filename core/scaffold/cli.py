@@ -50,13 +50,10 @@ def new_command(name: str, bare: bool, directory: Path | None) -> None:
 
 def _next_steps(name: str, target: Path) -> list[str]:
     """The commands that take the new extension from files to a tested, running extension."""
-    steps = [f"cd {shlex.quote(str(target))}", "pip install -e '.[test]'", "pytest"]
-    # Offered only where this deskhost has them. Read from the groups' own tables: looking a
-    # missing name up through Flask's group would build the app to search its commands.
-    root = click.get_current_context().find_root().command
-    commands = getattr(root, "commands", {})
-    if "check" in getattr(commands.get("ext"), "commands", {}):
-        steps.append("deskhost ext check .")
-    if "dev" in commands:
-        steps.append(f"deskhost dev --extension {name}")
-    return steps
+    return [
+        f"cd {shlex.quote(str(target))}",
+        "pip install -e '.[test]'",
+        "pytest",
+        "deskhost ext check .",
+        f"deskhost dev --extension {name}",
+    ]
