@@ -104,6 +104,10 @@ PROFILE_DELETED = "profile.deleted"
 STATUS_CREATED = "status.created"
 #: payload: status_id, changes (since 1.1)
 STATUS_UPDATED = "status.updated"
+#: payload: status_id, name, status_type, tickets_moved_to (the built-in status its tickets
+#: were moved to first, each with a ``ticket.status_changed``); the host removes a status when
+#: it purges the installation whose extension declared it (since 1.6)
+STATUS_DELETED = "status.deleted"
 #: payload: department_id, changes; business hours, holidays or 24x7 changed (since 1.1)
 BUSINESS_HOURS_UPDATED = "business_hours.updated"
 #: payload: sla_policy_id (since 1.1)
@@ -171,6 +175,7 @@ SETUP_EVENTS = frozenset(
         ORGANISATION_UPDATED,
         STATUS_CREATED,
         STATUS_UPDATED,
+        STATUS_DELETED,
         BUSINESS_HOURS_UPDATED,
         SLA_POLICY_CREATED,
         SLA_POLICY_UPDATED,

@@ -374,17 +374,24 @@ def needs_upgrade(host: Host, installation: Installation) -> bool:
 
 def upgrade(unit: Unit, installation: Installation) -> bool:
     """Bring an installation to the loaded package's version: migrations, the requirements the
-    new version adds (those it no longer declares released), then ``deskhost_upgrade``. Scopes
-    the new version requests wait for fresh consent (see :func:`pending_scopes`); the granted
-    ones keep working. Returns whether anything changed."""
+    new version no longer declares released and those it adds created, then
+    ``deskhost_upgrade``. Scopes the new version requests wait for fresh consent (see
+    :func:`pending_scopes`); the granted ones keep working. Returns whether anything changed.
+
+    :raises ValidationFailed: naming ``requirements.<list>.<n>.<field>`` (a requirement the
+        new version adds whose name the desk uses already).
+    """
     session, host = unit.session, _host(unit)
     if not needs_upgrade(host, installation):
         return False
     from_version = installation.plugin_version
     _apply_migrations(session, host.plugins, installation.plugin_id)
     manifest = host.plugins.manifest(installation.plugin_id)
-    requirements.create_requirements(unit, installation, manifest)
+    # Released before the new ones are checked: a declaration whose key changed while its
+    # name stayed (a view's) would otherwise find its old self holding the name.
     requirements.release_undeclared(unit, installation, manifest)
+    requirements.check_requirements(session, manifest, installation.id)
+    requirements.create_requirements(unit, installation, manifest)
     installation.plugin_version = manifest.version
     installation.updated_at = clock.now()
     session.flush()
@@ -448,12 +455,15 @@ def uninstall(
     _call_uninstall_hook(session, host, installation, purge=not keep_data)
     _revoke_tokens(session, installation_id, clients=True)
     _remove_jobs(session, host, installation_id)
+    now = clock.now()
+    # Archived first, purged or not: the extension was told, and what the purge changes next
+    # (tickets moved out of its statuses, a status removed) must not reach it as events.
+    installation.state = InstallationState.ARCHIVED.value
+    installation.granted_scopes = []
+    installation.archived_at = now
+    installation.updated_at = now
+    session.flush()
     if keep_data:
-        now = clock.now()
-        installation.state = InstallationState.ARCHIVED.value
-        installation.granted_scopes = []
-        installation.archived_at = now
-        installation.updated_at = now
         after: dict[str, Any] | None = snapshot(installation)
     else:
         requirements.remove_requirements(unit, installation_id)

@@ -26,6 +26,7 @@ from core.models import (
     Department,
     Installation,
     Organisation,
+    OutboxEvent,
     PermissionProfile,
     SpamRule,
     StatusChange,
@@ -38,6 +39,7 @@ from core.plugins.requirements import requirement_problems
 from core.services import customers, fields, tickets, views
 from core.services.base import Actor, Unit
 from core.web.i18n import compile_catalogs
+from hostapi import Context, Event, events, hookimpl, scopes
 from marketplace_registry import lifecycle
 from tests.plugin_fixtures import manifest
 
@@ -65,6 +67,15 @@ AWAITING_VENDOR = {
 }
 VENDOR_SPAM = {"key": "vendor_spam", "kind": "domain", "pattern": "spam.example"}
 PLAN = {"key": "plan", "type": "text", "label": {"en": "Plan", "ja": "プラン"}}
+#: A declaration of each kind: a field, a view, a spam rule and a status.
+EVERY_KIND: dict[str, list[dict[str, Any]]] = {
+    "contact_fields": [TIER],
+    "views": [GOLD_VIEW],
+    "spam_rules": [VENDOR_SPAM],
+    "statuses": [AWAITING_VENDOR],
+}
+#: What ``acme_sync`` requests: ticket events, and the desk's setup events (statuses).
+SCOPES = [scopes.TICKETS_READ, scopes.SETTINGS_READ]
 
 #: A sign-in's CSRF header, as tests.api_fixtures' ``sign_in_as`` returns it.
 SignIn = Callable[[Agent], dict[str, str]]
@@ -72,6 +83,21 @@ SignIn = Callable[[Agent], dict[str, str]]
 
 class _NoHooks:
     """An extension that implements no hook: its manifest is all it brings."""
+
+
+class _Recorder:
+    """Records the events its synchronous hook is sent, and when it was uninstalled."""
+
+    def __init__(self) -> None:
+        self.heard: list[str] = []
+
+    @hookimpl
+    def deskhost_event_sync(self, context: Context, event: Event) -> None:
+        self.heard.append(event.name)
+
+    @hookimpl
+    def deskhost_uninstall(self, context: Context, purge: bool) -> None:
+        self.heard.append("uninstalled")
 
 
 # ------------------------------------------------------------------------------ fixtures
@@ -85,15 +111,26 @@ def _compiled_catalogs() -> None:
 
 @pytest.fixture
 def deploy(host: Host) -> Iterator[Callable[..., None]]:
-    """``deploy(version="1.0.0", **requirements)``: load ``acme_sync`` declaring them (the
-    release before it unloaded, as a host restarted on a newer package)."""
+    """``deploy(version="1.0.0", extension=None, **requirements)``: load ``acme_sync``
+    declaring them (the release before it unloaded, as a host restarted on a newer package);
+    ``extension`` is its hooks (none by default), requesting :data:`SCOPES`."""
 
-    def load(version: str = "1.0.0", **requirements: list[dict[str, Any]]) -> None:
+    def load(
+        version: str = "1.0.0",
+        extension: object | None = None,
+        **requirements: list[dict[str, Any]],
+    ) -> None:
         if PLUGIN in host.plugins.loaded:
             host.plugins.unregister_plugin(PLUGIN)
         host.plugins.register_plugin(
-            _NoHooks(),
-            manifest(PLUGIN, version=version, single_install=True, requirements=requirements),
+            extension if extension is not None else _NoHooks(),
+            manifest(
+                PLUGIN,
+                version=version,
+                scopes=SCOPES,
+                single_install=True,
+                requirements=requirements,
+            ),
         )
 
     yield load
@@ -110,12 +147,7 @@ def tier_and_gold_view(deploy: Callable[..., None]) -> None:
 @pytest.fixture
 def every_kind(deploy: Callable[..., None]) -> None:
     """``acme_sync`` declaring a field, a view, a spam rule and a status."""
-    deploy(
-        contact_fields=[TIER],
-        views=[GOLD_VIEW],
-        spam_rules=[VENDOR_SPAM],
-        statuses=[AWAITING_VENDOR],
-    )
+    deploy(**EVERY_KIND)
 
 
 @pytest.fixture
@@ -123,6 +155,13 @@ def admin_web(client: FlaskClient, sign_in_as: SignIn, admin_agent: Agent) -> Fl
     """The test client signed in as the admin."""
     sign_in_as(admin_agent)
     return client
+
+
+@pytest.fixture
+def installation_id(host: Host, admin_agent: Agent, department: Department) -> int:
+    """``acme_sync`` installed by the admin (awaiting consent), as the test's declaration
+    fixture (``usefixtures``) deployed it; the installation's id."""
+    return _install(host, admin_agent, department)
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -144,9 +183,23 @@ def _install(host: Host, admin: Agent, department: Department) -> int:
         ).id
 
 
+def _grant(host: Host, admin: Agent, installation_id: int) -> None:
+    """The admin's consent to every scope ``acme_sync`` requests: the installation is active."""
+    with host.transaction() as session:
+        lifecycle.grant(
+            _admin_unit(session, host, admin), session.get(Installation, installation_id), SCOPES
+        )
+
+
 def _refused_install(host: Host, admin: Agent, department: Department) -> dict[str, list[str]]:
     with pytest.raises(ValidationFailed) as refused:
         _install(host, admin, department)
+    return refused.value.errors
+
+
+def _refused_upgrade(host: Host, admin: Agent, installation_id: int) -> dict[str, list[str]]:
+    with pytest.raises(ValidationFailed) as refused:
+        _upgrade(host, admin, installation_id)
     return refused.value.errors
 
 
@@ -200,6 +253,12 @@ def _spam_rule(host: Host) -> SpamRule | None:
         return session.scalar(select(SpamRule).where(SpamRule.pattern == "spam.example"))
 
 
+def _classified(host: Host, sender: str) -> str | None:
+    """Why the spam check holds back an email from ``sender`` (None: it lets it through)."""
+    with host.sessions() as session:
+        return spam.classify(session, spam.Inspected(channel="email", email=sender), None)
+
+
 def _give_tier(host: Host, admin: Agent, contact: Contact, tier: str) -> None:
     with host.transaction() as session:
         customers.update_contact(
@@ -216,11 +275,17 @@ def _custom_values(host: Host, contact: Contact) -> dict[str, Any]:
 
 def _gold_contacts(host: Host, admin: Agent) -> list[str]:
     """Last names the declared view lists, as the admin runs it."""
+    return _view_rows(host, admin, _view(host).id)
+
+
+def _view_rows(host: Host, admin: Agent, view_id: int) -> list[str]:
+    """Last names the saved view ``view_id`` lists, as the admin runs it."""
     with host.sessions() as session:
         unit = _admin_unit(session, host, admin)
-        view = session.scalars(select(CustomView).where(CustomView.name == "Gold customers")).one()
-        spec = views.get_view(unit, "contact", view.id)
-        return [row.last_name for row in views.run_view(unit, spec).rows]
+        return [
+            row.last_name
+            for row in views.run_view(unit, views.get_view(unit, "contact", view_id)).rows
+        ]
 
 
 def _consent_page(web: FlaskClient, installation_id: int) -> str:
@@ -246,6 +311,24 @@ def _requirement_items(page: str, list_id: str = "requirements") -> list[str]:
     assert found, f"no list {list_id!r}"
     items = re.findall(r"<li[^>]*>(.*?)</li>", found.group(1), re.S)
     return [" ".join(re.sub(r"<[^>]+>", "", item).split()) for item in items]
+
+
+def _listed_item(web: FlaskClient, path: str, item_id: str, closing_tag: str) -> str:
+    """The HTML of the item ``id="<item_id>"`` on the page at ``path``, up to ``closing_tag``."""
+    page = web.get(path).get_data(as_text=True)
+    return page[page.index(f'id="{item_id}"') :].split(closing_tag)[0]
+
+
+def _events_named(host: Host, name: str) -> list[dict[str, Any]]:
+    """The payloads of the events called ``name`` in the outbox, oldest first."""
+    with host.sessions() as session:
+        return list(
+            session.scalars(
+                select(OutboxEvent.payload)
+                .where(OutboxEvent.name == name)
+                .order_by(OutboxEvent.occurred_at, OutboxEvent.seq)
+            )
+        )
 
 
 def _set_desk_language(host: Host, locale: str) -> None:
@@ -349,16 +432,19 @@ def test_declared_status_and_spam_rule_are_created(
 
 
 @pytest.mark.usefixtures("every_kind")
-def test_declared_spam_rule_holds_matching_mail_back(
-    host: Host, admin_agent: Agent, department: Department
+def test_declared_spam_rule_holds_matching_mail_back_once_the_admin_consents(
+    host: Host, admin_agent: Agent, installation_id: int
 ) -> None:
-    _install(host, admin_agent, department)
+    _grant(host, admin_agent, installation_id)
 
-    with host.sessions() as session:
-        reason = spam.classify(
-            session, spam.Inspected(channel="email", email="x@mail.spam.example"), None
-        )
-    assert reason == "Blocked domain spam.example"
+    assert _classified(host, "x@mail.spam.example") == "Blocked domain spam.example"
+
+
+@pytest.mark.usefixtures("every_kind", "installation_id")
+def test_spam_rule_of_an_installation_awaiting_consent_holds_nothing_back(host: Host) -> None:
+    assert _spam_rule(host) is not None
+
+    assert _classified(host, "x@mail.spam.example") is None
 
 
 @pytest.mark.usefixtures("every_kind")
@@ -502,6 +588,47 @@ def test_consent_page_lists_each_kind_in_japanese_for_a_japanese_admin(
     ]
 
 
+@pytest.mark.usefixtures("tier_and_gold_view")
+def test_install_beside_an_archived_installation_says_to_restore_or_purge_it(
+    host: Host, admin_agent: Agent, department: Department, installation_id: int
+) -> None:
+    _uninstall(host, admin_agent, installation_id, keep_data=True)
+
+    errors = _refused_install(host, admin_agent, department)
+
+    message = (
+        f"Archived installation {installation_id} of this extension has it: "
+        f"restore or purge installation {installation_id}."
+    )
+    assert errors == {
+        "requirements.contact_fields.0.key": [message],
+        "requirements.views.0.name": [message],
+    }
+
+
+@pytest.mark.usefixtures("every_kind")
+def test_status_an_admin_names_while_the_install_runs_refuses_it_naming_the_status(
+    host: Host,
+    admin_agent: Agent,
+    department: Department,
+    unit_for: Callable[..., Unit],
+    db: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The install's check ran before the admin's status was committed.
+    monkeypatch.setattr(
+        "core.plugins.requirements.check_requirements", lambda *_args, **_kwargs: None
+    )
+    tickets.create_status(unit_for(admin_agent), name="Awaiting vendor", status_type="open")
+    db.commit()
+
+    errors = _refused_install(host, admin_agent, department)
+
+    assert errors == {
+        "requirements.statuses.0.name": ['A status named "Awaiting vendor" exists already.']
+    }
+
+
 # ------------------------------------------------------------------------------ by hand
 
 
@@ -538,7 +665,9 @@ def test_declared_status_cannot_be_renamed_by_hand(
     with pytest.raises(ValidationFailed) as refused:
         tickets.update_status(unit_for(admin_agent), status, name="Waiting on vendor")
 
-    assert list(refused.value.errors) == ["name"]
+    assert refused.value.errors == {
+        "installation_id": ["An extension added this: it cannot be changed or removed by hand."]
+    }
 
 
 @pytest.mark.usefixtures("every_kind")
@@ -560,55 +689,45 @@ def test_declared_spam_rule_can_be_switched_off_but_not_deleted(
     assert rule.is_active is False
 
 
-@pytest.mark.usefixtures("tier_and_gold_view")
+@pytest.mark.usefixtures("tier_and_gold_view", "installation_id")
 def test_field_editor_shows_the_declared_field_as_added_by_the_extension(
-    host: Host, admin_web: FlaskClient, admin_agent: Agent, department: Department
+    host: Host, admin_web: FlaskClient
 ) -> None:
-    _install(host, admin_agent, department)
     field_id = _field(host).id
 
-    page = admin_web.get("/admin/fields/contact").get_data(as_text=True)
+    item = _listed_item(admin_web, "/admin/fields/contact", f"field-{field_id}", "</li>")
 
-    item = page[page.index(f'id="field-{field_id}"') :].split("</li>")[0]
     assert "Added by Acme Sync" in item
     assert f"/admin/fields/contact/{field_id}/delete" not in item
 
 
-@pytest.mark.usefixtures("tier_and_gold_view")
-def test_view_picker_names_the_extension_that_added_a_view(
-    host: Host, admin_web: FlaskClient, admin_agent: Agent, department: Department
-) -> None:
-    _install(host, admin_agent, department)
-
+@pytest.mark.usefixtures("tier_and_gold_view", "installation_id")
+def test_view_picker_names_the_extension_that_added_a_view(admin_web: FlaskClient) -> None:
     page = admin_web.get("/contacts").get_data(as_text=True)
 
     assert "Gold customers (Added by Acme Sync)" in page
 
 
-@pytest.mark.usefixtures("every_kind")
+@pytest.mark.usefixtures("every_kind", "installation_id")
 def test_status_list_shows_the_declared_status_as_added_by_the_extension_without_a_link(
-    host: Host, admin_web: FlaskClient, admin_agent: Agent, department: Department
+    host: Host, admin_web: FlaskClient
 ) -> None:
-    _install(host, admin_agent, department)
     status_id = _status(host).id
 
-    page = admin_web.get("/setup/statuses").get_data(as_text=True)
+    row = _listed_item(admin_web, "/setup/statuses", f"status-{status_id}", "</tr>")
 
-    row = page[page.index(f'id="status-{status_id}"') :].split("</tr>")[0]
     assert "Added by Acme Sync" in row
     assert f'href="/setup/statuses/{status_id}"' not in row
 
 
-@pytest.mark.usefixtures("every_kind")
+@pytest.mark.usefixtures("every_kind", "installation_id")
 def test_spam_rule_list_offers_no_delete_for_the_declared_rule(
-    host: Host, admin_web: FlaskClient, admin_agent: Agent, department: Department
+    host: Host, admin_web: FlaskClient
 ) -> None:
-    _install(host, admin_agent, department)
     rule_id = _spam_rule(host).id
 
-    page = admin_web.get("/admin/spam-rules").get_data(as_text=True)
+    row = _listed_item(admin_web, "/admin/spam-rules", f"rule-{rule_id}", "</tr>")
 
-    row = page[page.index(f'id="rule-{rule_id}"') :].split("</tr>")[0]
     assert "Added by Acme Sync" in row
     assert f"/admin/spam-rules/{rule_id}/toggle" in row
     assert f"/admin/spam-rules/{rule_id}/delete" not in row
@@ -638,22 +757,20 @@ def test_uninstall_page_lists_what_purging_deletes(
 
 
 @pytest.mark.usefixtures("every_kind")
-def test_archived_installations_spam_rule_applies_again_only_after_restore(
-    host: Host, admin_agent: Agent, department: Department
+def test_archived_installations_spam_rule_applies_again_only_after_restore_and_consent(
+    host: Host, admin_agent: Agent, installation_id: int
 ) -> None:
-    installation_id = _install(host, admin_agent, department)
-    message = spam.Inspected(channel="email", email="x@spam.example")
-
-    def classified() -> str | None:
-        with host.sessions() as session:
-            return spam.classify(session, message, None)
+    _grant(host, admin_agent, installation_id)
 
     _uninstall(host, admin_agent, installation_id, keep_data=True)
     assert _spam_rule(host) is not None
-    assert classified() is None
+    assert _classified(host, "x@spam.example") is None
 
     _restore(host, admin_agent, installation_id)
-    assert classified() == "Blocked domain spam.example"
+    assert _classified(host, "x@spam.example") is None
+
+    _grant(host, admin_agent, installation_id)
+    assert _classified(host, "x@spam.example") == "Blocked domain spam.example"
 
 
 @pytest.mark.usefixtures("every_kind")
@@ -728,6 +845,105 @@ def test_database_refuses_to_delete_an_installation_that_still_owns_objects(
         session.flush()
 
 
+def test_purged_extension_hears_no_event_of_its_own_purge(
+    host: Host,
+    admin_agent: Agent,
+    department: Department,
+    deploy: Callable[..., None],
+    make_ticket: Callable[..., Ticket],
+    unit_for: Callable[..., Unit],
+    db: Session,
+) -> None:
+    recorder = _Recorder()
+    deploy(extension=recorder, **EVERY_KIND)
+    installation_id = _install(host, admin_agent, department)
+    _grant(host, admin_agent, installation_id)
+    ticket = make_ticket()
+    tickets.change_status(unit_for(admin_agent), db.get(Ticket, ticket.id), "Awaiting vendor")
+    db.commit()
+
+    _uninstall(host, admin_agent, installation_id, keep_data=False)
+
+    assert _events_named(host, events.TICKET_STATUS_CHANGED)[-1]["to_status"] == "On Hold"
+    assert recorder.heard == ["uninstalled"]
+
+
+@pytest.mark.usefixtures("every_kind")
+def test_purge_announces_the_removed_status_as_deleted(
+    host: Host, admin_agent: Agent, installation_id: int
+) -> None:
+    status_id = _status(host).id
+
+    _uninstall(host, admin_agent, installation_id, keep_data=False)
+
+    assert _events_named(host, events.STATUS_DELETED) == [
+        {
+            "status_id": status_id,
+            "name": "Awaiting vendor",
+            "status_type": "on_hold",
+            "tickets_moved_to": "On Hold",
+        }
+    ]
+
+
+@pytest.mark.usefixtures("tier_and_gold_view")
+def test_purge_takes_the_field_out_of_the_desks_saved_views(
+    host: Host,
+    admin_agent: Agent,
+    installation_id: int,
+    unit_for: Callable[..., Unit],
+    db: Session,
+) -> None:
+    saved = views.create_view(
+        unit_for(admin_agent),
+        entity="contact",
+        name="Gold managers",
+        conditions=[
+            {"field": FIELD_KEY, "operator": "is", "value": "gold"},
+            {"field": "title", "operator": "contains", "value": "manager"},
+        ],
+        sort_field=FIELD_KEY,
+        columns=["name", FIELD_KEY],
+    )
+    db.commit()
+
+    _uninstall(host, admin_agent, installation_id, keep_data=False)
+
+    db.expire_all()
+    view = db.get(CustomView, saved.id)
+    assert view.conditions == [
+        {"field": f"removed:{FIELD_KEY}", "operator": "is", "value": "gold"},
+        {"field": "title", "operator": "contains", "value": "manager"},
+    ]
+    assert (view.columns, view.sort_field) == (["name"], "created_at")
+
+
+@pytest.mark.usefixtures("tier_and_gold_view")
+def test_view_saved_before_a_purge_does_not_read_the_reinstalled_extensions_field(
+    host: Host,
+    admin_agent: Agent,
+    department: Department,
+    installation_id: int,
+    unit_for: Callable[..., Unit],
+    db: Session,
+    make_contact: Callable[..., Contact],
+) -> None:
+    saved = views.create_view(
+        unit_for(admin_agent),
+        entity="contact",
+        name="Not gold",
+        conditions=[{"field": FIELD_KEY, "operator": "is_not", "value": "gold"}],
+    )
+    db.commit()
+    make_contact("Plain")
+    _uninstall(host, admin_agent, installation_id, keep_data=False)
+
+    _install(host, admin_agent, department)
+
+    assert _field(host) is not None
+    assert _view_rows(host, admin_agent, saved.id) == []
+
+
 # ------------------------------------------------------------------------------ upgrade
 
 
@@ -770,9 +986,96 @@ def test_upgrade_gives_the_desk_the_fields_the_new_version_drops_and_removes_its
     _upgrade(host, admin_agent, installation_id)
 
     tier = _field(host)
-    assert (tier.installation_id, tier.requirement_key) == (None, None)
+    assert (tier.installation_id, tier.requirement_key) == (None, "tier")
     assert _custom_values(host, contact) == {FIELD_KEY: "gold"}
     assert _view(host) is None
+
+
+@pytest.mark.parametrize(("list_name", "model"), [("views", CustomView), ("spam_rules", SpamRule)])
+@pytest.mark.usefixtures("every_kind")
+def test_upgrade_that_renames_a_declarations_key_keeping_its_name_replaces_the_object(
+    host: Host,
+    admin_agent: Agent,
+    installation_id: int,
+    deploy: Callable[..., None],
+    list_name: str,
+    model: type[CustomView | SpamRule],
+) -> None:
+    renamed = [{**EVERY_KIND[list_name][0], "key": "renamed"}]
+    deploy("1.1.0", **{**EVERY_KIND, list_name: renamed})
+
+    _upgrade(host, admin_agent, installation_id)
+
+    with host.sessions() as session:
+        owned = session.scalars(
+            select(model.requirement_key).where(model.installation_id == installation_id)
+        ).all()
+    assert owned == ["renamed"]
+
+
+@pytest.mark.usefixtures("tier_and_gold_view")
+def test_later_version_declaring_a_released_field_again_takes_it_back_with_its_values(
+    host: Host,
+    admin_agent: Agent,
+    installation_id: int,
+    deploy: Callable[..., None],
+    make_contact: Callable[..., Contact],
+) -> None:
+    contact = make_contact()
+    _give_tier(host, admin_agent, contact, "gold")
+    deploy("2.0.0", account_fields=[PLAN])
+    _upgrade(host, admin_agent, installation_id)
+    deploy("3.0.0", contact_fields=[TIER], account_fields=[PLAN])
+
+    _upgrade(host, admin_agent, installation_id)
+
+    tier = _field(host)
+    assert (tier.installation_id, tier.requirement_key) == (installation_id, "tier")
+    assert _custom_values(host, contact) == {FIELD_KEY: "gold"}
+
+
+@pytest.mark.usefixtures("every_kind")
+def test_later_version_declaring_a_released_status_again_takes_it_back_offered_again(
+    host: Host,
+    admin_agent: Agent,
+    installation_id: int,
+    deploy: Callable[..., None],
+    unit_for: Callable[..., Unit],
+    db: Session,
+) -> None:
+    status_id = _status(host).id
+    deploy("2.0.0", contact_fields=[TIER])
+    _upgrade(host, admin_agent, installation_id)
+    tickets.update_status(unit_for(admin_agent), db.get(TicketStatus, status_id), is_active=False)
+    db.commit()
+    deploy("3.0.0", contact_fields=[TIER], statuses=[AWAITING_VENDOR])
+
+    _upgrade(host, admin_agent, installation_id)
+
+    status = _status(host)
+    assert (status.id, status.installation_id, status.is_active) == (
+        status_id,
+        installation_id,
+        True,
+    )
+
+
+@pytest.mark.usefixtures("tier_and_gold_view")
+def test_released_field_declared_again_with_another_type_refuses_the_upgrade_naming_it(
+    host: Host, admin_agent: Agent, installation_id: int, deploy: Callable[..., None]
+) -> None:
+    deploy("2.0.0")
+    _upgrade(host, admin_agent, installation_id)
+    deploy("3.0.0", contact_fields=[{"key": "tier", "type": "text", "label": TIER["label"]}])
+
+    errors = _refused_upgrade(host, admin_agent, installation_id)
+
+    assert errors == {
+        "requirements.contact_fields.0.type": [
+            f"An earlier version of this extension left the field {FIELD_KEY} to the desk, "
+            "of another type: delete it to install this version."
+        ]
+    }
 
 
 # ------------------------------------------------------------------------------ checking

@@ -289,13 +289,14 @@ def classify(session: Session, message: Inspected, contact: Contact | None) -> s
         account = session.get(Account, contact.account_id)
         if account is not None and account.is_spam:
             return "Sender's account is marked as spam"
-    # An archived installation keeps the rules its extension declared, idle until restored.
-    archived = select(Installation.id).where(Installation.state == InstallationState.ARCHIVED)
+    # The rules an extension declared hold mail back while its installation is active: not
+    # before the admin consents (after an install or a restore), nor while it is archived.
+    active = select(Installation.id).where(Installation.state == InstallationState.ACTIVE)
     rules = session.scalars(
         select(SpamRule)
         .where(
             SpamRule.is_active.is_(True),
-            SpamRule.installation_id.is_(None) | SpamRule.installation_id.not_in(archived),
+            SpamRule.installation_id.is_(None) | SpamRule.installation_id.in_(active),
         )
         .order_by(SpamRule.id)
     )

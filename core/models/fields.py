@@ -65,7 +65,11 @@ class CustomField(Base):
         doc="The installation whose manifest declared it (None: an admin's); its purge removes it.",
     )
     requirement_key: Mapped[str | None] = mapped_column(
-        String(63), doc="The key of its declaration in that manifest's ``requirements``."
+        String(63),
+        doc="The key of its declaration in that manifest's ``requirements``. When a newer "
+        "version no longer declares it, the field is released to the desk (``installation_id`` "
+        "cleared) but keeps this key, so that a later version declaring it again takes the "
+        "field back with its values.",
     )
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -102,7 +106,10 @@ class CustomView(Base):
         doc="The installation whose manifest declared it (None: an agent's); its purge removes it.",
     )
     requirement_key: Mapped[str | None] = mapped_column(
-        String(63), doc="The key of its declaration in that manifest's ``requirements``."
+        String(63),
+        doc="The key of its declaration in that manifest's ``requirements``. Unlike a field or "
+        "a status, a view holds no data: a newer version that no longer declares it removes "
+        "it rather than releasing it to the desk.",
     )
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

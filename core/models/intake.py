@@ -42,7 +42,10 @@ class SpamRule(Base):
         "its purge removes it.",
     )
     requirement_key: Mapped[str | None] = mapped_column(
-        String(63), doc="The key of its declaration in that manifest's ``requirements``."
+        String(63),
+        doc="The key of its declaration in that manifest's ``requirements``. Unlike a field or "
+        "a status, a spam rule holds no data: a newer version that no longer declares it removes "
+        "it rather than releasing it to the desk.",
     )
     created_at: Mapped[datetime]
 

@@ -80,7 +80,11 @@ class TicketStatus(Base):
         "its purge removes it.",
     )
     requirement_key: Mapped[str | None] = mapped_column(
-        String(63), doc="The key of its declaration in that manifest's ``requirements``."
+        String(63),
+        doc="The key of its declaration in that manifest's ``requirements``. When a newer "
+        "version no longer declares it, the status is released to the desk (``installation_id`` "
+        "cleared) but keeps this key, so that a later version declaring it again takes the "
+        "status back with its tickets (while it still has the declared name).",
     )
 
 

@@ -8,20 +8,37 @@ the extension's code reads values by. Names users see are the extension's own wo
 the organisation's default language (Japanese for ``ja``, else English): a field's label, a
 view's name, a status's name. A name the desk already uses (a field with that label or key, a
 shared view of that name, a status of that name, the same spam rule) refuses the install,
-naming the declaration and the name.
+naming the declaration and the name; when an archived installation of the same extension
+holds it, the refusal says to restore or purge that installation. A status name or field
+key an admin takes between that check and the insert (the database holds those unique)
+refuses it the same way (:func:`create_requirements`).
 
 The install and consent pages list them (:func:`requirement_lines`); the uninstall page lists
 what an installation owns (:func:`owned_objects`). Admins see them as added by the extension
 and cannot change or remove them by hand (they can reorder fields and statuses and switch a
-spam rule off). Uninstalling with the data kept keeps them, values included; an archived
-installation's spam rules stop applying until it is restored. A purge removes them in its
+spam rule off). Uninstalling with the data kept keeps them, values included; the spam rules
+hold mail back only while the installation is active. A purge removes them in its
 transaction (:func:`remove_requirements`): field values leave every record, tickets in a
 removed status move to the built-in status of its type.
 
-An upgrade creates what the new version declares and the installation does not own yet
-(:func:`create_requirements` again); objects already made keep their settings. What the new
-version no longer declares is released (:func:`release_undeclared`): fields and statuses,
-which hold data, become the desk's own; views and spam rules, which are only definitions, go.
+A purged field's key comes back when the extension is installed again, unlike the key of a
+field an admin deletes (``core.services.fields``), which never names a new field: the
+extension's code reads values by ``<id>_<key>``, and a renamed key would break it, while
+refusing the key would keep the extension off the desk for good. What made the rule
+necessary is taken away instead: the purge takes the field out of every saved view (a
+condition on it can no longer hold, see ``fields.drop_field``), so nothing saved before
+applies to the new, empty field. Audit entries keep naming the key as history, as they do
+for any removed field.
+
+An upgrade first releases what the new version no longer declares (:func:`release_undeclared`):
+fields and statuses, which hold data, become the desk's own; views and spam rules, which are
+only definitions, go. It then creates what the new version declares and the installation does
+not own (:func:`create_requirements` again), so a declaration whose key changed while its name
+stayed replaces its old self; objects already made keep their settings. A released field or
+status keeps its declaration's key: when a later version declares that key again, the
+installation takes it back, values and tickets included (a field whose key is ``<id>_<key>``,
+a status of the declared name), set as a declared one is (not required, offered as a choice),
+unless its type is no longer the declared one.
 
 :func:`requirement_problems` checks the declarations without a database, for
 ``deskhost ext check`` and before an install.
@@ -29,11 +46,12 @@ which hold data, become the desk's own; views and spam rules, which are only def
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.bootstrap import BUILTIN_STATUSES
@@ -47,6 +65,7 @@ from core.models import (
     SpamRule,
     TicketStatus,
 )
+from core.models.extensions import InstallationState
 from core.plugins.manifest import (
     FieldRequirement,
     Manifest,
@@ -58,7 +77,7 @@ from core.plugins.manifest import (
 from core.services import fields as field_service
 from core.services import tickets as ticket_service
 from core.services import views as view_service
-from core.services.base import Unit, gather
+from core.services.base import Unit, apply_changes, gather, split_changes
 from hostapi import clock, events
 
 if TYPE_CHECKING:
@@ -244,7 +263,7 @@ def _definition_checks(
 # ------------------------------------------------------------------------------ listing
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class RequirementLine:
     """One declared object as the install and consent pages list it.
 
@@ -277,8 +296,9 @@ def requirement_lines(manifest: Manifest, locale: str) -> list[RequirementLine]:
     for view in requirements.views:
         lines.append(RequirementLine(f"{view.entity}_view", view.name.get(locale)))
     for rule in requirements.spam_rules:
-        name = f"{rule.header_name}: {rule.pattern}" if rule.header_name else rule.pattern
-        lines.append(RequirementLine("spam_rule", "", rule.kind, name))
+        lines.append(
+            RequirementLine("spam_rule", "", rule.kind, _rule_text(rule.pattern, rule.header_name))
+        )
     for status in requirements.statuses:
         lines.append(RequirementLine("status", status.name.get(locale), status.type))
     return lines
@@ -292,11 +312,17 @@ def owned_objects(session: Session, installation_id: int) -> list[RequirementLin
     for row in _owned(session, CustomView, installation_id):
         lines.append(RequirementLine(f"{row.entity}_view", row.name))
     for row in _owned(session, SpamRule, installation_id):
-        name = f"{row.header_name}: {row.pattern}" if row.header_name else row.pattern
-        lines.append(RequirementLine("spam_rule", "", row.kind, name))
+        lines.append(
+            RequirementLine("spam_rule", "", row.kind, _rule_text(row.pattern, row.header_name))
+        )
     for row in _owned(session, TicketStatus, installation_id):
         lines.append(RequirementLine("status", row.name, row.status_type))
     return lines
+
+
+def _rule_text(pattern: str, header_name: str | None) -> str:
+    """A spam rule as the pages show it: ``<header>: <pattern>`` for a header rule."""
+    return f"{header_name}: {pattern}" if header_name else pattern
 
 
 def owner_name(session: Session, plugins: PluginHost, installation_id: int | None) -> str:
@@ -325,67 +351,55 @@ def check_requirements(
     session: Session, manifest: Manifest, installation_id: int | None = None
 ) -> None:
     """Refuse ``manifest``'s requirements when the host could not create them on this desk:
-    a bad declaration, or a name the desk already uses (what ``installation_id`` owns aside).
+    a bad declaration, a name the desk already uses (what ``installation_id`` owns aside), or
+    a released field or status to take back whose type is no longer the declared one.
 
     :raises ValidationFailed: naming ``requirements.<list>.<n>.<field>``.
     """
     problems = _problems(manifest)
     if problems:
         raise ValidationFailed(problems)
-    owned = _owned_keys(session, installation_id) if installation_id is not None else set()
-    conflicts = _conflicts(session, manifest.requirements, manifest.id, owned, desk_locale(session))
+    conflicts = _conflicts(session, manifest, installation_id)
     if conflicts:
         raise ValidationFailed(conflicts)
 
 
 def create_requirements(unit: Unit, installation: Installation, manifest: Manifest) -> None:
     """Create what ``manifest`` declares and ``installation`` does not own yet (at install,
-    and at upgrade for what a new version adds), owned by it and audited as the unit's actor.
+    and at upgrade for what a new version adds), owned by it and audited as the unit's actor;
+    a field or status an earlier version released is taken back instead.
 
-    Every declaration is checked, and every name against the desk's, before anything is
-    written (:func:`check_requirements`); the caller's rollback undoes a later failure.
+    The caller has checked them (:func:`check_requirements`: at install with the install's
+    other checks, at upgrade once what the new version drops is released). A name or key
+    taken since then (an admin saving a status of that name meanwhile) refuses them all the
+    same, and the caller's rollback undoes what was made.
 
     :raises ValidationFailed: naming ``requirements.<list>.<n>.<field>``.
     """
     session = unit.session
-    check_requirements(session, manifest, installation.id)
     owned = _owned_keys(session, installation.id)
     locale = desk_locale(session)
     requirements = manifest.requirements
     for entity, list_name in FIELD_LISTS:
-        for field in getattr(requirements, list_name):
-            if (list_name, field.key) not in owned:
-                _create_field(unit, installation, manifest.id, entity, field, locale)
-    for view in requirements.views:
-        if ("views", view.key) not in owned:
-            _create_view(unit, installation, view, locale)
-    for rule in requirements.spam_rules:
-        if ("spam_rules", rule.key) not in owned:
-            values = spam.clean_rule(session, rule.kind, rule.pattern, rule.header_name)
-            row = SpamRule(
-                kind=rule.kind,
-                **values,
-                is_active=True,
-                created_by_id=unit.actor.agent_id,
-                created_at=clock.now(),
-                installation_id=installation.id,
-                requirement_key=rule.key,
-            )
-            _add(unit, row, "spam_rule", _describe_rule)
-    for status in requirements.statuses:
-        if ("statuses", status.key) not in owned:
-            position = session.scalar(select(func.max(TicketStatus.position))) or 0
-            row = TicketStatus(
-                name=status.name.get(locale),
-                status_type=status.type,
-                is_builtin=False,
-                is_active=True,
-                position=position + 1,
-                installation_id=installation.id,
-                requirement_key=status.key,
-            )
-            _add(unit, row, "ticket_status", lambda s: {"name": s.name, "type": s.status_type})
-            unit.emit(events.STATUS_CREATED, {"status_id": row.id})
+        for index, field in _new(getattr(requirements, list_name), list_name, owned):
+            released = _released_field(session, manifest.id, entity, field)
+            if released is not None:
+                _take_back(unit, released, installation, "custom_field", required=False)
+            else:
+                path = f"requirements.{list_name}.{index}"
+                _create_field(unit, installation, manifest.id, entity, field, locale, path)
+    for index, view in _new(requirements.views, "views", owned):
+        _create_view(unit, installation, view, locale, f"requirements.views.{index}")
+    for index, rule in _new(requirements.spam_rules, "spam_rules", owned):
+        _create_spam_rule(unit, installation, rule, f"requirements.spam_rules.{index}")
+    for index, status in _new(requirements.statuses, "statuses", owned):
+        released = _released_status(session, status)
+        if released is not None:
+            changed = _take_back(unit, released, installation, "ticket_status", is_active=True)
+            if changed:
+                unit.emit(events.STATUS_UPDATED, {"status_id": released.id, "changes": changed})
+        else:
+            _create_status(unit, installation, status, locale, f"requirements.statuses.{index}")
 
 
 def _create_field(
@@ -395,11 +409,13 @@ def _create_field(
     entity: str,
     declared: FieldRequirement,
     locale: str,
+    path: str,
 ) -> None:
     now = clock.now()
+    key = field_key(plugin_id, declared.key)
     row = CustomField(
         entity=entity,
-        key=field_key(plugin_id, declared.key),
+        key=key,
         label=declared.label.get(locale),
         field_type=declared.type,
         required=False,
@@ -412,19 +428,20 @@ def _create_field(
         created_at=now,
         updated_at=now,
     )
-    _add(unit, row, "custom_field", field_service.describe)
+    _add(unit, row, "custom_field", field_service.describe, (f"{path}.key", _field_taken(key)))
 
 
 def _create_view(
-    unit: Unit, installation: Installation, declared: ViewRequirement, locale: str
+    unit: Unit, installation: Installation, declared: ViewRequirement, locale: str, path: str
 ) -> None:
     # The declared fields exist by now, so the view is checked against the desk's own list.
     known = view_service.view_fields(unit.session, declared.entity)
     values = gather(_definition_checks(declared, known))
     now = clock.now()
+    name = declared.name.get(locale)
     row = CustomView(
         entity=declared.entity,
-        name=declared.name.get(locale),
+        name=name,
         owner_id=None,
         shared=True,
         **values,
@@ -434,14 +451,74 @@ def _create_view(
         updated_at=now,
     )
     _add(
-        unit, row, "custom_view", lambda view: {"entity": view.entity, "name": view.name, **values}
+        unit,
+        row,
+        "custom_view",
+        lambda view: {"entity": view.entity, "name": view.name, **values},
+        (f"{path}.name", _view_taken(name)),
     )
 
 
-def _add(unit: Unit, row: Any, entity_type: str, describe: Callable[[Any], dict[str, Any]]) -> None:
-    """Store ``row`` and audit it (``describe``: what the audit entry records of it)."""
-    unit.session.add(row)
-    unit.session.flush()
+def _create_spam_rule(
+    unit: Unit, installation: Installation, declared: SpamRuleRequirement, path: str
+) -> None:
+    values = spam.clean_rule(unit.session, declared.kind, declared.pattern, declared.header_name)
+    row = SpamRule(
+        kind=declared.kind,
+        **values,
+        is_active=True,
+        created_by_id=unit.actor.agent_id,
+        created_at=clock.now(),
+        installation_id=installation.id,
+        requirement_key=declared.key,
+    )
+    _add(unit, row, "spam_rule", _describe_rule, (f"{path}.pattern", _rule_taken()))
+
+
+def _create_status(
+    unit: Unit, installation: Installation, declared: StatusRequirement, locale: str, path: str
+) -> None:
+    position = unit.session.scalar(select(func.max(TicketStatus.position))) or 0
+    row = TicketStatus(
+        name=declared.name.get(locale),
+        status_type=declared.type,
+        is_builtin=False,
+        is_active=True,
+        position=position + 1,
+        installation_id=installation.id,
+        requirement_key=declared.key,
+    )
+    _add(
+        unit,
+        row,
+        "ticket_status",
+        lambda status: {"name": status.name, "type": status.status_type},
+        (f"{path}.name", _status_taken(row.name)),
+    )
+    unit.emit(events.STATUS_CREATED, {"status_id": row.id})
+
+
+def _add(
+    unit: Unit,
+    row: Any,
+    entity_type: str,
+    describe: Callable[[Any], dict[str, Any]],
+    taken: tuple[str, Message],
+) -> None:
+    """Store ``row`` and audit it (``describe``: what the audit entry records of it).
+
+    ``taken`` is the refusal, ``(path, message)``, for a name or key the database finds taken
+    after all: an admin may have saved one since the check. The insert runs in a savepoint,
+    so the refusal leaves the caller's transaction usable (its page can still be shown).
+    """
+    session = unit.session
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError as error:
+        path, message = taken
+        raise ValidationFailed({path: [message]}) from error
     unit.audit(
         "add",
         entity_type,
@@ -455,75 +532,195 @@ def _describe_rule(rule: SpamRule) -> dict[str, Any]:
     return {"kind": rule.kind, "pattern": rule.pattern, "header_name": rule.header_name}
 
 
+def _take_back(
+    unit: Unit, row: Any, installation: Installation, entity_type: str, **settings: Any
+) -> dict[str, list[Any]]:
+    """Make a released ``row`` ``installation``'s again, with ``settings`` as a declared object
+    has them (the desk may have changed them meanwhile, and once the extension owns it again
+    no admin could change them back). Returns the settings changed, ``{name: [before, after]}``.
+    """
+    changed = apply_changes(row, settings)
+    row.installation_id = installation.id
+    unit.session.flush()
+    before, after = split_changes(changed)
+    unit.audit(
+        "update",
+        entity_type,
+        row.id,
+        sub_action="requirement",
+        before={"installation_id": None, **before},
+        after={"installation_id": installation.id, **after},
+    )
+    return changed
+
+
+def _released_field(
+    session: Session, plugin_id: str, entity: str, declared: FieldRequirement
+) -> CustomField | None:
+    """The field an earlier version of ``plugin_id`` declared as ``declared.key`` and released."""
+    return session.scalar(
+        select(CustomField).where(
+            CustomField.entity == entity,
+            CustomField.key == field_key(plugin_id, declared.key),
+            CustomField.installation_id.is_(None),
+            CustomField.requirement_key == declared.key,
+        )
+    )
+
+
+def _released_status(session: Session, declared: StatusRequirement) -> TicketStatus | None:
+    """The status an earlier version declared as ``declared.key`` and released, still called
+    by the declared name (in either language: the desk's may have changed since)."""
+    names = sorted({declared.name.en.lower(), declared.name.ja.lower()})
+    return session.scalar(
+        select(TicketStatus)
+        .where(
+            TicketStatus.installation_id.is_(None),
+            TicketStatus.requirement_key == declared.key,
+            func.lower(TicketStatus.name).in_(names),
+        )
+        .order_by(TicketStatus.id)
+        .limit(1)
+    )
+
+
 def _owned_keys(session: Session, installation_id: int) -> set[tuple[str, str]]:
     """``(list name, requirement key)`` of everything the installation owns."""
     keys: set[tuple[str, str]] = set()
     for row in _owned(session, CustomField, installation_id):
         keys.add((dict(FIELD_LISTS)[row.entity], row.requirement_key))
-    for model, list_name in ((CustomView, "views"), (SpamRule, "spam_rules")):
+    for model, list_name in (
+        (CustomView, "views"),
+        (SpamRule, "spam_rules"),
+        (TicketStatus, "statuses"),
+    ):
         keys |= {
             (list_name, row.requirement_key) for row in _owned(session, model, installation_id)
         }
-    keys |= {
-        ("statuses", row.requirement_key) for row in _owned(session, TicketStatus, installation_id)
-    }
     return keys
 
 
 def _conflicts(
-    session: Session,
-    requirements: Requirements,
-    plugin_id: str,
-    owned: set[tuple[str, str]],
-    locale: str,
+    session: Session, manifest: Manifest, installation_id: int | None
 ) -> dict[str, list[str]]:
-    """The declarations not made yet whose name or key the desk already uses."""
+    """The declarations not made yet whose name or key the desk already uses, and those that
+    would take back a released object of another type."""
+    requirements, plugin_id = manifest.requirements, manifest.id
+    owned = _owned_keys(session, installation_id) if installation_id is not None else set()
+    locale = desk_locale(session)
     errors: dict[str, list[str]] = {}
+
+    def refuse(path: str, message: Message, holder: Any = None) -> None:
+        """Refuse at ``path``: with ``message``, or with restore-or-purge when ``holder`` (the
+        object that has the name) belongs to an archived installation of this extension."""
+        errors.setdefault(path, []).append(_held_by_archived(session, plugin_id, holder) or message)
+
     for entity, list_name in FIELD_LISTS:
         existing = field_service.fields_for(session, entity)
-        keys = {row.key for row in existing}
-        labels = {row.label.casefold() for row in existing}
+        by_key = {row.key: row for row in existing}
+        by_label = {row.label.casefold(): row for row in existing}
         for index, field in _new(getattr(requirements, list_name), list_name, owned):
             path = f"requirements.{list_name}.{index}"
             key = field_key(plugin_id, field.key)
-            if key in keys:
-                errors.setdefault(f"{path}.key", []).append(
-                    Message("A field with the key %(key)s exists already.", key=key)
-                )
+            released = _released_field(session, plugin_id, entity, field)
+            if released is not None:
+                if (released.field_type, released.lookup_entity) != (
+                    field.type,
+                    field.lookup_entity,
+                ):
+                    refuse(
+                        f"{path}.type",
+                        Message(
+                            "An earlier version of this extension left the field %(key)s to "
+                            "the desk, of another type: delete it to install this version.",
+                            key=key,
+                        ),
+                    )
+                continue
+            holder = by_key.get(key)
+            if holder is not None:
+                refuse(f"{path}.key", _field_taken(key), holder)
             label = field.label.get(locale)
-            if label.casefold() in labels:
-                errors.setdefault(f"{path}.label", []).append(
-                    Message('A field labelled "%(label)s" exists already.', label=label)
+            other = by_label.get(label.casefold())
+            if other is not None and other is not holder:
+                refuse(
+                    f"{path}.label",
+                    Message('A field labelled "%(label)s" exists already.', label=label),
+                    other,
                 )
     for index, view in _new(requirements.views, "views", owned):
         name = view.name.get(locale)
-        taken = session.scalar(
-            select(CustomView.id).where(
+        holder = session.scalar(
+            select(CustomView)
+            .where(
                 CustomView.entity == view.entity,
                 CustomView.shared.is_(True),
                 func.lower(CustomView.name) == name.lower(),
             )
+            .limit(1)
         )
-        if taken is not None:
-            errors.setdefault(f"requirements.views.{index}.name", []).append(
-                Message('A shared view named "%(name)s" exists already.', name=name)
-            )
+        if holder is not None:
+            refuse(f"requirements.views.{index}.name", _view_taken(name), holder)
     for index, rule in _new(requirements.spam_rules, "spam_rules", owned):
         values = spam.clean_rule(session, rule.kind, rule.pattern, rule.header_name)
-        if spam.existing_rule_id(session, rule.kind, **values) is not None:
-            errors.setdefault(f"requirements.spam_rules.{index}.pattern", []).append(
-                Message("This rule exists already.")
+        rule_id = spam.existing_rule_id(session, rule.kind, **values)
+        if rule_id is not None:
+            refuse(
+                f"requirements.spam_rules.{index}.pattern",
+                _rule_taken(),
+                session.get(SpamRule, rule_id),
             )
     for index, status in _new(requirements.statuses, "statuses", owned):
+        path = f"requirements.statuses.{index}"
+        released = _released_status(session, status)
+        if released is not None:
+            if released.status_type != status.type:
+                refuse(
+                    f"{path}.type",
+                    Message(
+                        'An earlier version of this extension left the status "%(name)s" to '
+                        "the desk, of another type: rename it to install this version.",
+                        name=released.name,
+                    ),
+                )
+            continue
         name = status.name.get(locale)
-        taken = session.scalar(
-            select(TicketStatus.id).where(func.lower(TicketStatus.name) == name.lower())
+        holder = session.scalar(
+            select(TicketStatus).where(func.lower(TicketStatus.name) == name.lower()).limit(1)
         )
-        if taken is not None:
-            errors.setdefault(f"requirements.statuses.{index}.name", []).append(
-                Message('A status named "%(name)s" exists already.', name=name)
-            )
+        if holder is not None:
+            refuse(f"{path}.name", _status_taken(name), holder)
     return errors
+
+
+def _held_by_archived(session: Session, plugin_id: str, holder: Any) -> Message | None:
+    """Restore-or-purge, when ``holder`` belongs to an archived installation of ``plugin_id``:
+    uninstalled with its data kept, it still owns what the manifest declares."""
+    owner_id = getattr(holder, "installation_id", None)
+    owner = session.get(Installation, owner_id) if owner_id is not None else None
+    if owner is None or owner.plugin_id != plugin_id or owner.state != InstallationState.ARCHIVED:
+        return None
+    return Message(
+        "Archived installation %(id)d of this extension has it: "
+        "restore or purge installation %(id)d.",
+        id=owner.id,
+    )
+
+
+def _field_taken(key: str) -> Message:
+    return Message("A field with the key %(key)s exists already.", key=key)
+
+
+def _view_taken(name: str) -> Message:
+    return Message('A shared view named "%(name)s" exists already.', name=name)
+
+
+def _rule_taken() -> Message:
+    return Message("This rule exists already.")
+
+
+def _status_taken(name: str) -> Message:
+    return Message('A status named "%(name)s" exists already.', name=name)
 
 
 def _new(
@@ -539,15 +736,11 @@ def _new(
 
 
 def release_undeclared(unit: Unit, installation: Installation, manifest: Manifest) -> None:
-    """After an upgrade: what the installation owns that ``manifest`` no longer declares is
-    released. Fields and statuses (which hold values and tickets) become the desk's own;
-    views and spam rules (definitions only) are removed."""
-    requirements = manifest.requirements
-    declared = {
-        (list_name, item.key)
-        for list_name in ("contact_fields", "account_fields", "views", "spam_rules", "statuses")
-        for item in getattr(requirements, list_name)
-    }
+    """At an upgrade, before what ``manifest`` adds is created: what the installation owns
+    that ``manifest`` no longer declares is released. Fields and statuses (which hold values
+    and tickets) become the desk's own, keeping their declaration's key for a later version
+    that declares it again; views and spam rules (definitions only) are removed."""
+    declared = _declared_keys(manifest.requirements)
     session = unit.session
     for row in _owned(session, CustomField, installation.id):
         if (dict(FIELD_LISTS)[row.entity], row.requirement_key) not in declared:
@@ -565,30 +758,41 @@ def release_undeclared(unit: Unit, installation: Installation, manifest: Manifes
     session.flush()
 
 
+def _declared_keys(requirements: Requirements) -> set[tuple[str, str]]:
+    """``(list name, key)`` of every declaration, the lists as :class:`Requirements` has them."""
+    return {
+        (requirement_list.name, item.key)
+        for requirement_list in dataclasses.fields(requirements)
+        for item in getattr(requirements, requirement_list.name)
+    }
+
+
 def _release(unit: Unit, row: Any, entity_type: str) -> None:
-    before = {"installation_id": row.installation_id, "requirement_key": row.requirement_key}
+    before = {"installation_id": row.installation_id}
     row.installation_id = None
-    row.requirement_key = None
     unit.audit(
         "update",
         entity_type,
         row.id,
         sub_action="requirement",
         before=before,
-        after={"installation_id": None, "requirement_key": None},
+        after={"installation_id": None},
     )
 
 
 def remove_requirements(unit: Unit, installation_id: int) -> None:
-    """Remove everything the installation owns, in the caller's transaction (a purge): custom
-    fields with their values on every record, views, spam rules, and statuses, whose tickets
-    move to the built-in status of the same type."""
+    """Remove everything the installation owns, in the caller's transaction (a purge): views,
+    spam rules, custom fields with their values on every record (and out of every saved view,
+    see the module's docstring), and statuses, whose tickets move to the built-in status of
+    the same type."""
     session = unit.session
-    for field in _owned(session, CustomField, installation_id):
-        field_service.drop_field(unit, field)
+    # Its own views go first: a removed field leaves the views that remain.
     for model, entity_type in ((CustomView, "custom_view"), (SpamRule, "spam_rule")):
         for row in _owned(session, model, installation_id):
             _delete(unit, row, entity_type)
+    session.flush()
+    for field in _owned(session, CustomField, installation_id):
+        field_service.drop_field(unit, field)
     for status in _owned(session, TicketStatus, installation_id):
         ticket_service.remove_status(unit, status)
     session.flush()

@@ -7,6 +7,8 @@ through :func:`clean_custom_values`; text from a form or a CSV cell is read with
 
 Removing a field drops its values from every record (the layout editor says so before it
 asks to confirm): a hidden value nobody can see or edit would still be exported and searched.
+It also leaves the saved views (:func:`drop_field`), so that none of them applies to another
+field given the same key later (an extension's declared field, when it is installed again).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from core.models import (
     Contact,
     CustomerEntity,
     CustomField,
+    CustomView,
     FieldType,
     Product,
 )
@@ -341,7 +344,11 @@ def slug_key(label: str) -> str:
 
 def _unique_key(session: Session, entity: str, label: str) -> str:
     """A key no field of ``entity`` ever had: views, notifications and audit entries name
-    fields by key, so a deleted field's key must not come back as a new field's."""
+    fields by key, so a deleted field's key must not come back as a new field's.
+
+    An extension's declared fields keep ``<id>_<key>`` instead, which its code reads values by
+    (see ``core.plugins.requirements``); no key made here has that form.
+    """
     taken = set(session.scalars(select(CustomField.key).where(CustomField.entity == entity)))
     taken |= _deleted_keys(session, entity)
     base = slug_key(label)
@@ -559,10 +566,15 @@ def delete_field(unit: Unit, field: CustomField) -> int:
 
 def drop_field(unit: Unit, field: CustomField) -> int:
     """:func:`delete_field` without its checks: for the host, when it purges the installation
-    that added ``field``. Returns how many records held a value."""
+    that added ``field``. Returns how many records held a value.
+
+    The field's values leave every record and the field leaves every saved view
+    (:func:`_leave_views`).
+    """
     session = unit.session
     model = Contact if field.entity == CustomerEntity.CONTACT else Account
     holders = _drop_values(session, model, field.key)
+    _leave_views(unit, field)
     snapshot = describe(field)
     entity = field.entity
     session.delete(field)
@@ -577,6 +589,60 @@ def drop_field(unit: Unit, field: CustomField) -> int:
         after={"records_cleared": holders},
     )
     return holders
+
+
+#: What a saved view's condition on a removed field names instead: ``removed:<key>``.
+REMOVED_FIELD_PREFIX = "removed:"
+
+
+def _leave_views(unit: Unit, field: CustomField) -> None:
+    """Take a removed field out of the saved views of its records: its column goes, sorting by
+    it falls back to the creation time (as running the view already did), and a condition on
+    it is kept naming ``removed:<key>``, which no field can be called.
+
+    Such a condition still cannot hold, as one on a missing field never does: dropping it
+    instead would widen a view that matches all its conditions ("gold customers in Tokyo"
+    would list every customer in Tokyo); its owner sees it as a field to choose again. And a
+    field given the same key later (an extension reinstalled declares its key again) starts
+    with no view reading it: an old condition would meet values of another meaning, or of
+    another type.
+    """
+    key = field.key
+    views = unit.session.scalars(
+        select(CustomView).where(CustomView.entity == field.entity).order_by(CustomView.id)
+    )
+    for view in views:
+        conditions = [
+            {**condition, "field": REMOVED_FIELD_PREFIX + key}
+            if condition.get("field") == key
+            else condition
+            for condition in view.conditions or []
+        ]
+        after = {
+            "conditions": conditions,
+            "columns": [column for column in view.columns or [] if column != key],
+            "sort_field": "created_at" if view.sort_field == key else view.sort_field,
+        }
+        changed = {
+            name: [jsonable(getattr(view, name)), jsonable(value)]
+            for name, value in after.items()
+            if getattr(view, name) != value
+        }
+        if not changed:
+            continue
+        for name, value in after.items():
+            setattr(view, name, value)
+        view.updated_at = clock.now()
+        before_doc, after_doc = split_changes(changed)
+        unit.audit(
+            "update",
+            "custom_view",
+            view.id,
+            sub_action="field_removed",
+            before=before_doc,
+            after=after_doc,
+        )
+    unit.session.flush()
 
 
 def _drop_values(session: Session, model: Any, key: str) -> int:

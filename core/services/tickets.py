@@ -188,7 +188,7 @@ def update_status(unit: Unit, status: TicketStatus, **changes: Any) -> TicketSta
             {field: [Message("Built-in statuses keep their name, type and use.")]}
         )
     if changes:
-        refuse_extension_owned(status, next(iter(sorted(changes))))
+        refuse_extension_owned(status)
     session = unit.session
     values = gather(
         {
@@ -253,6 +253,7 @@ def remove_status(unit: Unit, status: TicketStatus) -> int:
     Admins retire a status instead (``is_active``); the host removes one when it purges the
     installation whose extension declared it. Each moved ticket gets a status change and a
     ``ticket.status_changed`` event; its type stays, so its close time and SLA clock do not.
+    A ``status.deleted`` event follows, so that what keeps a copy of the statuses drops it.
     """
     session = unit.session
     if status.is_builtin:
@@ -316,6 +317,15 @@ def remove_status(unit: Unit, status: TicketStatus) -> int:
             },
             [department_id],
         )
+    unit.emit(
+        events.STATUS_DELETED,
+        {
+            "status_id": status_id,
+            "name": before["name"],
+            "status_type": before["type"],
+            "tickets_moved_to": target.name,
+        },
+    )
     return len(moved)
 
 

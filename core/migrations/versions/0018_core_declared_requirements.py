@@ -60,20 +60,35 @@ def downgrade() -> None:
 
 @contextmanager
 def _rebuilt(table: str) -> Iterator[BatchOperations]:
-    """``batch_alter_table`` that keeps SQLite's AUTOINCREMENT and its counter: SQLite rebuilds
-    the table, and a counter fallen back to the highest id held would issue a deleted row's id
-    again."""
+    """``batch_alter_table`` that keeps SQLite's AUTOINCREMENT, with the counter past the
+    highest id SQLite counted, the table holds, or the audit log names (as 0004 set it): a
+    counter fallen back to the highest id held would issue a deleted row's id again.
+
+    Migrations copy this rather than share it (0017 has it too): each stays as it ran.
+    """
     bind = op.get_bind()
-    counter = None
-    if bind.dialect.name == 'sqlite':
-        counter = bind.execute(
+    sqlite = bind.dialect.name == 'sqlite'
+    counted = None
+    if sqlite:
+        counted = bind.execute(
             sa.text('SELECT seq FROM sqlite_sequence WHERE name = :table'), {'table': table}
         ).scalar()
     with op.batch_alter_table(table, table_kwargs={'sqlite_autoincrement': True}) as batch:
         yield batch
-    if counter is not None:
-        bind.execute(sa.text('DELETE FROM sqlite_sequence WHERE name = :table'), {'table': table})
+    if not sqlite:
+        return
+    highest_held = bind.exec_driver_sql(f'SELECT COALESCE(MAX(id), 0) FROM {table}').scalar_one()
+    highest_audited = bind.execute(
+        sa.text(
+            "SELECT COALESCE(MAX(CAST(entity_id AS INTEGER)), 0) FROM audit_entry"
+            " WHERE entity_type = :table AND entity_id <> '' AND entity_id NOT GLOB '*[^0-9]*'"
+        ),
+        {'table': table},
+    ).scalar_one()
+    highest = max(counted or 0, highest_held, highest_audited)
+    bind.execute(sa.text('DELETE FROM sqlite_sequence WHERE name = :table'), {'table': table})
+    if highest:
         bind.execute(
             sa.text('INSERT INTO sqlite_sequence (name, seq) VALUES (:table, :seq)'),
-            {'table': table, 'seq': counter},
+            {'table': table, 'seq': highest},
         )
