@@ -5,7 +5,10 @@ translation (the host's catalog or an extension's), and no UI string looked up t
 Japanese catalog lacks. For an admin and an agent of one department the crawl must also have
 reached Customer Insights: its figures beside a ticket (not "Preparing…": the fixture runs the
 backfill jobs as the worker does), both Overview tabs with every ticket list and three pages
-of one, and their CSV exports (downloads: 200 and text/csv).
+of one, and their CSV exports (downloads: 200 and text/csv). Every viewer must also have seen
+what an extension declared (tests/declaring_extension.py) marked as added by it: its view
+among the contacts' views, and for an admin its fields, status and spam rule on their admin
+pages and the list of them on the consent and uninstall pages.
 
 The crawl (tests/crawler.py) follows "Next" to the third page of every list, submits every
 filter option and a search term matching more than one page, and prints one summary line per
@@ -15,6 +18,7 @@ crawl (``crawl: role=… lang=… pages=… checked=… seconds=…``), also in 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -37,6 +41,7 @@ from core.demo import (
 )
 from core.host import Host
 from core.models import Agent, Contact, Department, Installation, PermissionProfile
+from core.services import customers
 from core.services import org as org_services
 from core.services import tickets as ticket_services
 from core.services.base import Actor, Unit
@@ -59,6 +64,7 @@ from tests.crawler import (
     path_shape_of,
     ui_strings_of_catalog,
 )
+from tests.declaring_extension import deployed
 
 #: Enough demo data for three pages of 50 in every list, for each viewer.
 DEMO_TICKETS = 1_000
@@ -133,6 +139,62 @@ OVERVIEW_TABS = {
 }
 #: The Overview's ticket lists (``?tickets=…``).
 OVERVIEW_TICKET_LISTS = ("all", "open", "on_hold")
+#: An extension deployed for the crawl that declares one object of each kind (a field of
+#: contacts and one of accounts, a view, a spam rule, a status), created in the demo desk's
+#: language (Japanese) when the demo installs it.
+DECLARING_EXTENSION = "acme_sync"
+DECLARING_EXTENSION_NAME = "Acme Sync"
+DECLARED_REQUIREMENTS = {
+    "contact_fields": [
+        {
+            "key": "tier",
+            "type": "picklist",
+            "label": {"en": "Support tier", "ja": "サポート階層"},
+            "choices": ["gold", "silver"],
+        }
+    ],
+    "account_fields": [{"key": "plan", "type": "text", "label": {"en": "Plan", "ja": "プラン"}}],
+    "views": [
+        {
+            "key": "gold",
+            "entity": "contact",
+            "name": {"en": "Gold customers", "ja": "ゴールド顧客"},
+            "conditions": [{"field": "acme_sync_tier", "operator": "is", "value": "gold"}],
+            "columns": ["name", "email", "acme_sync_tier"],
+        }
+    ],
+    "spam_rules": [{"key": "vendor_spam", "kind": "domain", "pattern": "spam.example"}],
+    "statuses": [
+        {
+            "key": "awaiting_vendor",
+            "name": {"en": "Awaiting vendor", "ja": "ベンダー待ち"},
+            "type": "on_hold",
+        }
+    ],
+}
+#: What marks the declared objects on a page, the same in either language: the extension's
+#: name (in "Added by …" and nowhere else on these pages), and the list of them.
+REQUIREMENT_MARKS = {
+    "added by": DECLARING_EXTENSION_NAME,
+    "requirement list": 'class="plain requirements"',
+}
+#: The pages where each viewer must have seen the declared objects as added by the extension
+#: (paths, ids as ``{id}``): the view among the contacts' views for everyone; the admin pages
+#: of fields, statuses and spam rules for an administrator.
+ADDED_BY_PAGES = {
+    "admin": (
+        "/contacts",
+        "/admin/fields/contact",
+        "/admin/fields/account",
+        "/setup/statuses",
+        "/admin/spam-rules",
+    ),
+    "manager": ("/contacts",),
+    "agent": ("/contacts",),
+    "light_agent": ("/contacts",),
+}
+#: The pages that must have listed the declared objects to an administrator.
+REQUIREMENT_LIST_PAGES = ("/oauth/authorize", "/admin/marketplace/installations/{id}/uninstall")
 #: Findings listed in a failure message, at most.
 SHOWN_FINDINGS = 40
 
@@ -256,33 +318,45 @@ def _link_salesiq(session: Session, installed: list[Installation], admin: Agent)
 
 
 @pytest.fixture
-def demo(host: Host, monkeypatch: pytest.MonkeyPatch) -> Host:
-    """The demo as ``deskhost demo`` loads it, smaller: every extension installed and granted,
-    and the jobs that installing queued (Customer Insights' backfill) run as the worker runs
-    them, so the figures show rather than "Preparing…"."""
+def demo(host: Host, monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
+    """The demo as ``deskhost demo`` loads it, smaller: every extension installed and granted
+    (with one more, deployed for the crawl, that declares requirements), and the jobs that
+    installing queued (Customer Insights' backfill) run as the worker runs them, so the
+    figures show rather than "Preparing…"."""
     monkeypatch.setenv("DESKHOST_IM_API_LINE", "http://127.0.0.1:9")
     load_demo(host, tickets=DEMO_TICKETS, contacts=DEMO_CUSTOMERS, accounts=DEMO_CUSTOMERS)
-    with host.transaction() as session:
-        admin = session.scalars(select(Agent).where(Agent.email == ADMIN_EMAIL)).one()
-        work = Unit(session, Actor(admin), host)
-        _give_a_frequent_customer(work)
-        installed = install_and_grant_all(work)
-        _connect_a_line_channel(host, session, installed)
-        _link_salesiq(session, installed, admin)
-        # A custom status and an unused custom profile: their edit and delete pages exist.
-        ticket_services.create_status(work, name="Awaiting parts", status_type="on_hold")
-        agent_profile = session.scalars(
-            select(PermissionProfile).where(PermissionProfile.name == "Agent")
-        ).one()
-        org_services.clone_profile(work, agent_profile, name="Tier 2")
-    worker.run(host, burst=True, with_scheduler=False)
-    return host
+    with deployed(
+        host, DECLARING_EXTENSION, name=DECLARING_EXTENSION_NAME, **DECLARED_REQUIREMENTS
+    ):
+        with host.transaction() as session:
+            admin = session.scalars(select(Agent).where(Agent.email == ADMIN_EMAIL)).one()
+            work = Unit(session, Actor(admin), host)
+            frequent_customer = _give_a_frequent_customer(work)
+            installed = install_and_grant_all(work)
+            _fill_in_the_declared_fields(work, frequent_customer)
+            _connect_a_line_channel(host, session, installed)
+            _link_salesiq(session, installed, admin)
+            # A custom status and an unused custom profile: their edit and delete pages exist.
+            ticket_services.create_status(work, name="Awaiting parts", status_type="on_hold")
+            agent_profile = session.scalars(
+                select(PermissionProfile).where(PermissionProfile.name == "Agent")
+            ).one()
+            org_services.clone_profile(work, agent_profile, name="Tier 2")
+        worker.run(host, burst=True, with_scheduler=False)
+        yield host
 
 
-def _give_a_frequent_customer(work: Unit) -> None:
+def _fill_in_the_declared_fields(work: Unit, contact: Contact) -> None:
+    """The declared fields given values on the frequent customer (whom the declared view then
+    lists) and on their account, so their pages show them."""
+    customers.update_contact(work, contact, custom_fields={"acme_sync_tier": "gold"})
+    customers.update_account(work, contact.account, custom_fields={"acme_sync_plan": "Premium"})
+
+
+def _give_a_frequent_customer(work: Unit) -> Contact:
     """Tickets enough for three pages of the Overview's list, in the one-department agent's
-    department, for a contact with an account (no demo customer has that many). Made now,
-    they are the newest tickets, so the crawl opens that contact among its first."""
+    department, for a contact with an account (no demo customer has that many); that contact.
+    Made now, they are the newest tickets, so the crawl opens that contact among its first."""
     session = work.session
     department = session.scalars(
         select(Department).where(Department.external_id == AGENT_LOGIN.departments[0])
@@ -299,6 +373,7 @@ def _give_a_frequent_customer(work: Unit) -> None:
             contact_id=contact.id,
             status="On Hold" if number % 4 == 0 else "Open",
         )
+    return contact
 
 
 def _signed_in(app: Flask, host: Host, email: str, password: str, language: str) -> FlaskClient:
@@ -359,6 +434,7 @@ def crawl_every_page(
         missing_translations=MissingTranslations(monkeypatch) if japanese else None,
         search_fallbacks=("example", "81"),
         look_for=INSIGHTS_MARKS
+        | REQUIREMENT_MARKS
         | {"preparing": japanese_strings[PREPARING] if japanese else PREPARING},
     )
     report = crawler.crawl(["/"])
@@ -399,6 +475,19 @@ def crawl_every_page(
         _assert_ticket_history_reached(report)
     if role in CUSTOMER_TAB_VIEWERS:
         _assert_every_customer_tab_reached(report, role)
+    _assert_declared_objects_shown(report, role)
+
+
+def _assert_declared_objects_shown(report: CrawlReport, role: str) -> None:
+    """The viewer saw the declared objects marked as added by the extension where they must,
+    and an administrator saw the list of them where one consents and where one uninstalls."""
+    added_by = {path_shape_of(url) for url in report.shown_on["added by"]}
+    missing = sorted(set(ADDED_BY_PAGES[role]) - added_by)
+    assert not missing, f"pages that did not show the extension's objects as added by it: {missing}"
+    if role == "admin":
+        listed = {path_shape_of(url) for url in report.shown_on["requirement list"]}
+        missing = sorted(set(REQUIREMENT_LIST_PAGES) - listed)
+        assert not missing, f"pages that did not list what the extension adds: {missing}"
 
 
 #: Viewers whose crawl must have opened every tab of a contact's and an account's page.

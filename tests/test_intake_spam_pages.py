@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -9,10 +12,19 @@ from sqlalchemy.orm import Session
 
 from core.intake import email_in, spam
 from core.models import Agent, Department, SpamMessage, SpamRule, Ticket
+from core.services.base import Unit
+from core.web.i18n import compile_catalogs
+from core.web.ui import labels
 from tests.intake_helpers import WorkIn, raw_email
 from tests.page_helpers import csrf_token_of
 
 pytest_plugins = ["tests.intake_fixtures", "tests.api_fixtures"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _compiled_catalogs() -> None:
+    """The Japanese pages need compiled catalogs even when pytest runs without make."""
+    compile_catalogs()
 
 
 def _hold_one(work_in: WorkIn) -> SpamMessage:
@@ -121,3 +133,29 @@ def test_rules_page_needs_the_setup_permission(
 ) -> None:
     sign_in_as(api_agent)
     assert client.get("/admin/spam-rules").status_code == 403
+
+
+def test_every_rule_kind_has_a_translated_label() -> None:
+    assert set(labels.SPAM_RULE_KINDS) == set(spam.RULE_KINDS)
+
+
+def test_rule_list_names_each_rules_kind_in_the_admins_language(
+    client: FlaskClient,
+    sign_in_as,
+    make_agent: Callable[..., Agent],
+    department: Department,
+    unit_for: Callable[[Agent | None], Unit],
+    db: Session,
+) -> None:
+    japanese_admin = make_agent(
+        "kanri@example.com", profile="Administrator", departments=[department], locale="ja"
+    )
+    rule = spam.create_rule(unit_for(japanese_admin), kind="domain", pattern="spam.example")
+    db.commit()
+    sign_in_as(japanese_admin)
+
+    page = client.get("/admin/spam-rules").get_data(as_text=True)
+
+    row = page[page.index(f'id="rule-{rule.id}"') :].split("</tr>")[0]
+    kind_cell = re.search(r"<td[^>]*>(.*?)</td>", row)
+    assert kind_cell and kind_cell.group(1) == "送信者のドメイン（サブドメインを含む）"

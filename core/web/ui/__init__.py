@@ -71,6 +71,7 @@ def init_app(app: Flask) -> None:
         article_status_label=lambda code: labels.label(labels.ARTICLE_STATUSES, code),
         article_visibility_label=lambda code: labels.label(labels.ARTICLE_VISIBILITIES, code),
         field_type_label=lambda code: labels.label(labels.FIELD_TYPES, code),
+        spam_rule_kind_label=lambda code: labels.label(labels.SPAM_RULE_KINDS, code),
         added_by=_added_by,
         message_text=labels.message_text,
         name_orders=labels.NAME_ORDERS,

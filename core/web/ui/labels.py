@@ -123,6 +123,15 @@ NAME_ORDERS: dict[str, LazyString] = {
     "given_first": lazy_gettext("Given name first"),
 }
 
+#: What a spam rule matches (core.intake.spam.SpamRuleKind), as the rules page and the
+#: marketplace's list of what an extension adds name it.
+SPAM_RULE_KINDS: dict[str, LazyString] = {
+    "sender": lazy_gettext("Sender (email address or phone number)"),
+    "domain": lazy_gettext("Sender domain (subdomains included)"),
+    "header": lazy_gettext("Email header"),
+    "content": lazy_gettext("Subject or text"),
+}
+
 #: Custom field types, as the field editor's palette names them. "Number" has a context of its
 #: own: the plain msgid is a ticket's number (an identifier, 番号), this one a quantity (数値).
 FIELD_TYPES: dict[str, LazyString] = {
