@@ -64,7 +64,17 @@ from tests.crawler import (
     path_shape_of,
     ui_strings_of_catalog,
 )
-from tests.declaring_extension import deployed
+from tests.declaring_extension import (
+    ACME_SYNC,
+    ACME_SYNC_NAME,
+    AWAITING_VENDOR,
+    GOLD_VIEW,
+    PLAN,
+    TIER,
+    TIER_KEY,
+    VENDOR_SPAM,
+    deployed,
+)
 
 #: Enough demo data for three pages of 50 in every list, for each viewer.
 DEMO_TICKETS = 1_000
@@ -142,40 +152,17 @@ OVERVIEW_TICKET_LISTS = ("all", "open", "on_hold")
 #: An extension deployed for the crawl that declares one object of each kind (a field of
 #: contacts and one of accounts, a view, a spam rule, a status), created in the demo desk's
 #: language (Japanese) when the demo installs it.
-DECLARING_EXTENSION = "acme_sync"
-DECLARING_EXTENSION_NAME = "Acme Sync"
 DECLARED_REQUIREMENTS = {
-    "contact_fields": [
-        {
-            "key": "tier",
-            "type": "picklist",
-            "label": {"en": "Support tier", "ja": "サポート階層"},
-            "choices": ["gold", "silver"],
-        }
-    ],
-    "account_fields": [{"key": "plan", "type": "text", "label": {"en": "Plan", "ja": "プラン"}}],
-    "views": [
-        {
-            "key": "gold",
-            "entity": "contact",
-            "name": {"en": "Gold customers", "ja": "ゴールド顧客"},
-            "conditions": [{"field": "acme_sync_tier", "operator": "is", "value": "gold"}],
-            "columns": ["name", "email", "acme_sync_tier"],
-        }
-    ],
-    "spam_rules": [{"key": "vendor_spam", "kind": "domain", "pattern": "spam.example"}],
-    "statuses": [
-        {
-            "key": "awaiting_vendor",
-            "name": {"en": "Awaiting vendor", "ja": "ベンダー待ち"},
-            "type": "on_hold",
-        }
-    ],
+    "contact_fields": [TIER],
+    "account_fields": [PLAN],
+    "views": [GOLD_VIEW],
+    "spam_rules": [VENDOR_SPAM],
+    "statuses": [AWAITING_VENDOR],
 }
 #: What marks the declared objects on a page, the same in either language: the extension's
 #: name (in "Added by …" and nowhere else on these pages), and the list of them.
 REQUIREMENT_MARKS = {
-    "added by": DECLARING_EXTENSION_NAME,
+    "added by": ACME_SYNC_NAME,
     "requirement list": 'class="plain requirements"',
 }
 #: The pages where each viewer must have seen the declared objects as added by the extension
@@ -325,9 +312,7 @@ def demo(host: Host, monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
     figures show rather than "Preparing…"."""
     monkeypatch.setenv("DESKHOST_IM_API_LINE", "http://127.0.0.1:9")
     load_demo(host, tickets=DEMO_TICKETS, contacts=DEMO_CUSTOMERS, accounts=DEMO_CUSTOMERS)
-    with deployed(
-        host, DECLARING_EXTENSION, name=DECLARING_EXTENSION_NAME, **DECLARED_REQUIREMENTS
-    ):
+    with deployed(host, ACME_SYNC, name=ACME_SYNC_NAME, **DECLARED_REQUIREMENTS):
         with host.transaction() as session:
             admin = session.scalars(select(Agent).where(Agent.email == ADMIN_EMAIL)).one()
             work = Unit(session, Actor(admin), host)
@@ -349,7 +334,7 @@ def demo(host: Host, monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
 def _fill_in_the_declared_fields(work: Unit, contact: Contact) -> None:
     """The declared fields given values on the frequent customer (whom the declared view then
     lists) and on their account, so their pages show them."""
-    customers.update_contact(work, contact, custom_fields={"acme_sync_tier": "gold"})
+    customers.update_contact(work, contact, custom_fields={TIER_KEY: "gold"})
     customers.update_account(work, contact.account, custom_fields={"acme_sync_plan": "Premium"})
 
 

@@ -41,32 +41,22 @@ from core.services.base import Actor, Unit
 from core.web.i18n import compile_catalogs
 from hostapi import Context, Event, events, hookimpl, scopes
 from marketplace_registry import lifecycle
+from tests.declaring_extension import (
+    ACME_SYNC,
+    AWAITING_VENDOR,
+    GOLD_VIEW,
+    PLAN,
+    TIER,
+    TIER_KEY,
+    VENDOR_SPAM,
+    ManifestOnly,
+)
 from tests.plugin_fixtures import manifest
 
 pytest_plugins = ["tests.api_fixtures"]
 
-PLUGIN = "acme_sync"
-FIELD_KEY = "acme_sync_tier"
-TIER = {
-    "key": "tier",
-    "type": "picklist",
-    "label": {"en": "Support tier", "ja": "サポート階層"},
-    "choices": ["gold", "silver"],
-}
-GOLD_VIEW = {
-    "key": "gold",
-    "entity": "contact",
-    "name": {"en": "Gold customers", "ja": "ゴールド顧客"},
-    "conditions": [{"field": FIELD_KEY, "operator": "is", "value": "gold"}],
-    "columns": ["name", "email", FIELD_KEY],
-}
-AWAITING_VENDOR = {
-    "key": "awaiting_vendor",
-    "name": {"en": "Awaiting vendor", "ja": "ベンダー待ち"},
-    "type": "on_hold",
-}
-VENDOR_SPAM = {"key": "vendor_spam", "kind": "domain", "pattern": "spam.example"}
-PLAN = {"key": "plan", "type": "text", "label": {"en": "Plan", "ja": "プラン"}}
+PLUGIN = ACME_SYNC
+FIELD_KEY = TIER_KEY
 #: A declaration of each kind: a field, a view, a spam rule and a status.
 EVERY_KIND: dict[str, list[dict[str, Any]]] = {
     "contact_fields": [TIER],
@@ -79,10 +69,6 @@ SCOPES = [scopes.TICKETS_READ, scopes.SETTINGS_READ]
 
 #: A sign-in's CSRF header, as tests.api_fixtures' ``sign_in_as`` returns it.
 SignIn = Callable[[Agent], dict[str, str]]
-
-
-class _NoHooks:
-    """An extension that implements no hook: its manifest is all it brings."""
 
 
 class _Recorder:
@@ -123,7 +109,7 @@ def deploy(host: Host) -> Iterator[Callable[..., None]]:
         if PLUGIN in host.plugins.loaded:
             host.plugins.unregister_plugin(PLUGIN)
         host.plugins.register_plugin(
-            extension if extension is not None else _NoHooks(),
+            extension if extension is not None else ManifestOnly(),
             manifest(
                 PLUGIN,
                 version=version,

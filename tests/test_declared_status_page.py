@@ -13,15 +13,9 @@ from sqlalchemy.orm import Session
 from core.host import Host
 from core.models import Agent, Department, TicketStatus
 from core.web.i18n import compile_catalogs
-from tests.declaring_extension import deployed
+from tests.declaring_extension import ACME_SYNC, ACME_SYNC_NAME, AWAITING_VENDOR, deployed
 from tests.factories import install_for
 from tests.page_helpers import csrf_token_of, see_committed, sign_in
-
-AWAITING_VENDOR = {
-    "key": "awaiting_vendor",
-    "name": {"en": "Awaiting vendor", "ja": "ベンダー待ち"},
-    "type": "on_hold",
-}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -33,9 +27,9 @@ def _compiled_catalogs() -> None:
 @pytest.fixture
 def declared_status_id(host: Host, department: Department) -> Iterator[int]:
     """The id of "Awaiting vendor", declared by the installed extension Acme Sync."""
-    with deployed(host, "acme_sync", name="Acme Sync", statuses=[AWAITING_VENDOR]):
+    with deployed(host, ACME_SYNC, name=ACME_SYNC_NAME, statuses=[AWAITING_VENDOR]):
         with host.transaction() as session:
-            install_for(session, host, "acme_sync", [department.id])
+            install_for(session, host, ACME_SYNC, [department.id])
         with host.sessions() as session:
             status_id = session.scalars(
                 select(TicketStatus.id).where(TicketStatus.name == "Awaiting vendor")
